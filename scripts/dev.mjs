@@ -1,0 +1,11 @@
+// npm run dev: the Worker on http://127.0.0.1:8787 with local D1/R2/Queues, migrations applied, /__scheduled exposed.
+import { ensureApiKey, startWorker } from "./worker.mjs";
+
+const { key, created } = ensureApiKey();
+console.log(created ? `Created .dev.vars with a new API key: ${key}` : `API key (from .dev.vars): ${key}`);
+const port = Number(process.env.PORT ?? 8787);
+const worker = await startWorker({ port, quiet: false });
+console.log(`\narchon-training is running on ${worker.url}  (API: ${worker.url}/openapi.json)`);
+console.log(`Try: curl -s ${worker.url}/functions/executeAgent -H 'authorization: Bearer ${key}' -H 'content-type: application/json' -d '{"agent_id":"demo","input":"hi"}'`);
+for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => (worker.stop(), process.exit(0)));
+worker.child.on("exit", (code) => process.exit(code ?? 0));

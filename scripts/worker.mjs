@@ -1,0 +1,71 @@
+// Starting and stopping a local Worker (wrangler dev: workerd with local D1, R2 and Queues).
+import { spawn, execFileSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const WRANGLER = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
+
+/** The local API key from .dev.vars, created (random) when missing. */
+export function ensureApiKey() {
+  const file = join(ROOT, ".dev.vars");
+  const text = existsSync(file) ? readFileSync(file, "utf8") : "";
+  const m = /^API_KEY\s*=\s*"?([^"\n]+)"?/m.exec(text);
+  if (m) return { key: m[1], created: false };
+  const key = `ak_${randomBytes(18).toString("hex")}`;
+  writeFileSync(file, `${text}${text && !text.endsWith("\n") ? "\n" : ""}API_KEY="${key}"\n`);
+  return { key, created: true };
+}
+
+function wranglerArgs(persistTo) {
+  return persistTo ? ["--persist-to", persistTo] : [];
+}
+
+/** Applies the D1 migrations to the local database. */
+export function migrateLocal(persistTo) {
+  execFileSync(process.execPath, [WRANGLER, "d1", "migrations", "apply", "DB", "--local", ...wranglerArgs(persistTo)], {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" },
+  });
+}
+
+/**
+ * Starts `wrangler dev` on `port` and resolves once /health answers.
+ * Returns { url, stop() }; stop() kills the server by its own pid.
+ */
+export async function startWorker({ port = 8787, persistTo, quiet = true, extraArgs = [] } = {}) {
+  migrateLocal(persistTo);
+  const child = spawn(
+    process.execPath,
+    [WRANGLER, "dev", "--port", String(port), "--ip", "127.0.0.1", "--test-scheduled", "--show-interactive-dev-session=false", ...wranglerArgs(persistTo), ...extraArgs],
+    { cwd: ROOT, stdio: quiet ? ["ignore", "pipe", "pipe"] : ["ignore", "inherit", "inherit"], detached: true, env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
+  );
+  let log = "";
+  if (quiet) {
+    child.stdout.on("data", (d) => (log += d));
+    child.stderr.on("data", (d) => (log += d));
+  }
+  const url = `http://127.0.0.1:${port}`;
+  const stop = () => {
+    try {
+      process.kill(-child.pid, "SIGTERM");
+    } catch {}
+  };
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited (${child.exitCode}):\n${log.slice(-3000)}`);
+    try {
+      const r = await fetch(`${url}/health`);
+      if (r.ok) break;
+    } catch {}
+    if (Date.now() > deadline) {
+      stop();
+      throw new Error(`wrangler dev did not answer on ${url} within 60 s:\n${log.slice(-3000)}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return { url, stop, child, log: () => log };
+}

@@ -1,0 +1,60 @@
+/** Agents and their immutable versions; version weights are cached per isolate (they never change). */
+import { and, desc, eq } from "drizzle-orm";
+import type { Db } from "../db/client.ts";
+import { agents, agentVersions, type VersionParams } from "../db/schema.ts";
+import { decodeModel, type AgentModel } from "../model/model.ts";
+import { Network } from "../model/network.ts";
+import { getBytes } from "../storage/objects.ts";
+import { ApiError, conflict, notFound } from "../http/errors.ts";
+
+export type Agent = typeof agents.$inferSelect;
+export type Version = typeof agentVersions.$inferSelect;
+
+export const DEFAULT_VERSION_PARAMS: Omit<VersionParams, "temperature"> = {
+  confidence_threshold: 0.35,
+  fallback_answer: "I'm not sure I understood that. Could you rephrase it?",
+};
+
+export async function findAgent(db: Db, appId: string, agentId: string): Promise<Agent> {
+  const agent = await db.query.agents.findFirst({ where: and(eq(agents.appId, appId), eq(agents.id, agentId)) });
+  if (!agent) throw notFound("agent", agentId);
+  return agent;
+}
+
+/** The agent's active version, or version number `version` when given. */
+export async function resolveVersion(db: Db, agent: Agent, version?: number): Promise<Version> {
+  const where =
+    version !== undefined
+      ? and(eq(agentVersions.appId, agent.appId), eq(agentVersions.agentId, agent.id), eq(agentVersions.version, version))
+      : agent.activeVersionId
+        ? and(eq(agentVersions.appId, agent.appId), eq(agentVersions.id, agent.activeVersionId))
+        : undefined;
+  if (!where) throw conflict(`agent '${agent.id}' has no trained version yet: train it with trainAgent first`);
+  const found = await db.query.agentVersions.findFirst({ where });
+  if (!found) throw notFound("version", `${agent.id}@${version ?? "active"}`);
+  return found;
+}
+
+export async function listVersions(db: Db, appId: string, agentId: string): Promise<Version[]> {
+  return db.select().from(agentVersions).where(and(eq(agentVersions.appId, appId), eq(agentVersions.agentId, agentId))).orderBy(desc(agentVersions.version));
+}
+
+interface Loaded {
+  model: AgentModel;
+  net: Network;
+}
+const models = new Map<string, Loaded>();
+const MODEL_CACHE_ENTRIES = 8;
+
+/** The version's model and a network with scratch buffers, from R2 or the isolate's cache. */
+export async function loadModel(bucket: R2Bucket, v: Version): Promise<Loaded> {
+  const hit = models.get(v.id);
+  if (hit) return hit;
+  const bytes = await getBytes(bucket, v.checkpointKey);
+  if (!bytes) throw new ApiError(500, "version_weights_missing", `weights of version ${v.version} are missing from storage`);
+  const model = decodeModel(bytes);
+  const loaded = { model, net: new Network(model.arch, model.params) };
+  models.set(v.id, loaded);
+  while (models.size > MODEL_CACHE_ENTRIES) models.delete(models.keys().next().value!);
+  return loaded;
+}

@@ -1,0 +1,117 @@
+/**
+ * Training examples: their schema, limits, and the data report (duplicates,
+ * contradicting labels, class count) that every dataset passes through.
+ */
+import { z } from "zod";
+import type { IssueDto } from "../http/errors.ts";
+
+export const DATA_LIMITS = {
+  maxExamples: 100_000,
+  maxInputChars: 2_000,
+  maxOutputChars: 4_000,
+  maxClasses: 2_000,
+  /** Contradictions and duplicates listed in a report (the counts are complete). */
+  maxListed: 20,
+} as const;
+
+const nonEmpty = (field: string, max: number) =>
+  z
+    .string({ error: (i) => (i.input === undefined ? `${field} is required` : `${field} must be a string`) })
+    .trim()
+    .min(1, `${field} must not be empty`)
+    .max(max, `${field} must be at most ${max} characters`);
+
+export const FeedbackSchema = z.union([z.string().max(2_000), z.number(), z.boolean(), z.record(z.string(), z.json())]);
+
+export const ExampleSchema = z.object({
+  input: nonEmpty("input", DATA_LIMITS.maxInputChars),
+  expected_output: nonEmpty("expected_output", DATA_LIMITS.maxOutputChars),
+  feedback: FeedbackSchema.optional().describe("Optional rating or note about this example"),
+});
+export type ExampleInput = z.input<typeof ExampleSchema>;
+export type Example = z.output<typeof ExampleSchema>;
+
+export interface DataReport {
+  examples: number;
+  classes: number;
+  duplicates_removed: number;
+  duplicates: { index: number; duplicate_of: number }[];
+  contradictions: { input: string; outputs: string[]; indices: number[] }[];
+  contradiction_count: number;
+}
+
+function key(s: string): string {
+  return s.normalize("NFKC").toLowerCase().replace(/\s+/g, " ").trim();
+}
+
+/**
+ * Drops exact duplicates (same input and output, case- and space-folded),
+ * reports inputs that carry different outputs, and checks class limits.
+ * `path(i)` names example i in issues (e.g. training_data.3).
+ */
+export function analyzeExamples(
+  examples: readonly Example[],
+  path: (i: number) => string,
+): { kept: Example[]; report: DataReport; issues: IssueDto[] } {
+  const seen = new Map<string, number>();
+  const byInput = new Map<string, { outputs: Set<string>; indices: number[] }>();
+  const kept: Example[] = [];
+  const duplicates: DataReport["duplicates"] = [];
+  let duplicatesRemoved = 0;
+  examples.forEach((e, i) => {
+    const k = `${key(e.input)}\u0000${e.expected_output}`;
+    const first = seen.get(k);
+    if (first !== undefined) {
+      duplicatesRemoved++;
+      if (duplicates.length < DATA_LIMITS.maxListed) duplicates.push({ index: i, duplicate_of: first });
+      return;
+    }
+    seen.set(k, i);
+    kept.push(e);
+    const entry = byInput.get(key(e.input)) ?? { outputs: new Set(), indices: [] };
+    entry.outputs.add(e.expected_output);
+    entry.indices.push(i);
+    byInput.set(key(e.input), entry);
+  });
+  const conflicting = [...byInput.entries()].filter(([, v]) => v.outputs.size > 1);
+  const contradictions = conflicting.slice(0, DATA_LIMITS.maxListed).map(([, v]) => ({
+    input: examples[v.indices[0]].input,
+    outputs: [...v.outputs],
+    indices: v.indices,
+  }));
+  const classes = new Set(kept.map((e) => e.expected_output)).size;
+  const issues: IssueDto[] = [];
+  if (examples.length > 0 && classes < 2) {
+    issues.push({ path: path(-1), message: `needs at least 2 distinct expected_output values to learn from (found ${classes})` });
+  }
+  if (classes > DATA_LIMITS.maxClasses) {
+    issues.push({ path: path(-1), message: `has ${classes} distinct expected_output values; the limit is ${DATA_LIMITS.maxClasses}` });
+  }
+  return {
+    kept,
+    issues,
+    report: {
+      examples: kept.length,
+      classes,
+      duplicates_removed: duplicatesRemoved,
+      duplicates,
+      contradictions,
+      contradiction_count: conflicting.length,
+    },
+  };
+}
+
+/** Canonical JSONL of examples: the bytes a dataset's content hash is taken over. */
+export function canonicalJsonl(examples: readonly Example[]): string {
+  return examples
+    .map((e) => JSON.stringify(e.feedback === undefined ? { input: e.input, expected_output: e.expected_output } : { input: e.input, expected_output: e.expected_output, feedback: e.feedback }))
+    .join("\n")
+    .concat("\n");
+}
+
+export function parseCanonicalJsonl(text: string): Example[] {
+  return text
+    .split("\n")
+    .filter((l) => l.length > 0)
+    .map((l) => JSON.parse(l) as Example);
+}

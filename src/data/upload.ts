@@ -1,0 +1,71 @@
+/**
+ * Parsing uploaded datasets: JSONL (one {input, expected_output} object per
+ * line) or CSV with a header row (input,expected_output; text,category is
+ * accepted too). Every problem is reported with its line.
+ */
+import Papa from "papaparse";
+import { z } from "zod";
+import { ExampleSchema, DATA_LIMITS, type Example } from "./examples.ts";
+import type { IssueDto } from "../http/errors.ts";
+
+export type UploadFormat = "jsonl" | "csv";
+
+const MAX_ISSUES = 50;
+
+function collect(rows: { line: number; value: unknown }[]): { examples: Example[]; issues: IssueDto[] } {
+  const examples: Example[] = [];
+  const issues: IssueDto[] = [];
+  for (const { line, value } of rows) {
+    const r = ExampleSchema.safeParse(value);
+    if (r.success) examples.push(r.data);
+    else for (const i of r.error.issues) if (issues.length < MAX_ISSUES) issues.push({ path: ["lines", line, ...i.path].join("."), message: i.message });
+  }
+  if (rows.length === 0) issues.push({ path: "body", message: "the dataset has no examples" });
+  if (rows.length > DATA_LIMITS.maxExamples) issues.push({ path: "body", message: `the dataset has ${rows.length} examples; the limit is ${DATA_LIMITS.maxExamples}` });
+  return { examples, issues };
+}
+
+export function parseJsonl(text: string): { examples: Example[]; issues: IssueDto[] } {
+  const rows: { line: number; value: unknown }[] = [];
+  const issues: IssueDto[] = [];
+  text.split(/\r?\n/).forEach((raw, i) => {
+    if (raw.trim() === "") return;
+    try {
+      rows.push({ line: i + 1, value: JSON.parse(raw) });
+    } catch {
+      if (issues.length < MAX_ISSUES) issues.push({ path: `lines.${i + 1}`, message: "is not valid JSON" });
+    }
+  });
+  const out = collect(rows);
+  return { examples: out.examples, issues: [...issues, ...out.issues] };
+}
+
+const ALIASES: Record<string, "input" | "expected_output"> = { input: "input", text: "input", expected_output: "expected_output", category: "expected_output", label: "expected_output" };
+
+export function parseCsv(text: string): { examples: Example[]; issues: IssueDto[] } {
+  const parsed = Papa.parse<string[]>(text.replace(/^\uFEFF/, ""), { skipEmptyLines: "greedy" });
+  const [header, ...data] = parsed.data;
+  const issues: IssueDto[] = parsed.errors.slice(0, MAX_ISSUES).map((e) => ({ path: `lines.${(e.row ?? 0) + 1}`, message: e.message }));
+  if (!header) return { examples: [], issues: [{ path: "body", message: "the CSV is empty" }] };
+  const cols = header.map((h) => ALIASES[h.trim().toLowerCase()]);
+  const inputCol = cols.indexOf("input");
+  const outputCol = cols.indexOf("expected_output");
+  if (inputCol < 0 || outputCol < 0) {
+    return { examples: [], issues: [{ path: "lines.1", message: `the header must name the columns input and expected_output (found: ${header.join(", ")})` }] };
+  }
+  const rows = data.map((r, i) => ({ line: i + 2, value: { input: r[inputCol], expected_output: r[outputCol] } }));
+  const out = collect(rows);
+  return { examples: out.examples, issues: [...issues, ...out.issues] };
+}
+
+export const UploadQuerySchema = z.object({
+  format: z.enum(["jsonl", "csv"]).optional().describe("Format of the body; taken from Content-Type when absent"),
+});
+
+export function formatOf(contentType: string | undefined, explicit: UploadFormat | undefined): UploadFormat | null {
+  if (explicit) return explicit;
+  const ct = (contentType ?? "").toLowerCase();
+  if (ct.includes("csv")) return "csv";
+  if (ct.includes("ndjson") || ct.includes("jsonl") || ct.includes("jsonlines")) return "jsonl";
+  return null;
+}

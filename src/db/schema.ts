@@ -1,0 +1,163 @@
+/**
+ * D1 schema (drizzle-orm). Every row carries its app's id; ids that clients
+ * choose (agent_id) are unique per app only. Times are epoch milliseconds.
+ */
+import { sql } from "drizzle-orm";
+import type { Hyper, Plan } from "../model/trainer.ts";
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+const createdAt = () => integer("created_at").notNull().default(sql`(unixepoch('subsec') * 1000)`);
+
+/** API keys (SHA-256 of the key) and the app each belongs to. */
+export const apiKeys = sqliteTable("api_keys", {
+  keyHash: text("key_hash").primaryKey(),
+  appId: text("app_id").notNull(),
+  label: text("label"),
+  createdAt: createdAt(),
+});
+
+export const agents = sqliteTable(
+  "agents",
+  {
+    appId: text("app_id").notNull(),
+    id: text("id").notNull(),
+    activeVersionId: text("active_version_id"),
+    createdAt: createdAt(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.appId, t.id] })],
+);
+
+export const datasets = sqliteTable(
+  "datasets",
+  {
+    appId: text("app_id").notNull(),
+    /** SHA-256 of the canonical JSONL content. */
+    id: text("id").notNull(),
+    r2Key: text("r2_key").notNull(),
+    examples: integer("examples").notNull(),
+    classes: integer("classes").notNull(),
+    bytes: integer("bytes").notNull(),
+    source: text("source").notNull(), // "inline" | "jsonl" | "csv"
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.appId, t.id] })],
+);
+
+export const RUN_STATUSES = ["validating", "queued", "running", "succeeded", "failed", "cancelled"] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+export const trainingRuns = sqliteTable(
+  "training_runs",
+  {
+    id: text("id").primaryKey(),
+    appId: text("app_id").notNull(),
+    agentId: text("agent_id").notNull(),
+    status: text("status", { enum: RUN_STATUSES }).notNull(),
+    trainingType: text("training_type").notNull(),
+    datasetId: text("dataset_id").notNull(),
+    /** The resolved training configuration (every lever, defaults filled). */
+    config: text("config", { mode: "json" }).$type<Hyper>().notNull(),
+    /** Steps per epoch, total steps, split sizes. */
+    plan: text("plan", { mode: "json" }).$type<Plan>().notNull(),
+    /** Last committed step (0: none yet). */
+    seq: integer("seq").notNull().default(0),
+    epoch: integer("epoch").notNull().default(0),
+    bestEpoch: integer("best_epoch"),
+    /** Set by the step that ends training (last epoch or early stop). */
+    trainingDone: integer("training_done", { mode: "boolean" }).notNull().default(false),
+    versionId: text("version_id"),
+    error: text("error"),
+    lastError: text("last_error"),
+    createdAt: createdAt(),
+    startedAt: integer("started_at"),
+    finishedAt: integer("finished_at"),
+    /** Time of the last committed step (the watchdog's heartbeat). */
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("runs_by_agent").on(t.appId, t.agentId, t.createdAt), index("runs_by_status").on(t.status, t.updatedAt)],
+);
+
+/** One row per committed step: what it trained and how long it took. */
+export const runSteps = sqliteTable(
+  "run_steps",
+  {
+    runId: text("run_id").notNull(),
+    seq: integer("seq").notNull(),
+    epoch: integer("epoch").notNull(),
+    examples: integer("examples").notNull(),
+    trainLoss: real("train_loss"),
+    ms: integer("ms").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.seq] })],
+);
+
+/** Per-epoch metrics; epoch 0 is the untrained network. */
+export const runEpochs = sqliteTable(
+  "run_epochs",
+  {
+    runId: text("run_id").notNull(),
+    epoch: integer("epoch").notNull(),
+    trainLoss: real("train_loss"),
+    validLoss: real("valid_loss"),
+    validAccuracy: real("valid_accuracy"),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.epoch] })],
+);
+
+/** How a version answers (DESIGN.md section 3, `params`). */
+export interface VersionParams {
+  /** Below this calibrated confidence the agent answers with `fallback_answer`. */
+  confidence_threshold: number;
+  fallback_answer: string;
+  temperature: number;
+}
+
+export interface VersionMetrics {
+  best_epoch: number;
+  valid_accuracy: number | null;
+  valid_loss: number | null;
+  baseline_valid_accuracy: number | null;
+  train_examples: number;
+  valid_examples: number;
+}
+
+/** Immutable agent versions. */
+export const agentVersions = sqliteTable(
+  "agent_versions",
+  {
+    id: text("id").primaryKey(),
+    appId: text("app_id").notNull(),
+    agentId: text("agent_id").notNull(),
+    version: integer("version").notNull(),
+    runId: text("run_id").notNull(),
+    checkpointKey: text("checkpoint_key").notNull(),
+    classes: text("classes", { mode: "json" }).$type<string[]>().notNull(),
+    params: text("params", { mode: "json" }).$type<VersionParams>().notNull(),
+    metrics: text("metrics", { mode: "json" }).$type<VersionMetrics>().notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("versions_by_agent").on(t.appId, t.agentId, t.version), uniqueIndex("versions_by_run").on(t.runId)],
+);
+
+export const executions = sqliteTable(
+  "executions",
+  {
+    id: text("id").primaryKey(),
+    appId: text("app_id").notNull(),
+    agentId: text("agent_id").notNull(),
+    versionId: text("version_id").notNull(),
+    input: text("input").notNull(),
+    output: text("output").notNull(),
+    classIndex: integer("class_index").notNull(),
+    confidence: real("confidence").notNull(),
+    fallback: integer("fallback", { mode: "boolean" }).notNull(),
+    latencyMs: real("latency_ms").notNull(),
+    tokens: integer("tokens").notNull().default(0),
+    costUsd: real("cost_usd").notNull().default(0),
+    createdAt: createdAt(),
+  },
+  (t) => [index("executions_by_agent").on(t.appId, t.agentId, t.createdAt)],
+);

@@ -1,0 +1,15 @@
+/** Bindings and variables of the Worker (see wrangler.toml). */
+import type { StepMessage } from "./training/messages.ts";
+
+export interface Env {
+  DB: D1Database;
+  DATASETS: R2Bucket;
+  CHECKPOINTS: R2Bucket;
+  STEPS: Queue<StepMessage>;
+  VECTORIZE?: VectorizeIndex;
+  /** The local app's API key (`.dev.vars`); apps' keys also live in D1 `api_keys`. */
+  API_KEY?: string;
+  ENVIRONMENT?: string;
+  /** Minutes without a committed step after which the watchdog re-enqueues a run. */
+  WATCHDOG_STALE_MINUTES?: string;
+}

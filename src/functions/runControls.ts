@@ -1,0 +1,63 @@
+/** getTrainingRun, cancelTrainingRun, resumeTrainingRun: the run controls (they act between steps). */
+import { z } from "zod";
+import { ApiError, notFound } from "../http/errors.ts";
+import { ACTIVE, findRun, transition } from "../training/runs.ts";
+import { RunViewSchema, runView } from "../training/view.ts";
+import { defineFunction, type FunctionContext } from "./registry.ts";
+import { RunIdSchema } from "./common.ts";
+
+const RunRef = z.object({ run_id: RunIdSchema }).strict();
+
+async function ownRun(ctx: FunctionContext, runId: string) {
+  const run = await findRun(ctx.db, runId, ctx.appId);
+  if (!run) throw notFound("training run", runId);
+  return run;
+}
+
+export const getTrainingRun = defineFunction({
+  name: "getTrainingRun",
+  summary: "Status, progress, per-epoch metrics and timing of a training run",
+  description: "The same view as GET /runs/{id}. Epoch 0 holds the untrained network's held-out metrics.",
+  input: RunRef,
+  output: RunViewSchema,
+  status: 200,
+  async handler(ctx, input) {
+    return runView(ctx.db, await ownRun(ctx, input.run_id), ctx.now());
+  },
+});
+
+export const cancelTrainingRun = defineFunction({
+  name: "cancelTrainingRun",
+  summary: "Cancel a queued or running training run",
+  description: "Takes effect between steps: a step in flight finishes but is not committed. A cancelled run can be resumed.",
+  input: RunRef,
+  output: RunViewSchema,
+  status: 200,
+  async handler(ctx, input) {
+    const run = await ownRun(ctx, input.run_id);
+    const now = ctx.now();
+    if (!(await transition(ctx.db, run.id, ACTIVE, "cancelled", now, { finishedAt: now }))) {
+      throw new ApiError(409, "run_not_active", `run ${run.id} is ${run.status}; only queued or running runs can be cancelled`);
+    }
+    return runView(ctx.db, (await findRun(ctx.db, run.id))!, now);
+  },
+});
+
+export const resumeTrainingRun = defineFunction({
+  name: "resumeTrainingRun",
+  summary: "Resume a cancelled or failed run from its last committed step",
+  description: "Re-enqueues the step after the last committed checkpoint; the result is identical to an uninterrupted run.",
+  input: RunRef,
+  output: RunViewSchema,
+  status: 200,
+  async handler(ctx, input) {
+    const run = await ownRun(ctx, input.run_id);
+    const now = ctx.now();
+    const to = run.seq > 0 ? "running" : "queued";
+    if (!(await transition(ctx.db, run.id, ["cancelled", "failed"], to, now, { finishedAt: null, error: null, lastError: null }))) {
+      throw new ApiError(409, "run_not_resumable", `run ${run.id} is ${run.status}; only cancelled or failed runs can be resumed`);
+    }
+    await ctx.env.STEPS.send({ run_id: run.id, seq: run.seq + 1 });
+    return runView(ctx.db, (await findRun(ctx.db, run.id))!, now);
+  },
+});

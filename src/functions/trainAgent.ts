@@ -1,0 +1,128 @@
+/** trainAgent: validate, store the dataset, create the run, enqueue its first step; answer 202 at once. */
+import { z } from "zod";
+import { buildDataset, findDataset, storeDatasetObject } from "../data/datasets.ts";
+import { ExampleSchema, DATA_LIMITS, type DataReport, type Example } from "../data/examples.ts";
+import { notFound } from "../http/errors.ts";
+import { labelExamples, planRun, stratifiedSplit } from "../model/trainer.ts";
+import { TrainingConfigSchema, resolveHyper } from "../training/config.ts";
+import { loadExamples } from "../training/datasets.ts";
+import { createRun, noteStepError } from "../training/runs.ts";
+import { defineFunction } from "./registry.ts";
+import { AgentIdSchema, randomId, randomSeed } from "./common.ts";
+
+export const TrainAgentInput = z
+  .object({
+    agent_id: AgentIdSchema,
+    training_data: z
+      .array(ExampleSchema)
+      .min(1, "training_data must hold at least one example")
+      .max(DATA_LIMITS.maxExamples, `training_data may hold at most ${DATA_LIMITS.maxExamples} examples`)
+      .optional()
+      .describe("Labeled examples; or give dataset_id of a dataset uploaded with POST /datasets"),
+    dataset_id: z
+      .string()
+      .regex(/^ds_[0-9a-f]{32}$/, "dataset_id must look like ds_ followed by 32 hex digits")
+      .optional(),
+    training_type: z.enum(["supervised"], { error: () => "training_type must be 'supervised' (few_shot and transfer are not available yet)" }).default("supervised"),
+    config: TrainingConfigSchema.prefault({}),
+  })
+  .strict()
+  .superRefine((v, ctx) => {
+    if ((v.training_data === undefined) === (v.dataset_id === undefined)) {
+      ctx.addIssue({ code: "custom", path: ["training_data"], message: "give exactly one of training_data or dataset_id" });
+    }
+  });
+
+const DataReportSchema = z.object({
+  examples: z.number().int(),
+  classes: z.number().int(),
+  duplicates_removed: z.number().int(),
+  duplicates: z.array(z.object({ index: z.number().int(), duplicate_of: z.number().int() })),
+  contradictions: z.array(z.object({ input: z.string(), outputs: z.array(z.string()), indices: z.array(z.number().int()) })),
+  contradiction_count: z.number().int(),
+});
+
+export const TrainAgentOutput = z.object({
+  run_id: z.string(),
+  status: z.literal("queued"),
+  agent_id: z.string(),
+  dataset_id: z.string(),
+  training_type: z.string(),
+  plan: z.object({
+    n_train: z.number().int(),
+    n_valid: z.number().int(),
+    epochs: z.number().int(),
+    steps_per_epoch: z.number().int(),
+    total_steps: z.number().int(),
+  }),
+  config: z.record(z.string(), z.unknown()).describe("The resolved configuration (defaults filled, seed chosen)"),
+  data_report: DataReportSchema.nullable().describe("Duplicates removed and contradicting labels found (inline data)"),
+  links: z.object({ run: z.string(), events: z.string() }),
+});
+
+export const trainAgent = defineFunction({
+  name: "trainAgent",
+  summary: "Train an agent (supervised) in resumable background steps",
+  description:
+    "Validates the data and config, stores the dataset in R2 (content-addressed), creates the agent if needed and a training run, and enqueues its first step. Answers 202 with the run id; follow progress with getTrainingRun, GET /runs/{id} or GET /runs/{id}/events.",
+  input: TrainAgentInput,
+  output: TrainAgentOutput,
+  status: 202,
+  async handler(ctx, input) {
+    let examples: Example[];
+    let report: DataReport | null = null;
+    let pending = null;
+    let datasetId: string;
+    if (input.training_data) {
+      pending = await buildDataset(ctx.appId, input.training_data, "inline", "training_data");
+      examples = pending.examples;
+      report = pending.report;
+      datasetId = pending.row.id;
+    } else {
+      const row = await findDataset(ctx.db, ctx.appId, input.dataset_id!);
+      if (!row) throw notFound("dataset", input.dataset_id!);
+      datasetId = row.id;
+      examples = await loadExamples(ctx.env.DATASETS, ctx.appId, row.id);
+    }
+    const hyper = resolveHyper(input.config, randomSeed);
+    const { classes, labels } = labelExamples(examples);
+    const split = stratifiedSplit(labels, classes.length, hyper.seed, hyper.validation_split);
+    const plan = planRun(split.train.length, split.valid.length, hyper);
+    const runId = randomId("run");
+    const now = ctx.now();
+    if (pending) await storeDatasetObject(ctx.env.DATASETS, pending);
+    await createRun(
+      ctx.db,
+      pending?.row ?? null,
+      {
+        id: runId,
+        appId: ctx.appId,
+        agentId: input.agent_id,
+        status: "queued",
+        trainingType: input.training_type,
+        datasetId,
+        config: hyper,
+        plan,
+        createdAt: now,
+        updatedAt: now,
+      },
+    );
+    try {
+      await ctx.env.STEPS.send({ run_id: runId, seq: 1 });
+    } catch (e) {
+      // The run stays queued; the watchdog enqueues it again.
+      await noteStepError(ctx.db, runId, `enqueue failed: ${(e as Error).message}`);
+    }
+    return {
+      run_id: runId,
+      status: "queued" as const,
+      agent_id: input.agent_id,
+      dataset_id: datasetId,
+      training_type: input.training_type,
+      plan: { n_train: plan.n_train, n_valid: plan.n_valid, epochs: plan.epochs, steps_per_epoch: plan.steps_per_epoch, total_steps: plan.total_steps },
+      config: { ...hyper },
+      data_report: report,
+      links: { run: `/runs/${runId}`, events: `/runs/${runId}/events` },
+    };
+  },
+});

@@ -1,0 +1,95 @@
+/** POST /datasets (JSONL or CSV upload, content-addressed) and GET /datasets/{id}. */
+import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
+import { database } from "../db/client.ts";
+import { buildDataset, findDataset, insertDataset, storeDatasetObject } from "../data/datasets.ts";
+import { formatOf, parseCsv, parseJsonl, UploadQuerySchema } from "../data/upload.ts";
+import type { AppEnv } from "./auth.ts";
+import { ApiError, invalid, notFound } from "./errors.ts";
+import { ERROR_RESPONSES, SECURITY } from "./responses.ts";
+
+const DatasetSchema = z.object({
+  dataset_id: z.string(),
+  examples: z.number().int(),
+  classes: z.number().int(),
+  bytes: z.number().int(),
+  source: z.string(),
+  created_at: z.string(),
+});
+
+const UploadResultSchema = DatasetSchema.extend({
+  created: z.boolean().describe("false when the same content was uploaded before"),
+  data_report: z.record(z.string(), z.unknown()),
+});
+
+const view = (r: { id: string; examples: number; classes: number; bytes: number; source: string; createdAt: number }) => ({
+  dataset_id: r.id,
+  examples: r.examples,
+  classes: r.classes,
+  bytes: r.bytes,
+  source: r.source,
+  created_at: new Date(r.createdAt).toISOString(),
+});
+
+export function registerDatasets(app: OpenAPIHono<AppEnv>): void {
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/datasets",
+      tags: ["datasets"],
+      summary: "Upload a dataset (JSONL or CSV with input,expected_output columns)",
+      description: "Stored in R2 under the SHA-256 of its canonical content; train on it with trainAgent { dataset_id }.",
+      security: SECURITY,
+      request: {
+        query: UploadQuerySchema,
+        body: {
+          required: true,
+          content: { "application/x-ndjson": { schema: z.string() }, "text/csv": { schema: z.string() } },
+        },
+      },
+      responses: {
+        201: { description: "Stored", content: { "application/json": { schema: UploadResultSchema } } },
+        200: { description: "Already stored", content: { "application/json": { schema: UploadResultSchema } } },
+        ...ERROR_RESPONSES,
+      },
+    }),
+    async (c) => {
+      const format = formatOf(c.req.header("content-type"), c.req.valid("query").format);
+      if (!format) {
+        throw invalid([{ path: "format", message: "send Content-Type text/csv or application/x-ndjson, or ?format=csv|jsonl" }]);
+      }
+      const text = await c.req.text();
+      const parsed = format === "csv" ? parseCsv(text) : parseJsonl(text);
+      if (parsed.issues.length > 0) throw invalid(parsed.issues);
+      const appId = c.get("appId");
+      const db = database(c.env.DB);
+      const pending = await buildDataset(appId, parsed.examples, format, "body");
+      const existing = await findDataset(db, appId, pending.row.id);
+      if (!existing) {
+        await storeDatasetObject(c.env.DATASETS, pending);
+        await insertDataset(db, pending.row);
+      }
+      const row = existing ?? (await findDataset(db, appId, pending.row.id));
+      if (!row) throw new ApiError(500, "dataset_not_stored", "the dataset could not be stored");
+      const body = { ...view(row), created: !existing, data_report: { ...pending.report } };
+      return existing ? c.json(body, 200) : c.json(body, 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/datasets/{id}",
+      tags: ["datasets"],
+      summary: "A dataset's metadata",
+      security: SECURITY,
+      request: { params: z.object({ id: z.string() }) },
+      responses: { 200: { description: "The dataset", content: { "application/json": { schema: DatasetSchema } } }, ...ERROR_RESPONSES },
+    }),
+    async (c) => {
+      const id = c.req.valid("param").id;
+      const row = await findDataset(database(c.env.DB), c.get("appId"), id);
+      if (!row) throw notFound("dataset", id);
+      return c.json(view(row), 200);
+    },
+  );
+}

@@ -1,0 +1,131 @@
+/**
+ * Text → sparse hashed n-gram features (the input of the `embedding` layer).
+ *
+ * Word n-grams (1..word_ngrams) and character n-grams of each word framed as
+ * `<word>` (char_min..char_max, as in fastText) are hashed into `buckets`.
+ * Weights are sublinear TF × IDF, L2-normalized per text.
+ */
+import { fnv1a, mix32 } from "./hash.ts";
+
+export interface FeatureConfig {
+  /** Number of hash buckets (rows of the embedding table). */
+  buckets: number;
+  /** Largest word n-gram (1 = words only, 2 = plus bigrams, ...). */
+  word_ngrams: number;
+  /** Smallest and largest character n-gram; char_max = 0 disables them. */
+  char_min: number;
+  char_max: number;
+}
+
+/** Compressed sparse rows: row r spans [offsets[r], offsets[r+1]). */
+export interface SparseRows {
+  offsets: Int32Array;
+  idx: Int32Array;
+  val: Float32Array;
+}
+
+const WORD_SEED = 0x2f6b1d3a;
+const CHAR_SEED = 0x51a3c5e7;
+
+export function tokenize(text: string): string[] {
+  return text.normalize("NFKC").toLowerCase().replace(/['’`]/g, "").match(/[\p{L}\p{N}]+/gu) ?? [];
+}
+
+/** Bucket ids of every feature occurrence in `text` (with repeats). */
+export function featureIds(text: string, cfg: FeatureConfig): number[] {
+  const toks = tokenize(text);
+  const out: number[] = [];
+  const B = cfg.buckets;
+  const wordHash = toks.map((t) => fnv1a(t, WORD_SEED));
+  for (let n = 1; n <= cfg.word_ngrams; n++) {
+    for (let i = 0; i + n <= toks.length; i++) {
+      let h = Math.imul(n, 0x9e3779b1) ^ wordHash[i];
+      for (let j = 1; j < n; j++) h = Math.imul(h ^ wordHash[i + j], 0x01000193) ^ (h >>> 15);
+      out.push(mix32(h) % B);
+    }
+  }
+  if (cfg.char_max > 0) {
+    for (const t of toks) {
+      const w = `<${t}>`;
+      for (let n = cfg.char_min; n <= cfg.char_max; n++) {
+        const seed = CHAR_SEED ^ Math.imul(n, 0x27d4eb2f);
+        for (let i = 0; i + n <= w.length; i++) {
+          // A whole framed word is already a word feature.
+          if (n === w.length) continue;
+          out.push(mix32(fnv1a(w, seed, i, i + n)) % B);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** Sorted distinct bucket ids with their counts. */
+function countIds(ids: number[]): { idx: number[]; cnt: number[] } {
+  ids.sort((a, b) => a - b);
+  const idx: number[] = [];
+  const cnt: number[] = [];
+  for (let i = 0; i < ids.length; i++) {
+    if (i > 0 && ids[i] === ids[i - 1]) cnt[cnt.length - 1]++;
+    else {
+      idx.push(ids[i]);
+      cnt.push(1);
+    }
+  }
+  return { idx, cnt };
+}
+
+/** Raw term counts of each text as sparse rows. */
+export function countRows(texts: readonly string[], cfg: FeatureConfig): SparseRows {
+  const offsets = new Int32Array(texts.length + 1);
+  const rows = texts.map((t) => countIds(featureIds(t, cfg)));
+  let nnz = 0;
+  rows.forEach((r, i) => {
+    nnz += r.idx.length;
+    offsets[i + 1] = nnz;
+  });
+  const idx = new Int32Array(nnz);
+  const val = new Float32Array(nnz);
+  rows.forEach((r, i) => {
+    idx.set(r.idx, offsets[i]);
+    val.set(r.cnt, offsets[i]);
+  });
+  return { offsets, idx, val };
+}
+
+/** Smoothed inverse document frequency per bucket, from the given rows. */
+export function inverseDocumentFrequency(counts: SparseRows, rows: ArrayLike<number>, buckets: number): Float32Array {
+  const df = new Float64Array(buckets);
+  for (let k = 0; k < rows.length; k++) {
+    const r = rows[k];
+    for (let j = counts.offsets[r]; j < counts.offsets[r + 1]; j++) df[counts.idx[j]]++;
+  }
+  const n = rows.length;
+  const idf = new Float32Array(buckets);
+  for (let b = 0; b < buckets; b++) idf[b] = Math.log((1 + n) / (1 + df[b])) + 1;
+  return idf;
+}
+
+/** Sublinear TF × IDF, L2-normalized, in place of raw counts. */
+export function weightRows(counts: SparseRows, idf: Float32Array): SparseRows {
+  const val = new Float32Array(counts.val.length);
+  const n = counts.offsets.length - 1;
+  for (let r = 0; r < n; r++) {
+    const a = counts.offsets[r];
+    const b = counts.offsets[r + 1];
+    let norm = 0;
+    for (let j = a; j < b; j++) {
+      const w = (1 + Math.log(counts.val[j])) * idf[counts.idx[j]];
+      val[j] = w;
+      norm += w * w;
+    }
+    const inv = norm > 0 ? 1 / Math.sqrt(norm) : 0;
+    for (let j = a; j < b; j++) val[j] *= inv;
+  }
+  return { offsets: counts.offsets, idx: counts.idx, val };
+}
+
+/** Features of one text, weighted with a trained model's IDF. */
+export function featurize(text: string, cfg: FeatureConfig, idf: Float32Array): SparseRows {
+  return weightRows(countRows([text], cfg), idf);
+}

@@ -1,0 +1,42 @@
+/**
+ * In-process training: the same steps the queue runs, driven in a loop with
+ * the best epoch's weights kept in memory. Used by the benchmark and tests.
+ */
+import {
+  cloneTensors,
+  finalizeModel,
+  initState,
+  planRun,
+  prepare,
+  trainStep,
+  type EpochMetrics,
+  type Example,
+  type Hyper,
+  type Plan,
+  type StepReport,
+} from "./trainer.ts";
+import type { AgentModel } from "./model.ts";
+
+export interface FitResult {
+  model: AgentModel;
+  plan: Plan;
+  epochs: EpochMetrics[];
+  best_epoch: number;
+}
+
+export function fit(examples: readonly Example[], hyper: Hyper, onStep?: (r: StepReport, plan: Plan) => void): FitResult {
+  const prepared = prepare(examples, hyper);
+  const plan = planRun(prepared.train.length, prepared.valid.length, hyper);
+  const state = initState(prepared, hyper);
+  const epochs: EpochMetrics[] = [];
+  let best = cloneTensors(state.params);
+  for (let seq = 1; seq <= plan.train_steps; seq++) {
+    const r = trainStep(state, prepared, hyper, plan, seq);
+    if (r.baseline) epochs.push(r.baseline);
+    if (r.epoch_end) epochs.push(r.epoch_end);
+    if (r.improved) best = cloneTensors(state.params);
+    onStep?.(r, plan);
+    if (r.stop) break;
+  }
+  return { model: finalizeModel(best, prepared, hyper), plan, epochs, best_epoch: state.progress.best_epoch };
+}

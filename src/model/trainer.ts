@@ -1,0 +1,318 @@
+/**
+ * Training engine, free of Worker APIs: data preparation (classes, seeded
+ * stratified split, features), the run plan, and one resumable step of
+ * training. The queue consumer and the in-process benchmark both drive
+ * training through `trainStep`, so they run the same code.
+ */
+import { countRows, inverseDocumentFrequency, weightRows, type FeatureConfig, type SparseRows } from "./features.ts";
+import { initParams, Network, type Arch, type LayerName, type Regularization, type Tensors } from "./network.ts";
+import { adamStep, initAdam, type AdamConfig, type AdamState } from "./optimizer.ts";
+import { permutation, Rng } from "./rng.ts";
+import { fitTemperature } from "./calibration.ts";
+import type { AgentModel } from "./model.ts";
+
+export interface Example {
+  input: string;
+  expected_output: string;
+}
+
+export interface EarlyStopping {
+  /** Epochs without improvement of validation accuracy before stopping. */
+  patience: number;
+  /** Smallest accuracy gain that counts as an improvement. */
+  min_delta: number;
+}
+
+/** Every training lever, resolved (the API fills defaults). */
+export interface Hyper extends Regularization {
+  epochs: number;
+  learning_rate: number;
+  batch_size: number;
+  seed: number;
+  validation_split: number;
+  weight_decay: number;
+  embedding_optimizer: "adam" | "adagrad";
+  embedding_lr_scale: number;
+  lr_schedule: "constant" | "linear" | "cosine";
+  warmup_fraction: number;
+  early_stopping: EarlyStopping | null;
+  features: FeatureConfig;
+  dim: number;
+  hidden: number;
+  /** Training examples per queue step (rounded up to whole batches). */
+  examples_per_step: number;
+  freeze_layers: LayerName[];
+}
+
+export interface Prepared {
+  classes: string[];
+  labels: Int32Array;
+  train: Int32Array;
+  valid: Int32Array;
+  idf: Float32Array;
+  x: SparseRows;
+}
+
+export interface Plan {
+  n_train: number;
+  n_valid: number;
+  epochs: number;
+  batches_per_epoch: number;
+  batches_per_step: number;
+  steps_per_epoch: number;
+  /** Training steps; the step after the last one (or after an early stop) finalizes. */
+  train_steps: number;
+  /** train_steps + 1 (the final step). */
+  total_steps: number;
+}
+
+export interface Progress {
+  epoch_loss: number;
+  epoch_examples: number;
+  best_epoch: number;
+  best_accuracy: number;
+  best_loss: number;
+  since_best: number;
+  stopped: boolean;
+}
+
+export interface TrainState {
+  params: Tensors;
+  adam: AdamState;
+  progress: Progress;
+}
+
+export interface EpochMetrics {
+  epoch: number;
+  train_loss: number | null;
+  valid_loss: number | null;
+  valid_accuracy: number | null;
+}
+
+export interface StepReport {
+  seq: number;
+  epoch: number;
+  examples: number;
+  /** Mean training loss of this step's examples. */
+  train_loss: number;
+  /** Held-out metrics of the untrained network (first step only). */
+  baseline: EpochMetrics | null;
+  /** Metrics when this step ends an epoch. */
+  epoch_end: EpochMetrics | null;
+  /** This epoch is the best so far: its weights are the candidate version. */
+  improved: boolean;
+  /** Training is over (last epoch, or early stop): the next step finalizes. */
+  stop: boolean;
+}
+
+export const ADAM: Pick<AdamConfig, "beta1" | "beta2" | "epsilon"> = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
+
+export function archOf(hyper: Hyper, classes: number): Arch {
+  return { buckets: hyper.features.buckets, dim: hyper.dim, hidden: hyper.hidden, classes };
+}
+
+/** Classes (sorted distinct outputs), a seeded stratified split, and TF-IDF features. */
+export function prepare(examples: readonly Example[], hyper: Hyper): Prepared {
+  const { classes, labels } = labelExamples(examples);
+  const { train, valid } = stratifiedSplit(labels, classes.length, hyper.seed, hyper.validation_split);
+  const counts = countRows(
+    examples.map((e) => e.input),
+    hyper.features,
+  );
+  const idf = inverseDocumentFrequency(counts, train, hyper.features.buckets);
+  return { classes, labels, train, valid, idf, x: weightRows(counts, idf) };
+}
+
+/**
+ * Seeded stratified split: each class keeps at least one training example
+ * and holds out round(n × split) of the rest. Indices come back sorted.
+ */
+export function stratifiedSplit(labels: Int32Array, classes: number, seed: number, split: number): { train: Int32Array; valid: Int32Array } {
+  const byClass: number[][] = Array.from({ length: classes }, () => []);
+  labels.forEach((y, i) => byClass[y].push(i));
+  const train: number[] = [];
+  const valid: number[] = [];
+  const rng = new Rng(seed, 0x5917);
+  for (const members of byClass) {
+    const ids = rng.shuffle(Int32Array.from(members));
+    const nValid = Math.min(ids.length - 1, Math.round(ids.length * split));
+    ids.forEach((id, k) => (k < nValid ? valid : train).push(id));
+  }
+  return { train: Int32Array.from(train).sort(), valid: Int32Array.from(valid).sort() };
+}
+
+/** Class index of each example (classes are the sorted distinct outputs). */
+export function labelExamples(examples: readonly Example[]): { classes: string[]; labels: Int32Array } {
+  const classes = [...new Set(examples.map((e) => e.expected_output))].sort();
+  const index = new Map(classes.map((c, i) => [c, i]));
+  return { classes, labels: Int32Array.from(examples, (e) => index.get(e.expected_output) ?? 0) };
+}
+
+export function planRun(nTrain: number, nValid: number, hyper: Hyper): Plan {
+  const batchesPerEpoch = Math.max(1, Math.ceil(nTrain / hyper.batch_size));
+  const batchesPerStep = Math.max(1, Math.min(batchesPerEpoch, Math.ceil(hyper.examples_per_step / hyper.batch_size)));
+  const stepsPerEpoch = Math.ceil(batchesPerEpoch / batchesPerStep);
+  const trainSteps = hyper.epochs * stepsPerEpoch;
+  return {
+    n_train: nTrain,
+    n_valid: nValid,
+    epochs: hyper.epochs,
+    batches_per_epoch: batchesPerEpoch,
+    batches_per_step: batchesPerStep,
+    steps_per_epoch: stepsPerEpoch,
+    train_steps: trainSteps,
+    total_steps: trainSteps + 1,
+  };
+}
+
+export function initState(prepared: Prepared, hyper: Hyper): TrainState {
+  const params = initParams(archOf(hyper, prepared.classes.length), hyper.seed);
+  return {
+    params,
+    adam: initAdam(params, archOf(hyper, prepared.classes.length), hyper.embedding_optimizer),
+    progress: { epoch_loss: 0, epoch_examples: 0, best_epoch: 0, best_accuracy: -1, best_loss: Infinity, since_best: 0, stopped: false },
+  };
+}
+
+/** Which epoch and which slice of it step `seq` trains. */
+export function stepPosition(plan: Plan, seq: number): { epoch: number; part: number; lastOfEpoch: boolean } {
+  const epoch = Math.floor((seq - 1) / plan.steps_per_epoch) + 1;
+  const part = (seq - 1) % plan.steps_per_epoch;
+  return { epoch, part, lastOfEpoch: part === plan.steps_per_epoch - 1 };
+}
+
+function learningRate(hyper: Hyper, t: number, total: number): number {
+  const warm = Math.floor(hyper.warmup_fraction * total);
+  if (t < warm) return (hyper.learning_rate * (t + 1)) / warm;
+  const f = total > warm ? (t - warm) / (total - warm) : 0;
+  switch (hyper.lr_schedule) {
+    case "constant":
+      return hyper.learning_rate;
+    case "linear":
+      return hyper.learning_rate * Math.max(0.02, 1 - f);
+    case "cosine":
+      return hyper.learning_rate * Math.max(0.02, 0.5 * (1 + Math.cos(Math.PI * f)));
+  }
+}
+
+/** Loss, accuracy and (optionally) logits of `params` on rows `rows`. */
+export function evaluate(
+  net: Network,
+  prepared: Prepared,
+  rows: Int32Array,
+  keepLogits = false,
+): { loss: number; accuracy: number; logits: Float32Array | null } {
+  const C = net.arch.classes;
+  const logits = keepLogits ? new Float32Array(rows.length * C) : null;
+  let loss = 0;
+  let correct = 0;
+  for (let k = 0; k < rows.length; k++) {
+    const r = rows[k];
+    net.forward(prepared.x, r, null, 0);
+    const y = prepared.labels[r];
+    loss -= Math.log(Math.max(net.probs[y], 1e-12));
+    let best = 0;
+    for (let c = 1; c < C; c++) if (net.probs[c] > net.probs[best]) best = c;
+    if (best === y) correct++;
+    if (logits) logits.set(net.logits, k * C);
+  }
+  const n = Math.max(1, rows.length);
+  return { loss: loss / n, accuracy: correct / n, logits };
+}
+
+function validMetrics(net: Network, prepared: Prepared): { loss: number | null; accuracy: number | null } {
+  if (prepared.valid.length === 0) return { loss: null, accuracy: null };
+  const { loss, accuracy } = evaluate(net, prepared, prepared.valid);
+  return { loss, accuracy };
+}
+
+/**
+ * Trains the slice of data that step `seq` (1-based, ≤ plan.train_steps)
+ * owns, mutating `state`. Deterministic in (state, prepared, hyper, seq).
+ */
+export function trainStep(state: TrainState, prepared: Prepared, hyper: Hyper, plan: Plan, seq: number): StepReport {
+  const net = new Network(archOf(hyper, prepared.classes.length), state.params);
+  const frozen = new Set(hyper.freeze_layers);
+  const { epoch, part, lastOfEpoch } = stepPosition(plan, seq);
+  let baseline: EpochMetrics | null = null;
+  if (seq === 1) {
+    const m = validMetrics(net, prepared);
+    baseline = { epoch: 0, train_loss: null, valid_loss: m.loss, valid_accuracy: m.accuracy };
+  }
+  const order = permutation(plan.n_train, hyper.seed, 0x10000 + epoch);
+  const bs = hyper.batch_size;
+  const firstBatch = part * plan.batches_per_step;
+  const lastBatch = Math.min(plan.batches_per_epoch, firstBatch + plan.batches_per_step);
+  const totalBatches = plan.epochs * plan.batches_per_epoch;
+  const adam: AdamConfig = {
+    ...ADAM,
+    learning_rate: hyper.learning_rate,
+    weight_decay: hyper.weight_decay,
+    embedding: hyper.embedding_optimizer,
+    embedding_lr_scale: hyper.embedding_lr_scale,
+  };
+  let lossSum = 0;
+  let examples = 0;
+  for (let b = firstBatch; b < lastBatch; b++) {
+    const t = (epoch - 1) * plan.batches_per_epoch + b;
+    const rng = hyper.dropout > 0 ? new Rng(hyper.seed, 0x200000 + t) : null;
+    const from = b * bs;
+    const to = Math.min(plan.n_train, from + bs);
+    net.zeroGrad();
+    const scale = 1 / (to - from);
+    for (let k = from; k < to; k++) {
+      const r = prepared.train[order[k]];
+      net.forward(prepared.x, r, rng, hyper.dropout);
+      lossSum += net.backward(prepared.x, r, prepared.labels[r], hyper, rng !== null, scale, frozen);
+    }
+    examples += to - from;
+    adamStep(net, state.adam, adam, learningRate(hyper, t, totalBatches), frozen);
+  }
+  const p = state.progress;
+  p.epoch_loss += lossSum;
+  p.epoch_examples += examples;
+  let epochEnd: EpochMetrics | null = null;
+  let improved = false;
+  if (lastOfEpoch) {
+    const m = validMetrics(net, prepared);
+    epochEnd = { epoch, train_loss: p.epoch_loss / Math.max(1, p.epoch_examples), valid_loss: m.loss, valid_accuracy: m.accuracy };
+    p.epoch_loss = 0;
+    p.epoch_examples = 0;
+    const acc = m.accuracy ?? 0;
+    const loss = m.loss ?? 0;
+    const minDelta = hyper.early_stopping?.min_delta ?? 0;
+    // Without a validation split the latest epoch is the best one.
+    improved = m.accuracy === null || acc > p.best_accuracy + minDelta || (acc >= p.best_accuracy && loss < p.best_loss);
+    if (improved) {
+      p.best_epoch = epoch;
+      p.best_accuracy = acc;
+      p.best_loss = loss;
+      p.since_best = 0;
+    } else p.since_best++;
+    if (epoch >= plan.epochs || (hyper.early_stopping && p.since_best >= hyper.early_stopping.patience)) p.stopped = true;
+  }
+  return { seq, epoch, examples, train_loss: lossSum / Math.max(1, examples), baseline, epoch_end: epochEnd, improved, stop: p.stopped };
+}
+
+/** An agent model of `params` with the data's classes and IDF. */
+export function toModel(params: Tensors, prepared: Prepared, hyper: Hyper, temperature = 1): AgentModel {
+  return { arch: archOf(hyper, prepared.classes.length), features: hyper.features, classes: prepared.classes, idf: prepared.idf, params, temperature };
+}
+
+/** The agent model from the best epoch's weights, with a temperature fitted on the validation split. */
+export function finalizeModel(params: Tensors, prepared: Prepared, hyper: Hyper): AgentModel {
+  const arch = archOf(hyper, prepared.classes.length);
+  const net = new Network(arch, params);
+  let temperature = 1;
+  if (prepared.valid.length > 0) {
+    const { logits } = evaluate(net, prepared, prepared.valid, true);
+    const labels = Int32Array.from(prepared.valid, (r) => prepared.labels[r]);
+    temperature = fitTemperature(logits!, arch.classes, labels);
+  }
+  return toModel(params, prepared, hyper, temperature);
+}
+
+/** A copy of the parameters (the best epoch's candidate weights). */
+export function cloneTensors(t: Tensors): Tensors {
+  return Object.fromEntries(Object.entries(t).map(([k, v]) => [k, v.slice()]));
+}

@@ -1,0 +1,180 @@
+/** D1 access for training runs: creation, reads, and the conditional transitions of steps. */
+import { and, asc, eq, exists, inArray, lt, sql } from "drizzle-orm";
+import type { Db } from "../db/client.ts";
+import { agents, datasets, runEpochs, runSteps, trainingRuns, agentVersions, type RunStatus } from "../db/schema.ts";
+import type { EpochMetrics } from "../model/trainer.ts";
+
+export type Run = typeof trainingRuns.$inferSelect;
+export type NewRun = typeof trainingRuns.$inferInsert;
+export type NewDataset = typeof datasets.$inferInsert;
+export type NewVersion = typeof agentVersions.$inferInsert;
+
+export const ACTIVE: RunStatus[] = ["queued", "running"];
+export const TERMINAL: RunStatus[] = ["succeeded", "failed", "cancelled"];
+
+/** Dataset row (when given and new), agent (if new) and run, in one atomic batch. */
+export async function createRun(db: Db, dataset: NewDataset | null, run: NewRun): Promise<void> {
+  const agent = db.insert(agents).values({ appId: run.appId, id: run.agentId, updatedAt: run.updatedAt }).onConflictDoNothing();
+  const insertRun = db.insert(trainingRuns).values(run);
+  await (dataset ? db.batch([db.insert(datasets).values(dataset).onConflictDoNothing(), agent, insertRun]) : db.batch([agent, insertRun]));
+}
+
+export async function findRun(db: Db, runId: string, appId?: string): Promise<Run | undefined> {
+  return db.query.trainingRuns.findFirst({
+    where: appId === undefined ? eq(trainingRuns.id, runId) : and(eq(trainingRuns.id, runId), eq(trainingRuns.appId, appId)),
+  });
+}
+
+export async function runEpochMetrics(db: Db, runId: string): Promise<EpochMetrics[]> {
+  const rows = await db.select().from(runEpochs).where(eq(runEpochs.runId, runId)).orderBy(asc(runEpochs.epoch));
+  return rows.map((r) => ({ epoch: r.epoch, train_loss: r.trainLoss, valid_loss: r.validLoss, valid_accuracy: r.validAccuracy }));
+}
+
+export async function markRunning(db: Db, runId: string, now: number): Promise<void> {
+  await db
+    .update(trainingRuns)
+    .set({ status: "running", startedAt: now, updatedAt: now })
+    .where(and(eq(trainingRuns.id, runId), eq(trainingRuns.status, "queued")));
+}
+
+export interface StepCommit {
+  runId: string;
+  seq: number;
+  epoch: number;
+  examples: number;
+  trainLoss: number;
+  ms: number;
+  bestEpoch: number | null;
+  trainingDone: boolean;
+  epochs: EpochMetrics[];
+  now: number;
+}
+
+/**
+ * Advances the run from seq-1 to seq, with the step's metrics, atomically —
+ * only if the run is still running at seq-1. Returns whether it advanced.
+ */
+export async function commitStep(db: Db, c: StepCommit): Promise<boolean> {
+  // Inserts select from the run row, so they add nothing unless the run advanced to seq.
+  const advanced = and(eq(trainingRuns.id, c.runId), eq(trainingRuns.seq, c.seq));
+  const v = <T>(value: T, column: string) => sql<T>`${value}`.as(column);
+  const [update] = await db.batch([
+    db
+      .update(trainingRuns)
+      .set({ seq: c.seq, epoch: c.epoch, bestEpoch: c.bestEpoch, trainingDone: c.trainingDone, updatedAt: c.now, lastError: null })
+      .where(and(eq(trainingRuns.id, c.runId), eq(trainingRuns.seq, c.seq - 1), eq(trainingRuns.status, "running"))),
+    db
+      .insert(runSteps)
+      .select(
+        db
+          .select({
+            runId: trainingRuns.id,
+            seq: trainingRuns.seq,
+            epoch: v(c.epoch, "epoch"),
+            examples: v(c.examples, "examples"),
+            trainLoss: v(c.trainLoss, "train_loss"),
+            ms: v(c.ms, "ms"),
+            createdAt: v(c.now, "created_at"),
+          })
+          .from(trainingRuns)
+          .where(advanced),
+      )
+      .onConflictDoNothing(),
+    ...c.epochs.map((e) =>
+      db
+        .insert(runEpochs)
+        .select(
+          db
+            .select({
+              runId: trainingRuns.id,
+              epoch: v(e.epoch, "epoch"),
+              trainLoss: v(e.train_loss, "train_loss"),
+              validLoss: v(e.valid_loss, "valid_loss"),
+              validAccuracy: v(e.valid_accuracy, "valid_accuracy"),
+              createdAt: v(c.now, "created_at"),
+            })
+            .from(trainingRuns)
+            .where(advanced),
+        )
+        .onConflictDoNothing(),
+    ),
+  ]);
+  return update.meta.changes > 0;
+}
+
+/**
+ * The final step: the version, the run's success and the agent's active
+ * version in one batch, only if the run is still running at seq-1.
+ */
+export async function commitFinal(db: Db, runId: string, seq: number, version: NewVersion, now: number): Promise<boolean> {
+  const atPrevious = and(eq(trainingRuns.id, runId), eq(trainingRuns.seq, seq - 1), eq(trainingRuns.status, "running"));
+  const v = <T>(value: T, column: string) => sql<T>`${value}`.as(column);
+  const nextVersion = sql<number>`(SELECT COALESCE(MAX(${agentVersions.version}), 0) + 1 FROM ${agentVersions} WHERE ${agentVersions.appId} = ${version.appId} AND ${agentVersions.agentId} = ${version.agentId})`;
+  const [insert] = await db.batch([
+    db
+      .insert(agentVersions)
+      .select(
+        db
+          .select({
+            id: v(version.id, "id"),
+            appId: trainingRuns.appId,
+            agentId: trainingRuns.agentId,
+            version: nextVersion.as("version"),
+            runId: trainingRuns.id,
+            checkpointKey: v(version.checkpointKey, "checkpoint_key"),
+            classes: v(JSON.stringify(version.classes), "classes"),
+            params: v(JSON.stringify(version.params), "params"),
+            metrics: v(JSON.stringify(version.metrics), "metrics"),
+            createdAt: v(now, "created_at"),
+          })
+          .from(trainingRuns)
+          .where(atPrevious),
+      )
+      .onConflictDoNothing(),
+    db
+      .update(agents)
+      .set({ activeVersionId: version.id, updatedAt: now })
+      .where(and(eq(agents.appId, version.appId), eq(agents.id, version.agentId), exists(db.select({ one: sql`1` }).from(trainingRuns).where(atPrevious)))),
+    db
+      .update(trainingRuns)
+      .set({ seq, status: "succeeded", versionId: version.id, finishedAt: now, updatedAt: now, lastError: null })
+      .where(atPrevious),
+  ]);
+  return insert.meta.changes > 0;
+}
+
+export async function failRun(db: Db, runId: string, error: string, now: number): Promise<void> {
+  await db
+    .update(trainingRuns)
+    .set({ status: "failed", error, finishedAt: now, updatedAt: now })
+    .where(and(eq(trainingRuns.id, runId), inArray(trainingRuns.status, ACTIVE)));
+}
+
+export async function noteStepError(db: Db, runId: string, error: string): Promise<void> {
+  await db.update(trainingRuns).set({ lastError: error }).where(eq(trainingRuns.id, runId));
+}
+
+/** Sets a run's status if it is in one of `from`; returns whether it changed. */
+export async function transition(db: Db, runId: string, from: RunStatus[], to: RunStatus, now: number, extra: Partial<NewRun> = {}): Promise<boolean> {
+  const [r] = await db.batch([
+    db
+      .update(trainingRuns)
+      .set({ status: to, updatedAt: now, ...extra })
+      .where(and(eq(trainingRuns.id, runId), inArray(trainingRuns.status, from))),
+  ]);
+  return r.meta.changes > 0;
+}
+
+/** Active runs without a committed step since `before` (the watchdog's list). */
+export async function staleRuns(db: Db, before: number, limit: number): Promise<Run[]> {
+  return db
+    .select()
+    .from(trainingRuns)
+    .where(and(inArray(trainingRuns.status, ACTIVE), lt(trainingRuns.updatedAt, before)))
+    .orderBy(asc(trainingRuns.updatedAt))
+    .limit(limit);
+}
+
+export async function touchRun(db: Db, runId: string, now: number): Promise<void> {
+  await db.update(trainingRuns).set({ updatedAt: now }).where(eq(trainingRuns.id, runId));
+}

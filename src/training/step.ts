@@ -1,0 +1,156 @@
+/**
+ * One resumable step of a training run (DESIGN.md section 6):
+ *
+ * 1. load the run; a message that is not the next expected step is acked and
+ *    ignored (duplicates, stale redeliveries) — except that a redelivery of
+ *    the step just committed re-enqueues its successor, in case the crash
+ *    came between the commit and the enqueue;
+ * 2. load checkpoint seq-1 from R2 (step 1 starts from seeded weights);
+ * 3. train this step's batches; at an epoch's end evaluate on the validation split;
+ * 4. write checkpoint seq, advance the run in D1 only if it is still at seq-1,
+ *    then enqueue seq+1.
+ *
+ * The step after training ends (last epoch or early stop) finalizes: it
+ * calibrates the best epoch's weights and creates the agent version.
+ * Everything is deterministic in the run's seed, so a redone step writes the
+ * same bytes.
+ */
+import type { Db } from "../db/client.ts";
+import { CheckpointError } from "../model/checkpoint.ts";
+import { decodeModel, encodeModel } from "../model/model.ts";
+import { finalizeModel, initState, toModel, trainStep, type EpochMetrics } from "../model/trainer.ts";
+import { keys } from "../storage/keys.ts";
+import { deletePrefix, getBytes, putBytes } from "../storage/objects.ts";
+import { MissingDatasetError, preparedData } from "./datasets.ts";
+import type { StepMessage } from "./messages.ts";
+import { commitFinal, commitStep, failRun, findRun, markRunning, runEpochMetrics, TERMINAL, type Run } from "./runs.ts";
+import { decodeState, encodeState } from "./state.ts";
+import { DEFAULT_VERSION_PARAMS } from "../agent/versions.ts";
+
+export type CrashPoint = "before-checkpoint" | "after-checkpoint" | "after-commit";
+
+export interface StepDeps {
+  db: Db;
+  datasets: R2Bucket;
+  checkpoints: R2Bucket;
+  enqueue: (msg: StepMessage) => Promise<void>;
+  now: () => number;
+  /** Fault injection for tests: may throw at the named point. */
+  crash?: (point: CrashPoint, msg: StepMessage) => void;
+}
+
+export type StepOutcome = "missing-run" | "terminal" | "stale" | "re-enqueued" | "trained" | "lost-race" | "finalized" | "failed";
+
+/** A failure that retrying cannot fix: the run is marked failed with the reason. */
+export class PermanentStepError extends Error {}
+
+export async function processStep(deps: StepDeps, msg: StepMessage): Promise<StepOutcome> {
+  const run = await findRun(deps.db, msg.run_id);
+  if (!run) return "missing-run";
+  if (TERMINAL.includes(run.status)) return "terminal";
+  if (msg.seq <= run.seq) {
+    if (msg.seq === run.seq) {
+      await deps.enqueue({ run_id: run.id, seq: run.seq + 1 });
+      return "re-enqueued";
+    }
+    return "stale";
+  }
+  if (msg.seq > run.seq + 1) return "stale";
+  if (run.status === "queued") await markRunning(deps.db, run.id, deps.now());
+  try {
+    return run.trainingDone || msg.seq > run.plan.train_steps ? await finalStep(deps, run, msg) : await trainingStep(deps, run, msg);
+  } catch (e) {
+    if (e instanceof PermanentStepError || e instanceof MissingDatasetError || e instanceof CheckpointError) {
+      // A step that lost a race may find its inputs gone: that is not a failure.
+      const latest = await findRun(deps.db, run.id);
+      if (latest && (latest.seq >= msg.seq || TERMINAL.includes(latest.status))) return "stale";
+      await failRun(deps.db, run.id, `step ${msg.seq}: ${(e as Error).message}`, deps.now());
+      return "failed";
+    }
+    throw e;
+  }
+}
+
+async function trainingStep(deps: StepDeps, run: Run, msg: StepMessage): Promise<StepOutcome> {
+  const started = deps.now();
+  const hyper = run.config;
+  const prepared = await preparedData(deps.datasets, run.appId, run.datasetId, hyper);
+  const plan = run.plan;
+  let state;
+  if (msg.seq === 1) state = initState(prepared, hyper);
+  else {
+    const bytes = await getBytes(deps.checkpoints, keys.stepCheckpoint(run.appId, run.id, msg.seq - 1));
+    if (!bytes) throw new PermanentStepError(`checkpoint of step ${msg.seq - 1} is missing`);
+    state = decodeState(bytes, msg.seq - 1);
+  }
+  const previousBest = state.progress.best_epoch;
+  const report = trainStep(state, prepared, hyper, plan, msg.seq);
+  deps.crash?.("before-checkpoint", msg);
+  if (report.improved) {
+    await putBytes(deps.checkpoints, keys.bestModel(run.appId, run.id, report.epoch), encodeModel(toModel(state.params, prepared, hyper)));
+  }
+  await putBytes(deps.checkpoints, keys.stepCheckpoint(run.appId, run.id, msg.seq), encodeState(state, msg.seq));
+  deps.crash?.("after-checkpoint", msg);
+  const epochs: EpochMetrics[] = [report.baseline, report.epoch_end].filter((m): m is EpochMetrics => m !== null);
+  const advanced = await commitStep(deps.db, {
+    runId: run.id,
+    seq: msg.seq,
+    epoch: report.epoch,
+    examples: report.examples,
+    trainLoss: report.train_loss,
+    ms: Math.round(deps.now() - started),
+    bestEpoch: state.progress.best_epoch || null,
+    trainingDone: report.stop,
+    epochs,
+    now: deps.now(),
+  });
+  if (!advanced) return "lost-race";
+  deps.crash?.("after-commit", msg);
+  // Only the last committed state and the best epoch's weights are still needed.
+  const doomed = msg.seq > 1 ? [keys.stepCheckpoint(run.appId, run.id, msg.seq - 1)] : [];
+  if (report.improved && previousBest > 0) doomed.push(keys.bestModel(run.appId, run.id, previousBest));
+  if (doomed.length > 0) await deps.checkpoints.delete(doomed);
+  await deps.enqueue({ run_id: run.id, seq: msg.seq + 1 });
+  return "trained";
+}
+
+async function finalStep(deps: StepDeps, run: Run, msg: StepMessage): Promise<StepOutcome> {
+  const hyper = run.config;
+  if (!run.bestEpoch) throw new PermanentStepError("training ended without a best epoch");
+  const bestBytes = await getBytes(deps.checkpoints, keys.bestModel(run.appId, run.id, run.bestEpoch));
+  if (!bestBytes) throw new PermanentStepError(`weights of best epoch ${run.bestEpoch} are missing`);
+  const prepared = await preparedData(deps.datasets, run.appId, run.datasetId, hyper);
+  const model = finalizeModel(decodeModel(bestBytes).params, prepared, hyper);
+  const versionId = `ver_${run.id.slice(4)}`;
+  const checkpointKey = keys.versionModel(run.appId, run.agentId, versionId);
+  await putBytes(deps.checkpoints, checkpointKey, encodeModel(model));
+  const epochs = await runEpochMetrics(deps.db, run.id);
+  const best = epochs.find((e) => e.epoch === run.bestEpoch);
+  const created = await commitFinal(
+    deps.db,
+    run.id,
+    msg.seq,
+    {
+      id: versionId,
+      appId: run.appId,
+      agentId: run.agentId,
+      version: 0, // assigned in SQL
+      runId: run.id,
+      checkpointKey,
+      classes: model.classes,
+      params: { ...DEFAULT_VERSION_PARAMS, temperature: model.temperature },
+      metrics: {
+        best_epoch: run.bestEpoch,
+        valid_accuracy: best?.valid_accuracy ?? null,
+        valid_loss: best?.valid_loss ?? null,
+        baseline_valid_accuracy: epochs.find((e) => e.epoch === 0)?.valid_accuracy ?? null,
+        train_examples: run.plan.n_train,
+        valid_examples: run.plan.n_valid,
+      },
+    },
+    deps.now(),
+  );
+  if (!created) return "lost-race";
+  await deletePrefix(deps.checkpoints, keys.runPrefix(run.appId, run.id));
+  return "finalized";
+}

@@ -1,0 +1,90 @@
+/** The public view of a training run (GET /runs/:id, getTrainingRun, SSE events). */
+import { z } from "zod";
+import { and, eq, sql } from "drizzle-orm";
+import type { Db } from "../db/client.ts";
+import { agentVersions, runSteps, RUN_STATUSES } from "../db/schema.ts";
+import { runEpochMetrics, type Run } from "./runs.ts";
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export const EpochMetricsSchema = z.object({
+  epoch: z.number().int().describe("0 is the untrained network"),
+  train_loss: z.number().nullable(),
+  valid_loss: z.number().nullable(),
+  valid_accuracy: z.number().nullable(),
+});
+
+export const RunViewSchema = z.object({
+  run_id: z.string(),
+  agent_id: z.string(),
+  status: z.enum(RUN_STATUSES),
+  training_type: z.string(),
+  dataset_id: z.string(),
+  progress: z.object({
+    epoch: z.number().int(),
+    epochs: z.number().int(),
+    step: z.number().int(),
+    total_steps: z.number().int(),
+    fraction: z.number(),
+  }),
+  metrics: z.object({
+    epochs: z.array(EpochMetricsSchema),
+    best_epoch: z.number().int().nullable(),
+    baseline_valid_accuracy: z.number().nullable(),
+    best_valid_accuracy: z.number().nullable(),
+  }),
+  version: z.object({ id: z.string(), version: z.number().int() }).nullable(),
+  error: z.string().nullable(),
+  last_step_error: z.string().nullable(),
+  timing: z.object({
+    created_at: z.string(),
+    started_at: z.string().nullable(),
+    finished_at: z.string().nullable(),
+    updated_at: z.string(),
+    elapsed_ms: z.number(),
+    steps_committed: z.number().int(),
+    mean_step_ms: z.number().nullable(),
+  }),
+  config: z.record(z.string(), z.unknown()),
+  plan: z.record(z.string(), z.unknown()),
+});
+export type RunView = z.infer<typeof RunViewSchema>;
+
+export async function runView(db: Db, run: Run, now: number): Promise<RunView> {
+  const [epochs, [steps], version] = await Promise.all([
+    runEpochMetrics(db, run.id),
+    db.select({ n: sql<number>`count(*)`, ms: sql<number | null>`avg(${runSteps.ms})` }).from(runSteps).where(eq(runSteps.runId, run.id)),
+    run.versionId ? db.query.agentVersions.findFirst({ where: and(eq(agentVersions.id, run.versionId), eq(agentVersions.appId, run.appId)) }) : undefined,
+  ]);
+  // Early stopping shortens a run: its final step follows the last committed one.
+  const total = run.status === "succeeded" ? run.seq : run.trainingDone ? run.seq + 1 : run.plan.total_steps;
+  const best = epochs.find((e) => e.epoch === run.bestEpoch);
+  return {
+    run_id: run.id,
+    agent_id: run.agentId,
+    status: run.status,
+    training_type: run.trainingType,
+    dataset_id: run.datasetId,
+    progress: { epoch: run.epoch, epochs: run.plan.epochs, step: run.seq, total_steps: total, fraction: total > 0 ? run.seq / total : 0 },
+    metrics: {
+      epochs,
+      best_epoch: run.bestEpoch,
+      baseline_valid_accuracy: epochs.find((e) => e.epoch === 0)?.valid_accuracy ?? null,
+      best_valid_accuracy: best?.valid_accuracy ?? null,
+    },
+    version: version ? { id: version.id, version: version.version } : null,
+    error: run.error,
+    last_step_error: run.lastError,
+    timing: {
+      created_at: iso(run.createdAt)!,
+      started_at: iso(run.startedAt),
+      finished_at: iso(run.finishedAt),
+      updated_at: iso(run.updatedAt)!,
+      elapsed_ms: (run.finishedAt ?? now) - (run.startedAt ?? run.createdAt),
+      steps_committed: steps?.n ?? 0,
+      mean_step_ms: steps?.ms ?? null,
+    },
+    config: { ...run.config },
+    plan: { ...run.plan },
+  };
+}
