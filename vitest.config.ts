@@ -1,5 +1,31 @@
+import { existsSync, readFileSync } from "node:fs";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import Papa from "papaparse";
 import { defineConfig } from "vitest/config";
+
+const BANKING77 = "../shared/data/banking77";
+
+/** A small seeded per-class sample of BANKING77 for the learning tests; "" when the data is absent. */
+function banking77Sample(perClassTrain: number, perClassTest: number): string {
+  if (!existsSync(`${BANKING77}/train.csv`)) {
+    console.warn(`[tests] ${BANKING77} is absent: the BANKING77 learning test will be skipped`);
+    return "";
+  }
+  const read = (file: string) =>
+    Papa.parse<{ text: string; category: string }>(readFileSync(`${BANKING77}/${file}`, "utf8"), { header: true, skipEmptyLines: true }).data.map((r) => ({
+      input: r.text,
+      expected_output: r.category,
+    }));
+  const take = (rows: { input: string; expected_output: string }[], k: number) => {
+    const seen = new Map<string, number>();
+    return rows.filter((r) => {
+      const n = seen.get(r.expected_output) ?? 0;
+      seen.set(r.expected_output, n + 1);
+      return n < k;
+    });
+  };
+  return JSON.stringify({ train: take(read("train.csv"), perClassTrain), test: take(read("test.csv"), perClassTest) });
+}
 
 export default defineConfig({
   plugins: [
@@ -10,6 +36,7 @@ export default defineConfig({
         bindings: {
           TEST_MIGRATIONS: await readD1Migrations("./migrations"),
           API_KEY: "test-key",
+          BANKING77_SAMPLE: banking77Sample(30, 10),
         },
       },
     })),

@@ -21,7 +21,7 @@ const nonEmpty = (field: string, max: number) =>
     .min(1, `${field} must not be empty`)
     .max(max, `${field} must be at most ${max} characters`);
 
-export const FeedbackSchema = z.union([z.string().max(2_000), z.number(), z.boolean(), z.record(z.string(), z.json())]);
+export const FeedbackSchema = z.union([z.string().max(2_000), z.number(), z.boolean(), z.record(z.string(), z.unknown())]);
 
 export const ExampleSchema = z.object({
   input: nonEmpty("input", DATA_LIMITS.maxInputChars),

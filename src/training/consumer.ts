@@ -26,7 +26,7 @@ export async function consumeSteps(batch: MessageBatch<unknown>, deps: StepDeps)
       continue;
     }
     try {
-      await processStep(deps, parsed.data);
+      await processStep(deps, parsed.data, message.attempts);
       message.ack();
     } catch (e) {
       const reason = (e as Error).message ?? String(e);

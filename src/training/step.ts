@@ -2,9 +2,9 @@
  * One resumable step of a training run (DESIGN.md section 6):
  *
  * 1. load the run; a message that is not the next expected step is acked and
- *    ignored (duplicates, stale redeliveries) — except that a redelivery of
- *    the step just committed re-enqueues its successor, in case the crash
- *    came between the commit and the enqueue;
+ *    ignored (duplicates, stale redeliveries) — except that a retry of the
+ *    step just committed re-enqueues its successor, in case the crash came
+ *    between the commit and the enqueue;
  * 2. load checkpoint seq-1 from R2 (step 1 starts from seeded weights);
  * 3. train this step's batches; at an epoch's end evaluate on the validation split;
  * 4. write checkpoint seq, advance the run in D1 only if it is still at seq-1,
@@ -44,12 +44,17 @@ export type StepOutcome = "missing-run" | "terminal" | "stale" | "re-enqueued" |
 /** A failure that retrying cannot fix: the run is marked failed with the reason. */
 export class PermanentStepError extends Error {}
 
-export async function processStep(deps: StepDeps, msg: StepMessage): Promise<StepOutcome> {
+/**
+ * `attempt` is the delivery attempt (1 = first): a retried delivery of the
+ * step just committed means its consumer died before enqueueing the next one.
+ */
+export async function processStep(deps: StepDeps, msg: StepMessage, attempt = 1): Promise<StepOutcome> {
   const run = await findRun(deps.db, msg.run_id);
   if (!run) return "missing-run";
   if (TERMINAL.includes(run.status)) return "terminal";
   if (msg.seq <= run.seq) {
-    if (msg.seq === run.seq) {
+    // A plain duplicate (first attempt) is ignored, so duplicates cannot multiply.
+    if (msg.seq === run.seq && attempt > 1) {
       await deps.enqueue({ run_id: run.id, seq: run.seq + 1 });
       return "re-enqueued";
     }

@@ -1,0 +1,125 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { RunView } from "../../src/training/view.ts";
+import { call, FAQ_HELDOUT, FAQ_TRAIN, request, waitForRun } from "../helpers.ts";
+
+interface Execution {
+  output: string;
+  confidence: number;
+  class: string;
+  fallback: boolean;
+  version: number;
+  latency_ms: number;
+}
+
+async function heldOutAccuracy(agentId: string): Promise<number> {
+  let correct = 0;
+  for (const e of FAQ_HELDOUT) {
+    const r = await call<Execution>("executeAgent", { agent_id: agentId, input: e.input });
+    expect(r.status).toBe(200);
+    if (r.body.class === e.expected_output) correct++;
+  }
+  return correct / FAQ_HELDOUT.length;
+}
+
+describe("trainAgent → queue steps → executeAgent", () => {
+  it("trains over several steps per epoch and answers held-out paraphrases far better than the untrained network", async () => {
+    const started = await call<{ run_id: string; status: string; plan: { steps_per_epoch: number; total_steps: number } }>("trainAgent", {
+      agent_id: "faq-bot",
+      training_data: FAQ_TRAIN,
+      training_type: "supervised",
+      config: { epochs: 12, learning_rate: 0.002, validation_split: 0.2, seed: 7, examples_per_step: 64, early_stopping: false },
+    });
+    expect(started.status).toBe(202);
+    expect(started.body.status).toBe("queued");
+    expect(started.body.plan.steps_per_epoch).toBe(3);
+    expect(started.body.plan.total_steps).toBe(12 * 3 + 1);
+
+    const run = await waitForRun(started.body.run_id, 120_000);
+    expect(run.status, run.error ?? "").toBe("succeeded");
+    expect(run.progress.fraction).toBe(1);
+    expect(run.progress.step).toBe(37);
+    expect(run.metrics.epochs.map((e) => e.epoch)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    expect(run.timing.steps_committed).toBe(36);
+    expect(run.version).toEqual({ id: expect.stringMatching(/^ver_/), version: 1 });
+
+    // The untrained network (epoch 0) is at chance on the held-out split; the trained one is far above it.
+    const baseline = run.metrics.baseline_valid_accuracy!;
+    expect(baseline).toBeLessThan(0.2);
+    expect(run.metrics.best_valid_accuracy!).toBeGreaterThan(0.6);
+
+    // executeAgent on paraphrases never seen in training (not even in the validation split).
+    const acc = await heldOutAccuracy("faq-bot");
+    expect(acc).toBeGreaterThan(0.6);
+    expect(acc).toBeGreaterThan(baseline + 0.4);
+
+    const one = await call<Execution>("executeAgent", { agent_id: "faq-bot", input: "I forgot my password, how do I get a new one?" });
+    expect(one.body.class).toMatch(/reset your password/);
+    expect(one.body.fallback).toBe(false);
+    expect(one.body.output).toBe(one.body.class);
+    expect(one.body.version).toBe(1);
+
+    const gibberish = await call<Execution>("executeAgent", { agent_id: "faq-bot", input: "zxqv plorf" });
+    expect(gibberish.body.fallback).toBe(true);
+    expect(gibberish.body.output).toMatch(/not sure/);
+
+    const rows = await env.DB.prepare("SELECT count(*) AS n FROM executions WHERE agent_id = 'faq-bot'").first<{ n: number }>();
+    expect(rows!.n).toBe(FAQ_HELDOUT.length + 2);
+
+    // Step checkpoints are cleaned up; the version's weights remain.
+    expect((await env.CHECKPOINTS.list({ prefix: `apps/default/runs/${run.run_id}/` })).objects).toHaveLength(0);
+    expect((await env.CHECKPOINTS.list({ prefix: "apps/default/agents/faq-bot/versions/" })).objects).toHaveLength(1);
+
+    // GET /runs/:id answers the same view.
+    const viaRest = await request<RunView>("GET", `/runs/${run.run_id}`);
+    expect(viaRest.body.metrics).toEqual(run.metrics);
+
+    // A second run makes version 2 the active one; version 1 stays addressable.
+    const second = await call<{ run_id: string }>("trainAgent", { agent_id: "faq-bot", dataset_id: run.dataset_id, config: { epochs: 2, seed: 8 } });
+    expect(second.status).toBe(202);
+    expect((await waitForRun(second.body.run_id)).status).toBe("succeeded");
+    expect((await call<Execution>("executeAgent", { agent_id: "faq-bot", input: "track my parcel" })).body.version).toBe(2);
+    expect((await call<Execution>("executeAgent", { agent_id: "faq-bot", input: "track my parcel", version: 1 })).body.version).toBe(1);
+  });
+
+  it("streams progress as Server-Sent Events until the run ends", async () => {
+    const started = await call<{ run_id: string }>("trainAgent", {
+      agent_id: "sse-bot",
+      training_data: FAQ_TRAIN.slice(0, 60),
+      config: { epochs: 3, seed: 3, examples_per_step: 16, features: { buckets: 4096 }, dim: 16, hidden: 16 },
+    });
+    const res = await (await import("cloudflare:workers")).exports.default.fetch(
+      new Request(`http://archon.test/runs/${started.body.run_id}/events`, { headers: { authorization: `Bearer ${env.API_KEY}` } }),
+    );
+    expect(res.headers.get("content-type")).toMatch(/text\/event-stream/);
+    const text = await res.text();
+    const events = text.split("\n\n").filter((e) => e.includes("data:"));
+    const names = events.map((e) => /event: (\w+)/.exec(e)?.[1]);
+    // How many progress events arrive depends on timing; the stream always ends with `done`.
+    expect(names.at(-1)).toBe("done");
+    expect(names.slice(0, -1).every((n) => n === "progress")).toBe(true);
+    const last = JSON.parse(/data: (.*)/.exec(events.at(-1)!)![1]) as RunView;
+    expect(last.status).toBe("succeeded");
+  });
+
+  it("cancels between steps and resumes to the same result", async () => {
+    const config = { epochs: 4, seed: 21, examples_per_step: 32, early_stopping: false, features: { buckets: 4096 }, dim: 16, hidden: 16 };
+    const a = await call<{ run_id: string }>("trainAgent", { agent_id: "cancel-bot", training_data: FAQ_TRAIN, config });
+    const cancelled = await call<RunView>("cancelTrainingRun", { run_id: a.body.run_id });
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body.status).toBe("cancelled");
+    await new Promise((r) => setTimeout(r, 300));
+    const stopped = await call<RunView>("getTrainingRun", { run_id: a.body.run_id });
+    expect(stopped.body.status).toBe("cancelled");
+    expect((await call("cancelTrainingRun", { run_id: a.body.run_id })).status).toBe(409);
+    const resumed = await call<RunView>("resumeTrainingRun", { run_id: a.body.run_id });
+    expect(resumed.status).toBe(200);
+    const done = await waitForRun(a.body.run_id);
+    expect(done.status).toBe("succeeded");
+    expect((await call("resumeTrainingRun", { run_id: a.body.run_id })).status).toBe(409);
+
+    const b = await call<{ run_id: string }>("trainAgent", { agent_id: "cancel-bot-ref", training_data: FAQ_TRAIN, config });
+    const ref = await waitForRun(b.body.run_id);
+    expect(done.metrics.epochs).toEqual(ref.metrics.epochs);
+  });
+});

@@ -1,0 +1,12 @@
+import type { D1Migration } from "cloudflare:test";
+import type { Env as WorkerEnv } from "../src/env.ts";
+
+declare global {
+  namespace Cloudflare {
+    interface Env extends WorkerEnv {
+      TEST_MIGRATIONS: D1Migration[];
+      API_KEY: string;
+      BANKING77_SAMPLE: string;
+    }
+  }
+}

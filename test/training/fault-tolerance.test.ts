@@ -1,0 +1,148 @@
+/**
+ * The same seeded run, (a) uninterrupted, (b) with crashes injected at every
+ * point of a step, (c) with duplicated and stale messages, must end with
+ * byte-identical weights and identical metrics (DESIGN.md section 6).
+ * Steps are driven by hand through processStep, with an in-memory queue that
+ * redelivers a crashed message as the real queue would.
+ */
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { database } from "../../src/db/client.ts";
+import { trainAgent } from "../../src/functions/trainAgent.ts";
+import type { Env } from "../../src/env.ts";
+import type { StepMessage } from "../../src/training/messages.ts";
+import { processStep, type CrashPoint, type StepDeps, type StepOutcome } from "../../src/training/step.ts";
+import { findRun } from "../../src/training/runs.ts";
+import { rescueStaleRuns } from "../../src/training/watchdog.ts";
+import { sha256Hex } from "../../src/storage/objects.ts";
+import { FAQ_TRAIN, SMALL } from "../helpers.ts";
+
+class InjectedCrash extends Error {}
+
+interface Delivery {
+  msg: StepMessage;
+  attempt: number;
+}
+
+interface Faults {
+  /** Crash once at (point, seq). */
+  crashes?: { point: CrashPoint; seq: number }[];
+  /** Deliver every enqueued message twice. */
+  duplicate?: boolean;
+  /** After each step, also deliver a message for an older step. */
+  stale?: boolean;
+}
+
+const db = database(env.DB);
+const CONFIG = { ...SMALL, epochs: 4, batch_size: 16, examples_per_step: 64, validation_split: 0.2, seed: 1234, early_stopping: false };
+
+async function startRun(agentId: string, queue: Delivery[]): Promise<string> {
+  const fakeEnv: Env = { ...env, STEPS: { send: async (msg: StepMessage) => void queue.push({ msg, attempt: 1 }) } as unknown as Queue<StepMessage> };
+  const out = await trainAgent.handler(
+    { env: fakeEnv, db, appId: "default", now: () => Date.now(), waitUntil: () => {} },
+    trainAgent.input.parse({ agent_id: agentId, training_data: FAQ_TRAIN, config: CONFIG }),
+  );
+  return out.run_id;
+}
+
+/** Drives the queue to exhaustion; returns the outcomes seen. */
+async function drive(queue: Delivery[], faults: Faults): Promise<StepOutcome[]> {
+  const pending = new Set((faults.crashes ?? []).map((c) => `${c.point}@${c.seq}`));
+  const deps: StepDeps = {
+    db,
+    datasets: env.DATASETS,
+    checkpoints: env.CHECKPOINTS,
+    enqueue: async (msg) => {
+      queue.push({ msg, attempt: 1 });
+      if (faults.duplicate) queue.push({ msg, attempt: 1 });
+    },
+    now: () => Date.now(),
+    crash: (point, msg) => {
+      const k = `${point}@${msg.seq}`;
+      if (pending.delete(k)) throw new InjectedCrash(k);
+    },
+  };
+  const outcomes: StepOutcome[] = [];
+  for (let guard = 0; queue.length > 0; guard++) {
+    if (guard > 500) throw new Error("the queue does not drain");
+    const d = queue.shift()!;
+    try {
+      outcomes.push(await processStep(deps, d.msg, d.attempt));
+      if (faults.stale && d.msg.seq > 2) queue.push({ msg: { ...d.msg, seq: d.msg.seq - 2 }, attempt: 1 });
+    } catch (e) {
+      if (!(e instanceof InjectedCrash)) throw e;
+      queue.unshift({ msg: d.msg, attempt: d.attempt + 1 }); // the queue redelivers an unacked message
+    }
+  }
+  expect(pending.size, `crash points never reached: ${[...pending]}`).toBe(0);
+  return outcomes;
+}
+
+/** Weights are compared by SHA-256: byte-identical iff equal (and a mismatch prints a short diff). */
+async function result(runId: string): Promise<{ weights: string; epochs: unknown[]; steps: unknown[] }> {
+  const run = (await findRun(db, runId))!;
+  expect(run.status, run.error ?? "").toBe("succeeded");
+  const version = await env.DB.prepare("SELECT checkpoint_key FROM agent_versions WHERE run_id = ?").bind(runId).first<{ checkpoint_key: string }>();
+  const obj = await env.CHECKPOINTS.get(version!.checkpoint_key);
+  const epochs = (await env.DB.prepare("SELECT epoch, train_loss, valid_loss, valid_accuracy FROM run_epochs WHERE run_id = ? ORDER BY epoch").bind(runId).all()).results;
+  const steps = (await env.DB.prepare("SELECT seq, epoch, examples, train_loss FROM run_steps WHERE run_id = ? ORDER BY seq").bind(runId).all()).results;
+  return { weights: await sha256Hex(new Uint8Array(await obj!.arrayBuffer())), epochs, steps };
+}
+
+async function runWith(agentId: string, faults: Faults): Promise<{ weights: string; epochs: unknown[]; steps: unknown[]; outcomes: StepOutcome[] }> {
+  const queue: Delivery[] = [];
+  const runId = await startRun(agentId, queue);
+  const outcomes = await drive(queue, faults);
+  return { ...(await result(runId)), outcomes };
+}
+
+describe("resumable steps", () => {
+  it("crashes at every point, duplicates and stale messages all end in the same weights and metrics", async () => {
+    const reference = await runWith("ft-reference", {});
+    expect(reference.epochs).toHaveLength(5); // epoch 0 (untrained) + 4
+    expect(reference.steps).toHaveLength(4 * 3);
+    expect(reference.outcomes.filter((o) => o === "trained")).toHaveLength(12);
+
+    const scenarios: [string, Faults][] = [
+      ["crash before the checkpoint write", { crashes: [{ point: "before-checkpoint", seq: 1 }, { point: "before-checkpoint", seq: 6 }, { point: "before-checkpoint", seq: 12 }] }],
+      ["crash after the checkpoint write", { crashes: [{ point: "after-checkpoint", seq: 2 }, { point: "after-checkpoint", seq: 3 }, { point: "after-checkpoint", seq: 9 }] }],
+      ["crash after the D1 advance, before the next enqueue", { crashes: [{ point: "after-commit", seq: 1 }, { point: "after-commit", seq: 7 }, { point: "after-commit", seq: 12 }] }],
+      ["duplicated messages", { duplicate: true }],
+      ["stale messages", { stale: true }],
+      ["everything at once", { duplicate: true, stale: true, crashes: [{ point: "before-checkpoint", seq: 4 }, { point: "after-checkpoint", seq: 5 }, { point: "after-commit", seq: 6 }] }],
+    ];
+    for (const [i, [name, faults]] of scenarios.entries()) {
+      const r = await runWith(`ft-${i}`, faults);
+      expect(r.weights, name).toEqual(reference.weights);
+      expect(r.epochs, name).toEqual(reference.epochs);
+      expect(r.steps, name).toEqual(reference.steps);
+    }
+  });
+
+  it("the watchdog re-enqueues a run whose next step was lost", async () => {
+    const queue: Delivery[] = [];
+    const runId = await startRun("ft-watchdog", queue);
+    queue.length = 0; // the first step's message is lost
+    const deps = { db, datasets: env.DATASETS, checkpoints: env.CHECKPOINTS, now: () => Date.now(), enqueue: async (msg: StepMessage) => void queue.push({ msg, attempt: 1 }) };
+    expect(await rescueStaleRuns(deps, 60_000)).not.toContain(runId); // not stale yet
+    expect(await rescueStaleRuns({ ...deps, now: () => Date.now() + 120_000 }, 60_000)).toContain(runId);
+    expect(queue.map((d) => d.msg)).toEqual([{ run_id: runId, seq: 1 }]);
+    await drive(queue, {});
+    const reference = await runWith("ft-watchdog-ref", {});
+    expect((await result(runId)).weights).toEqual(reference.weights);
+  });
+
+  it("a run whose dataset vanished fails with the reason instead of retrying forever", async () => {
+    const queue: Delivery[] = [];
+    const runId = await startRun("ft-missing", queue);
+    const run = (await findRun(db, runId))!;
+    // Another run may share the content-addressed dataset: give this one its own id.
+    await env.DB.prepare("UPDATE training_runs SET dataset_id = 'ds_gone' WHERE id = ?").bind(runId).run();
+    expect(run.datasetId).toMatch(/^ds_/);
+    const outcomes = await drive(queue, {});
+    expect(outcomes).toEqual(["failed"]);
+    const failed = (await findRun(db, runId))!;
+    expect(failed.status).toBe("failed");
+    expect(failed.error).toMatch(/dataset ds_gone is missing/);
+  });
+});
