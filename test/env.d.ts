@@ -8,5 +8,8 @@ declare global {
       API_KEY: string;
       BANKING77_SAMPLE: string;
     }
+    interface GlobalProps {
+      mainModule: typeof import("../src/index.ts");
+    }
   }
 }
