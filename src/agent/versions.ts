@@ -11,7 +11,7 @@ export type Agent = typeof agents.$inferSelect;
 export type Version = typeof agentVersions.$inferSelect;
 
 export const DEFAULT_VERSION_PARAMS: Omit<VersionParams, "temperature"> = {
-  confidence_threshold: 0.35,
+  confidence_threshold: 0.6,
   fallback_answer: "I'm not sure I understood that. Could you rephrase it?",
 };
 

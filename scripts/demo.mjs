@@ -1,0 +1,84 @@
+// npm run demo: start the Worker locally, train a support-FAQ agent through the HTTP API,
+// show progress and metrics, measure held-out accuracy, ask a few questions, stop the Worker.
+import { readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { ensureApiKey, ROOT, startWorker } from "./worker.mjs";
+
+const faq = JSON.parse(readFileSync(join(ROOT, "examples", "support-faq.json"), "utf8"));
+const train = faq.intents.flatMap((i) => i.train.map((input) => ({ input, expected_output: i.answer })));
+const heldout = faq.intents.flatMap((i) => i.heldout.map((input) => ({ input, expected_output: i.answer })));
+const intentOf = new Map(faq.intents.map((i) => [i.answer, i.intent]));
+const pct = (x) => (x === null || x === undefined ? "   -  " : `${(100 * x).toFixed(1).padStart(5)}%`);
+
+const { key } = ensureApiKey();
+const persistTo = join(ROOT, ".demo", "state");
+rmSync(join(ROOT, ".demo"), { recursive: true, force: true });
+const port = Number(process.env.DEMO_PORT ?? 8797);
+console.log(`Starting the Worker locally (wrangler dev, local D1/R2/Queues) on port ${port}…`);
+const worker = await startWorker({ port, persistTo });
+let exitCode = 0;
+try {
+  const call = async (fn, body) => {
+    const res = await fetch(`${worker.url}/functions/${fn}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    const json = await res.json();
+    if (!res.ok) throw new Error(`${fn} answered ${res.status}: ${JSON.stringify(json)}`);
+    return json;
+  };
+
+  console.log(`\nTraining agent "support-faq" on ${train.length} examples of ${faq.intents.length} intents (chance: ${pct(1 / faq.intents.length)}).`);
+  const started = await call("trainAgent", {
+    agent_id: "support-faq",
+    training_data: train,
+    training_type: "supervised",
+    config: { epochs: 15, learning_rate: 0.002, validation_split: 0.2, seed: 42, examples_per_step: 64 },
+  });
+  console.log(`run ${started.run_id}: ${started.plan.n_train} training / ${started.plan.n_valid} validation examples, ${started.plan.steps_per_epoch} queue steps per epoch`);
+
+  let run;
+  const t0 = Date.now();
+  for (;;) {
+    run = await call("getTrainingRun", { run_id: started.run_id });
+    const p = run.progress;
+    const width = 30;
+    const filled = Math.round(width * p.fraction);
+    const last = run.metrics.epochs.at(-1);
+    const line = `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${(100 * p.fraction).toFixed(0).padStart(3)}%  epoch ${p.epoch}/${p.epochs}  step ${p.step}/${p.total_steps}  valid acc ${pct(last?.valid_accuracy)}  ${run.status}`;
+    process.stdout.write(process.stdout.isTTY ? `\r${line}` : `${line}\n`);
+    if (["succeeded", "failed", "cancelled"].includes(run.status)) break;
+    await new Promise((r) => setTimeout(r, process.stdout.isTTY ? 150 : 1000));
+  }
+  console.log(`\n${run.status} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  if (run.status !== "succeeded") throw new Error(`the run ${run.status}: ${run.error}`);
+
+  console.log("\nepoch  train loss  valid loss  valid acc");
+  for (const e of run.metrics.epochs) {
+    const mark = e.epoch === run.metrics.best_epoch ? "  ← best (kept)" : e.epoch === 0 ? "  (untrained network)" : "";
+    console.log(`${String(e.epoch).padStart(5)}  ${e.train_loss === null ? "       -  " : e.train_loss.toFixed(4).padStart(10)}  ${e.valid_loss.toFixed(4).padStart(10)}  ${pct(e.valid_accuracy).padStart(9)}${mark}`);
+  }
+  if (run.metrics.best_epoch < run.progress.epochs) console.log(`(early stopping after epoch ${run.progress.epoch})`);
+
+  let correct = 0;
+  for (const e of heldout) {
+    const r = await call("executeAgent", { agent_id: "support-faq", input: e.input });
+    if (r.class === e.expected_output) correct++;
+  }
+  console.log(`\nHeld-out accuracy on the validation split: ${pct(run.metrics.baseline_valid_accuracy)} before training → ${pct(run.metrics.best_valid_accuracy)} after`);
+  console.log(`executeAgent on ${heldout.length} paraphrases never seen in training: ${pct(correct / heldout.length)} correct (chance ${pct(1 / faq.intents.length)})`);
+
+  console.log("\nAsking the trained agent:");
+  for (const q of ["hey, I can't remember my password", "how long until my package gets here?", "do you take Apple Pay?", "what's the weather on Mars?"]) {
+    const r = await call("executeAgent", { agent_id: "support-faq", input: q });
+    console.log(`  Q: ${q}\n  A: ${r.output}\n     (${r.fallback ? "fallback" : intentOf.get(r.class)}, confidence ${r.confidence.toFixed(2)}, version ${r.version}, ${r.latency_ms} ms)`);
+  }
+} catch (e) {
+  console.error(`\ndemo failed: ${e.message}\n${worker.log().slice(-2000)}`);
+  exitCode = 1;
+} finally {
+  worker.stop();
+  console.log("\nWorker stopped.");
+}
+process.exit(exitCode);
