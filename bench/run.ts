@@ -1,0 +1,171 @@
+/**
+ * npm run bench -- [--train FILE] [--test FILE] [--shots N] [--seed S] [--seeds 1,2,3]
+ *                  [--config JSON] [--via-worker] [--quiet]
+ *
+ * Trains the agent network with the code and defaults trainAgent uses, on CSV
+ * (text,category) or JSONL (input,expected_output) files — BANKING77 from
+ * ../shared by default — and prints accuracy, calibration (ECE), training
+ * time, inference time, checkpoint size and the peak memory of one step.
+ * The last line is machine-readable. With --via-worker the same training also
+ * runs through the HTTP API on a local Worker (queue steps, D1, R2) and the
+ * wall-time ratio Worker / in-process is printed.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import Papa from "papaparse";
+import { expectedCalibrationError } from "../src/model/calibration.ts";
+import { fit } from "../src/model/fit.ts";
+import { encodeModel, predict, type AgentModel } from "../src/model/model.ts";
+import { Network } from "../src/model/network.ts";
+import { Rng } from "../src/model/rng.ts";
+import { initState, planRun, prepare, trainStep, type Example, type Hyper } from "../src/model/trainer.ts";
+import { resolveHyper, TrainingConfigSchema } from "../src/training/config.ts";
+import { decodeState, encodeState } from "../src/training/state.ts";
+import type { RunView } from "../src/training/view.ts";
+
+const { values: args } = parseArgs({
+  options: {
+    train: { type: "string", default: "../shared/data/banking77/train.csv" },
+    test: { type: "string", default: "../shared/data/banking77/test.csv" },
+    shots: { type: "string" },
+    seed: { type: "string", default: "1" },
+    seeds: { type: "string" },
+    config: { type: "string", default: "{}" },
+    "via-worker": { type: "boolean", default: false },
+    quiet: { type: "boolean", default: false },
+  },
+});
+
+function readExamples(path: string): Example[] {
+  const text = readFileSync(path, "utf8");
+  if (path.endsWith(".jsonl")) return text.split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l) as Example);
+  const rows = Papa.parse<Record<string, string>>(text, { header: true, skipEmptyLines: true }).data;
+  return rows.map((r) => ({ input: r.text ?? r.input, expected_output: r.category ?? r.expected_output }));
+}
+
+/** A seeded sample of n examples per class. */
+function sampleShots(data: Example[], n: number, seed: number): Example[] {
+  const order = new Rng(seed, 77).shuffle(Int32Array.from(data.keys()));
+  const taken = new Map<string, number>();
+  const out: Example[] = [];
+  for (const i of order) {
+    const c = data[i].expected_output;
+    if ((taken.get(c) ?? 0) < n) {
+      taken.set(c, (taken.get(c) ?? 0) + 1);
+      out.push(data[i]);
+    }
+  }
+  return out;
+}
+
+function hyperFor(seed: number): Hyper {
+  return resolveHyper(TrainingConfigSchema.parse({ ...JSON.parse(args.config!), seed }), () => seed);
+}
+
+function evaluateModel(model: AgentModel, test: Example[]): { accuracy: number; ece: number; inferMs: number } {
+  const net = new Network(model.arch, model.params);
+  const conf: number[] = [];
+  const correct: boolean[] = [];
+  const t0 = performance.now();
+  for (const e of test) {
+    const p = predict(model, e.input, net);
+    conf.push(p.confidence);
+    correct.push(model.classes[p.class] === e.expected_output);
+  }
+  const inferMs = (performance.now() - t0) / test.length;
+  return { accuracy: correct.filter(Boolean).length / test.length, ece: expectedCalibrationError(conf, correct), inferMs };
+}
+
+/** Peak JS heap + ArrayBuffer memory of one queue step: data, checkpoint in, training, checkpoint out. */
+function stepPeakMb(train: Example[], hyper: Hyper): number {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  const used = () => {
+    const m = process.memoryUsage();
+    return m.heapUsed + m.arrayBuffers;
+  };
+  const base = used();
+  let peak = 0;
+  const mark = () => (peak = Math.max(peak, used() - base));
+  const prepared = prepare(train, hyper);
+  mark();
+  const plan = planRun(prepared.train.length, prepared.valid.length, hyper);
+  const bytesIn = encodeState(initState(prepared, hyper), 1);
+  mark();
+  const state = decodeState(bytesIn, 1);
+  trainStep(state, prepared, hyper, plan, 2);
+  mark();
+  const bytesOut = encodeState(state, 2);
+  mark();
+  void bytesOut;
+  return peak / 2 ** 20;
+}
+
+async function viaWorker(train: Example[], hyper: Hyper, inProcessS: number): Promise<void> {
+  const { startWorker, ensureApiKey } = await import("../scripts/worker.mjs");
+  const { key } = ensureApiKey();
+  const worker = await startWorker({ port: 8798, persistTo: ".wrangler/bench-state" });
+  try {
+    const auth = { authorization: `Bearer ${key}` };
+    const jsonl = train.map((e) => JSON.stringify(e)).join("\n");
+    const up = (await (await fetch(`${worker.url}/datasets?format=jsonl`, { method: "POST", headers: auth, body: jsonl })).json()) as { dataset_id: string };
+    const { seed, ...config } = hyper;
+    const t0 = performance.now();
+    const res = await fetch(`${worker.url}/functions/trainAgent`, {
+      method: "POST",
+      headers: { ...auth, "content-type": "application/json" },
+      body: JSON.stringify({ agent_id: `bench-${Date.now()}`, dataset_id: up.dataset_id, config: { ...config, seed } }),
+    });
+    const started = (await res.json()) as { run_id: string };
+    if (!res.ok) throw new Error(JSON.stringify(started));
+    let run: RunView;
+    for (;;) {
+      run = (await (await fetch(`${worker.url}/runs/${started.run_id}`, { headers: auth })).json()) as RunView;
+      if (["succeeded", "failed", "cancelled"].includes(run.status)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const workerS = (performance.now() - t0) / 1000;
+    if (run.status !== "succeeded") throw new Error(`worker run ${run.status}: ${run.error}`);
+    console.log(
+      `via worker: ${run.status} in ${workerS.toFixed(1)} s over ${run.timing.steps_committed + 1} steps (mean step ${run.timing.mean_step_ms?.toFixed(0)} ms); best valid acc ${run.metrics.best_valid_accuracy?.toFixed(4)}`,
+    );
+    console.log(`worker/in-process wall time ratio: ${(workerS / inProcessS).toFixed(2)}x (target ≤ 1.5x)`);
+  } finally {
+    worker.stop();
+  }
+}
+
+if (!existsSync(args.train!) || !existsSync(args.test!)) {
+  console.log(`bench: ${!existsSync(args.train!) ? args.train : args.test} is absent (../shared not checked out beside the repo?); nothing to measure.`);
+  process.exit(0);
+}
+
+const seeds = (args.seeds ?? args.seed!).split(",").map(Number);
+const fullTrain = readExamples(args.train!);
+const test = readExamples(args.test!);
+const results: { accuracy: number; ece: number; train_s: number; infer_ms: number; checkpoint_mb: number; peak_mb: number }[] = [];
+for (const seed of seeds) {
+  const train = args.shots ? sampleShots(fullTrain, Number(args.shots), seed) : fullTrain;
+  const hyper = hyperFor(seed);
+  console.log(`seed ${seed}: ${train.length} training examples, ${test.length} test examples, ${args.shots ? `${args.shots} per class` : "full training set"}`);
+  const t0 = performance.now();
+  const r = fit(train, hyper, (s) => {
+    if (s.epoch_end && !args.quiet) {
+      const e = s.epoch_end;
+      console.log(`  epoch ${String(e.epoch).padStart(2)}  train_loss ${e.train_loss?.toFixed(4)}  valid_loss ${e.valid_loss?.toFixed(4) ?? "-"}  valid_acc ${e.valid_accuracy?.toFixed(4) ?? "-"}  ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    }
+  });
+  const trainS = (performance.now() - t0) / 1000;
+  const ev = evaluateModel(r.model, test);
+  const res = { accuracy: ev.accuracy, ece: ev.ece, train_s: trainS, infer_ms: ev.inferMs, checkpoint_mb: encodeModel(r.model).length / 2 ** 20, peak_mb: stepPeakMb(train, hyper) };
+  results.push(res);
+  console.log(
+    `  → accuracy ${res.accuracy.toFixed(4)}  ECE ${res.ece.toFixed(3)}  train ${res.train_s.toFixed(1)} s (${r.epochs.length - 1} epochs, best ${r.best_epoch}, T=${r.model.temperature.toFixed(2)})  infer ${res.infer_ms.toFixed(3)} ms  checkpoint ${res.checkpoint_mb.toFixed(1)} MB  step peak ${res.peak_mb.toFixed(0)} MB`,
+  );
+  if (args["via-worker"] && seed === seeds[0]) await viaWorker(train, hyper, trainS);
+}
+const mean = (k: keyof (typeof results)[number]) => results.reduce((s, r) => s + r[k], 0) / results.length;
+if (results.length > 1) console.log(`accuracy over seeds ${seeds.join(",")}: ${results.map((r) => r.accuracy.toFixed(4)).join(", ")}`);
+console.log(
+  `accuracy=${mean("accuracy").toFixed(4)} ece=${mean("ece").toFixed(3)} train_s=${mean("train_s").toFixed(2)} infer_ms=${mean("infer_ms").toFixed(4)} checkpoint_mb=${mean("checkpoint_mb").toFixed(2)} peak_mb=${mean("peak_mb").toFixed(0)}`,
+);
