@@ -76,17 +76,22 @@ function evaluateModel(model: AgentModel, test: Example[]): { accuracy: number; 
   return { accuracy: correct.filter(Boolean).length / test.length, ece: expectedCalibrationError(conf, correct), inferMs };
 }
 
-/** Peak JS heap + ArrayBuffer memory of one queue step: data, checkpoint in, training, checkpoint out. */
+/**
+ * Peak live memory (JS heap + ArrayBuffers, after a full GC at each phase) of
+ * one queue step: prepared data, checkpoint bytes in, training, checkpoint out.
+ * Needs --expose-gc (npm run bench passes it); without it, returns NaN.
+ */
 function stepPeakMb(train: Example[], hyper: Hyper): number {
   const gc = (globalThis as { gc?: () => void }).gc;
-  gc?.();
-  const used = () => {
+  if (!gc) return NaN;
+  const live = () => {
+    gc();
     const m = process.memoryUsage();
     return m.heapUsed + m.arrayBuffers;
   };
-  const base = used();
+  const base = live();
   let peak = 0;
-  const mark = () => (peak = Math.max(peak, used() - base));
+  const mark = () => (peak = Math.max(peak, live() - base));
   const prepared = prepare(train, hyper);
   mark();
   const plan = planRun(prepared.train.length, prepared.valid.length, hyper);
