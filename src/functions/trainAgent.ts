@@ -2,7 +2,10 @@
 import { z } from "zod";
 import { buildDataset, findDataset, storeDatasetObject } from "../data/datasets.ts";
 import { ExampleSchema, DATA_LIMITS, type DataReport, type Example } from "../data/examples.ts";
-import { notFound } from "../http/errors.ts";
+import { invalid, notFound } from "../http/errors.ts";
+
+/** A run is at most this many queue steps (each a message, a checkpoint and a D1 commit). */
+export const MAX_STEPS_PER_RUN = 10_000;
 import { labelExamples, planRun, stratifiedSplit } from "../model/trainer.ts";
 import { TrainingConfigSchema, resolveHyper } from "../training/config.ts";
 import { loadExamples } from "../training/datasets.ts";
@@ -88,6 +91,14 @@ export const trainAgent = defineFunction({
     const { classes, labels } = labelExamples(examples);
     const split = stratifiedSplit(labels, classes.length, hyper.seed, hyper.validation_split);
     const plan = planRun(split.train.length, split.valid.length, hyper);
+    if (plan.total_steps > MAX_STEPS_PER_RUN) {
+      throw invalid([
+        {
+          path: "config.examples_per_step",
+          message: `this config needs ${plan.total_steps} queue steps (epochs × steps per epoch); the limit is ${MAX_STEPS_PER_RUN}: raise examples_per_step or lower epochs`,
+        },
+      ]);
+    }
     const runId = randomId("run");
     const now = ctx.now();
     if (pending) await storeDatasetObject(ctx.env.DATASETS, pending);

@@ -22,8 +22,12 @@ export function createApp(): OpenAPIHono<AppEnv> {
     if (err instanceof ApiError) return c.json(err.toJSON(), err.status);
     if (err instanceof HTTPException) {
       const status = err.status;
-      const code = status === 400 ? "invalid_json" : status === 413 ? "payload_too_large" : "http_error";
-      const e = new ApiError(status as ApiError["status"], code, err.message || "bad request", status === 400 ? { issues: [{ path: "body", message: err.message }] } : {});
+      const e =
+        status === 400
+          ? new ApiError(400, "invalid_json", err.message, { issues: [{ path: "body", message: err.message }] })
+          : status === 415
+            ? new ApiError(415, "unsupported_media_type", "send the body as JSON with the header Content-Type: application/json")
+            : new ApiError(status as ApiError["status"], "http_error", err.message || "request failed");
       return c.json(e.toJSON(), e.status);
     }
     console.error("unhandled error", err);

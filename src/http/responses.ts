@@ -17,6 +17,7 @@ export const ERROR_RESPONSES = {
   404: err("Not found (or owned by another app)"),
   409: err("Conflicts with the current state"),
   413: err("Body larger than the limit"),
+  415: err("Body not sent as application/json"),
 } as const;
 
 export const SECURITY = [{ Bearer: [] }];

@@ -62,6 +62,17 @@ describe("trainAgent rejects bad input with the field path", () => {
     expect(await footprint()).toEqual(before);
   });
 
+  it("more queue steps than a run may have", async () => {
+    await expectInvalid({ ...good, training_data: FAQ_TRAIN, config: { examples_per_step: 1, batch_size: 1, epochs: 500 } }, "config.examples_per_step", /limit is 10000/);
+  });
+
+  it("a body sent as text/plain → 415", async () => {
+    const r = await request<ErrorBody>("POST", "/functions/trainAgent", JSON.stringify(good), env.API_KEY, { "content-type": "text/plain" });
+    expect(r.status).toBe(415);
+    expect(r.body.error.code).toBe("unsupported_media_type");
+    expect(await footprint()).toEqual(before);
+  });
+
   it("a JSON array instead of an object", async () => {
     const r = await call<ErrorBody>("trainAgent", [good]);
     expect(r.status).toBe(400);
