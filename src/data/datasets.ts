@@ -7,8 +7,10 @@ import type { Db } from "../db/client.ts";
 import { datasets } from "../db/schema.ts";
 import { invalid } from "../http/errors.ts";
 import { keys } from "../storage/keys.ts";
-import { putBytes, sha256Hex } from "../storage/objects.ts";
-import { analyzeExamples, canonicalJsonl, type DataReport, type Example } from "./examples.ts";
+import { getBytes, putBytes, sha256Hex } from "../storage/objects.ts";
+import { analyzeExamples, canonicalJsonl, parseCanonicalJsonl, type DataReport, type Example } from "./examples.ts";
+
+export class MissingDatasetError extends Error {}
 
 export type DatasetRow = typeof datasets.$inferSelect;
 export type NewDatasetRow = typeof datasets.$inferInsert;
@@ -45,4 +47,10 @@ export async function findDataset(db: Db, appId: string, id: string): Promise<Da
 
 export async function insertDataset(db: Db, row: NewDatasetRow): Promise<void> {
   await db.insert(datasets).values(row).onConflictDoNothing();
+}
+
+export async function loadExamples(bucket: R2Bucket, appId: string, datasetId: string): Promise<Example[]> {
+  const bytes = await getBytes(bucket, keys.dataset(appId, datasetId));
+  if (!bytes) throw new MissingDatasetError(`dataset ${datasetId} is missing from storage`);
+  return parseCanonicalJsonl(new TextDecoder().decode(bytes));
 }

@@ -1,6 +1,6 @@
 /** trainAgent: validate, store the dataset, create the run, enqueue its first step; answer 202 at once. */
 import { z } from "zod";
-import { buildDataset, findDataset, storeDatasetObject } from "../data/datasets.ts";
+import { buildDataset, findDataset, loadExamples, storeDatasetObject } from "../data/datasets.ts";
 import { ExampleSchema, DATA_LIMITS, type DataReport, type Example } from "../data/examples.ts";
 import { invalid, notFound } from "../http/errors.ts";
 
@@ -8,7 +8,6 @@ import { invalid, notFound } from "../http/errors.ts";
 export const MAX_STEPS_PER_RUN = 10_000;
 import { labelExamples, planRun, stratifiedSplit } from "../model/trainer.ts";
 import { TrainingConfigSchema, resolveHyper } from "../training/config.ts";
-import { loadExamples } from "../training/datasets.ts";
 import { createRun, noteStepError } from "../training/runs.ts";
 import { defineFunction } from "./registry.ts";
 import { AgentIdSchema, randomId, randomSeed } from "./common.ts";

@@ -3,17 +3,17 @@ import { and, asc, eq, exists, inArray, lt, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { agents, datasets, runEpochs, runSteps, trainingRuns, agentVersions, type RunStatus } from "../db/schema.ts";
 import type { EpochMetrics } from "../model/trainer.ts";
+import type { NewDatasetRow } from "../data/datasets.ts";
 
 export type Run = typeof trainingRuns.$inferSelect;
 export type NewRun = typeof trainingRuns.$inferInsert;
-export type NewDataset = typeof datasets.$inferInsert;
 export type NewVersion = typeof agentVersions.$inferInsert;
 
 export const ACTIVE: RunStatus[] = ["queued", "running"];
 export const TERMINAL: RunStatus[] = ["succeeded", "failed", "cancelled"];
 
 /** Dataset row (when given and new), agent (if new) and run, in one atomic batch. */
-export async function createRun(db: Db, dataset: NewDataset | null, run: NewRun): Promise<void> {
+export async function createRun(db: Db, dataset: NewDatasetRow | null, run: NewRun): Promise<void> {
   const agent = db.insert(agents).values({ appId: run.appId, id: run.agentId, updatedAt: run.updatedAt }).onConflictDoNothing();
   const insertRun = db.insert(trainingRuns).values(run);
   await (dataset ? db.batch([db.insert(datasets).values(dataset).onConflictDoNothing(), agent, insertRun]) : db.batch([agent, insertRun]));
@@ -156,12 +156,11 @@ export async function noteStepError(db: Db, runId: string, error: string): Promi
 
 /** Sets a run's status if it is in one of `from`; returns whether it changed. */
 export async function transition(db: Db, runId: string, from: RunStatus[], to: RunStatus, now: number, extra: Partial<NewRun> = {}): Promise<boolean> {
-  const [r] = await db.batch([
-    db
-      .update(trainingRuns)
-      .set({ status: to, updatedAt: now, ...extra })
-      .where(and(eq(trainingRuns.id, runId), inArray(trainingRuns.status, from))),
-  ]);
+  const r = await db
+    .update(trainingRuns)
+    .set({ status: to, updatedAt: now, ...extra })
+    .where(and(eq(trainingRuns.id, runId), inArray(trainingRuns.status, from)))
+    .run();
   return r.meta.changes > 0;
 }
 

@@ -1,16 +1,10 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import type { ExecuteResult } from "../../src/agent/execute.ts";
 import type { RunView } from "../../src/training/view.ts";
 import { call, FAQ_HELDOUT, FAQ_TRAIN, request, waitForRun } from "../helpers.ts";
 
-interface Execution {
-  output: string;
-  confidence: number;
-  class: string;
-  fallback: boolean;
-  version: number;
-  latency_ms: number;
-}
+type Execution = ExecuteResult;
 
 async function heldOutAccuracy(agentId: string): Promise<number> {
   let correct = 0;
