@@ -10,18 +10,18 @@
  * runs through the HTTP API on a local Worker (queue steps, D1, R2) and the
  * wall-time ratio Worker / in-process is printed.
  */
+import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import Papa from "papaparse";
 import { expectedCalibrationError } from "../src/model/calibration.ts";
 import { fit } from "../src/model/fit.ts";
 import { encodeModel, predict, type AgentModel } from "../src/model/model.ts";
 import { Network } from "../src/model/network.ts";
-import { Rng } from "../src/model/rng.ts";
-import { initState, planRun, prepare, trainStep, type Example, type Hyper } from "../src/model/trainer.ts";
-import { resolveHyper, TrainingConfigSchema } from "../src/training/config.ts";
-import { decodeState, encodeState } from "../src/training/state.ts";
+import type { Example, Hyper } from "../src/model/trainer.ts";
 import type { RunView } from "../src/training/view.ts";
+import { benchHyper, readExamples, sampleShots } from "./data.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -35,32 +35,6 @@ const { values: args } = parseArgs({
     quiet: { type: "boolean", default: false },
   },
 });
-
-function readExamples(path: string): Example[] {
-  const text = readFileSync(path, "utf8");
-  if (path.endsWith(".jsonl")) return text.split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l) as Example);
-  const rows = Papa.parse<Record<string, string>>(text, { header: true, skipEmptyLines: true }).data;
-  return rows.map((r) => ({ input: r.text ?? r.input, expected_output: r.category ?? r.expected_output }));
-}
-
-/** A seeded sample of n examples per class. */
-function sampleShots(data: Example[], n: number, seed: number): Example[] {
-  const order = new Rng(seed, 77).shuffle(Int32Array.from(data.keys()));
-  const taken = new Map<string, number>();
-  const out: Example[] = [];
-  for (const i of order) {
-    const c = data[i].expected_output;
-    if ((taken.get(c) ?? 0) < n) {
-      taken.set(c, (taken.get(c) ?? 0) + 1);
-      out.push(data[i]);
-    }
-  }
-  return out;
-}
-
-function hyperFor(seed: number): Hyper {
-  return resolveHyper(TrainingConfigSchema.parse({ ...JSON.parse(args.config!), seed }), () => seed);
-}
 
 function evaluateModel(model: AgentModel, test: Example[]): { accuracy: number; ece: number; inferMs: number } {
   const net = new Network(model.arch, model.params);
@@ -76,34 +50,12 @@ function evaluateModel(model: AgentModel, test: Example[]): { accuracy: number; 
   return { accuracy: correct.filter(Boolean).length / test.length, ece: expectedCalibrationError(conf, correct), inferMs };
 }
 
-/**
- * Peak live memory (JS heap + ArrayBuffers, after a full GC at each phase) of
- * one queue step: prepared data, checkpoint bytes in, training, checkpoint out.
- * Needs --expose-gc (npm run bench passes it); without it, returns NaN.
- */
-function stepPeakMb(train: Example[], hyper: Hyper): number {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (!gc) return NaN;
-  const live = () => {
-    gc();
-    const m = process.memoryUsage();
-    return m.heapUsed + m.arrayBuffers;
-  };
-  const base = live();
-  let peak = 0;
-  const mark = () => (peak = Math.max(peak, live() - base));
-  const prepared = prepare(train, hyper);
-  mark();
-  const plan = planRun(prepared.train.length, prepared.valid.length, hyper);
-  const bytesIn = encodeState(initState(prepared, hyper), 1);
-  mark();
-  const state = decodeState(bytesIn, 1);
-  trainStep(state, prepared, hyper, plan, 2);
-  mark();
-  const bytesOut = encodeState(state, 2);
-  mark();
-  void bytesOut;
-  return peak / 2 ** 20;
+/** Peak live memory of one queue step, measured in a fresh Node process (bench/step-memory.ts). */
+function stepPeakMb(trainPath: string, seed: number): number {
+  const out = execFileSync(process.execPath, ["--expose-gc", join(dirname(fileURLToPath(import.meta.url)), "step-memory.ts"), trainPath, args.shots ?? "", String(seed), args.config!], {
+    encoding: "utf8",
+  });
+  return Number(/peak_mb=([\d.]+)/.exec(out)?.[1] ?? NaN);
 }
 
 async function viaWorker(train: Example[], hyper: Hyper, inProcessS: number): Promise<void> {
@@ -151,7 +103,7 @@ const test = readExamples(args.test!);
 const results: { accuracy: number; ece: number; train_s: number; infer_ms: number; checkpoint_mb: number; peak_mb: number }[] = [];
 for (const seed of seeds) {
   const train = args.shots ? sampleShots(fullTrain, Number(args.shots), seed) : fullTrain;
-  const hyper = hyperFor(seed);
+  const hyper = benchHyper(args.config!, seed);
   console.log(`seed ${seed}: ${train.length} training examples, ${test.length} test examples, ${args.shots ? `${args.shots} per class` : "full training set"}`);
   const t0 = performance.now();
   const r = fit(train, hyper, (s) => {
@@ -162,7 +114,7 @@ for (const seed of seeds) {
   });
   const trainS = (performance.now() - t0) / 1000;
   const ev = evaluateModel(r.model, test);
-  const res = { accuracy: ev.accuracy, ece: ev.ece, train_s: trainS, infer_ms: ev.inferMs, checkpoint_mb: encodeModel(r.model).length / 2 ** 20, peak_mb: stepPeakMb(train, hyper) };
+  const res = { accuracy: ev.accuracy, ece: ev.ece, train_s: trainS, infer_ms: ev.inferMs, checkpoint_mb: encodeModel(r.model).length / 2 ** 20, peak_mb: stepPeakMb(args.train!, seed) };
   results.push(res);
   console.log(
     `  → accuracy ${res.accuracy.toFixed(4)}  ECE ${res.ece.toFixed(3)}  train ${res.train_s.toFixed(1)} s (${r.epochs.length - 1} epochs, best ${r.best_epoch}, T=${r.model.temperature.toFixed(2)})  infer ${res.infer_ms.toFixed(3)} ms  checkpoint ${res.checkpoint_mb.toFixed(1)} MB  step peak ${res.peak_mb.toFixed(0)} MB`,

@@ -23,16 +23,20 @@ export interface Arch {
 
 export type Tensors = Record<string, Float32Array>;
 
-/** Shapes of every parameter tensor, [rows, cols] (a bias has 1 row). */
+/**
+ * Shapes of every parameter tensor, [rows, cols] (a bias has 1 row). Dense
+ * weights are input-major ([inputs, outputs]): an input that ReLU or dropout
+ * zeroed skips its whole row in the forward pass and in both gradients.
+ */
 export function tensorShapes(a: Arch): Record<string, [number, number]> {
   return {
     "embedding.weight": [a.buckets, a.dim],
     "embedding.bias": [1, a.dim],
-    "early_layers.weight": [a.hidden, a.dim],
+    "early_layers.weight": [a.dim, a.hidden],
     "early_layers.bias": [1, a.hidden],
     "late_layers.weight": [a.hidden, a.hidden],
     "late_layers.bias": [1, a.hidden],
-    "output.weight": [a.classes, a.hidden],
+    "output.weight": [a.hidden, a.classes],
     "output.bias": [1, a.classes],
   };
 }
@@ -135,13 +139,13 @@ export class Network {
     const keep = 1 - dropout;
     const drop = rng !== null && dropout > 0;
     if (drop) dropMask(this.m0, rng, dropout, keep, e);
-    dense(p["early_layers.weight"], p["early_layers.bias"], e, this.a1, H, D);
+    dense(p["early_layers.weight"], p["early_layers.bias"], e, this.a1, D, H);
     relu(this.a1, this.h1);
     if (drop) dropMask(this.m1, rng, dropout, keep, this.h1);
     dense(p["late_layers.weight"], p["late_layers.bias"], this.h1, this.a2, H, H);
     relu(this.a2, this.h2);
     if (drop) dropMask(this.m2, rng, dropout, keep, this.h2);
-    dense(p["output.weight"], p["output.bias"], this.h2, this.logits, C, H);
+    dense(p["output.weight"], p["output.bias"], this.h2, this.logits, H, C);
     softmax(this.logits, this.probs, 1);
   }
 
@@ -163,21 +167,19 @@ export class Network {
       this.dz[c] = (this.probs[c] - q) * scale;
     }
     // output
-    if (!frozen.has("output")) outerAdd(g["output.weight"], g["output.bias"], this.dz, this.h2, C, H);
+    if (!frozen.has("output")) outerAdd(g["output.weight"], g["output.bias"], this.h2, this.dz, H, C);
     if (frozen.has("late_layers") && frozen.has("early_layers") && frozen.has("embedding")) return loss;
-    matTVec(p["output.weight"], this.dz, this.dh2, C, H);
+    backInput(p["output.weight"], this.dz, this.h2, this.dh2, H, C);
     if (dropped) mulInPlace(this.dh2, this.m2);
-    reluBack(this.dh2, this.a2);
     // late_layers
-    if (!frozen.has("late_layers")) outerAdd(g["late_layers.weight"], g["late_layers.bias"], this.dh2, this.h1, H, H);
+    if (!frozen.has("late_layers")) outerAdd(g["late_layers.weight"], g["late_layers.bias"], this.h1, this.dh2, H, H);
     if (frozen.has("early_layers") && frozen.has("embedding")) return loss;
-    matTVec(p["late_layers.weight"], this.dh2, this.dh1, H, H);
+    backInput(p["late_layers.weight"], this.dh2, this.h1, this.dh1, H, H);
     if (dropped) mulInPlace(this.dh1, this.m1);
-    reluBack(this.dh1, this.a1);
     // early_layers
-    if (!frozen.has("early_layers")) outerAdd(g["early_layers.weight"], g["early_layers.bias"], this.dh1, this.e, H, D);
+    if (!frozen.has("early_layers")) outerAdd(g["early_layers.weight"], g["early_layers.bias"], this.e, this.dh1, D, H);
     if (frozen.has("embedding")) return loss;
-    matTVec(p["early_layers.weight"], this.dh1, this.de, H, D);
+    backInput(p["early_layers.weight"], this.dh1, null, this.de, D, H);
     if (dropped) mulInPlace(this.de, this.m0);
     // embedding (sparse rows)
     const gb = g["embedding.bias"];
@@ -223,41 +225,48 @@ export class Network {
   }
 }
 
-function dense(W: Float32Array, b: Float32Array, x: Float32Array, out: Float32Array, rows: number, cols: number): void {
-  for (let i = 0; i < rows; i++) {
-    let s = b[i];
-    const base = i * cols;
-    for (let j = 0; j < cols; j++) s += W[base + j] * x[j];
-    out[i] = s;
+/** out = b + xᵀW for input-major W [n_in, n_out]; zero inputs are skipped. */
+function dense(W: Float32Array, b: Float32Array, x: Float32Array, out: Float32Array, nIn: number, nOut: number): void {
+  out.set(b);
+  for (let j = 0; j < nIn; j++) {
+    const v = x[j];
+    if (v === 0) continue;
+    const base = j * nOut;
+    for (let i = 0; i < nOut; i++) out[i] += v * W[base + i];
   }
 }
 
-function matTVec(W: Float32Array, dy: Float32Array, out: Float32Array, rows: number, cols: number): void {
-  out.fill(0);
-  for (let i = 0; i < rows; i++) {
-    const g = dy[i];
-    if (g === 0) continue;
-    const base = i * cols;
-    for (let j = 0; j < cols; j++) out[j] += W[base + j] * g;
+/**
+ * Gradient of the loss with respect to a layer's input: dx[j] = W[j,:]·dy.
+ * With `act` (the input was a ReLU output, possibly dropped out), inputs that
+ * are zero get no gradient, which is also the ReLU's own backward step.
+ */
+function backInput(W: Float32Array, dy: Float32Array, act: Float32Array | null, dx: Float32Array, nIn: number, nOut: number): void {
+  for (let j = 0; j < nIn; j++) {
+    if (act !== null && act[j] === 0) {
+      dx[j] = 0;
+      continue;
+    }
+    const base = j * nOut;
+    let s = 0;
+    for (let i = 0; i < nOut; i++) s += W[base + i] * dy[i];
+    dx[j] = s;
   }
 }
 
-function outerAdd(gW: Float32Array, gb: Float32Array, dy: Float32Array, x: Float32Array, rows: number, cols: number): void {
-  for (let i = 0; i < rows; i++) {
-    const g = dy[i];
-    if (g === 0) continue;
-    gb[i] += g;
-    const base = i * cols;
-    for (let j = 0; j < cols; j++) gW[base + j] += g * x[j];
+/** gW += x ⊗ dy (input-major), gb += dy; zero inputs are skipped. */
+function outerAdd(gW: Float32Array, gb: Float32Array, x: Float32Array, dy: Float32Array, nIn: number, nOut: number): void {
+  for (let i = 0; i < nOut; i++) gb[i] += dy[i];
+  for (let j = 0; j < nIn; j++) {
+    const v = x[j];
+    if (v === 0) continue;
+    const base = j * nOut;
+    for (let i = 0; i < nOut; i++) gW[base + i] += v * dy[i];
   }
 }
 
 function relu(a: Float32Array, h: Float32Array): void {
   for (let i = 0; i < a.length; i++) h[i] = a[i] > 0 ? a[i] : 0;
-}
-
-function reluBack(dh: Float32Array, a: Float32Array): void {
-  for (let i = 0; i < a.length; i++) if (a[i] <= 0) dh[i] = 0;
 }
 
 function mulInPlace(x: Float32Array, m: Float32Array): void {

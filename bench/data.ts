@@ -1,0 +1,34 @@
+/** Reading benchmark data and resolving the benchmark's training config (as trainAgent does). */
+import { readFileSync } from "node:fs";
+import Papa from "papaparse";
+import { Rng } from "../src/model/rng.ts";
+import type { Example, Hyper } from "../src/model/trainer.ts";
+import { resolveHyper, TrainingConfigSchema } from "../src/training/config.ts";
+
+/** CSV with text,category (or input,expected_output) columns, or JSONL of {input, expected_output}. */
+export function readExamples(path: string): Example[] {
+  const text = readFileSync(path, "utf8");
+  if (path.endsWith(".jsonl")) return text.split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l) as Example);
+  const rows = Papa.parse<Record<string, string>>(text, { header: true, skipEmptyLines: true }).data;
+  return rows.map((r) => ({ input: r.text ?? r.input, expected_output: r.category ?? r.expected_output }));
+}
+
+/** A seeded sample of n examples per class. */
+export function sampleShots(data: Example[], n: number, seed: number): Example[] {
+  const order = new Rng(seed, 77).shuffle(Int32Array.from(data.keys()));
+  const taken = new Map<string, number>();
+  const out: Example[] = [];
+  for (const i of order) {
+    const c = data[i].expected_output;
+    if ((taken.get(c) ?? 0) < n) {
+      taken.set(c, (taken.get(c) ?? 0) + 1);
+      out.push(data[i]);
+    }
+  }
+  return out;
+}
+
+/** The config trainAgent would resolve from `configJson`, with `seed`. */
+export function benchHyper(configJson: string, seed: number): Hyper {
+  return resolveHyper(TrainingConfigSchema.parse({ ...JSON.parse(configJson), seed }), () => seed);
+}
