@@ -9,13 +9,13 @@ const app = createApp();
 export default {
   fetch: app.fetch,
 
-  async queue(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  async queue(batch: MessageBatch<unknown>, env: Env, _ctx: ExecutionContext): Promise<void> {
     const deps = stepDeps(env);
     if (batch.queue.endsWith("-dlq")) await consumeDeadSteps(batch, deps);
     else await consumeSteps(batch, deps);
   },
 
-  async scheduled(_controller: ScheduledController, env: Env): Promise<void> {
+  async scheduled(_controller: ScheduledController, env: Env, _ctx: ExecutionContext): Promise<void> {
     const minutes = Number(env.WATCHDOG_STALE_MINUTES ?? "10");
     const rescued = await rescueStaleRuns(stepDeps(env), minutes * 60_000);
     if (rescued.length > 0) console.log(`watchdog re-enqueued ${rescued.length} stale run(s): ${rescued.join(", ")}`);
