@@ -1,16 +1,26 @@
 /** Reading benchmark data and resolving the benchmark's training config (as trainAgent does). */
 import { readFileSync } from "node:fs";
 import Papa from "papaparse";
+import { analyzeExamples, ExampleSchema } from "../src/data/examples.ts";
 import { Rng } from "../src/model/rng.ts";
 import type { Example, Hyper } from "../src/model/trainer.ts";
 import { resolveHyper, TrainingConfigSchema } from "../src/training/config.ts";
 
-/** CSV with text,category (or input,expected_output) columns, or JSONL of {input, expected_output}. */
-export function readExamples(path: string): Example[] {
+/**
+ * CSV with text,category (or input,expected_output) columns, or JSONL of
+ * {input, expected_output}, validated (and, for training data, de-duplicated)
+ * exactly as a dataset given to trainAgent is. Test data keeps every row.
+ */
+export function readExamples(path: string, dedupe: boolean): Example[] {
   const text = readFileSync(path, "utf8");
-  if (path.endsWith(".jsonl")) return text.split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l) as Example);
-  const rows = Papa.parse<Record<string, string>>(text, { header: true, skipEmptyLines: true }).data;
-  return rows.map((r) => ({ input: r.text ?? r.input, expected_output: r.category ?? r.expected_output }));
+  const raw: unknown[] = path.endsWith(".jsonl")
+    ? text.split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l))
+    : Papa.parse<Record<string, string>>(text, { header: true, skipEmptyLines: true }).data.map((r) => ({ input: r.text ?? r.input, expected_output: r.category ?? r.expected_output }));
+  const examples = raw.map((r) => ExampleSchema.parse(r));
+  if (!dedupe) return examples;
+  const { kept, issues } = analyzeExamples(examples, (i) => `${path}:${i + 2}`);
+  if (issues.length > 0) throw new Error(issues.map((i) => `${i.path}: ${i.message}`).join("\n"));
+  return kept;
 }
 
 /** A seeded sample of n examples per class. */

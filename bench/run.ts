@@ -98,8 +98,8 @@ if (!existsSync(args.train!) || !existsSync(args.test!)) {
 }
 
 const seeds = (args.seeds ?? args.seed!).split(",").map(Number);
-const fullTrain = readExamples(args.train!);
-const test = readExamples(args.test!);
+const fullTrain = readExamples(args.train!, true);
+const test = readExamples(args.test!, false);
 const results: { accuracy: number; ece: number; train_s: number; infer_ms: number; checkpoint_mb: number; peak_mb: number }[] = [];
 for (const seed of seeds) {
   const train = args.shots ? sampleShots(fullTrain, Number(args.shots), seed) : fullTrain;

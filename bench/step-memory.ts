@@ -17,7 +17,7 @@ const live = () => {
 };
 const seed = Number(seedArg);
 const hyper = benchHyper(config || "{}", seed);
-const all = readExamples(trainPath);
+const all = readExamples(trainPath, true);
 const train = shots ? sampleShots(all, Number(shots), seed) : all;
 const base = live();
 let peak = 0;

@@ -20,7 +20,7 @@ export const DEFAULT_HYPER: Omit<Hyper, "seed"> = {
   embedding_lr_scale: 20,
   lr_schedule: "linear",
   warmup_fraction: 0,
-  early_stopping: { patience: 3, min_delta: 0 },
+  early_stopping: { patience: 5, min_delta: 0 },
   features: { buckets: 30_000, word_ngrams: 2, char_min: 3, char_max: 5 },
   dim: 128,
   hidden: 128,
