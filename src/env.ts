@@ -12,4 +12,12 @@ export interface Env {
   ENVIRONMENT?: string;
   /** Minutes without a committed step after which the watchdog re-enqueues a run. */
   WATCHDOG_STALE_MINUTES?: string;
+  /** "vectorize" uses the VECTORIZE binding; the D1-backed index otherwise. */
+  VECTOR_INDEX?: string;
+  /** "openai" for OpenAI embeddings (OPENAI_API_KEY, OPENAI_BASE_URL, EMBEDDINGS_MODEL, EMBEDDINGS_DIM); local hashing otherwise. */
+  EMBEDDINGS?: string;
+  EMBEDDINGS_MODEL?: string;
+  EMBEDDINGS_DIM?: string;
+  OPENAI_API_KEY?: string;
+  OPENAI_BASE_URL?: string;
 }

@@ -4,7 +4,7 @@
  */
 import { sql } from "drizzle-orm";
 import type { Hyper, Plan } from "../model/trainer.ts";
-import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { blob, index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 const createdAt = () => integer("created_at").notNull().default(sql`(unixepoch('subsec') * 1000)`);
 
@@ -160,4 +160,52 @@ export const executions = sqliteTable(
     createdAt: createdAt(),
   },
   (t) => [index("executions_by_agent").on(t.appId, t.agentId, t.createdAt)],
+);
+
+export const MEMORY_TYPES = ["semantic", "episodic", "procedural", "working"] as const;
+export type MemoryType = (typeof MEMORY_TYPES)[number];
+
+/** AgentMemory entities (DESIGN.md section 5). */
+export const agentMemories = sqliteTable(
+  "agent_memories",
+  {
+    id: text("id").primaryKey(),
+    appId: text("app_id").notNull(),
+    agentId: text("agent_id").notNull(),
+    memoryType: text("memory_type", { enum: MEMORY_TYPES }).notNull(),
+    content: text("content", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    /** 0–100. */
+    importance: real("importance").notNull(),
+    /** 0–1. */
+    confidence: real("confidence").notNull(),
+    tags: text("tags", { mode: "json" }).$type<string[]>().notNull(),
+    learnedFrom: text("learned_from"),
+    accessCount: integer("access_count").notNull().default(0),
+    lastAccessedAt: integer("last_accessed_at"),
+    /** Working memories expire; others have none. */
+    expiresAt: integer("expires_at"),
+    /** Set when upkeep last decayed this memory's importance. */
+    decayedAt: integer("decayed_at"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("memories_by_agent").on(t.appId, t.agentId, t.memoryType, t.createdAt), index("memories_by_expiry").on(t.expiresAt)],
+);
+
+/**
+ * The D1-backed vector index (used locally and in tests; Vectorize on
+ * Cloudflare). Vectors are little-endian Float32 blobs.
+ */
+export const memoryVectors = sqliteTable(
+  "memory_vectors",
+  {
+    id: text("id").primaryKey(),
+    appId: text("app_id").notNull(),
+    agentId: text("agent_id").notNull(),
+    memoryType: text("memory_type", { enum: MEMORY_TYPES }).notNull(),
+    embedder: text("embedder").notNull(),
+    dim: integer("dim").notNull(),
+    vector: blob("vector", { mode: "buffer" }).notNull(),
+  },
+  (t) => [index("vectors_by_agent").on(t.appId, t.agentId, t.memoryType)],
 );

@@ -7,6 +7,7 @@ import { ApiError, invalid, zodIssues } from "./errors.ts";
 import { registerFunctions } from "./functions.ts";
 import { registerDatasets } from "./datasets.ts";
 import { registerRuns } from "./runs.ts";
+import { registerEntities } from "./entities.ts";
 import { dashboardHtml } from "./dashboard.ts";
 
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -44,12 +45,13 @@ export function createApp(): OpenAPIHono<AppEnv> {
       },
     }),
   );
-  for (const path of ["/functions/*", "/datasets", "/datasets/*", "/runs/*"]) app.use(path, requireApiKey);
+  for (const path of ["/functions/*", "/datasets", "/datasets/*", "/runs/*", "/entities/*"]) app.use(path, requireApiKey);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "Bearer", { type: "http", scheme: "bearer" });
   registerFunctions(app);
   registerDatasets(app);
   registerRuns(app);
+  registerEntities(app);
 
   app.doc31("/openapi.json", {
     openapi: "3.1.0",

@@ -1,0 +1,163 @@
+/** AgentMemory records in D1 and their vectors in the index, kept in step. */
+import { and, asc, desc, eq, inArray, isNotNull, lt, sql, type SQL } from "drizzle-orm";
+import type { Db } from "../db/client.ts";
+import { agentMemories, MEMORY_TYPES, type MemoryType } from "../db/schema.ts";
+import type { Env } from "../env.ts";
+import { database } from "../db/client.ts";
+import { embedderFrom, type Embedder } from "./embedder.ts";
+import { D1VectorIndex, VectorizeIndex, type VectorIndex } from "./vector-index.ts";
+import { memoryText, retrievalScore, TYPE_BUDGETS } from "./scoring.ts";
+
+export type Memory = typeof agentMemories.$inferSelect;
+export type NewMemory = Omit<typeof agentMemories.$inferInsert, "id" | "appId" | "createdAt" | "updatedAt" | "accessCount">;
+
+export interface MemoryServices {
+  db: Db;
+  index: VectorIndex;
+  embedder: Embedder;
+  now: () => number;
+  newId: () => string;
+}
+
+export function memoryServices(env: Env, newId: () => string): MemoryServices {
+  const db = database(env.DB);
+  const index = env.VECTOR_INDEX === "vectorize" && env.VECTORIZE ? new VectorizeIndex(env.VECTORIZE) : new D1VectorIndex(db);
+  return { db, index, embedder: embedderFrom(env), now: () => Date.now(), newId };
+}
+
+const CHUNK = 6; // 16 bound parameters a row; D1 allows 100 a statement
+
+/** Inserts memories (any number) and indexes their embeddings. */
+export async function createMemories(s: MemoryServices, appId: string, items: NewMemory[]): Promise<Memory[]> {
+  const now = s.now();
+  const rows: Memory[] = items.map((m) => ({
+    id: s.newId(),
+    appId,
+    agentId: m.agentId,
+    memoryType: m.memoryType,
+    content: m.content,
+    importance: m.importance,
+    confidence: m.confidence,
+    tags: m.tags,
+    learnedFrom: m.learnedFrom ?? null,
+    accessCount: 0,
+    lastAccessedAt: null,
+    expiresAt: m.expiresAt ?? null,
+    decayedAt: null,
+    createdAt: now,
+    updatedAt: now,
+  }));
+  const vectors = await s.embedder.embed(rows.map((r) => memoryText(r.content)));
+  // Vectors first: a memory row never exists without its vector (an orphan vector is never returned).
+  await s.index.upsert(rows.map((r, i) => ({ id: r.id, appId, agentId: r.agentId, memoryType: r.memoryType, embedder: s.embedder.name, values: vectors[i] })));
+  const statements = [];
+  for (let i = 0; i < rows.length; i += CHUNK) statements.push(s.db.insert(agentMemories).values(rows.slice(i, i + CHUNK)));
+  for (let i = 0; i < statements.length; i += 50) {
+    const part = statements.slice(i, i + 50);
+    await s.db.batch(part as [(typeof part)[number], ...typeof part]);
+  }
+  return rows;
+}
+
+export async function getMemory(s: MemoryServices, appId: string, id: string): Promise<Memory | undefined> {
+  return s.db.query.agentMemories.findFirst({ where: and(eq(agentMemories.appId, appId), eq(agentMemories.id, id)) });
+}
+
+export async function updateMemory(s: MemoryServices, current: Memory, patch: Partial<Pick<Memory, "content" | "importance" | "confidence" | "tags" | "memoryType" | "learnedFrom" | "expiresAt">>): Promise<Memory> {
+  const next = { ...current, ...patch, updatedAt: s.now() };
+  if (patch.content !== undefined || patch.memoryType !== undefined) {
+    const [values] = await s.embedder.embed([memoryText(next.content)]);
+    await s.index.upsert([{ id: next.id, appId: next.appId, agentId: next.agentId, memoryType: next.memoryType, embedder: s.embedder.name, values }]);
+  }
+  const { id, appId, ...rest } = next;
+  await s.db.update(agentMemories).set(rest).where(and(eq(agentMemories.appId, appId), eq(agentMemories.id, id)));
+  return next;
+}
+
+export async function deleteMemories(s: MemoryServices, appId: string, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await s.index.deleteByIds(appId, ids);
+  for (let i = 0; i < ids.length; i += 90) await s.db.delete(agentMemories).where(and(eq(agentMemories.appId, appId), inArray(agentMemories.id, ids.slice(i, i + 90))));
+}
+
+export interface MemoryFilter {
+  agent_id?: string;
+  memory_type?: MemoryType;
+  learned_from?: string;
+  /** The memory's tags contain this tag. */
+  tags?: string;
+}
+
+export const SORT_FIELDS = { created_date: agentMemories.createdAt, updated_date: agentMemories.updatedAt, importance: agentMemories.importance, access_count: agentMemories.accessCount, confidence: agentMemories.confidence } as const;
+export type SortField = keyof typeof SORT_FIELDS;
+
+export async function listMemories(s: MemoryServices, appId: string, filter: MemoryFilter, sort: { field: SortField; desc: boolean }, limit: number, skip: number): Promise<Memory[]> {
+  const where: SQL[] = [eq(agentMemories.appId, appId)];
+  if (filter.agent_id !== undefined) where.push(eq(agentMemories.agentId, filter.agent_id));
+  if (filter.memory_type !== undefined) where.push(eq(agentMemories.memoryType, filter.memory_type));
+  if (filter.learned_from !== undefined) where.push(eq(agentMemories.learnedFrom, filter.learned_from));
+  if (filter.tags !== undefined) where.push(sql`EXISTS (SELECT 1 FROM json_each(${agentMemories.tags}) WHERE value = ${filter.tags})`);
+  const col = SORT_FIELDS[sort.field];
+  return s.db
+    .select()
+    .from(agentMemories)
+    .where(and(...where))
+    .orderBy(sort.desc ? desc(col) : asc(col), asc(agentMemories.id))
+    .limit(limit)
+    .offset(skip);
+}
+
+export interface SearchRequest {
+  agentId: string;
+  query: string;
+  topK: number;
+  memoryTypes?: MemoryType[];
+  minScore?: number;
+}
+
+export interface SearchHit {
+  memory: Memory;
+  similarity: number;
+  score: number;
+}
+
+/** Similarity search combined with importance and recency (see scoring.ts); records the accesses. */
+export async function searchMemories(s: MemoryServices, appId: string, req: SearchRequest): Promise<SearchHit[]> {
+  const now = s.now();
+  const [vector] = await s.embedder.embed([req.query]);
+  const candidates = await s.index.query({ appId, agentId: req.agentId, embedder: s.embedder.name, vector, topK: Math.min(100, req.topK * 4), memoryTypes: req.memoryTypes });
+  if (candidates.length === 0) return [];
+  const rows = await s.db
+    .select()
+    .from(agentMemories)
+    .where(and(eq(agentMemories.appId, appId), inArray(agentMemories.id, candidates.map((c) => c.id))));
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  const used: Record<string, number> = {};
+  const hits: SearchHit[] = [];
+  const scored = candidates
+    .map((c) => ({ c, m: byId.get(c.id) }))
+    .filter((x): x is { c: (typeof candidates)[number]; m: Memory } => x.m !== undefined && (x.m.expiresAt === null || x.m.expiresAt > now))
+    .map(({ c, m }) => ({ memory: m, similarity: c.score, score: retrievalScore(c.score, m.importance, Math.max(m.updatedAt, m.lastAccessedAt ?? 0), now) }))
+    .sort((a, b) => b.score - a.score);
+  for (const h of scored) {
+    if (hits.length >= req.topK) break;
+    if (req.minScore !== undefined && h.score < req.minScore) continue;
+    const t = h.memory.memoryType;
+    if ((used[t] ?? 0) >= TYPE_BUDGETS[t]) continue;
+    used[t] = (used[t] ?? 0) + 1;
+    hits.push(h);
+  }
+  if (hits.length > 0) {
+    await s.db
+      .update(agentMemories)
+      .set({ accessCount: sql`${agentMemories.accessCount} + 1`, lastAccessedAt: now })
+      .where(and(eq(agentMemories.appId, appId), inArray(agentMemories.id, hits.map((h) => h.memory.id))));
+  }
+  return hits;
+}
+
+export async function expiredWorkingMemories(s: MemoryServices, now: number, limit: number): Promise<Memory[]> {
+  return s.db.select().from(agentMemories).where(and(isNotNull(agentMemories.expiresAt), lt(agentMemories.expiresAt, now))).limit(limit);
+}
+
+export { MEMORY_TYPES };

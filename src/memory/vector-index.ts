@@ -1,0 +1,250 @@
+/**
+ * The vector index behind memory search: one interface, two implementations.
+ * `D1VectorIndex` (default; local and tests) keeps Float32 blobs in D1 and
+ * scans with exact cosine top-k; `VectorizeIndex` uses Cloudflare Vectorize
+ * with the same metadata filter (app, agent, memory type). VECTOR_INDEX=vectorize
+ * selects the latter.
+ */
+import { and, eq, inArray, sql } from "drizzle-orm";
+import type { Db } from "../db/client.ts";
+import { memoryVectors, type MemoryType } from "../db/schema.ts";
+
+export interface VectorRecord {
+  id: string;
+  appId: string;
+  agentId: string;
+  memoryType: MemoryType;
+  embedder: string;
+  values: Float32Array;
+}
+
+export interface VectorQuery {
+  appId: string;
+  agentId: string;
+  embedder: string;
+  vector: Float32Array;
+  topK: number;
+  memoryTypes?: readonly MemoryType[];
+}
+
+export interface VectorMatch {
+  id: string;
+  memoryType: MemoryType;
+  /** Cosine similarity. */
+  score: number;
+}
+
+export interface VectorIndex {
+  upsert(records: VectorRecord[]): Promise<void>;
+  query(q: VectorQuery): Promise<VectorMatch[]>;
+  getByIds(appId: string, ids: string[]): Promise<VectorRecord[]>;
+  deleteByIds(appId: string, ids: string[]): Promise<void>;
+}
+
+/** Vectors of one agent must come from one embedder (same name, same dimension). */
+export class EmbeddingMismatchError extends Error {}
+
+const ROWS_PER_STATEMENT = 14; // 7 bound parameters a row; D1 allows 100 a statement
+const SCAN_PAGE = 2000;
+
+const HEX = (() => {
+  const t = new Int8Array(128).fill(-1);
+  for (let i = 0; i < 10; i++) t[48 + i] = i;
+  for (let i = 0; i < 6; i++) t[65 + i] = t[97 + i] = 10 + i;
+  return t;
+})();
+
+/** Decodes SQLite's hex(blob) text into Float32s (little-endian). */
+function fromHex(hex: string, out: Float32Array): void {
+  const bytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  for (let i = 0, j = 0; i < bytes.length; i++, j += 2) bytes[i] = (HEX[hex.charCodeAt(j)] << 4) | HEX[hex.charCodeAt(j + 1)];
+}
+
+function toBuffer(v: Float32Array): Buffer {
+  return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+}
+
+function dot(a: Float32Array, b: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
+}
+
+function norm(a: Float32Array): number {
+  return Math.sqrt(dot(a, a));
+}
+
+/** Keeps the k best matches, best first. */
+class TopK {
+  readonly items: VectorMatch[] = [];
+  private readonly k: number;
+  constructor(k: number) {
+    this.k = k;
+  }
+  offer(m: VectorMatch): void {
+    const xs = this.items;
+    if (xs.length === this.k && m.score <= xs[xs.length - 1].score) return;
+    let i = xs.length;
+    while (i > 0 && xs[i - 1].score < m.score) i--;
+    xs.splice(i, 0, m);
+    if (xs.length > this.k) xs.pop();
+  }
+}
+
+export class D1VectorIndex implements VectorIndex {
+  private readonly db: Db;
+  constructor(db: Db) {
+    this.db = db;
+  }
+
+  private async embedderOf(appId: string, agentId: string): Promise<{ embedder: string; dim: number } | undefined> {
+    const [row] = await this.db
+      .select({ embedder: memoryVectors.embedder, dim: memoryVectors.dim })
+      .from(memoryVectors)
+      .where(and(eq(memoryVectors.appId, appId), eq(memoryVectors.agentId, agentId)))
+      .limit(1);
+    return row;
+  }
+
+  private async checkEmbedder(appId: string, agentId: string, embedder: string, dim: number): Promise<void> {
+    const existing = await this.embedderOf(appId, agentId);
+    if (existing && (existing.embedder !== embedder || existing.dim !== dim)) {
+      throw new EmbeddingMismatchError(
+        `agent '${agentId}' has vectors from ${existing.embedder} (${existing.dim} dimensions); these are from ${embedder} (${dim}): re-embed its memories or keep one embedder`,
+      );
+    }
+  }
+
+  async upsert(records: VectorRecord[]): Promise<void> {
+    const agents = new Map<string, VectorRecord>();
+    for (const r of records) {
+      const k = `${r.appId}\u0000${r.agentId}`;
+      const first = agents.get(k);
+      if (first && (first.embedder !== r.embedder || first.values.length !== r.values.length)) throw new EmbeddingMismatchError("one upsert mixes embedders for one agent");
+      agents.set(k, first ?? r);
+    }
+    for (const r of agents.values()) await this.checkEmbedder(r.appId, r.agentId, r.embedder, r.values.length);
+    const statements = [];
+    for (let i = 0; i < records.length; i += ROWS_PER_STATEMENT) {
+      const rows = records.slice(i, i + ROWS_PER_STATEMENT).map((r) => ({
+        id: r.id,
+        appId: r.appId,
+        agentId: r.agentId,
+        memoryType: r.memoryType,
+        embedder: r.embedder,
+        dim: r.values.length,
+        vector: toBuffer(r.values),
+      }));
+      statements.push(
+        this.db
+          .insert(memoryVectors)
+          .values(rows)
+          .onConflictDoUpdate({
+            target: memoryVectors.id,
+            set: { memoryType: sql`excluded.memory_type`, embedder: sql`excluded.embedder`, dim: sql`excluded.dim`, vector: sql`excluded.vector` },
+          }),
+      );
+    }
+    if (statements.length > 0) await this.db.batch(statements as [(typeof statements)[number], ...typeof statements]);
+  }
+
+  async query(q: VectorQuery): Promise<VectorMatch[]> {
+    const existing = await this.embedderOf(q.appId, q.agentId);
+    if (!existing) return [];
+    if (existing.embedder !== q.embedder || existing.dim !== q.vector.length) {
+      throw new EmbeddingMismatchError(`agent '${q.agentId}' has vectors from ${existing.embedder} (${existing.dim}); the query is from ${q.embedder} (${q.vector.length})`);
+    }
+    const qn = norm(q.vector) || 1;
+    const top = new TopK(q.topK);
+    const v = new Float32Array(q.vector.length);
+    let after = 0;
+    for (;;) {
+      const where = [eq(memoryVectors.appId, q.appId), eq(memoryVectors.agentId, q.agentId), sql`rowid > ${after}`];
+      if (q.memoryTypes && q.memoryTypes.length > 0) where.push(inArray(memoryVectors.memoryType, [...q.memoryTypes]));
+      const page = await this.db
+        .select({ rowid: sql<number>`rowid`, id: memoryVectors.id, memoryType: memoryVectors.memoryType, hex: sql<string>`hex(${memoryVectors.vector})` })
+        .from(memoryVectors)
+        .where(and(...where))
+        .orderBy(sql`rowid`)
+        .limit(SCAN_PAGE);
+      for (const row of page) {
+        fromHex(row.hex, v);
+        top.offer({ id: row.id, memoryType: row.memoryType, score: dot(q.vector, v) / (qn * (norm(v) || 1)) });
+      }
+      if (page.length < SCAN_PAGE) break;
+      after = page[page.length - 1].rowid;
+    }
+    return top.items;
+  }
+
+  async getByIds(appId: string, ids: string[]): Promise<VectorRecord[]> {
+    if (ids.length === 0) return [];
+    const out: VectorRecord[] = [];
+    for (let i = 0; i < ids.length; i += 90) {
+      const rows = await this.db
+        .select({ id: memoryVectors.id, appId: memoryVectors.appId, agentId: memoryVectors.agentId, memoryType: memoryVectors.memoryType, embedder: memoryVectors.embedder, dim: memoryVectors.dim, hex: sql<string>`hex(${memoryVectors.vector})` })
+        .from(memoryVectors)
+        .where(and(eq(memoryVectors.appId, appId), inArray(memoryVectors.id, ids.slice(i, i + 90))));
+      for (const r of rows) {
+        const values = new Float32Array(r.dim);
+        fromHex(r.hex, values);
+        out.push({ id: r.id, appId: r.appId, agentId: r.agentId, memoryType: r.memoryType, embedder: r.embedder, values });
+      }
+    }
+    return out;
+  }
+
+  async deleteByIds(appId: string, ids: string[]): Promise<void> {
+    for (let i = 0; i < ids.length; i += 90) {
+      await this.db.delete(memoryVectors).where(and(eq(memoryVectors.appId, appId), inArray(memoryVectors.id, ids.slice(i, i + 90))));
+    }
+  }
+}
+
+/** Cloudflare Vectorize, filtered by metadata (needs metadata indexes on app_id, agent_id, memory_type). */
+export class VectorizeIndex implements VectorIndex {
+  private readonly index: VectorizeIndex_;
+  constructor(index: VectorizeIndex_) {
+    this.index = index;
+  }
+
+  async upsert(records: VectorRecord[]): Promise<void> {
+    for (let i = 0; i < records.length; i += 1000) {
+      await this.index.upsert(
+        records.slice(i, i + 1000).map((r) => ({
+          id: r.id,
+          values: Array.from(r.values),
+          metadata: { app_id: r.appId, agent_id: r.agentId, memory_type: r.memoryType, embedder: r.embedder },
+        })),
+      );
+    }
+  }
+
+  async query(q: VectorQuery): Promise<VectorMatch[]> {
+    const filter: VectorizeVectorMetadataFilter = { app_id: q.appId, agent_id: q.agentId };
+    if (q.memoryTypes && q.memoryTypes.length > 0) filter.memory_type = { $in: [...q.memoryTypes] };
+    const res = await this.index.query(Array.from(q.vector), { topK: q.topK, filter, returnMetadata: "indexed" });
+    return res.matches.map((m) => ({ id: m.id, score: m.score, memoryType: (m.metadata?.memory_type ?? "semantic") as MemoryType }));
+  }
+
+  async getByIds(appId: string, ids: string[]): Promise<VectorRecord[]> {
+    const found = await this.index.getByIds(ids);
+    return found
+      .filter((v) => v.metadata?.app_id === appId)
+      .map((v) => ({
+        id: v.id,
+        appId,
+        agentId: String(v.metadata?.agent_id),
+        memoryType: v.metadata?.memory_type as MemoryType,
+        embedder: String(v.metadata?.embedder),
+        values: Float32Array.from(v.values as number[]),
+      }));
+  }
+
+  async deleteByIds(appId: string, ids: string[]): Promise<void> {
+    const owned = (await this.getByIds(appId, ids)).map((v) => v.id);
+    if (owned.length > 0) await this.index.deleteByIds(owned);
+  }
+}
+
+type VectorizeIndex_ = globalThis.VectorizeIndex;
