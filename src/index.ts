@@ -1,8 +1,11 @@
-/** The Worker: HTTP (Hono), queue consumers (training steps, dead letters) and cron (watchdog). */
+/** The Worker: HTTP (Hono), queue consumers (training steps, dead letters) and cron (watchdog, memory upkeep). */
 import type { Env } from "./env.ts";
 import { createApp } from "./http/app.ts";
 import { consumeDeadSteps, consumeSteps, stepDeps } from "./training/consumer.ts";
 import { rescueStaleRuns } from "./training/watchdog.ts";
+import { upkeep } from "./memory/upkeep.ts";
+import { memoryServices } from "./memory/store.ts";
+import { randomId } from "./functions/common.ts";
 
 const app = createApp();
 
@@ -19,5 +22,7 @@ export default {
     const minutes = Number(env.WATCHDOG_STALE_MINUTES ?? "10");
     const rescued = await rescueStaleRuns(stepDeps(env), minutes * 60_000);
     if (rescued.length > 0) console.log(`watchdog re-enqueued ${rescued.length} stale run(s): ${rescued.join(", ")}`);
+    const memory = await upkeep(memoryServices(env, () => randomId("mem")));
+    if (memory.expired + memory.merged > 0) console.log(`memory upkeep: ${JSON.stringify(memory)}`);
   },
 } satisfies ExportedHandler<Env>;
