@@ -1,12 +1,25 @@
 /**
- * Executing an agent with the built-in local model (DESIGN.md section 4):
- * the predicted class's answer when the calibrated confidence clears the
- * version's threshold, else an explicit fallback. Every execution is recorded.
+ * Executing an agent with the built-in local model (DESIGN.md sections 4, 5):
+ * the agent's relevant memories are retrieved first; then the answer is
+ *   1. a procedural rule's answer, when a trusted rule matches the input well;
+ *   2. the predicted class, when the network's calibrated confidence clears
+ *      the version's threshold;
+ *   3. the nearest demo's answer, when one is similar enough;
+ *   4. else an explicit fallback.
+ * Every execution is recorded with its latency and the memories it used.
  */
 import type { Db } from "../db/client.ts";
 import { executions } from "../db/schema.ts";
 import { predict } from "../model/model.ts";
+import { searchMemories, type MemoryServices } from "../memory/store.ts";
 import { findAgent, loadModel, resolveVersion } from "./versions.ts";
+
+/** A procedural rule answers when it is this similar to the input and this trusted. */
+export const RULE_MIN_SIMILARITY = 0.5;
+export const RULE_MIN_CONFIDENCE = 0.8;
+/** A demo answers (when the network is unsure) from this similarity on. */
+export const DEMO_MIN_SIMILARITY = 0.6;
+export const MEMORIES_PER_EXECUTION = 5;
 
 export interface ExecuteRequest {
   appId: string;
@@ -15,32 +28,47 @@ export interface ExecuteRequest {
   version?: number;
 }
 
+export type AnswerSource = "rule" | "model" | "demo" | "fallback";
+
 export interface ExecuteResult {
   execution_id: string;
   output: string;
   confidence: number;
   class: string;
   fallback: boolean;
+  source: AnswerSource;
   version: number;
   latency_ms: number;
+  memories_used: { id: string; memory_type: string; score: number; similarity: number }[];
 }
 
-export async function executeAgent(db: Db, checkpoints: R2Bucket, req: ExecuteRequest, newId: () => string): Promise<ExecuteResult> {
+export async function executeAgent(db: Db, checkpoints: R2Bucket, memory: MemoryServices, req: ExecuteRequest, newId: () => string): Promise<ExecuteResult> {
   const started = performance.now();
   const agent = await findAgent(db, req.appId, req.agentId);
   const version = await resolveVersion(db, agent, req.version);
-  const { model, net } = await loadModel(checkpoints, version);
+  const [{ model, net }, hits] = await Promise.all([
+    loadModel(checkpoints, version),
+    searchMemories(memory, req.appId, { agentId: agent.id, query: req.input, topK: MEMORIES_PER_EXECUTION }),
+  ]);
   const p = predict(model, req.input, net);
-  const fallback = p.confidence < version.params.confidence_threshold;
   const label = model.classes[p.class];
+  const text = (v: unknown) => (typeof v === "string" && v.length > 0 ? v : null);
+  const rule = hits.find((h) => h.memory.memoryType === "procedural" && text(h.memory.content.answer) && h.similarity >= RULE_MIN_SIMILARITY && h.memory.confidence >= RULE_MIN_CONFIDENCE);
+  const demo = hits.find((h) => h.memory.content.type === "demo" && text(h.memory.content.expected_output) && h.similarity >= DEMO_MIN_SIMILARITY);
+  const confident = p.confidence >= version.params.confidence_threshold;
+  const source: AnswerSource = rule ? "rule" : confident ? "model" : demo ? "demo" : "fallback";
+  const output =
+    source === "rule" ? text(rule!.memory.content.answer)! : source === "model" ? label : source === "demo" ? text(demo!.memory.content.expected_output)! : version.params.fallback_answer;
   const result: ExecuteResult = {
     execution_id: newId(),
-    output: fallback ? version.params.fallback_answer : label,
-    confidence: p.confidence,
+    output,
+    confidence: source === "rule" ? rule!.memory.confidence : source === "demo" ? demo!.similarity : p.confidence,
     class: label,
-    fallback,
+    fallback: source === "fallback",
+    source,
     version: version.version,
     latency_ms: performance.now() - started,
+    memories_used: hits.map((h) => ({ id: h.memory.id, memory_type: h.memory.memoryType, score: h.score, similarity: h.similarity })),
   };
   await db.insert(executions).values({
     id: result.execution_id,
@@ -51,7 +79,7 @@ export async function executeAgent(db: Db, checkpoints: R2Bucket, req: ExecuteRe
     output: result.output,
     classIndex: p.class,
     confidence: p.confidence,
-    fallback,
+    fallback: result.fallback,
     latencyMs: result.latency_ms,
     createdAt: Date.now(),
   });

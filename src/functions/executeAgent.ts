@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { executeAgent as run } from "../agent/execute.ts";
+import { memoryServices } from "../memory/store.ts";
 import { defineFunction } from "./registry.ts";
 import { AgentIdSchema, randomId } from "./common.ts";
 
@@ -7,7 +8,7 @@ export const executeAgent = defineFunction({
   name: "executeAgent",
   summary: "Answer an input with the agent's active (or a given) version",
   description:
-    "Runs the built-in local model: the agent's trained network gives a class and a calibrated confidence; below the version's confidence threshold the answer is an explicit fallback. Each execution is recorded with its latency.",
+    "Retrieves the agent's relevant memories, then answers with a matching trusted procedural rule, else the trained network's class when its calibrated confidence clears the version's threshold, else the nearest demo when similar enough, else an explicit fallback. Each execution is recorded with its latency and the memories it used.",
   input: z
     .object({
       agent_id: AgentIdSchema,
@@ -20,12 +21,14 @@ export const executeAgent = defineFunction({
     output: z.string(),
     confidence: z.number().describe("Calibrated probability of the predicted class"),
     class: z.string().describe("The predicted response class"),
-    fallback: z.boolean().describe("true when confidence was below the threshold and output is the fallback answer"),
+    fallback: z.boolean().describe("true when nothing answered with enough confidence and output is the fallback answer"),
+    source: z.enum(["rule", "model", "demo", "fallback"]).describe("What answered: a procedural memory, the network, the nearest demo, or the fallback"),
     version: z.number().int(),
     latency_ms: z.number(),
+    memories_used: z.array(z.object({ id: z.string(), memory_type: z.string(), score: z.number(), similarity: z.number() })).describe("Memories retrieved for this input, best first"),
   }),
   status: 200,
   async handler(ctx, input) {
-    return run(ctx.db, ctx.env.CHECKPOINTS, { appId: ctx.appId, agentId: input.agent_id, input: input.input, version: input.version }, () => randomId("exe"));
+    return run(ctx.db, ctx.env.CHECKPOINTS, memoryServices(ctx.env, () => randomId("mem")), { appId: ctx.appId, agentId: input.agent_id, input: input.input, version: input.version }, () => randomId("exe"));
   },
 });

@@ -17,8 +17,17 @@ export function retrievalScore(similarity: number, importance: number, lastTouch
   return similarity * (0.5 + (0.5 * importance) / 100) * (0.75 + 0.25 * Math.pow(2, -ageDays / RECENCY_HALF_LIFE_DAYS));
 }
 
-/** The text a memory is embedded from: its string fields (two levels deep), or its JSON. */
+/** Fields that say when a memory applies: rules and demos are embedded by these alone. */
+const TRIGGER_FIELDS = ["when", "input", "query", "trigger"] as const;
+
+/**
+ * The text a memory is embedded from: its trigger (`when`, `input`, `query`
+ * or `trigger`) when it has one, else its string fields (two levels deep),
+ * else its JSON.
+ */
 export function memoryText(content: Record<string, unknown>): string {
+  const trigger = TRIGGER_FIELDS.map((f) => content[f]).filter((v): v is string => typeof v === "string" && v.length > 0);
+  if (trigger.length > 0) return trigger.join(" \n");
   const parts: string[] = [];
   const walk = (v: unknown, depth: number) => {
     if (typeof v === "string") parts.push(v);

@@ -9,7 +9,8 @@ import { D1VectorIndex, VectorizeIndex, type VectorIndex } from "./vector-index.
 import { memoryText, retrievalScore, TYPE_BUDGETS } from "./scoring.ts";
 
 export type Memory = typeof agentMemories.$inferSelect;
-export type NewMemory = Omit<typeof agentMemories.$inferInsert, "id" | "appId" | "createdAt" | "updatedAt" | "accessCount">;
+/** A memory to create; `id` only when the caller needs a deterministic one (creation is then idempotent). */
+export type NewMemory = Omit<typeof agentMemories.$inferInsert, "id" | "appId" | "createdAt" | "updatedAt" | "accessCount"> & { id?: string };
 
 export interface MemoryServices {
   db: Db;
@@ -31,7 +32,7 @@ const CHUNK = 6; // 16 bound parameters a row; D1 allows 100 a statement
 export async function createMemories(s: MemoryServices, appId: string, items: NewMemory[]): Promise<Memory[]> {
   const now = s.now();
   const rows: Memory[] = items.map((m) => ({
-    id: s.newId(),
+    id: m.id ?? s.newId(),
     appId,
     agentId: m.agentId,
     memoryType: m.memoryType,
@@ -51,7 +52,7 @@ export async function createMemories(s: MemoryServices, appId: string, items: Ne
   // Vectors first: a memory row never exists without its vector (an orphan vector is never returned).
   await s.index.upsert(rows.map((r, i) => ({ id: r.id, appId, agentId: r.agentId, memoryType: r.memoryType, embedder: s.embedder.name, values: vectors[i] })));
   const statements = [];
-  for (let i = 0; i < rows.length; i += CHUNK) statements.push(s.db.insert(agentMemories).values(rows.slice(i, i + CHUNK)));
+  for (let i = 0; i < rows.length; i += CHUNK) statements.push(s.db.insert(agentMemories).values(rows.slice(i, i + CHUNK)).onConflictDoNothing());
   for (let i = 0; i < statements.length; i += 50) {
     const part = statements.slice(i, i + 50);
     await s.db.batch(part as [(typeof part)[number], ...typeof part]);

@@ -316,3 +316,20 @@ export function finalizeModel(params: Tensors, prepared: Prepared, hyper: Hyper)
 export function cloneTensors(t: Tensors): Tensors {
   return Object.fromEntries(Object.entries(t).map(([k, v]) => [k, v.slice()]));
 }
+
+/** Recall of each class on the validation split (NaN for a class with no validation example). */
+export function perClassRecall(params: Tensors, prepared: Prepared, hyper: Hyper): Float64Array {
+  const net = new Network(archOf(hyper, prepared.classes.length), params);
+  const C = prepared.classes.length;
+  const hit = new Float64Array(C);
+  const total = new Float64Array(C);
+  for (const r of prepared.valid) {
+    net.forward(prepared.x, r, null, 0);
+    let best = 0;
+    for (let c = 1; c < C; c++) if (net.probs[c] > net.probs[best]) best = c;
+    const y = prepared.labels[r];
+    total[y]++;
+    if (best === y) hit[y]++;
+  }
+  return hit.map((h, c) => (total[c] > 0 ? h / total[c] : NaN));
+}

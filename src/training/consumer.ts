@@ -1,5 +1,7 @@
 /** Queue consumers: training steps, and the dead-letter queue that fails runs whose step kept crashing. */
 import { database } from "../db/client.ts";
+import { randomId } from "../functions/common.ts";
+import { memoryServices } from "../memory/store.ts";
 import type { Env } from "../env.ts";
 import { StepMessageSchema, type StepMessage } from "./messages.ts";
 import { failRun, findRun, noteStepError } from "./runs.ts";
@@ -13,6 +15,7 @@ export function stepDeps(env: Env): StepDeps {
     enqueue: async (msg: StepMessage) => {
       await env.STEPS.send(msg);
     },
+    memory: memoryServices(env, () => randomId("mem")),
     now: () => Date.now(),
   };
 }

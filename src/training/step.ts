@@ -11,17 +11,20 @@
  *    then enqueue seq+1.
  *
  * The step after training ends (last epoch or early stop) finalizes: it
- * calibrates the best epoch's weights and creates the agent version.
+ * calibrates the best epoch's weights, writes learned patterns and demos to
+ * the agent's memory, and creates the agent version.
  * Everything is deterministic in the run's seed, so a redone step writes the
  * same bytes.
  */
 import type { Db } from "../db/client.ts";
 import { CheckpointError } from "../model/checkpoint.ts";
 import { decodeModel, encodeModel } from "../model/model.ts";
-import { finalizeModel, initState, toModel, trainStep, type EpochMetrics } from "../model/trainer.ts";
+import { finalizeModel, initState, perClassRecall, toModel, trainStep, type EpochMetrics } from "../model/trainer.ts";
 import { keys } from "../storage/keys.ts";
 import { deletePrefix, getBytes, putBytes } from "../storage/objects.ts";
-import { MissingDatasetError } from "../data/datasets.ts";
+import { loadExamples, MissingDatasetError } from "../data/datasets.ts";
+import { createMemories, type MemoryServices } from "../memory/store.ts";
+import { learnedMemories } from "../memory/learned.ts";
 import { preparedData } from "./prepared.ts";
 import type { StepMessage } from "./messages.ts";
 import { commitFinal, commitStep, failRun, findRun, markRunning, runEpochMetrics, TERMINAL, type Run } from "./runs.ts";
@@ -35,6 +38,8 @@ export interface StepDeps {
   datasets: R2Bucket;
   checkpoints: R2Bucket;
   enqueue: (msg: StepMessage) => Promise<void>;
+  /** Where the final step writes learned patterns and demos. */
+  memory: MemoryServices;
   now: () => number;
   /** Fault injection for tests: may throw at the named point. */
   crash?: (point: CrashPoint, msg: StepMessage) => void;
@@ -127,6 +132,9 @@ async function finalStep(deps: StepDeps, run: Run, msg: StepMessage): Promise<St
   if (!bestBytes) throw new PermanentStepError(`weights of best epoch ${run.bestEpoch} are missing`);
   const prepared = await preparedData(deps.datasets, run.appId, run.datasetId, hyper);
   const model = finalizeModel(decodeModel(bestBytes).params, prepared, hyper);
+  // Learned patterns and demos (deterministic ids: a redo writes nothing twice).
+  const examples = await loadExamples(deps.datasets, run.appId, run.datasetId);
+  await createMemories(deps.memory, run.appId, learnedMemories(run.id, run.agentId, examples, model.classes, perClassRecall(model.params, prepared, hyper)));
   const versionId = `ver_${run.id.slice(4)}`;
   const checkpointKey = keys.versionModel(run.appId, run.agentId, versionId);
   await putBytes(deps.checkpoints, checkpointKey, encodeModel(model));

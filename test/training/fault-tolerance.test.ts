@@ -15,6 +15,8 @@ import { processStep, type CrashPoint, type StepDeps, type StepOutcome } from ".
 import { findRun } from "../../src/training/runs.ts";
 import { rescueStaleRuns } from "../../src/training/watchdog.ts";
 import { sha256Hex } from "../../src/storage/objects.ts";
+import { memoryServices } from "../../src/memory/store.ts";
+import { randomId } from "../../src/functions/common.ts";
 import { FAQ_TRAIN, SMALL } from "../helpers.ts";
 
 class InjectedCrash extends Error {}
@@ -56,6 +58,7 @@ async function drive(queue: Delivery[], faults: Faults): Promise<StepOutcome[]> 
       queue.push({ msg, attempt: 1 });
       if (faults.duplicate) queue.push({ msg, attempt: 1 });
     },
+    memory: memoryServices(env, () => randomId("mem")),
     now: () => Date.now(),
     crash: (point, msg) => {
       const k = `${point}@${msg.seq}`;
@@ -123,7 +126,14 @@ describe("resumable steps", () => {
     const queue: Delivery[] = [];
     const runId = await startRun("ft-watchdog", queue);
     queue.length = 0; // the first step's message is lost
-    const deps = { db, datasets: env.DATASETS, checkpoints: env.CHECKPOINTS, now: () => Date.now(), enqueue: async (msg: StepMessage) => void queue.push({ msg, attempt: 1 }) };
+    const deps = {
+      db,
+      datasets: env.DATASETS,
+      checkpoints: env.CHECKPOINTS,
+      memory: memoryServices(env, () => randomId("mem")),
+      now: () => Date.now(),
+      enqueue: async (msg: StepMessage) => void queue.push({ msg, attempt: 1 }),
+    };
     expect(await rescueStaleRuns(deps, 60_000)).not.toContain(runId); // not stale yet
     expect(await rescueStaleRuns({ ...deps, now: () => Date.now() + 120_000 }, 60_000)).toContain(runId);
     expect(queue.map((d) => d.msg)).toEqual([{ run_id: runId, seq: 1 }]);
