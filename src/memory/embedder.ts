@@ -57,17 +57,20 @@ export class OpenAIEmbedder implements Embedder {
   private readonly model: string;
   private readonly apiKey: string;
   private readonly baseURL: string | undefined;
+  private readonly fetchImpl: typeof fetch | undefined;
 
-  constructor(opts: { apiKey: string; baseURL?: string; model: string; dim: number }) {
+  /** `fetch` replaces the HTTP client (an OpenAI-compatible server in tests). */
+  constructor(opts: { apiKey: string; baseURL?: string; model: string; dim: number; fetch?: typeof fetch }) {
     this.model = opts.model;
     this.apiKey = opts.apiKey;
     this.baseURL = opts.baseURL;
+    this.fetchImpl = opts.fetch;
     this.dim = opts.dim;
     this.name = `openai:${opts.model}`;
   }
 
   async embed(texts: string[]): Promise<Float32Array[]> {
-    const provider = createOpenAI({ apiKey: this.apiKey, baseURL: this.baseURL });
+    const provider = createOpenAI({ apiKey: this.apiKey, baseURL: this.baseURL, fetch: this.fetchImpl });
     const { embeddings } = await embedMany({ model: provider.embedding(this.model), values: texts });
     return embeddings.map((e) => {
       if (e.length !== this.dim) throw new Error(`embedder ${this.name} returned ${e.length} dimensions, configured for ${this.dim}`);
