@@ -69,11 +69,22 @@ try {
   console.log(`\nHeld-out accuracy on the validation split: ${pct(run.metrics.baseline_valid_accuracy)} before training → ${pct(run.metrics.best_valid_accuracy)} after`);
   console.log(`executeAgent on ${heldout.length} paraphrases never seen in training: ${pct(correct / heldout.length)} correct (chance ${pct(1 / faq.intents.length)})`);
 
-  console.log("\nAsking the trained agent:");
-  for (const q of ["hey, I can't remember my password", "how long until my package gets here?", "do you take Apple Pay?", "what's the weather on Mars?"]) {
+  const ask = async (q) => {
     const r = await call("executeAgent", { agent_id: "support-faq", input: q });
-    console.log(`  Q: ${q}\n  A: ${r.output}\n     (${r.fallback ? "fallback" : intentOf.get(r.class)}, confidence ${r.confidence.toFixed(2)}, version ${r.version}, ${r.latency_ms} ms)`);
-  }
+    const what = r.source === "model" ? `model: ${intentOf.get(r.class)}` : r.source;
+    console.log(`  Q: ${q}\n  A: ${r.output}\n     (${what}, confidence ${r.confidence.toFixed(2)}, ${r.memories_used.length} memories used, version ${r.version}, ${r.latency_ms} ms)`);
+  };
+  console.log("\nAsking the trained agent:");
+  for (const q of ["hey, I can't remember my password", "how long until my package gets here?", "do you take Apple Pay?", "what's the weather on Mars?", "Do you sell pet food?"]) await ask(q);
+
+  const res = await fetch(`${worker.url}/entities/AgentMemory`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    body: JSON.stringify({ agent_id: "support-faq", memory_type: "procedural", content: { type: "rule", when: "do you sell pet food", answer: "We don't sell pet food, but our partner PetCo does." }, confidence: 0.95, importance: 90 }),
+  });
+  if (!res.ok) throw new Error(`creating a memory answered ${res.status}`);
+  console.log("\nTaught a procedural rule through POST /entities/AgentMemory, no retraining:");
+  await ask("Do you sell pet food?");
 } catch (e) {
   console.error(`\ndemo failed: ${e.message}\n${worker.log().slice(-2000)}`);
   exitCode = 1;
