@@ -33,6 +33,18 @@ describe("tenancy", () => {
     expect(classesOf(FAQ_TRAIN.slice(0, 40)).has(mine.body.class)).toBe(true);
     expect(classesOf(FAQ_TRAIN.slice(40, 80)).has(theirs.body.class)).toBe(true);
 
+    // Memories: another app's id answers 404, and lists and searches never show them.
+    const mem = await request<{ id: string }>("POST", "/entities/AgentMemory", { agent_id: "shared-name", memory_type: "semantic", content: { text: "secret of the default app" } });
+    expect(mem.status).toBe(201);
+    for (const method of ["GET", "PUT", "DELETE"]) {
+      expect((await request(method, `/entities/AgentMemory/${mem.body.id}`, method === "PUT" ? { importance: 1 } : undefined, OTHER_KEY)).status).toBe(404);
+    }
+    const theirList = await request<unknown[]>("GET", `/entities/AgentMemory?filter=${encodeURIComponent(JSON.stringify({ agent_id: "shared-name" }))}`, undefined, OTHER_KEY);
+    expect(JSON.stringify(theirList.body)).not.toContain("secret of the default app");
+    const theirSearch = await request<{ results: unknown[] }>("POST", "/entities/AgentMemory/search", { agent_id: "shared-name", query: "secret of the default app" }, OTHER_KEY);
+    expect(JSON.stringify(theirSearch.body)).not.toContain("secret of the default app");
+    expect((await request("GET", `/entities/AgentMemory/${mem.body.id}`)).status).toBe(200);
+
     // Stored objects carry the app id.
     expect((await env.DATASETS.list({ prefix: "apps/other-app/" })).objects.length).toBe(1);
   });
