@@ -21,7 +21,7 @@ export const DEFAULT_HYPER: Omit<Hyper, "seed"> = {
   lr_schedule: "linear",
   warmup_fraction: 0,
   early_stopping: { patience: 5, min_delta: 0 },
-  features: { buckets: 30_000, word_ngrams: 2, char_min: 3, char_max: 5 },
+  features: { buckets: 30_000, word_ngrams: 2, char_min: 3, char_max: 4 },
   dim: 128,
   hidden: 128,
   examples_per_step: 20_000,
