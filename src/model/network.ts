@@ -38,6 +38,8 @@ export function tensorShapes(a: Arch): Record<string, [number, number]> {
     "late_layers.bias": [1, a.hidden],
     "output.weight": [a.hidden, a.classes],
     "output.bias": [1, a.classes],
+    /** Linear path from the embedding bag straight to the output (helps with little data). */
+    "output.skip": [a.dim, a.classes],
   };
 }
 
@@ -55,7 +57,7 @@ export function initParams(a: Arch, seed: number): Tensors {
   const out: Tensors = {};
   for (const [name, [rows, cols]] of Object.entries(tensorShapes(a))) {
     const t = new Float32Array(rows * cols);
-    if (name.endsWith(".weight")) {
+    if (name.endsWith(".weight") || name.endsWith(".skip")) {
       const limit = name === "embedding.weight" ? 1 / Math.sqrt(a.dim) : Math.sqrt(6 / (rows + cols));
       for (let i = 0; i < t.length; i++) t[i] = (rng.next() * 2 - 1) * limit;
     }
@@ -146,6 +148,7 @@ export class Network {
     relu(this.a2, this.h2);
     if (drop) dropMask(this.m2, rng, dropout, keep, this.h2);
     dense(p["output.weight"], p["output.bias"], this.h2, this.logits, H, C);
+    addInto(p["output.skip"], e, this.logits, D, C);
     softmax(this.logits, this.probs, 1);
   }
 
@@ -166,8 +169,11 @@ export class Network {
       if (q > 0) loss -= q * Math.log(Math.max(this.probs[c], 1e-12));
       this.dz[c] = (this.probs[c] - q) * scale;
     }
-    // output
-    if (!frozen.has("output")) outerAdd(g["output.weight"], g["output.bias"], this.h2, this.dz, H, C);
+    // output (and its linear skip from the embedding bag)
+    if (!frozen.has("output")) {
+      outerAdd(g["output.weight"], g["output.bias"], this.h2, this.dz, H, C);
+      outerAddNoBias(g["output.skip"], this.e, this.dz, D, C);
+    }
     if (frozen.has("late_layers") && frozen.has("early_layers") && frozen.has("embedding")) return loss;
     backInput(p["output.weight"], this.dz, this.h2, this.dh2, H, C);
     if (dropped) mulInPlace(this.dh2, this.m2);
@@ -180,6 +186,7 @@ export class Network {
     if (!frozen.has("early_layers")) outerAdd(g["early_layers.weight"], g["early_layers.bias"], this.e, this.dh1, D, H);
     if (frozen.has("embedding")) return loss;
     backInput(p["early_layers.weight"], this.dh1, null, this.de, D, H);
+    addBackInput(p["output.skip"], this.dz, this.de, D, C);
     if (dropped) mulInPlace(this.de, this.m0);
     // embedding (sparse rows)
     const gb = g["embedding.bias"];
@@ -257,6 +264,36 @@ function backInput(W: Float32Array, dy: Float32Array, act: Float32Array | null, 
 /** gW += x ⊗ dy (input-major), gb += dy; zero inputs are skipped. */
 function outerAdd(gW: Float32Array, gb: Float32Array, x: Float32Array, dy: Float32Array, nIn: number, nOut: number): void {
   for (let i = 0; i < nOut; i++) gb[i] += dy[i];
+  for (let j = 0; j < nIn; j++) {
+    const v = x[j];
+    if (v === 0) continue;
+    const base = j * nOut;
+    for (let i = 0; i < nOut; i++) gW[base + i] += v * dy[i];
+  }
+}
+
+/** out += xᵀW (no bias); zero inputs are skipped. */
+function addInto(W: Float32Array, x: Float32Array, out: Float32Array, nIn: number, nOut: number): void {
+  for (let j = 0; j < nIn; j++) {
+    const v = x[j];
+    if (v === 0) continue;
+    const base = j * nOut;
+    for (let i = 0; i < nOut; i++) out[i] += v * W[base + i];
+  }
+}
+
+/** dx[j] += W[j,:]·dy. */
+function addBackInput(W: Float32Array, dy: Float32Array, dx: Float32Array, nIn: number, nOut: number): void {
+  for (let j = 0; j < nIn; j++) {
+    const base = j * nOut;
+    let s = 0;
+    for (let i = 0; i < nOut; i++) s += W[base + i] * dy[i];
+    dx[j] += s;
+  }
+}
+
+/** gW += x ⊗ dy (input-major); zero inputs are skipped. */
+function outerAddNoBias(gW: Float32Array, x: Float32Array, dy: Float32Array, nIn: number, nOut: number): void {
   for (let j = 0; j < nIn; j++) {
     const v = x[j];
     if (v === 0) continue;
