@@ -1,7 +1,8 @@
 /**
  * The agent's network: hashed n-gram features → `embedding` (embedding bag)
  * → `early_layers` (dense + ReLU) → `late_layers` (dense + ReLU) → `output`
- * (softmax over response classes). Forward pass, cross-entropy with label
+ * (softmax over response classes; it also takes a linear skip straight from
+ * the embedding bag). Forward pass, cross-entropy with label
  * smoothing, backpropagation with inverted dropout, all in typed arrays.
  *
  * Parameters live in one Float32Array per tensor, named `<layer>.weight` and
