@@ -1,5 +1,5 @@
 /** Agents and their immutable versions; version weights are cached per isolate (they never change). */
-import { and, desc, eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { agents, agentVersions, type VersionParams } from "../db/schema.ts";
 import { decodeModel, type AgentModel } from "../model/model.ts";
@@ -33,10 +33,6 @@ export async function resolveVersion(db: Db, agent: Agent, version?: number): Pr
   const found = await db.query.agentVersions.findFirst({ where });
   if (!found) throw notFound("version", `${agent.id}@${version ?? "active"}`);
   return found;
-}
-
-export async function listVersions(db: Db, appId: string, agentId: string): Promise<Version[]> {
-  return db.select().from(agentVersions).where(and(eq(agentVersions.appId, appId), eq(agentVersions.agentId, agentId))).orderBy(desc(agentVersions.version));
 }
 
 interface Loaded {

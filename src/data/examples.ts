@@ -28,7 +28,6 @@ export const ExampleSchema = z.object({
   expected_output: nonEmpty("expected_output", DATA_LIMITS.maxOutputChars),
   feedback: FeedbackSchema.optional().describe("Optional rating or note about this example"),
 });
-export type ExampleInput = z.input<typeof ExampleSchema>;
 export type Example = z.output<typeof ExampleSchema>;
 
 export interface DataReport {

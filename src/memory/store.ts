@@ -1,7 +1,7 @@
 /** AgentMemory records in D1 and their vectors in the index, kept in step. */
 import { and, asc, desc, eq, inArray, isNotNull, lt, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { agentMemories, MEMORY_TYPES, type MemoryType } from "../db/schema.ts";
+import { agentMemories, type MemoryType } from "../db/schema.ts";
 import type { Env } from "../env.ts";
 import { database } from "../db/client.ts";
 import { embedderFrom, type Embedder } from "./embedder.ts";
@@ -161,4 +161,3 @@ export async function expiredWorkingMemories(s: MemoryServices, now: number, lim
   return s.db.select().from(agentMemories).where(and(isNotNull(agentMemories.expiresAt), lt(agentMemories.expiresAt, now))).limit(limit);
 }
 
-export { MEMORY_TYPES };

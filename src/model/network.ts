@@ -48,10 +48,6 @@ export function layerOf(tensor: string): LayerName {
   return tensor.slice(0, tensor.indexOf(".")) as LayerName;
 }
 
-export function parameterCount(a: Arch): number {
-  return Object.values(tensorShapes(a)).reduce((s, [r, c]) => s + r * c, 0);
-}
-
 /** Seeded initialization: uniform Glorot for dense layers, small uniform embeddings. */
 export function initParams(a: Arch, seed: number): Tensors {
   const rng = new Rng(seed, 0x1a17);

@@ -77,8 +77,6 @@ export const TrainingConfigSchema = z
     path: ["dim"],
   });
 
-export type TrainingConfigInput = z.input<typeof TrainingConfigSchema>;
-
 /** Fills the seed and normalizes early_stopping into the engine's Hyper. */
 export function resolveHyper(cfg: z.output<typeof TrainingConfigSchema>, randomSeed: () => number): Hyper {
   const { early_stopping, seed, ...rest } = cfg;
