@@ -6,6 +6,6 @@ console.log(created ? `Created .dev.vars with a new API key: ${key}` : `API key 
 const port = Number(process.env.PORT ?? 8787);
 const worker = await startWorker({ port, quiet: false });
 console.log(`\narchon-training is running on ${worker.url}  (API: ${worker.url}/openapi.json)`);
-console.log(`Try: curl -s ${worker.url}/functions/executeAgent -H 'authorization: Bearer ${key}' -H 'content-type: application/json' -d '{"agent_id":"demo","input":"hi"}'`);
+console.log(`Functions: curl -s ${worker.url}/openapi.json   (every call carries -H 'authorization: Bearer ${key}'; README shows a trainAgent example)`);
 for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => (worker.stop(), process.exit(0)));
 worker.child.on("exit", (code) => process.exit(code ?? 0));

@@ -169,7 +169,7 @@ export class Network {
     // output (and its linear skip from the embedding bag)
     if (!frozen.has("output")) {
       outerAdd(g["output.weight"], g["output.bias"], this.h2, this.dz, H, C);
-      outerAddNoBias(g["output.skip"], this.e, this.dz, D, C);
+      addOuter(g["output.skip"], this.e, this.dz, D, C);
     }
     if (frozen.has("late_layers") && frozen.has("early_layers") && frozen.has("embedding")) return loss;
     backInput(p["output.weight"], this.dz, this.h2, this.dh2, H, C);
@@ -232,6 +232,11 @@ export class Network {
 /** out = b + xᵀW for input-major W [n_in, n_out]; zero inputs are skipped. */
 function dense(W: Float32Array, b: Float32Array, x: Float32Array, out: Float32Array, nIn: number, nOut: number): void {
   out.set(b);
+  addInto(W, x, out, nIn, nOut);
+}
+
+/** out += xᵀW (no bias); zero inputs are skipped. */
+function addInto(W: Float32Array, x: Float32Array, out: Float32Array, nIn: number, nOut: number): void {
   for (let j = 0; j < nIn; j++) {
     const v = x[j];
     if (v === 0) continue;
@@ -258,28 +263,7 @@ function backInput(W: Float32Array, dy: Float32Array, act: Float32Array | null, 
   }
 }
 
-/** gW += x ⊗ dy (input-major), gb += dy; zero inputs are skipped. */
-function outerAdd(gW: Float32Array, gb: Float32Array, x: Float32Array, dy: Float32Array, nIn: number, nOut: number): void {
-  for (let i = 0; i < nOut; i++) gb[i] += dy[i];
-  for (let j = 0; j < nIn; j++) {
-    const v = x[j];
-    if (v === 0) continue;
-    const base = j * nOut;
-    for (let i = 0; i < nOut; i++) gW[base + i] += v * dy[i];
-  }
-}
-
-/** out += xᵀW (no bias); zero inputs are skipped. */
-function addInto(W: Float32Array, x: Float32Array, out: Float32Array, nIn: number, nOut: number): void {
-  for (let j = 0; j < nIn; j++) {
-    const v = x[j];
-    if (v === 0) continue;
-    const base = j * nOut;
-    for (let i = 0; i < nOut; i++) out[i] += v * W[base + i];
-  }
-}
-
-/** dx[j] += W[j,:]·dy. */
+/** dx[j] += W[j,:]·dy (a second path into the same input). */
 function addBackInput(W: Float32Array, dy: Float32Array, dx: Float32Array, nIn: number, nOut: number): void {
   for (let j = 0; j < nIn; j++) {
     const base = j * nOut;
@@ -290,13 +274,19 @@ function addBackInput(W: Float32Array, dy: Float32Array, dx: Float32Array, nIn: 
 }
 
 /** gW += x ⊗ dy (input-major); zero inputs are skipped. */
-function outerAddNoBias(gW: Float32Array, x: Float32Array, dy: Float32Array, nIn: number, nOut: number): void {
+function addOuter(gW: Float32Array, x: Float32Array, dy: Float32Array, nIn: number, nOut: number): void {
   for (let j = 0; j < nIn; j++) {
     const v = x[j];
     if (v === 0) continue;
     const base = j * nOut;
     for (let i = 0; i < nOut; i++) gW[base + i] += v * dy[i];
   }
+}
+
+/** A dense layer's gradients: gW += x ⊗ dy, gb += dy. */
+function outerAdd(gW: Float32Array, gb: Float32Array, x: Float32Array, dy: Float32Array, nIn: number, nOut: number): void {
+  for (let i = 0; i < nOut; i++) gb[i] += dy[i];
+  addOuter(gW, x, dy, nIn, nOut);
 }
 
 function relu(a: Float32Array, h: Float32Array): void {

@@ -1,12 +1,17 @@
-/** A run's prepared data (split, featurized), cached per isolate across its steps. */
+/** A run's examples and prepared data (split, featurized), cached per isolate across its steps. */
 import { loadExamples } from "../data/datasets.ts";
-import { prepare, type Hyper, type Prepared } from "../model/trainer.ts";
+import { prepare, type Example, type Hyper, type Prepared } from "../model/trainer.ts";
 
-/** Prepared data is a pure function of (dataset bytes, seed, split, features): safe to reuse across steps. */
-const cache = new Map<string, Prepared>();
+export interface RunData {
+  examples: Example[];
+  prepared: Prepared;
+}
+
+/** A pure function of (dataset bytes, seed, split, features): safe to reuse across steps. */
+const cache = new Map<string, RunData>();
 const CACHE_ENTRIES = 2;
 
-export async function preparedData(bucket: R2Bucket, appId: string, datasetId: string, hyper: Hyper): Promise<Prepared> {
+export async function runData(bucket: R2Bucket, appId: string, datasetId: string, hyper: Hyper): Promise<RunData> {
   const k = JSON.stringify([appId, datasetId, hyper.seed, hyper.validation_split, hyper.features]);
   const hit = cache.get(k);
   if (hit) {
@@ -14,8 +19,9 @@ export async function preparedData(bucket: R2Bucket, appId: string, datasetId: s
     cache.set(k, hit);
     return hit;
   }
-  const prepared = prepare(await loadExamples(bucket, appId, datasetId), hyper);
-  cache.set(k, prepared);
+  const examples = await loadExamples(bucket, appId, datasetId);
+  const data = { examples, prepared: prepare(examples, hyper) };
+  cache.set(k, data);
   while (cache.size > CACHE_ENTRIES) cache.delete(cache.keys().next().value!);
-  return prepared;
+  return data;
 }

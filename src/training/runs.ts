@@ -50,6 +50,9 @@ export interface StepCommit {
   now: number;
 }
 
+/** A bound value selected as a named column (for INSERT … SELECT). */
+const v = <T>(value: T, column: string) => sql<T>`${value}`.as(column);
+
 /**
  * Advances the run from seq-1 to seq, with the step's metrics, atomically —
  * only if the run is still running at seq-1. Returns whether it advanced.
@@ -57,7 +60,6 @@ export interface StepCommit {
 export async function commitStep(db: Db, c: StepCommit): Promise<boolean> {
   // Inserts select from the run row, so they add nothing unless the run advanced to seq.
   const advanced = and(eq(trainingRuns.id, c.runId), eq(trainingRuns.seq, c.seq));
-  const v = <T>(value: T, column: string) => sql<T>`${value}`.as(column);
   const [update] = await db.batch([
     db
       .update(trainingRuns)
@@ -108,7 +110,6 @@ export async function commitStep(db: Db, c: StepCommit): Promise<boolean> {
  */
 export async function commitFinal(db: Db, runId: string, seq: number, version: NewVersion, now: number): Promise<boolean> {
   const atPrevious = and(eq(trainingRuns.id, runId), eq(trainingRuns.seq, seq - 1), eq(trainingRuns.status, "running"));
-  const v = <T>(value: T, column: string) => sql<T>`${value}`.as(column);
   const nextVersion = sql<number>`(SELECT COALESCE(MAX(${agentVersions.version}), 0) + 1 FROM ${agentVersions} WHERE ${agentVersions.appId} = ${version.appId} AND ${agentVersions.agentId} = ${version.agentId})`;
   const [insert] = await db.batch([
     db

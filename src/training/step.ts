@@ -22,10 +22,10 @@ import { decodeModel, encodeModel } from "../model/model.ts";
 import { finalizeModel, initState, perClassRecall, toModel, trainStep, type EpochMetrics } from "../model/trainer.ts";
 import { keys } from "../storage/keys.ts";
 import { deletePrefix, getBytes, putBytes } from "../storage/objects.ts";
-import { loadExamples, MissingDatasetError } from "../data/datasets.ts";
+import { MissingDatasetError } from "../data/datasets.ts";
 import { createMemories, type MemoryServices } from "../memory/store.ts";
 import { learnedMemories } from "../memory/learned.ts";
-import { preparedData } from "./prepared.ts";
+import { runData } from "./prepared.ts";
 import type { StepMessage } from "./messages.ts";
 import { commitFinal, commitStep, failRun, findRun, markRunning, runEpochMetrics, TERMINAL, type Run } from "./runs.ts";
 import { decodeState, encodeState } from "./state.ts";
@@ -85,7 +85,7 @@ export async function processStep(deps: StepDeps, msg: StepMessage, attempt = 1)
 async function trainingStep(deps: StepDeps, run: Run, msg: StepMessage): Promise<StepOutcome> {
   const started = deps.now();
   const hyper = run.config;
-  const prepared = await preparedData(deps.datasets, run.appId, run.datasetId, hyper);
+  const { prepared } = await runData(deps.datasets, run.appId, run.datasetId, hyper);
   const plan = run.plan;
   let state;
   if (msg.seq === 1) state = initState(prepared, hyper);
@@ -130,10 +130,9 @@ async function finalStep(deps: StepDeps, run: Run, msg: StepMessage): Promise<St
   if (!run.bestEpoch) throw new PermanentStepError("training ended without a best epoch");
   const bestBytes = await getBytes(deps.checkpoints, keys.bestModel(run.appId, run.id, run.bestEpoch));
   if (!bestBytes) throw new PermanentStepError(`weights of best epoch ${run.bestEpoch} are missing`);
-  const prepared = await preparedData(deps.datasets, run.appId, run.datasetId, hyper);
+  const { examples, prepared } = await runData(deps.datasets, run.appId, run.datasetId, hyper);
   const model = finalizeModel(decodeModel(bestBytes).params, prepared, hyper);
   // Learned patterns and demos (deterministic ids: a redo writes nothing twice).
-  const examples = await loadExamples(deps.datasets, run.appId, run.datasetId);
   await createMemories(deps.memory, run.appId, learnedMemories(run.id, run.agentId, examples, model.classes, perClassRecall(model.params, prepared, hyper)));
   const versionId = `ver_${run.id.slice(4)}`;
   const checkpointKey = keys.versionModel(run.appId, run.agentId, versionId);
