@@ -49,7 +49,9 @@ export async function loadModel(bucket: R2Bucket, v: Version): Promise<Loaded> {
   const bytes = await getBytes(bucket, v.checkpointKey);
   if (!bytes) throw new ApiError(500, "version_weights_missing", `weights of version ${v.version} are missing from storage`);
   const model = decodeModel(bytes);
-  const loaded = { model, net: new Network(model.arch, model.params) };
+  const net = new Network(model.arch, model.params);
+  // The network holds its own copy of the weights: keep only that one.
+  const loaded = { model: { ...model, params: net.params }, net };
   models.set(v.id, loaded);
   while (models.size > MODEL_CACHE_ENTRIES) models.delete(models.keys().next().value!);
   return loaded;

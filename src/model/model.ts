@@ -1,6 +1,6 @@
 /** A trained agent model (a version's weights) and inference with it. */
 import { featurize, type FeatureConfig } from "./features.ts";
-import { Network, softmax, type Arch, type Tensors } from "./network.ts";
+import { softmax, type Arch, type Network, type Tensors } from "./network.ts";
 import { encodeCheckpoint, decodeCheckpoint, CheckpointError } from "./checkpoint.ts";
 
 export interface AgentModel {
@@ -20,8 +20,8 @@ export interface Prediction {
   probs: Float32Array;
 }
 
-/** Runs one text through the model; reuses `net` scratch buffers when given. */
-export function predict(model: AgentModel, text: string, net = new Network(model.arch, model.params)): Prediction {
+/** Runs one text through the model on `net` (a network holding the model's weights). */
+export function predict(model: AgentModel, text: string, net: Network): Prediction {
   const x = featurize(text, model.features, model.idf);
   net.forward(x, 0, null, 0);
   const probs = new Float32Array(model.arch.classes);

@@ -3,7 +3,8 @@
  * → `early_layers` (dense + ReLU) → `late_layers` (dense + ReLU) → `output`
  * (softmax over response classes; it also takes a linear skip straight from
  * the embedding bag). Forward pass, cross-entropy with label
- * smoothing, backpropagation with inverted dropout, all in typed arrays.
+ * smoothing, backpropagation with inverted dropout; the dense and embedding
+ * arithmetic runs in WebAssembly SIMD kernels (kernels.wat).
  *
  * Parameters live in one Float32Array per tensor, named `<layer>.weight` and
  * `<layer>.bias`, so that checkpoints, optimizers and `freeze_layers` all
@@ -11,6 +12,9 @@
  */
 import type { SparseRows } from "./features.ts";
 import { Rng } from "./rng.ts";
+import { allocate, type Allocator } from "./arena.ts";
+import type { Kernels } from "./kernels.ts";
+import type { AdamState } from "./optimizer.ts";
 
 export const LAYER_NAMES = ["embedding", "early_layers", "late_layers", "output"] as const;
 export type LayerName = (typeof LAYER_NAMES)[number];
@@ -70,82 +74,92 @@ export interface Regularization {
   label_smoothing: number;
 }
 
-/** Scratch buffers and gradients for one network; not thread-shared. */
+/** Options of a network that trains (an inference network holds weights and activations only). */
+export interface TrainingOptions {
+  /** Most embedding rows one batch can touch (room for their gradients). */
+  maxTouchedRows: number;
+  /** Optimizer state to keep next to the weights (copied in; see `Network.optimizer`). */
+  optimizer: AdamState;
+}
+
+/** Feature entries handed to the embedding kernels at a time. */
+const CHUNK = 512;
+
+/**
+ * The network's weights, gradients, optimizer state and scratch buffers,
+ * all in one WebAssembly memory (arena.ts) that the SIMD kernels work on.
+ * The tensors passed in are copied: read and write the weights through
+ * `params` (and the optimizer state through `optimizer`) afterwards.
+ */
 export class Network {
   readonly arch: Arch;
   readonly params: Tensors;
+  /** Gradients of every tensor but the embedding table (empty for inference). */
   readonly grads: Tensors;
-  /** Embedding rows touched by the current batch, and their gradient slots. */
-  touched: Int32Array;
+  readonly optimizer: AdamState | null;
+  readonly kernels: Kernels;
+  /** Embedding rows touched by the current batch; row touched[k] has its gradient in slot k. */
+  readonly touched: Int32Array;
   touchedCount = 0;
-  private rowSlot: Int32Array;
-  private embGrad: Float32Array;
-
-  private e: Float32Array;
-  private m0: Float32Array;
-  private a1: Float32Array;
-  private h1: Float32Array;
-  private m1: Float32Array;
-  private a2: Float32Array;
-  private h2: Float32Array;
-  private m2: Float32Array;
   readonly logits: Float32Array;
   readonly probs: Float32Array;
-  private dz: Float32Array;
-  private dh2: Float32Array;
-  private dh1: Float32Array;
-  private de: Float32Array;
+  private readonly embGrad: Float32Array;
+  private readonly rowSlot: Int32Array;
+  private readonly b: ReturnType<typeof layout>;
 
-  constructor(arch: Arch, params: Tensors) {
+  constructor(arch: Arch, params: Tensors, training?: TrainingOptions) {
     this.arch = arch;
-    this.params = params;
-    const { dim: D, hidden: H, classes: C } = arch;
-    this.grads = {};
-    for (const [name, [r, c]] of Object.entries(tensorShapes(arch))) {
-      if (name !== "embedding.weight") this.grads[name] = new Float32Array(r * c);
+    const { kernels, buffers } = allocate((a) => layout(a, arch, training));
+    this.kernels = kernels;
+    this.b = buffers;
+    for (const [name, t] of Object.entries(buffers.params)) {
+      if (!params[name] || params[name].length !== t.length) throw new Error(`tensor ${name} is missing or has the wrong size`);
+      t.set(params[name]);
     }
-    this.rowSlot = new Int32Array(arch.buckets).fill(-1);
-    this.touched = new Int32Array(1024);
-    this.embGrad = new Float32Array(1024 * D);
-    this.e = new Float32Array(D);
-    this.m0 = new Float32Array(D);
-    this.a1 = new Float32Array(H);
-    this.h1 = new Float32Array(H);
-    this.m1 = new Float32Array(H);
-    this.a2 = new Float32Array(H);
-    this.h2 = new Float32Array(H);
-    this.m2 = new Float32Array(H);
-    this.logits = new Float32Array(C);
-    this.probs = new Float32Array(C);
-    this.dz = new Float32Array(C);
-    this.dh2 = new Float32Array(H);
-    this.dh1 = new Float32Array(H);
-    this.de = new Float32Array(D);
+    this.params = buffers.params;
+    this.grads = buffers.grads;
+    this.optimizer = null;
+    if (training) {
+      const { m, v } = buffers.moments;
+      for (const name of Object.keys(m)) {
+        m[name].set(training.optimizer.m[name]);
+        v[name].set(training.optimizer.v[name]);
+      }
+      this.optimizer = { t: training.optimizer.t, m, v };
+    }
+    this.touched = buffers.touched;
+    this.embGrad = buffers.embGrad;
+    this.rowSlot = new Int32Array(training ? arch.buckets : 0).fill(-1);
+    this.logits = buffers.logits;
+    this.probs = buffers.probs;
   }
 
   /** Forward pass of row `r`; fills `logits` and `probs`. Dropout only when `rng` is given. */
   forward(x: SparseRows, r: number, rng: Rng | null, dropout: number): void {
     const { dim: D, hidden: H, classes: C } = this.arch;
     const p = this.params;
-    const E = p["embedding.weight"];
-    const e = this.e;
+    const k = this.kernels;
+    const { e, idx, val } = this.b;
     e.set(p["embedding.bias"]);
-    for (let j = x.offsets[r], end = x.offsets[r + 1]; j < end; j++) {
-      const w = x.val[j];
-      const base = x.idx[j] * D;
-      for (let d = 0; d < D; d++) e[d] += w * E[base + d];
+    const E = p["embedding.weight"].byteOffset;
+    for (let j = x.offsets[r], end = x.offsets[r + 1]; j < end; j += CHUNK) {
+      const n = Math.min(CHUNK, end - j);
+      idx.set(x.idx.subarray(j, j + n));
+      val.set(x.val.subarray(j, j + n));
+      k.bag(E, idx.byteOffset, val.byteOffset, n, e.byteOffset, D);
     }
     const keep = 1 - dropout;
     const drop = rng !== null && dropout > 0;
-    if (drop) dropMask(this.m0, rng, dropout, keep, e);
-    dense(p["early_layers.weight"], p["early_layers.bias"], e, this.a1, D, H);
-    relu(this.a1, this.h1);
-    if (drop) dropMask(this.m1, rng, dropout, keep, this.h1);
-    dense(p["late_layers.weight"], p["late_layers.bias"], this.h1, this.a2, H, H);
-    relu(this.a2, this.h2);
-    if (drop) dropMask(this.m2, rng, dropout, keep, this.h2);
-    dense(p["output.weight"], p["output.bias"], this.h2, this.logits, H, C);
-    addInto(p["output.skip"], e, this.logits, D, C);
+    const { m0, a1, h1, m1, a2, h2, m2 } = this.b;
+    if (drop) dropMask(m0, rng, dropout, keep, e);
+    this.dense("early_layers", e, a1, D, H);
+    relu(a1, h1);
+    if (drop) dropMask(m1, rng, dropout, keep, h1);
+    this.dense("late_layers", h1, a2, H, H);
+    relu(a2, h2);
+    if (drop) dropMask(m2, rng, dropout, keep, h2);
+    this.dense("output", h2, this.logits, H, C);
+    k.dense_add(p["output.skip"].byteOffset, e.byteOffset, this.logits.byteOffset, D, C);
     softmax(this.logits, this.probs, 1);
   }
 
@@ -155,52 +169,61 @@ export class Network {
    * Layers in `frozen` get no gradient. Returns the loss.
    */
   backward(x: SparseRows, r: number, y: number, reg: Regularization, dropped: boolean, scale: number, frozen: ReadonlySet<LayerName>): number {
+    if (!this.optimizer) throw new Error("backward() needs a network built for training");
     const { dim: D, hidden: H, classes: C } = this.arch;
     const p = this.params;
     const g = this.grads;
+    const k = this.kernels;
+    const { e, m0, h1, m1, h2, m2, dz, dh2, dh1, de } = this.b;
     const eps = reg.label_smoothing;
     const off = eps / C;
     let loss = 0;
     for (let c = 0; c < C; c++) {
       const q = (c === y ? 1 - eps : 0) + off;
       if (q > 0) loss -= q * Math.log(Math.max(this.probs[c], 1e-12));
-      this.dz[c] = (this.probs[c] - q) * scale;
+      dz[c] = (this.probs[c] - q) * scale;
     }
     // output (and its linear skip from the embedding bag)
     if (!frozen.has("output")) {
-      outerAdd(g["output.weight"], g["output.bias"], this.h2, this.dz, H, C);
-      addOuter(g["output.skip"], this.e, this.dz, D, C);
+      this.layerGrads("output", h2, dz, H, C);
+      k.add_outer(g["output.skip"].byteOffset, e.byteOffset, dz.byteOffset, D, C);
     }
     if (frozen.has("late_layers") && frozen.has("early_layers") && frozen.has("embedding")) return loss;
-    backInput(p["output.weight"], this.dz, this.h2, this.dh2, H, C);
-    if (dropped) mulInPlace(this.dh2, this.m2);
+    // ReLU's backward step: inputs that are 0 (negative or dropped) get no gradient.
+    k.back_input(p["output.weight"].byteOffset, dz.byteOffset, h2.byteOffset, dh2.byteOffset, H, C, 0);
+    if (dropped) mulInPlace(dh2, m2);
     // late_layers
-    if (!frozen.has("late_layers")) outerAdd(g["late_layers.weight"], g["late_layers.bias"], this.h1, this.dh2, H, H);
+    if (!frozen.has("late_layers")) this.layerGrads("late_layers", h1, dh2, H, H);
     if (frozen.has("early_layers") && frozen.has("embedding")) return loss;
-    backInput(p["late_layers.weight"], this.dh2, this.h1, this.dh1, H, H);
-    if (dropped) mulInPlace(this.dh1, this.m1);
+    k.back_input(p["late_layers.weight"].byteOffset, dh2.byteOffset, h1.byteOffset, dh1.byteOffset, H, H, 0);
+    if (dropped) mulInPlace(dh1, m1);
     // early_layers
-    if (!frozen.has("early_layers")) outerAdd(g["early_layers.weight"], g["early_layers.bias"], this.e, this.dh1, D, H);
+    if (!frozen.has("early_layers")) this.layerGrads("early_layers", e, dh1, D, H);
     if (frozen.has("embedding")) return loss;
-    backInput(p["early_layers.weight"], this.dh1, null, this.de, D, H);
-    addBackInput(p["output.skip"], this.dz, this.de, D, C);
-    if (dropped) mulInPlace(this.de, this.m0);
+    k.back_input(p["early_layers.weight"].byteOffset, dh1.byteOffset, 0, de.byteOffset, D, H, 0);
+    k.back_input(p["output.skip"].byteOffset, dz.byteOffset, 0, de.byteOffset, D, C, 1);
+    if (dropped) mulInPlace(de, m0);
     // embedding (sparse rows)
-    const gb = g["embedding.bias"];
-    for (let d = 0; d < D; d++) gb[d] += this.de[d];
-    for (let j = x.offsets[r], end = x.offsets[r + 1]; j < end; j++) {
-      const w = x.val[j];
-      const base = this.slotOf(x.idx[j]) * D;
-      const G = this.embGrad;
-      for (let d = 0; d < D; d++) G[base + d] += w * this.de[d];
+    addInPlace(g["embedding.bias"], de);
+    const { slot, val } = this.b;
+    for (let j = x.offsets[r], end = x.offsets[r + 1]; j < end; j += CHUNK) {
+      const n = Math.min(CHUNK, end - j);
+      for (let i = 0; i < n; i++) slot[i] = this.slotOf(x.idx[j + i]);
+      val.set(x.val.subarray(j, j + n));
+      k.bag_grad(this.embGrad.byteOffset, slot.byteOffset, val.byteOffset, n, de.byteOffset, D);
     }
     return loss;
   }
 
-  /** Gradient of embedding row `row` accumulated in this batch (a view). */
+  /** Gradient of the embedding row in slot `slot` accumulated in this batch (a view). */
   embeddingGrad(slot: number): Float32Array {
     const D = this.arch.dim;
     return this.embGrad.subarray(slot * D, slot * D + D);
+  }
+
+  /** Byte offset of the embedding gradient slots (for the optimizer's kernels). */
+  get embeddingGradPointer(): number {
+    return this.embGrad.byteOffset;
   }
 
   /** Clears all gradients for the next batch. */
@@ -211,82 +234,68 @@ export class Network {
     this.touchedCount = 0;
   }
 
+  /** out = b + xᵀW of a dense layer; zero inputs are skipped. */
+  private dense(layer: LayerName, x: Float32Array, out: Float32Array, nIn: number, nOut: number): void {
+    out.set(this.params[`${layer}.bias`]);
+    this.kernels.dense_add(this.params[`${layer}.weight`].byteOffset, x.byteOffset, out.byteOffset, nIn, nOut);
+  }
+
+  /** A dense layer's gradients: gW += x ⊗ dy, gb += dy. */
+  private layerGrads(layer: LayerName, x: Float32Array, dy: Float32Array, nIn: number, nOut: number): void {
+    addInPlace(this.grads[`${layer}.bias`], dy);
+    this.kernels.add_outer(this.grads[`${layer}.weight`].byteOffset, x.byteOffset, dy.byteOffset, nIn, nOut);
+  }
+
   private slotOf(row: number): number {
     let s = this.rowSlot[row];
     if (s >= 0) return s;
     s = this.touchedCount++;
-    if (s >= this.touched.length) {
-      const t = new Int32Array(this.touched.length * 2);
-      t.set(this.touched);
-      this.touched = t;
-      const g = new Float32Array(this.embGrad.length * 2);
-      g.set(this.embGrad);
-      this.embGrad = g;
-    }
+    if (s >= this.touched.length) throw new Error(`a batch touched more than ${this.touched.length} embedding rows (maxTouchedRows)`);
     this.touched[s] = row;
     this.rowSlot[row] = s;
     return s;
   }
 }
 
-/** out = b + xᵀW for input-major W [n_in, n_out]; zero inputs are skipped. */
-function dense(W: Float32Array, b: Float32Array, x: Float32Array, out: Float32Array, nIn: number, nOut: number): void {
-  out.set(b);
-  addInto(W, x, out, nIn, nOut);
+/** Every buffer of a network, in the order they sit in its memory. */
+function layout(a: Allocator, arch: Arch, training: TrainingOptions | undefined) {
+  const { dim: D, hidden: H, classes: C } = arch;
+  const shapes = Object.entries(tensorShapes(arch));
+  const tensors = (names: [string, [number, number]][]): Tensors => Object.fromEntries(names.map(([name, [r, c]]) => [name, a.f32(r * c)]));
+  const dense = shapes.filter(([name]) => name !== "embedding.weight");
+  const moments = (): Tensors =>
+    training ? Object.fromEntries(shapes.map(([name]) => [name, a.f32(training.optimizer.m[name]?.length ?? 0)])) : {};
+  const variances = (): Tensors =>
+    training ? Object.fromEntries(shapes.map(([name]) => [name, a.f32(training.optimizer.v[name]?.length ?? 0)])) : {};
+  const rows = training ? training.maxTouchedRows : 0;
+  return {
+    params: tensors(shapes),
+    grads: training ? tensors(dense) : {},
+    moments: { m: moments(), v: variances() },
+    touched: a.i32(rows),
+    embGrad: a.f32(rows * D),
+    idx: a.i32(CHUNK),
+    val: a.f32(CHUNK),
+    slot: a.i32(CHUNK),
+    e: a.f32(D),
+    m0: a.f32(D),
+    a1: a.f32(H),
+    h1: a.f32(H),
+    m1: a.f32(H),
+    a2: a.f32(H),
+    h2: a.f32(H),
+    m2: a.f32(H),
+    logits: a.f32(C),
+    probs: a.f32(C),
+    dz: a.f32(C),
+    dh2: a.f32(H),
+    dh1: a.f32(H),
+    de: a.f32(D),
+  };
 }
 
-/** out += xᵀW (no bias); zero inputs are skipped. */
-function addInto(W: Float32Array, x: Float32Array, out: Float32Array, nIn: number, nOut: number): void {
-  for (let j = 0; j < nIn; j++) {
-    const v = x[j];
-    if (v === 0) continue;
-    const base = j * nOut;
-    for (let i = 0; i < nOut; i++) out[i] += v * W[base + i];
-  }
-}
-
-/**
- * Gradient of the loss with respect to a layer's input: dx[j] = W[j,:]·dy.
- * With `act` (the input was a ReLU output, possibly dropped out), inputs that
- * are zero get no gradient, which is also the ReLU's own backward step.
- */
-function backInput(W: Float32Array, dy: Float32Array, act: Float32Array | null, dx: Float32Array, nIn: number, nOut: number): void {
-  for (let j = 0; j < nIn; j++) {
-    if (act !== null && act[j] === 0) {
-      dx[j] = 0;
-      continue;
-    }
-    const base = j * nOut;
-    let s = 0;
-    for (let i = 0; i < nOut; i++) s += W[base + i] * dy[i];
-    dx[j] = s;
-  }
-}
-
-/** dx[j] += W[j,:]·dy (a second path into the same input). */
-function addBackInput(W: Float32Array, dy: Float32Array, dx: Float32Array, nIn: number, nOut: number): void {
-  for (let j = 0; j < nIn; j++) {
-    const base = j * nOut;
-    let s = 0;
-    for (let i = 0; i < nOut; i++) s += W[base + i] * dy[i];
-    dx[j] += s;
-  }
-}
-
-/** gW += x ⊗ dy (input-major); zero inputs are skipped. */
-function addOuter(gW: Float32Array, x: Float32Array, dy: Float32Array, nIn: number, nOut: number): void {
-  for (let j = 0; j < nIn; j++) {
-    const v = x[j];
-    if (v === 0) continue;
-    const base = j * nOut;
-    for (let i = 0; i < nOut; i++) gW[base + i] += v * dy[i];
-  }
-}
-
-/** A dense layer's gradients: gW += x ⊗ dy, gb += dy. */
-function outerAdd(gW: Float32Array, gb: Float32Array, x: Float32Array, dy: Float32Array, nIn: number, nOut: number): void {
-  for (let i = 0; i < nOut; i++) gb[i] += dy[i];
-  addOuter(gW, x, dy, nIn, nOut);
+function addInPlace(x: Float32Array, y: Float32Array): void {
+  for (let i = 0; i < x.length; i++) x[i] += y[i];
 }
 
 function relu(a: Float32Array, h: Float32Array): void {

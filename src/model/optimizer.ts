@@ -36,59 +36,36 @@ export function initAdam(params: Tensors, arch: Arch, embedding: AdamConfig["emb
   return { t: 0, m, v };
 }
 
-/** Applies the gradients accumulated in `net` with learning rate `lr`. */
-export function adamStep(net: Network, state: AdamState, cfg: AdamConfig, lr: number, frozen: ReadonlySet<LayerName>): void {
+/** Applies the gradients accumulated in `net` to its weights and optimizer state, with learning rate `lr`. */
+export function adamStep(net: Network, cfg: AdamConfig, lr: number, frozen: ReadonlySet<LayerName>): void {
+  const state = net.optimizer;
+  if (!state) throw new Error("adamStep() needs a network built for training");
   state.t += 1;
   const { beta1: b1, beta2: b2, epsilon: eps, weight_decay: wd } = cfg;
-  const c1 = 1 / (1 - Math.pow(b1, state.t));
+  const step = lr / (1 - Math.pow(b1, state.t));
   const c2 = 1 / (1 - Math.pow(b2, state.t));
   const decay = 1 - lr * wd;
+  const k = net.kernels;
   for (const [name, g] of Object.entries(net.grads)) {
     if (frozen.has(layerOf(name))) continue;
     const p = net.params[name];
-    const m = state.m[name];
-    const v = state.v[name];
-    const isBias = name.endsWith(".bias");
-    for (let i = 0; i < p.length; i++) {
-      const gi = g[i];
-      const mi = (m[i] = b1 * m[i] + (1 - b1) * gi);
-      const vi = (v[i] = b2 * v[i] + (1 - b2) * gi * gi);
-      p[i] = (isBias ? p[i] : p[i] * decay) - (lr * mi * c1) / (Math.sqrt(vi * c2) + eps);
-    }
+    const rowDecay = name.endsWith(".bias") ? 1 : decay;
+    k.adam(p.byteOffset, g.byteOffset, state.m[name].byteOffset, state.v[name].byteOffset, p.length, b1, b2, step, c2, eps, rowDecay);
   }
   if (frozen.has("embedding")) return;
-  if (cfg.embedding === "adagrad") return adagradRows(net, state, lr * cfg.embedding_lr_scale, wd);
   const D = net.arch.dim;
-  const E = net.params["embedding.weight"];
-  const m = state.m["embedding.weight"];
-  const v = state.v["embedding.weight"];
-  for (let k = 0; k < net.touchedCount; k++) {
-    const g = net.embeddingGrad(k);
-    const base = net.touched[k] * D;
-    for (let d = 0; d < D; d++) {
-      const i = base + d;
-      const gi = g[d];
-      const mi = (m[i] = b1 * m[i] + (1 - b1) * gi);
-      const vi = (v[i] = b2 * v[i] + (1 - b2) * gi * gi);
-      E[i] = E[i] * decay - (lr * mi * c1) / (Math.sqrt(vi * c2) + eps);
-    }
+  const E = net.params["embedding.weight"].byteOffset;
+  const G = net.embeddingGradPointer;
+  if (cfg.embedding === "adagrad") {
+    const lrE = lr * cfg.embedding_lr_scale;
+    k.adagrad_rows(E, G, net.touched.byteOffset, state.v["embedding.weight"].byteOffset, net.touchedCount, D, lrE, 1 - lrE * wd);
+    return;
   }
-}
-
-/** Row-wise Adagrad on the touched embedding rows (state: one float per row, in `v`). */
-function adagradRows(net: Network, state: AdamState, lr: number, wd: number): void {
-  const D = net.arch.dim;
-  const E = net.params["embedding.weight"];
-  const acc = state.v["embedding.weight"];
-  const decay = 1 - lr * wd;
-  for (let k = 0; k < net.touchedCount; k++) {
-    const g = net.embeddingGrad(k);
-    const row = net.touched[k];
-    let sq = 0;
-    for (let d = 0; d < D; d++) sq += g[d] * g[d];
-    const a = (acc[row] += sq / D);
-    const step = lr / (Math.sqrt(a) + 1e-8);
-    const base = row * D;
-    for (let d = 0; d < D; d++) E[base + d] = E[base + d] * decay - step * g[d];
+  // Lazy Adam: only the touched rows move.
+  const m = state.m["embedding.weight"].byteOffset;
+  const v = state.v["embedding.weight"].byteOffset;
+  for (let s = 0; s < net.touchedCount; s++) {
+    const at = net.touched[s] * D * 4;
+    k.adam(E + at, G + s * D * 4, m + at, v + at, D, b1, b2, step, c2, eps, decay);
   }
 }

@@ -231,7 +231,13 @@ function validMetrics(net: Network, prepared: Prepared): { loss: number | null; 
  * owns, mutating `state`. Deterministic in (state, prepared, hyper, seq).
  */
 export function trainStep(state: TrainState, prepared: Prepared, hyper: Hyper, plan: Plan, seq: number): StepReport {
-  const net = new Network(archOf(hyper, prepared.classes.length), state.params);
+  const net = new Network(archOf(hyper, prepared.classes.length), state.params, {
+    maxTouchedRows: maxTouchedRows(prepared, hyper),
+    optimizer: state.adam,
+  });
+  // From here on the network's memory holds the state.
+  state.params = net.params;
+  state.adam = net.optimizer!;
   const frozen = new Set(hyper.freeze_layers);
   const { epoch, part, lastOfEpoch } = stepPosition(plan, seq);
   let baseline: EpochMetrics | null = null;
@@ -266,7 +272,7 @@ export function trainStep(state: TrainState, prepared: Prepared, hyper: Hyper, p
       lossSum += net.backward(prepared.x, r, prepared.labels[r], hyper, rng !== null, scale, frozen);
     }
     examples += to - from;
-    adamStep(net, state.adam, adam, learningRate(hyper, t, totalBatches), frozen);
+    adamStep(net, adam, learningRate(hyper, t, totalBatches), frozen);
   }
   const p = state.progress;
   p.epoch_loss += lossSum;
@@ -292,6 +298,14 @@ export function trainStep(state: TrainState, prepared: Prepared, hyper: Hyper, p
     if (epoch >= plan.epochs || (hyper.early_stopping && p.since_best >= hyper.early_stopping.patience)) p.stopped = true;
   }
   return { seq, epoch, examples, train_loss: lossSum / Math.max(1, examples), baseline, epoch_end: epochEnd, improved, stop: p.stopped };
+}
+
+/** Most embedding rows one batch can touch: batch size × the longest row, at most the table. */
+function maxTouchedRows(prepared: Prepared, hyper: Hyper): number {
+  const { offsets } = prepared.x;
+  let longest = 0;
+  for (const r of prepared.train) longest = Math.max(longest, offsets[r + 1] - offsets[r]);
+  return Math.max(1, Math.min(hyper.features.buckets, hyper.batch_size * longest));
 }
 
 /** An agent model of `params` with the data's classes and IDF. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { countRows, inverseDocumentFrequency, weightRows, type FeatureConfig } from "../../src/model/features.ts";
 import { initParams, Network, tensorShapes, type Arch } from "../../src/model/network.ts";
+import { initAdam } from "../../src/model/optimizer.ts";
 
 const features: FeatureConfig = { buckets: 64, word_ngrams: 2, char_min: 3, char_max: 4 };
 const arch: Arch = { buckets: 64, dim: 6, hidden: 5, classes: 3 };
@@ -27,7 +28,7 @@ describe("backpropagation", () => {
   it("matches central finite differences on every layer", () => {
     const params = initParams(arch, 3);
     // Float64 would be nicer; Float32 with a moderate step is accurate to ~1e-3 relative.
-    const net = new Network(arch, params);
+    const net = new Network(arch, params, { maxTouchedRows: arch.buckets, optimizer: initAdam(params, arch, "adagrad") });
     net.zeroGrad();
     texts.forEach((_, r) => {
       net.forward(x, r, null, 0);
@@ -36,7 +37,7 @@ describe("backpropagation", () => {
     const h = 2e-3; // small enough to stay clear of ReLU kinks
     let checked = 0;
     for (const name of Object.keys(tensorShapes(arch))) {
-      const p = params[name];
+      const p = net.params[name];
       // Analytic gradient: dense tensors in net.grads, embedding rows in the touched slots.
       const analytic = (i: number): number => {
         if (name !== "embedding.weight") return net.grads[name][i];
