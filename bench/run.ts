@@ -107,8 +107,8 @@ for (const seed of seeds) {
   console.log(`seed ${seed}: ${train.length} training examples, ${test.length} test examples, ${args.shots ? `${args.shots} per class` : "full training set"}`);
   const t0 = performance.now();
   const r = fit(train, hyper, (s) => {
-    if (s.epoch_end && !args.quiet) {
-      const e = s.epoch_end;
+    for (const e of s.epochs) {
+      if (e.epoch === 0 || args.quiet) continue;
       console.log(`  epoch ${String(e.epoch).padStart(2)}  train_loss ${e.train_loss?.toFixed(4)}  valid_loss ${e.valid_loss?.toFixed(4) ?? "-"}  valid_acc ${e.valid_accuracy?.toFixed(4) ?? "-"}  ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     }
   });

@@ -54,7 +54,8 @@ export const TrainAgentOutput = z.object({
     n_train: z.number().int(),
     n_valid: z.number().int(),
     epochs: z.number().int(),
-    steps_per_epoch: z.number().int(),
+    steps_per_epoch: z.number().int().describe("Queue steps per epoch (1 when a step holds whole epochs)"),
+    epochs_per_step: z.number().int().describe("Whole epochs per queue step (1 when an epoch spans steps)"),
     total_steps: z.number().int(),
   }),
   config: z.record(z.string(), z.unknown()).describe("The resolved configuration (defaults filled, seed chosen)"),
@@ -94,7 +95,7 @@ export const trainAgent = defineFunction({
       throw invalid([
         {
           path: "config.examples_per_step",
-          message: `this config needs ${plan.total_steps} queue steps (epochs × steps per epoch); the limit is ${MAX_STEPS_PER_RUN}: raise examples_per_step or lower epochs`,
+          message: `this config needs ${plan.total_steps} queue steps (epochs × steps per epoch, or epochs ÷ epochs per step); the limit is ${MAX_STEPS_PER_RUN}: raise examples_per_step or lower epochs`,
         },
       ]);
     }
@@ -129,7 +130,7 @@ export const trainAgent = defineFunction({
       agent_id: input.agent_id,
       dataset_id: datasetId,
       training_type: input.training_type,
-      plan: { n_train: plan.n_train, n_valid: plan.n_valid, epochs: plan.epochs, steps_per_epoch: plan.steps_per_epoch, total_steps: plan.total_steps },
+      plan: { n_train: plan.n_train, n_valid: plan.n_valid, epochs: plan.epochs, steps_per_epoch: plan.steps_per_epoch, epochs_per_step: plan.epochs_per_step, total_steps: plan.total_steps },
       config: { ...hyper },
       data_report: report,
       links: { run: `/runs/${runId}`, events: `/runs/${runId}/events` },

@@ -32,9 +32,8 @@ export function fit(examples: readonly Example[], hyper: Hyper, onStep?: (r: Ste
   let best = cloneTensors(state.params);
   for (let seq = 1; seq <= plan.train_steps; seq++) {
     const r = trainStep(state, prepared, hyper, plan, seq);
-    if (r.baseline) epochs.push(r.baseline);
-    if (r.epoch_end) epochs.push(r.epoch_end);
-    if (r.improved) best = cloneTensors(state.params);
+    epochs.push(...r.epochs);
+    if (r.improved) best = r.best_params ?? cloneTensors(state.params);
     onStep?.(r, plan);
     if (r.stop) break;
   }

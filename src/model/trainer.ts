@@ -58,8 +58,12 @@ export interface Plan {
   n_valid: number;
   epochs: number;
   batches_per_epoch: number;
+  /** Batches of one step when a step is a slice of an epoch (else batches_per_epoch). */
   batches_per_step: number;
+  /** Steps per epoch when an epoch spans steps (else 1). */
   steps_per_epoch: number;
+  /** Whole epochs per step when a step holds several (else 1). */
+  epochs_per_step: number;
   /** Training steps; the step after the last one (or after an early stop) finalizes. */
   train_steps: number;
   /** train_steps + 1 (the final step). */
@@ -91,16 +95,20 @@ export interface EpochMetrics {
 
 export interface StepReport {
   seq: number;
+  /** The last epoch this step trained (in part or whole). */
   epoch: number;
   examples: number;
   /** Mean training loss of this step's examples. */
   train_loss: number;
-  /** Held-out metrics of the untrained network (first step only). */
-  baseline: EpochMetrics | null;
-  /** Metrics when this step ends an epoch. */
-  epoch_end: EpochMetrics | null;
-  /** This epoch is the best so far: its weights are the candidate version. */
+  /** Held-out metrics of the untrained network (epoch 0, first step only) and of each epoch this step ended. */
+  epochs: EpochMetrics[];
+  /** An epoch of this step is the best so far: its weights are the candidate version. */
   improved: boolean;
+  /**
+   * The best epoch's weights when it ended inside this step rather than at
+   * its end (then they are not the state's weights); null otherwise.
+   */
+  best_params: Tensors | null;
   /** Training is over (last epoch, or early stop): the next step finalizes. */
   stop: boolean;
 }
@@ -148,11 +156,18 @@ export function labelExamples(examples: readonly Example[]): { classes: string[]
   return { classes, labels: Int32Array.from(examples, (e) => index.get(e.expected_output) ?? 0) };
 }
 
+/**
+ * Cuts the run into queue steps of about `examples_per_step` examples: a
+ * slice of an epoch when an epoch is larger, else whole epochs.
+ */
 export function planRun(nTrain: number, nValid: number, hyper: Hyper): Plan {
   const batchesPerEpoch = Math.max(1, Math.ceil(nTrain / hyper.batch_size));
-  const batchesPerStep = Math.max(1, Math.min(batchesPerEpoch, Math.ceil(hyper.examples_per_step / hyper.batch_size)));
+  const stepBatches = Math.max(1, Math.ceil(hyper.examples_per_step / hyper.batch_size));
+  const batchesPerStep = Math.min(batchesPerEpoch, stepBatches);
   const stepsPerEpoch = Math.ceil(batchesPerEpoch / batchesPerStep);
-  const trainSteps = hyper.epochs * stepsPerEpoch;
+  const epochsPerStep = Math.max(1, Math.min(hyper.epochs, Math.floor(stepBatches / batchesPerEpoch)));
+  // One of steps_per_epoch and epochs_per_step is 1.
+  const trainSteps = stepsPerEpoch * Math.ceil(hyper.epochs / epochsPerStep);
   return {
     n_train: nTrain,
     n_valid: nValid,
@@ -160,6 +175,7 @@ export function planRun(nTrain: number, nValid: number, hyper: Hyper): Plan {
     batches_per_epoch: batchesPerEpoch,
     batches_per_step: batchesPerStep,
     steps_per_epoch: stepsPerEpoch,
+    epochs_per_step: epochsPerStep,
     train_steps: trainSteps,
     total_steps: trainSteps + 1,
   };
@@ -174,11 +190,22 @@ export function initState(prepared: Prepared, hyper: Hyper): TrainState {
   };
 }
 
-/** Which epoch and which slice of it step `seq` trains. */
-export function stepPosition(plan: Plan, seq: number): { epoch: number; part: number; lastOfEpoch: boolean } {
-  const epoch = Math.floor((seq - 1) / plan.steps_per_epoch) + 1;
+/** Which epochs step `seq` trains, which slice of an epoch (part), and whether it ends its last epoch. */
+export function stepPosition(plan: Plan, seq: number): { first: number; last: number; part: number; endsEpoch: boolean } {
+  const block = Math.floor((seq - 1) / plan.steps_per_epoch);
   const part = (seq - 1) % plan.steps_per_epoch;
-  return { epoch, part, lastOfEpoch: part === plan.steps_per_epoch - 1 };
+  const first = block * plan.epochs_per_step + 1;
+  return { first, last: Math.min(plan.epochs, first + plan.epochs_per_step - 1), part, endsEpoch: part === plan.steps_per_epoch - 1 };
+}
+
+/**
+ * The step whose state checkpoint holds the weights of the end of `epoch`,
+ * or null when that epoch ended inside a step (then its weights are saved
+ * on their own as the best model).
+ */
+export function stepEndingEpoch(plan: Plan, epoch: number): number | null {
+  if (epoch % plan.epochs_per_step !== 0 && epoch !== plan.epochs) return null;
+  return Math.ceil(epoch / plan.epochs_per_step) * plan.steps_per_epoch;
 }
 
 function learningRate(hyper: Hyper, t: number, total: number): number {
@@ -227,8 +254,9 @@ function validMetrics(net: Network, prepared: Prepared): { loss: number | null; 
 }
 
 /**
- * Trains the slice of data that step `seq` (1-based, ≤ plan.train_steps)
- * owns, mutating `state`. Deterministic in (state, prepared, hyper, seq).
+ * Trains what step `seq` (1-based, ≤ plan.train_steps) owns — a slice of an
+ * epoch or whole epochs — mutating `state`; stops early after the epoch
+ * where early stopping triggers. Deterministic in (state, prepared, hyper, seq).
  */
 export function trainStep(state: TrainState, prepared: Prepared, hyper: Hyper, plan: Plan, seq: number): StepReport {
   const net = new Network(archOf(hyper, prepared.classes.length), state.params, {
@@ -239,17 +267,12 @@ export function trainStep(state: TrainState, prepared: Prepared, hyper: Hyper, p
   state.params = net.params;
   state.adam = net.optimizer!;
   const frozen = new Set(hyper.freeze_layers);
-  const { epoch, part, lastOfEpoch } = stepPosition(plan, seq);
-  let baseline: EpochMetrics | null = null;
+  const { first, last, part, endsEpoch } = stepPosition(plan, seq);
+  const epochs: EpochMetrics[] = [];
   if (seq === 1) {
     const m = validMetrics(net, prepared);
-    baseline = { epoch: 0, train_loss: null, valid_loss: m.loss, valid_accuracy: m.accuracy };
+    epochs.push({ epoch: 0, train_loss: null, valid_loss: m.loss, valid_accuracy: m.accuracy });
   }
-  const order = permutation(plan.n_train, hyper.seed, 0x10000 + epoch);
-  const bs = hyper.batch_size;
-  const firstBatch = part * plan.batches_per_step;
-  const lastBatch = Math.min(plan.batches_per_epoch, firstBatch + plan.batches_per_step);
-  const totalBatches = plan.epochs * plan.batches_per_epoch;
   const adam: AdamConfig = {
     ...ADAM,
     learning_rate: hyper.learning_rate,
@@ -257,6 +280,47 @@ export function trainStep(state: TrainState, prepared: Prepared, hyper: Hyper, p
     embedding: hyper.embedding_optimizer,
     embedding_lr_scale: hyper.embedding_lr_scale,
   };
+  const firstBatch = part * plan.batches_per_step;
+  const lastBatch = Math.min(plan.batches_per_epoch, firstBatch + plan.batches_per_step);
+  const p = state.progress;
+  let lossSum = 0;
+  let examples = 0;
+  let improved = false;
+  let bestParams: Tensors | null = null;
+  let epoch = first;
+  for (; epoch <= last; epoch++) {
+    const done = trainBatches(net, prepared, hyper, plan, adam, frozen, epoch, firstBatch, lastBatch);
+    lossSum += done.lossSum;
+    examples += done.examples;
+    p.epoch_loss += done.lossSum;
+    p.epoch_examples += done.examples;
+    if (!endsEpoch) break;
+    const m = endEpoch(net, prepared, hyper, plan, p, epoch);
+    epochs.push(m.metrics);
+    if (m.improved) {
+      improved = true;
+      bestParams = stepEndingEpoch(plan, epoch) === seq ? null : cloneTensors(net.params);
+    }
+    if (p.stopped) break;
+  }
+  return { seq, epoch: Math.min(epoch, last), examples, train_loss: lossSum / Math.max(1, examples), epochs, improved, best_params: bestParams, stop: p.stopped };
+}
+
+/** Batches [firstBatch, lastBatch) of `epoch`: forward, backward and an optimizer step per batch. */
+function trainBatches(
+  net: Network,
+  prepared: Prepared,
+  hyper: Hyper,
+  plan: Plan,
+  adam: AdamConfig,
+  frozen: ReadonlySet<LayerName>,
+  epoch: number,
+  firstBatch: number,
+  lastBatch: number,
+): { lossSum: number; examples: number } {
+  const order = permutation(plan.n_train, hyper.seed, 0x10000 + epoch);
+  const bs = hyper.batch_size;
+  const totalBatches = plan.epochs * plan.batches_per_epoch;
   let lossSum = 0;
   let examples = 0;
   for (let b = firstBatch; b < lastBatch; b++) {
@@ -274,30 +338,28 @@ export function trainStep(state: TrainState, prepared: Prepared, hyper: Hyper, p
     examples += to - from;
     adamStep(net, adam, learningRate(hyper, t, totalBatches), frozen);
   }
-  const p = state.progress;
-  p.epoch_loss += lossSum;
-  p.epoch_examples += examples;
-  let epochEnd: EpochMetrics | null = null;
-  let improved = false;
-  if (lastOfEpoch) {
-    const m = validMetrics(net, prepared);
-    epochEnd = { epoch, train_loss: p.epoch_loss / Math.max(1, p.epoch_examples), valid_loss: m.loss, valid_accuracy: m.accuracy };
-    p.epoch_loss = 0;
-    p.epoch_examples = 0;
-    const acc = m.accuracy ?? 0;
-    const loss = m.loss ?? 0;
-    const minDelta = hyper.early_stopping?.min_delta ?? 0;
-    // Without a validation split the latest epoch is the best one.
-    improved = m.accuracy === null || acc > p.best_accuracy + minDelta || (acc >= p.best_accuracy && loss < p.best_loss);
-    if (improved) {
-      p.best_epoch = epoch;
-      p.best_accuracy = acc;
-      p.best_loss = loss;
-      p.since_best = 0;
-    } else p.since_best++;
-    if (epoch >= plan.epochs || (hyper.early_stopping && p.since_best >= hyper.early_stopping.patience)) p.stopped = true;
-  }
-  return { seq, epoch, examples, train_loss: lossSum / Math.max(1, examples), baseline, epoch_end: epochEnd, improved, stop: p.stopped };
+  return { lossSum, examples };
+}
+
+/** Validation metrics at the end of `epoch`; updates best epoch, patience and stop in `p`. */
+function endEpoch(net: Network, prepared: Prepared, hyper: Hyper, plan: Plan, p: Progress, epoch: number): { metrics: EpochMetrics; improved: boolean } {
+  const m = validMetrics(net, prepared);
+  const metrics = { epoch, train_loss: p.epoch_loss / Math.max(1, p.epoch_examples), valid_loss: m.loss, valid_accuracy: m.accuracy };
+  p.epoch_loss = 0;
+  p.epoch_examples = 0;
+  const acc = m.accuracy ?? 0;
+  const loss = m.loss ?? 0;
+  const minDelta = hyper.early_stopping?.min_delta ?? 0;
+  // Without a validation split the latest epoch is the best one.
+  const improved = m.accuracy === null || acc > p.best_accuracy + minDelta || (acc >= p.best_accuracy && loss < p.best_loss);
+  if (improved) {
+    p.best_epoch = epoch;
+    p.best_accuracy = acc;
+    p.best_loss = loss;
+    p.since_best = 0;
+  } else p.since_best++;
+  if (epoch >= plan.epochs || (hyper.early_stopping && p.since_best >= hyper.early_stopping.patience)) p.stopped = true;
+  return { metrics, improved };
 }
 
 /** Most embedding rows one batch can touch: batch size × the longest row, at most the table. */

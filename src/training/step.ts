@@ -19,7 +19,8 @@
 import type { Db } from "../db/client.ts";
 import { CheckpointError } from "../model/checkpoint.ts";
 import { decodeModel, encodeModel } from "../model/model.ts";
-import { finalizeModel, initState, perClassRecall, toModel, trainStep, type EpochMetrics } from "../model/trainer.ts";
+import { finalizeModel, initState, perClassRecall, stepEndingEpoch, toModel, trainStep } from "../model/trainer.ts";
+import type { Tensors } from "../model/network.ts";
 import { keys } from "../storage/keys.ts";
 import { deletePrefix, getBytes, putBytes } from "../storage/objects.ts";
 import { MissingDatasetError } from "../data/datasets.ts";
@@ -97,12 +98,12 @@ async function trainingStep(deps: StepDeps, run: Run, msg: StepMessage): Promise
   const previousBest = state.progress.best_epoch;
   const report = trainStep(state, prepared, hyper, plan, msg.seq);
   deps.crash?.("before-checkpoint", msg);
-  if (report.improved) {
-    await putBytes(deps.checkpoints, keys.bestModel(run.appId, run.id, report.epoch), encodeModel(toModel(state.params, prepared, hyper)));
+  // The best epoch's weights: the state checkpoint itself when the epoch ended this step, else a model of their own.
+  if (report.best_params) {
+    await putBytes(deps.checkpoints, keys.bestModel(run.appId, run.id, state.progress.best_epoch), encodeModel(toModel(report.best_params, prepared, hyper)));
   }
   await putBytes(deps.checkpoints, keys.stepCheckpoint(run.appId, run.id, msg.seq), encodeState(state, msg.seq));
   deps.crash?.("after-checkpoint", msg);
-  const epochs: EpochMetrics[] = [report.baseline, report.epoch_end].filter((m): m is EpochMetrics => m !== null);
   const advanced = await commitStep(deps.db, {
     runId: run.id,
     seq: msg.seq,
@@ -112,26 +113,42 @@ async function trainingStep(deps: StepDeps, run: Run, msg: StepMessage): Promise
     ms: Math.round(deps.now() - started),
     bestEpoch: state.progress.best_epoch || null,
     trainingDone: report.stop,
-    epochs,
+    epochs: report.epochs,
     now: deps.now(),
   });
   if (!advanced) return "lost-race";
   deps.crash?.("after-commit", msg);
   // Only the last committed state and the best epoch's weights are still needed.
-  const doomed = msg.seq > 1 ? [keys.stepCheckpoint(run.appId, run.id, msg.seq - 1)] : [];
-  if (report.improved && previousBest > 0) doomed.push(keys.bestModel(run.appId, run.id, previousBest));
-  if (doomed.length > 0) await deps.checkpoints.delete(doomed);
+  const keep = bestWeightsKey(run, state.progress.best_epoch);
+  const doomed = new Set<string>();
+  if (msg.seq > 1) doomed.add(keys.stepCheckpoint(run.appId, run.id, msg.seq - 1));
+  if (previousBest > 0) doomed.add(bestWeightsKey(run, previousBest));
+  doomed.delete(keep);
+  doomed.delete(keys.stepCheckpoint(run.appId, run.id, msg.seq));
+  if (doomed.size > 0) await deps.checkpoints.delete([...doomed]);
   await deps.enqueue({ run_id: run.id, seq: msg.seq + 1 });
   return "trained";
+}
+
+/** Where the weights of `epoch` live: the checkpoint of the step that ended with it, or a model of their own. */
+function bestWeightsKey(run: Run, epoch: number): string {
+  const seq = stepEndingEpoch(run.plan, epoch);
+  return seq === null ? keys.bestModel(run.appId, run.id, epoch) : keys.stepCheckpoint(run.appId, run.id, seq);
+}
+
+async function bestWeights(deps: StepDeps, run: Run, epoch: number): Promise<Tensors> {
+  const seq = stepEndingEpoch(run.plan, epoch);
+  const bytes = await getBytes(deps.checkpoints, bestWeightsKey(run, epoch));
+  if (!bytes) throw new PermanentStepError(`weights of best epoch ${epoch} are missing`);
+  return seq === null ? decodeModel(bytes).params : decodeState(bytes, seq).params;
 }
 
 async function finalStep(deps: StepDeps, run: Run, msg: StepMessage): Promise<StepOutcome> {
   const hyper = run.config;
   if (!run.bestEpoch) throw new PermanentStepError("training ended without a best epoch");
-  const bestBytes = await getBytes(deps.checkpoints, keys.bestModel(run.appId, run.id, run.bestEpoch));
-  if (!bestBytes) throw new PermanentStepError(`weights of best epoch ${run.bestEpoch} are missing`);
+  const bestParams = await bestWeights(deps, run, run.bestEpoch);
   const { examples, prepared } = await runData(deps.datasets, run.appId, run.datasetId, hyper);
-  const model = finalizeModel(decodeModel(bestBytes).params, prepared, hyper);
+  const model = finalizeModel(bestParams, prepared, hyper);
   // Learned patterns and demos (deterministic ids: a redo writes nothing twice).
   await createMemories(deps.memory, run.appId, learnedMemories(run.id, run.agentId, examples, model.classes, perClassRecall(model.params, prepared, hyper)));
   const versionId = `ver_${run.id.slice(4)}`;

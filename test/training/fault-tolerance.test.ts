@@ -18,6 +18,9 @@ import { sha256Hex } from "../../src/storage/objects.ts";
 import { memoryServices } from "../../src/memory/store.ts";
 import { randomId } from "../../src/functions/common.ts";
 import { FAQ_TRAIN, SMALL } from "../helpers.ts";
+import { fit } from "../../src/model/fit.ts";
+import { encodeModel } from "../../src/model/model.ts";
+import { labelExamples, stratifiedSplit, type Hyper } from "../../src/model/trainer.ts";
 
 class InjectedCrash extends Error {}
 
@@ -38,11 +41,11 @@ interface Faults {
 const db = database(env.DB);
 const CONFIG = { ...SMALL, epochs: 4, batch_size: 16, examples_per_step: 64, validation_split: 0.2, seed: 1234, early_stopping: false };
 
-async function startRun(agentId: string, queue: Delivery[]): Promise<string> {
+async function startRun(agentId: string, queue: Delivery[], config: Record<string, unknown> = CONFIG): Promise<string> {
   const fakeEnv: Env = { ...env, STEPS: { send: async (msg: StepMessage) => void queue.push({ msg, attempt: 1 }) } as unknown as Queue<StepMessage> };
   const out = await trainAgent.handler(
     { env: fakeEnv, db, appId: "default", now: () => Date.now(), waitUntil: () => {} },
-    trainAgent.input.parse({ agent_id: agentId, training_data: FAQ_TRAIN, config: CONFIG }),
+    trainAgent.input.parse({ agent_id: agentId, training_data: FAQ_TRAIN, config }),
   );
   return out.run_id;
 }
@@ -92,9 +95,9 @@ async function result(runId: string): Promise<{ weights: string; epochs: unknown
   return { weights: await sha256Hex(new Uint8Array(await obj!.arrayBuffer())), epochs, steps };
 }
 
-async function runWith(agentId: string, faults: Faults): Promise<{ weights: string; epochs: unknown[]; steps: unknown[]; outcomes: StepOutcome[] }> {
+async function runWith(agentId: string, faults: Faults, config: Record<string, unknown> = CONFIG): Promise<{ weights: string; epochs: unknown[]; steps: unknown[]; outcomes: StepOutcome[] }> {
   const queue: Delivery[] = [];
-  const runId = await startRun(agentId, queue);
+  const runId = await startRun(agentId, queue, config);
   const outcomes = await drive(queue, faults);
   return { ...(await result(runId)), outcomes };
 }
@@ -120,6 +123,40 @@ describe("resumable steps", () => {
       expect(r.epochs, name).toEqual(reference.epochs);
       expect(r.steps, name).toEqual(reference.steps);
     }
+  });
+
+  it("steps of several epochs stop early, keep a best epoch that ended mid-step, survive crashes, and match in-process training", async () => {
+    // Steps of exactly three epochs (batches of 16).
+    const hyper = { ...CONFIG, epochs: 12, learning_rate: 0.002, seed: 3, early_stopping: { patience: 2, min_delta: 0 } };
+    const nTrain = FAQ_TRAIN.length - stratifiedSplit(labelExamples(FAQ_TRAIN).labels, labelExamples(FAQ_TRAIN).classes.length, 3, 0.2).valid.length;
+    const config = { ...hyper, examples_per_step: 3 * Math.ceil(nTrain / 16) * 16 };
+    const reference = await runWith("ft-multi-ref", {}, config);
+    const run = (await env.DB.prepare("SELECT plan, best_epoch, epoch FROM training_runs WHERE agent_id = 'ft-multi-ref'").first<{ plan: string; best_epoch: number; epoch: number }>())!;
+    expect(JSON.parse(run.plan)).toMatchObject({ epochs_per_step: 3, steps_per_epoch: 1, train_steps: 4 });
+    // What this scenario covers: the best epoch ended inside a step, and early stopping ended a step early.
+    expect(run.best_epoch % 3).not.toBe(0);
+    expect(run.epoch).toBeLessThan(12);
+    expect(run.epoch % 3).not.toBe(0);
+    const lastSeq = reference.steps.length;
+
+    const r = await runWith("ft-multi-crash", {
+      duplicate: true,
+      stale: true,
+      crashes: [
+        { point: "before-checkpoint", seq: 2 },
+        { point: "after-checkpoint", seq: 3 },
+        { point: "after-commit", seq: lastSeq },
+      ],
+    }, config);
+    expect(r.weights).toEqual(reference.weights);
+    expect(r.epochs).toEqual(reference.epochs);
+
+    // The same run cut into many small steps, in process: the same model, byte for byte.
+    const resolved = (await env.DB.prepare("SELECT config FROM training_runs WHERE agent_id = 'ft-multi-ref'").first<{ config: string }>())!;
+    const inProcess = fit(FAQ_TRAIN, { ...(JSON.parse(resolved.config) as Hyper), examples_per_step: 16 });
+    expect(inProcess.plan.steps_per_epoch).toBeGreaterThan(1);
+    expect(inProcess.best_epoch).toBe(run.best_epoch);
+    expect(await sha256Hex(encodeModel(inProcess.model))).toEqual(reference.weights);
   });
 
   it("the watchdog re-enqueues a run whose next step was lost", async () => {
