@@ -1,6 +1,7 @@
 /** AgentMemory records in D1 and their vectors in the index, kept in step. */
 import { and, asc, desc, eq, inArray, isNotNull, lt, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
+import { jsonRowSelects, runBatched } from "../db/bulk.ts";
 import { agentMemories, type MemoryType } from "../db/schema.ts";
 import type { Env } from "../env.ts";
 import { database } from "../db/client.ts";
@@ -26,8 +27,6 @@ export function memoryServices(env: Env, newId: () => string): MemoryServices {
   return { db, index, embedder: embedderFrom(env), now: () => Date.now(), newId };
 }
 
-const CHUNK = 6; // 16 bound parameters a row; D1 allows 100 a statement
-
 /** Inserts memories (any number) and indexes their embeddings. */
 export async function createMemories(s: MemoryServices, appId: string, items: NewMemory[]): Promise<Memory[]> {
   const now = s.now();
@@ -51,12 +50,8 @@ export async function createMemories(s: MemoryServices, appId: string, items: Ne
   const vectors = await s.embedder.embed(rows.map((r) => memoryText(r.content)));
   // Vectors first: a memory row never exists without its vector (an orphan vector is never returned).
   await s.index.upsert(rows.map((r, i) => ({ id: r.id, appId, agentId: r.agentId, memoryType: r.memoryType, embedder: s.embedder.name, values: vectors[i] })));
-  const statements = [];
-  for (let i = 0; i < rows.length; i += CHUNK) statements.push(s.db.insert(agentMemories).values(rows.slice(i, i + CHUNK)).onConflictDoNothing());
-  for (let i = 0; i < statements.length; i += 50) {
-    const part = statements.slice(i, i + 50);
-    await s.db.batch(part as [(typeof part)[number], ...typeof part]);
-  }
+  const statements = jsonRowSelects(agentMemories, rows).map((select) => s.db.insert(agentMemories).select(select).onConflictDoNothing());
+  await runBatched(s.db, statements);
   return rows;
 }
 

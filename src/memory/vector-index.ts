@@ -7,6 +7,7 @@
  */
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
+import { jsonRowSelects, runBatched } from "../db/bulk.ts";
 import { memoryVectors, type MemoryType } from "../db/schema.ts";
 
 export interface VectorRecord {
@@ -44,7 +45,6 @@ export interface VectorIndex {
 /** Vectors of one agent must come from one embedder (same name, same dimension). */
 export class EmbeddingMismatchError extends Error {}
 
-const ROWS_PER_STATEMENT = 14; // 7 bound parameters a row; D1 allows 100 a statement
 const SCAN_PAGE = 2000;
 
 const HEX = (() => {
@@ -124,28 +124,25 @@ export class D1VectorIndex implements VectorIndex {
       agents.set(k, first ?? r);
     }
     for (const r of agents.values()) await this.checkEmbedder(r.appId, r.agentId, r.embedder, r.values.length);
-    const statements = [];
-    for (let i = 0; i < records.length; i += ROWS_PER_STATEMENT) {
-      const rows = records.slice(i, i + ROWS_PER_STATEMENT).map((r) => ({
-        id: r.id,
-        appId: r.appId,
-        agentId: r.agentId,
-        memoryType: r.memoryType,
-        embedder: r.embedder,
-        dim: r.values.length,
-        vector: toBuffer(r.values),
-      }));
-      statements.push(
-        this.db
-          .insert(memoryVectors)
-          .values(rows)
-          .onConflictDoUpdate({
-            target: memoryVectors.id,
-            set: { memoryType: sql`excluded.memory_type`, embedder: sql`excluded.embedder`, dim: sql`excluded.dim`, vector: sql`excluded.vector` },
-          }),
-      );
-    }
-    if (statements.length > 0) await this.db.batch(statements as [(typeof statements)[number], ...typeof statements]);
+    const rows = records.map((r) => ({
+      id: r.id,
+      appId: r.appId,
+      agentId: r.agentId,
+      memoryType: r.memoryType,
+      embedder: r.embedder,
+      dim: r.values.length,
+      vector: toBuffer(r.values),
+    }));
+    const statements = jsonRowSelects(memoryVectors, rows).map((select) =>
+      this.db
+        .insert(memoryVectors)
+        .select(select)
+        .onConflictDoUpdate({
+          target: memoryVectors.id,
+          set: { memoryType: sql`excluded.memory_type`, embedder: sql`excluded.embedder`, dim: sql`excluded.dim`, vector: sql`excluded.vector` },
+        }),
+    );
+    await runBatched(this.db, statements);
   }
 
   async query(q: VectorQuery): Promise<VectorMatch[]> {

@@ -24,7 +24,7 @@ export const DEFAULT_HYPER: Omit<Hyper, "seed"> = {
   features: { buckets: 30_000, word_ngrams: 2, char_min: 3, char_max: 4 },
   dim: 128,
   hidden: 128,
-  examples_per_step: 20_000,
+  examples_per_step: 50_000,
   freeze_layers: [],
 };
 
@@ -68,7 +68,7 @@ export const TrainingConfigSchema = z
     features: FeaturesSchema.default(D.features),
     dim: z.number().int().min(4).max(512).default(D.dim).describe("Embedding dimension"),
     hidden: z.number().int().min(4).max(1024).default(D.hidden).describe("Width of early_layers and late_layers"),
-    examples_per_step: z.number().int().min(1).max(1_000_000).default(D.examples_per_step).describe("Training examples per queue step"),
+    examples_per_step: z.number().int().min(1).max(1_000_000).default(D.examples_per_step).describe("Training examples per queue step: a slice of an epoch, or whole epochs when an epoch is smaller"),
     freeze_layers: z.array(z.enum(LAYER_NAMES)).max(4).default([]).describe("Layers whose weights stay fixed"),
   })
   .strict()

@@ -149,12 +149,15 @@ async function finalStep(deps: StepDeps, run: Run, msg: StepMessage): Promise<St
   const bestParams = await bestWeights(deps, run, run.bestEpoch);
   const { examples, prepared } = await runData(deps.datasets, run.appId, run.datasetId, hyper);
   const model = finalizeModel(bestParams, prepared, hyper);
-  // Learned patterns and demos (deterministic ids: a redo writes nothing twice).
-  await createMemories(deps.memory, run.appId, learnedMemories(run.id, run.agentId, examples, model.classes, perClassRecall(model.params, prepared, hyper)));
   const versionId = `ver_${run.id.slice(4)}`;
   const checkpointKey = keys.versionModel(run.appId, run.agentId, versionId);
-  await putBytes(deps.checkpoints, checkpointKey, encodeModel(model));
-  const epochs = await runEpochMetrics(deps.db, run.id);
+  // Learned patterns and demos (deterministic ids: a redo writes nothing twice), beside the version's weights.
+  const memories = learnedMemories(run.id, run.agentId, examples, model.classes, perClassRecall(model.params, prepared, hyper));
+  const [epochs] = await Promise.all([
+    runEpochMetrics(deps.db, run.id),
+    createMemories(deps.memory, run.appId, memories),
+    putBytes(deps.checkpoints, checkpointKey, encodeModel(model)),
+  ]);
   const best = epochs.find((e) => e.epoch === run.bestEpoch);
   const created = await commitFinal(
     deps.db,
