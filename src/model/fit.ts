@@ -15,7 +15,7 @@ import {
   type Plan,
   type StepReport,
 } from "./trainer.ts";
-import type { AgentModel } from "./model.ts";
+import { decodeModel, type AgentModel } from "./model.ts";
 
 export interface FitResult {
   model: AgentModel;
@@ -33,7 +33,7 @@ export function fit(examples: readonly Example[], hyper: Hyper, onStep?: (r: Ste
   for (let seq = 1; seq <= plan.train_steps; seq++) {
     const r = trainStep(state, prepared, hyper, plan, seq);
     epochs.push(...r.epochs);
-    if (r.improved) best = r.best_params ?? cloneTensors(state.params);
+    if (r.improved) best = r.best_model ? decodeModel(r.best_model).params : cloneTensors(state.params);
     onStep?.(r, plan);
     if (r.stop) break;
   }

@@ -9,7 +9,7 @@ import { initParams, Network, type Arch, type LayerName, type Regularization, ty
 import { adamStep, initAdam, type AdamConfig, type AdamState } from "./optimizer.ts";
 import { permutation, Rng } from "./rng.ts";
 import { fitTemperature } from "./calibration.ts";
-import type { AgentModel } from "./model.ts";
+import { encodeModel, type AgentModel } from "./model.ts";
 
 export interface Example {
   input: string;
@@ -105,10 +105,11 @@ export interface StepReport {
   /** An epoch of this step is the best so far: its weights are the candidate version. */
   improved: boolean;
   /**
-   * The best epoch's weights when it ended inside this step rather than at
-   * its end (then they are not the state's weights); null otherwise.
+   * The best epoch's model (encoded, uncalibrated) when that epoch ended
+   * inside this step rather than at its end (then its weights are not the
+   * state's); null otherwise. Encoded at once: one copy of the weights.
    */
-  best_params: Tensors | null;
+  best_model: Uint8Array | null;
   /** Training is over (last epoch, or early stop): the next step finalizes. */
   stop: boolean;
 }
@@ -286,7 +287,7 @@ export function trainStep(state: TrainState, prepared: Prepared, hyper: Hyper, p
   let lossSum = 0;
   let examples = 0;
   let improved = false;
-  let bestParams: Tensors | null = null;
+  let bestModel: Uint8Array | null = null;
   let epoch = first;
   for (; epoch <= last; epoch++) {
     const done = trainBatches(net, prepared, hyper, plan, adam, frozen, epoch, firstBatch, lastBatch);
@@ -299,11 +300,11 @@ export function trainStep(state: TrainState, prepared: Prepared, hyper: Hyper, p
     epochs.push(m.metrics);
     if (m.improved) {
       improved = true;
-      bestParams = stepEndingEpoch(plan, epoch) === seq ? null : cloneTensors(net.params);
+      bestModel = stepEndingEpoch(plan, epoch) === seq ? null : encodeModel(toModel(net.params, prepared, hyper));
     }
     if (p.stopped) break;
   }
-  return { seq, epoch: Math.min(epoch, last), examples, train_loss: lossSum / Math.max(1, examples), epochs, improved, best_params: bestParams, stop: p.stopped };
+  return { seq, epoch: Math.min(epoch, last), examples, train_loss: lossSum / Math.max(1, examples), epochs, improved, best_model: bestModel, stop: p.stopped };
 }
 
 /** Batches [firstBatch, lastBatch) of `epoch`: forward, backward and an optimizer step per batch. */

@@ -19,7 +19,7 @@
 import type { Db } from "../db/client.ts";
 import { CheckpointError } from "../model/checkpoint.ts";
 import { decodeModel, encodeModel } from "../model/model.ts";
-import { finalizeModel, initState, perClassRecall, stepEndingEpoch, toModel, trainStep } from "../model/trainer.ts";
+import { finalizeModel, initState, perClassRecall, stepEndingEpoch, trainStep, type Prepared, type StepReport, type TrainState } from "../model/trainer.ts";
 import type { Tensors } from "../model/network.ts";
 import { keys } from "../storage/keys.ts";
 import { deletePrefix, getBytes, putBytes } from "../storage/objects.ts";
@@ -87,20 +87,12 @@ async function trainingStep(deps: StepDeps, run: Run, msg: StepMessage): Promise
   const started = deps.now();
   const hyper = run.config;
   const { prepared } = await runData(deps.datasets, run.appId, run.datasetId, hyper);
-  const plan = run.plan;
-  let state;
-  if (msg.seq === 1) state = initState(prepared, hyper);
-  else {
-    const bytes = await getBytes(deps.checkpoints, keys.stepCheckpoint(run.appId, run.id, msg.seq - 1));
-    if (!bytes) throw new PermanentStepError(`checkpoint of step ${msg.seq - 1} is missing`);
-    state = decodeState(bytes, msg.seq - 1);
-  }
-  const previousBest = state.progress.best_epoch;
-  const report = trainStep(state, prepared, hyper, plan, msg.seq);
+  const { state, report, previousBest } = await trainFromCheckpoint(deps, run, prepared, msg.seq);
   deps.crash?.("before-checkpoint", msg);
   // The best epoch's weights: the state checkpoint itself when the epoch ended this step, else a model of their own.
-  if (report.best_params) {
-    await putBytes(deps.checkpoints, keys.bestModel(run.appId, run.id, state.progress.best_epoch), encodeModel(toModel(report.best_params, prepared, hyper)));
+  if (report.best_model) {
+    await putBytes(deps.checkpoints, keys.bestModel(run.appId, run.id, state.progress.best_epoch), report.best_model);
+    report.best_model = null; // 15 MB less while the state is encoded
   }
   await putBytes(deps.checkpoints, keys.stepCheckpoint(run.appId, run.id, msg.seq), encodeState(state, msg.seq));
   deps.crash?.("after-checkpoint", msg);
@@ -128,6 +120,23 @@ async function trainingStep(deps: StepDeps, run: Run, msg: StepMessage): Promise
   if (doomed.size > 0) await deps.checkpoints.delete([...doomed]);
   await deps.enqueue({ run_id: run.id, seq: msg.seq + 1 });
   return "trained";
+}
+
+/**
+ * Step 1 starts from seeded weights, later steps from checkpoint seq-1,
+ * whose bytes can be collected once the network has copied them in.
+ */
+async function trainFromCheckpoint(deps: StepDeps, run: Run, prepared: Prepared, seq: number): Promise<{ state: TrainState; report: StepReport; previousBest: number }> {
+  let state: TrainState;
+  if (seq === 1) state = initState(prepared, run.config);
+  else {
+    let bytes = await getBytes(deps.checkpoints, keys.stepCheckpoint(run.appId, run.id, seq - 1));
+    if (!bytes) throw new PermanentStepError(`checkpoint of step ${seq - 1} is missing`);
+    state = decodeState(bytes, seq - 1);
+    bytes = null; // the state's views hold them until the network has copied them in
+  }
+  const previousBest = state.progress.best_epoch;
+  return { state, report: trainStep(state, prepared, run.config, run.plan, seq), previousBest };
 }
 
 /** Where the weights of `epoch` live: the checkpoint of the step that ended with it, or a model of their own. */
