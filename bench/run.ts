@@ -18,7 +18,7 @@ import { parseArgs } from "node:util";
 import { expectedCalibrationError } from "../src/model/calibration.ts";
 import { fit } from "../src/model/fit.ts";
 import { encodeModel, predict, type AgentModel } from "../src/model/model.ts";
-import { Network } from "../src/model/network.ts";
+import { Ensemble } from "../src/model/ensemble.ts";
 import type { Example, Hyper } from "../src/model/trainer.ts";
 import type { RunView } from "../src/training/view.ts";
 import { benchHyper, readExamples, sampleShots } from "./data.ts";
@@ -37,12 +37,12 @@ const { values: args } = parseArgs({
 });
 
 function evaluateModel(model: AgentModel, test: Example[]): { accuracy: number; ece: number; inferMs: number } {
-  const net = new Network(model.arch, model.params);
+  const ens = new Ensemble(model.arch, model.params);
   const conf: number[] = [];
   const correct: boolean[] = [];
   const t0 = performance.now();
   for (const e of test) {
-    const p = predict(model, e.input, net);
+    const p = predict(model, e.input, ens);
     conf.push(p.confidence);
     correct.push(model.classes[p.class] === e.expected_output);
   }

@@ -46,11 +46,11 @@ export async function executeAgent(db: Db, checkpoints: R2Bucket, memory: Memory
   const started = performance.now();
   const agent = await findAgent(db, req.appId, req.agentId);
   const version = await resolveVersion(db, agent, req.version);
-  const [{ model, net }, hits] = await Promise.all([
+  const [{ model, ensemble }, hits] = await Promise.all([
     loadModel(checkpoints, version),
     searchMemories(memory, req.appId, { agentId: agent.id, query: req.input, topK: MEMORIES_PER_EXECUTION }),
   ]);
-  const p = predict(model, req.input, net);
+  const p = predict(model, req.input, ensemble);
   const label = model.classes[p.class];
   const text = (v: unknown) => (typeof v === "string" && v.length > 0 ? v : null);
   const rule = hits.find((h) => h.memory.memoryType === "procedural" && text(h.memory.content.answer) && h.similarity >= RULE_MIN_SIMILARITY && h.memory.confidence >= RULE_MIN_CONFIDENCE);

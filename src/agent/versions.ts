@@ -3,7 +3,7 @@ import { and, eq } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { agents, agentVersions, type VersionParams } from "../db/schema.ts";
 import { decodeModel, type AgentModel } from "../model/model.ts";
-import { Network } from "../model/network.ts";
+import { Ensemble } from "../model/ensemble.ts";
 import { getBytes } from "../storage/objects.ts";
 import { ApiError, conflict, notFound } from "../http/errors.ts";
 
@@ -37,21 +37,21 @@ export async function resolveVersion(db: Db, agent: Agent, version?: number): Pr
 
 interface Loaded {
   model: AgentModel;
-  net: Network;
+  ensemble: Ensemble;
 }
 const models = new Map<string, Loaded>();
 const MODEL_CACHE_ENTRIES = 8;
 
-/** The version's model and a network with scratch buffers, from R2 or the isolate's cache. */
+/** The version's model and its networks (with scratch buffers), from R2 or the isolate's cache. */
 export async function loadModel(bucket: R2Bucket, v: Version): Promise<Loaded> {
   const hit = models.get(v.id);
   if (hit) return hit;
   const bytes = await getBytes(bucket, v.checkpointKey);
   if (!bytes) throw new ApiError(500, "version_weights_missing", `weights of version ${v.version} are missing from storage`);
   const model = decodeModel(bytes);
-  const net = new Network(model.arch, model.params);
-  // The network holds its own copy of the weights: keep only that one.
-  const loaded = { model: { ...model, params: net.params }, net };
+  const ensemble = new Ensemble(model.arch, model.params);
+  // The networks hold their own copy of the weights: keep only that one.
+  const loaded = { model: { ...model, params: ensemble.params }, ensemble };
   models.set(v.id, loaded);
   while (models.size > MODEL_CACHE_ENTRIES) models.delete(models.keys().next().value!);
   return loaded;

@@ -6,7 +6,7 @@ import { invalid, notFound } from "../http/errors.ts";
 
 /** A run is at most this many queue steps (each a message, a checkpoint and a D1 commit). */
 export const MAX_STEPS_PER_RUN = 10_000;
-import { labelExamples, planRun, stratifiedSplit } from "../model/trainer.ts";
+import { labelExamples, planRun, splitSizes } from "../model/trainer.ts";
 import { TrainingConfigSchema, resolveHyper } from "../training/config.ts";
 import { createRun, noteStepError } from "../training/runs.ts";
 import { defineFunction } from "./registry.ts";
@@ -56,6 +56,7 @@ export const TrainAgentOutput = z.object({
     epochs: z.number().int(),
     steps_per_epoch: z.number().int().describe("Queue steps per epoch (1 when a step holds whole epochs)"),
     epochs_per_step: z.number().int().describe("Whole epochs per queue step (1 when an epoch spans steps)"),
+    members: z.number().int().describe("Networks in the model's ensemble (each step trains every one)"),
     total_steps: z.number().int(),
   }),
   config: z.record(z.string(), z.unknown()).describe("The resolved configuration (defaults filled, seed chosen)"),
@@ -89,8 +90,8 @@ export const trainAgent = defineFunction({
     }
     const hyper = resolveHyper(input.config, randomSeed);
     const { classes, labels } = labelExamples(examples);
-    const split = stratifiedSplit(labels, classes.length, hyper.seed, hyper.validation_split);
-    const plan = planRun(split.train.length, split.valid.length, hyper);
+    const sizes = splitSizes(labels, classes.length, hyper);
+    const plan = planRun(sizes.n_train, sizes.n_valid, hyper);
     if (plan.total_steps > MAX_STEPS_PER_RUN) {
       throw invalid([
         {
@@ -130,7 +131,7 @@ export const trainAgent = defineFunction({
       agent_id: input.agent_id,
       dataset_id: datasetId,
       training_type: input.training_type,
-      plan: { n_train: plan.n_train, n_valid: plan.n_valid, epochs: plan.epochs, steps_per_epoch: plan.steps_per_epoch, epochs_per_step: plan.epochs_per_step, total_steps: plan.total_steps },
+      plan: { n_train: plan.n_train, n_valid: plan.n_valid, epochs: plan.epochs, steps_per_epoch: plan.steps_per_epoch, epochs_per_step: plan.epochs_per_step, members: plan.members, total_steps: plan.total_steps },
       config: { ...hyper },
       data_report: report,
       links: { run: `/runs/${runId}`, events: `/runs/${runId}/events` },

@@ -7,7 +7,7 @@
  */
 import { createOpenAI } from "@ai-sdk/openai";
 import { embedMany } from "ai";
-import { featureIds, type FeatureConfig } from "../model/features.ts";
+import { featureIds, type NgramHashing } from "../model/features.ts";
 import { mix32 } from "../model/hash.ts";
 
 export interface Embedder {
@@ -22,7 +22,7 @@ export const LOCAL_DIM = 384;
 export class LocalHashEmbedder implements Embedder {
   readonly name: string;
   readonly dim: number;
-  private readonly features: FeatureConfig;
+  private readonly features: NgramHashing;
 
   constructor(dim = LOCAL_DIM) {
     this.dim = dim;

@@ -1,21 +1,31 @@
 /**
- * Text → sparse hashed n-gram features (the input of the `embedding` layer).
+ * Text → sparse n-gram features (the input of the `embedding` layer).
  *
  * Word n-grams (1..word_ngrams) and character n-grams of each word framed as
  * `<word>` (char_min..char_max, as in fastText) are hashed into `buckets`.
- * Weights are sublinear TF × IDF, L2-normalized per text.
+ * A vocabulary learned from the training split keeps the buckets that occur
+ * there (the most frequent first, up to `max_rows`, each in at least
+ * `min_df` texts); each kept bucket is one row of the embedding table and
+ * the rest are dropped. Weights are sublinear TF × IDF, L2-normalized per text.
  */
 import { fnv1a, mix32 } from "./hash.ts";
 
 export interface FeatureConfig {
-  /** Number of hash buckets (rows of the embedding table). */
+  /** Size of the hash space n-grams are hashed into. */
   buckets: number;
+  /** Most vocabulary entries (rows of the embedding table) a model keeps. */
+  max_rows: number;
+  /** Fewest training texts a bucket must occur in to enter the vocabulary. */
+  min_df: number;
   /** Largest word n-gram (1 = words only, 2 = plus bigrams, ...). */
   word_ngrams: number;
   /** Smallest and largest character n-gram; char_max = 0 disables them. */
   char_min: number;
   char_max: number;
 }
+
+/** What hashing n-grams needs of a FeatureConfig. */
+export type NgramHashing = Pick<FeatureConfig, "buckets" | "word_ngrams" | "char_min" | "char_max">;
 
 /** Compressed sparse rows: row r spans [offsets[r], offsets[r+1]). */
 export interface SparseRows {
@@ -32,7 +42,7 @@ export function tokenize(text: string): string[] {
 }
 
 /** Bucket ids of every feature occurrence in `text` (with repeats). */
-export function featureIds(text: string, cfg: FeatureConfig): number[] {
+export function featureIds(text: string, cfg: NgramHashing): number[] {
   const toks = tokenize(text);
   const out: number[] = [];
   const B = cfg.buckets;
@@ -76,7 +86,7 @@ function countIds(ids: number[]): { idx: number[]; cnt: number[] } {
 }
 
 /** Raw term counts of each text as sparse rows. */
-export function countRows(texts: readonly string[], cfg: FeatureConfig): SparseRows {
+export function countRows(texts: readonly string[], cfg: NgramHashing): SparseRows {
   const offsets = new Int32Array(texts.length + 1);
   const rows = texts.map((t) => countIds(featureIds(t, cfg)));
   let nnz = 0;
@@ -93,16 +103,68 @@ export function countRows(texts: readonly string[], cfg: FeatureConfig): SparseR
   return { offsets, idx, val };
 }
 
-/** Smoothed inverse document frequency per bucket, from the given rows. */
-export function inverseDocumentFrequency(counts: SparseRows, rows: ArrayLike<number>, buckets: number): Float32Array {
-  const df = new Float64Array(buckets);
+/**
+ * The vocabulary: bucket ids occurring in at least `minDf` of the texts
+ * `rows`, the most frequent `maxRows` of them (ties: smaller id), sorted.
+ */
+export function buildVocabulary(counts: SparseRows, rows: ArrayLike<number>, buckets: number, maxRows: number, minDf: number): Int32Array {
+  const df = new Int32Array(buckets);
+  for (let k = 0; k < rows.length; k++) {
+    const r = rows[k];
+    for (let j = counts.offsets[r]; j < counts.offsets[r + 1]; j++) df[counts.idx[j]]++;
+  }
+  const kept: number[] = [];
+  for (let b = 0; b < buckets; b++) if (df[b] >= Math.max(1, minDf)) kept.push(b);
+  if (kept.length > maxRows) {
+    kept.sort((a, b) => df[b] - df[a] || a - b);
+    kept.length = maxRows;
+  }
+  return Int32Array.from(kept).sort();
+}
+
+/** Row of `bucket` in the sorted vocabulary, or -1. */
+export function vocabularyRow(vocab: Int32Array, bucket: number): number {
+  let lo = 0;
+  let hi = vocab.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const v = vocab[mid];
+    if (v === bucket) return mid;
+    if (v < bucket) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
+
+/** Counts over buckets → counts over vocabulary rows (buckets outside it are dropped; rows stay sorted). */
+export function toVocabularyRows(counts: SparseRows, vocab: Int32Array): SparseRows {
+  const n = counts.offsets.length - 1;
+  const offsets = new Int32Array(n + 1);
+  const idx = new Int32Array(counts.idx.length);
+  const val = new Float32Array(counts.val.length);
+  let nnz = 0;
+  for (let r = 0; r < n; r++) {
+    for (let j = counts.offsets[r]; j < counts.offsets[r + 1]; j++) {
+      const row = vocabularyRow(vocab, counts.idx[j]);
+      if (row < 0) continue;
+      idx[nnz] = row;
+      val[nnz++] = counts.val[j];
+    }
+    offsets[r + 1] = nnz;
+  }
+  return { offsets, idx: idx.slice(0, nnz), val: val.slice(0, nnz) };
+}
+
+/** Smoothed inverse document frequency per vocabulary row, from the given texts. */
+export function inverseDocumentFrequency(counts: SparseRows, rows: ArrayLike<number>, size: number): Float32Array {
+  const df = new Float64Array(size);
   for (let k = 0; k < rows.length; k++) {
     const r = rows[k];
     for (let j = counts.offsets[r]; j < counts.offsets[r + 1]; j++) df[counts.idx[j]]++;
   }
   const n = rows.length;
-  const idf = new Float32Array(buckets);
-  for (let b = 0; b < buckets; b++) idf[b] = Math.log((1 + n) / (1 + df[b])) + 1;
+  const idf = new Float32Array(size);
+  for (let b = 0; b < size; b++) idf[b] = Math.log((1 + n) / (1 + df[b])) + 1;
   return idf;
 }
 
@@ -125,7 +187,7 @@ export function weightRows(counts: SparseRows, idf: Float32Array): SparseRows {
   return { offsets: counts.offsets, idx: counts.idx, val };
 }
 
-/** Features of one text, weighted with a trained model's IDF. */
-export function featurize(text: string, cfg: FeatureConfig, idf: Float32Array): SparseRows {
-  return weightRows(countRows([text], cfg), idf);
+/** Features of one text, with a trained model's vocabulary and IDF. */
+export function featurize(text: string, cfg: FeatureConfig, vocab: Int32Array, idf: Float32Array): SparseRows {
+  return weightRows(toVocabularyRows(countRows([text], cfg), vocab), idf);
 }

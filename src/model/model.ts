@@ -1,6 +1,7 @@
 /** A trained agent model (a version's weights) and inference with it. */
 import { featurize, type FeatureConfig } from "./features.ts";
-import { softmax, type Arch, type Network, type Tensors } from "./network.ts";
+import { softmax, type Arch, type Tensors } from "./network.ts";
+import type { Ensemble } from "./ensemble.ts";
 import { encodeCheckpoint, decodeCheckpoint, CheckpointError } from "./checkpoint.ts";
 
 export interface AgentModel {
@@ -8,6 +9,9 @@ export interface AgentModel {
   features: FeatureConfig;
   /** Response classes: the distinct expected outputs, in class-index order. */
   classes: string[];
+  /** Sorted bucket ids of the embedding rows. */
+  vocab: Int32Array;
+  /** IDF per embedding row. */
   idf: Float32Array;
   params: Tensors;
   /** Softmax temperature fitted on held-out data (calibration). */
@@ -20,12 +24,12 @@ export interface Prediction {
   probs: Float32Array;
 }
 
-/** Runs one text through the model on `net` (a network holding the model's weights). */
-export function predict(model: AgentModel, text: string, net: Network): Prediction {
-  const x = featurize(text, model.features, model.idf);
-  net.forward(x, 0, null, 0);
+/** Runs one text through the model on `ens` (the ensemble holding the model's weights). */
+export function predict(model: AgentModel, text: string, ens: Ensemble): Prediction {
+  const x = featurize(text, model.features, model.vocab, model.idf);
+  ens.forward(x, 0);
   const probs = new Float32Array(model.arch.classes);
-  softmax(net.logits, probs, model.temperature);
+  softmax(ens.logits, probs, model.temperature);
   let best = 0;
   for (let c = 1; c < probs.length; c++) if (probs[c] > probs[best]) best = c;
   return { class: best, confidence: probs[best], probs };
@@ -41,12 +45,14 @@ interface ModelMeta {
 
 export function encodeModel(m: AgentModel): Uint8Array {
   const meta: ModelMeta = { kind: "agent-model", arch: m.arch, features: m.features, classes: m.classes, temperature: m.temperature };
-  return encodeCheckpoint(meta, { ...m.params, idf: m.idf });
+  // Bucket ids are below 2^24, so Float32 holds them exactly.
+  return encodeCheckpoint(meta, { ...m.params, idf: m.idf, vocab: Float32Array.from(m.vocab) });
 }
 
 export function decodeModel(bytes: ArrayBuffer | Uint8Array): AgentModel {
   const { meta, tensors } = decodeCheckpoint<ModelMeta>(bytes);
   if (meta.kind !== "agent-model") throw new CheckpointError(`expected an agent model, found ${meta.kind}`);
-  const { idf, ...params } = tensors;
-  return { arch: meta.arch, features: meta.features, classes: meta.classes, temperature: meta.temperature, idf, params };
+  const { idf, vocab, ...params } = tensors;
+  if (!idf || !vocab || vocab.length !== meta.arch.rows) throw new CheckpointError("agent model lacks its vocabulary");
+  return { arch: meta.arch, features: meta.features, classes: meta.classes, temperature: meta.temperature, vocab: Int32Array.from(vocab), idf, params };
 }

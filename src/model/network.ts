@@ -20,10 +20,13 @@ export const LAYER_NAMES = ["embedding", "early_layers", "late_layers", "output"
 export type LayerName = (typeof LAYER_NAMES)[number];
 
 export interface Arch {
-  buckets: number;
+  /** Rows of the embedding table: the size of the learned vocabulary. */
+  rows: number;
   dim: number;
   hidden: number;
   classes: number;
+  /** Networks of this architecture in the model's ensemble (ensemble.ts). */
+  members: number;
 }
 
 export type Tensors = Record<string, Float32Array>;
@@ -35,7 +38,7 @@ export type Tensors = Record<string, Float32Array>;
  */
 export function tensorShapes(a: Arch): Record<string, [number, number]> {
   return {
-    "embedding.weight": [a.buckets, a.dim],
+    "embedding.weight": [a.rows, a.dim],
     "embedding.bias": [1, a.dim],
     "early_layers.weight": [a.dim, a.hidden],
     "early_layers.bias": [1, a.hidden],
@@ -52,14 +55,18 @@ export function layerOf(tensor: string): LayerName {
   return tensor.slice(0, tensor.indexOf(".")) as LayerName;
 }
 
-/** Seeded initialization: uniform Glorot for dense layers, small uniform embeddings. */
-export function initParams(a: Arch, seed: number): Tensors {
+/**
+ * Seeded initialization: uniform Glorot for dense layers; embeddings uniform
+ * in ±embeddingInit/√dim (small: a text's bag starts near zero and is shaped
+ * by training rather than by random rows).
+ */
+export function initParams(a: Arch, seed: number, embeddingInit = 1): Tensors {
   const rng = new Rng(seed, 0x1a17);
   const out: Tensors = {};
   for (const [name, [rows, cols]] of Object.entries(tensorShapes(a))) {
     const t = new Float32Array(rows * cols);
     if (name.endsWith(".weight") || name.endsWith(".skip")) {
-      const limit = name === "embedding.weight" ? 1 / Math.sqrt(a.dim) : Math.sqrt(6 / (rows + cols));
+      const limit = name === "embedding.weight" ? embeddingInit / Math.sqrt(a.dim) : Math.sqrt(6 / (rows + cols));
       for (let i = 0; i < t.length; i++) t[i] = (rng.next() * 2 - 1) * limit;
     }
     out[name] = t;
@@ -129,7 +136,7 @@ export class Network {
     }
     this.touched = buffers.touched;
     this.embGrad = buffers.embGrad;
-    this.rowSlot = new Int32Array(training ? arch.buckets : 0).fill(-1);
+    this.rowSlot = new Int32Array(training ? arch.rows : 0).fill(-1);
     this.logits = buffers.logits;
     this.probs = buffers.probs;
   }

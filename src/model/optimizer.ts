@@ -31,7 +31,7 @@ export function initAdam(params: Tensors, arch: Arch, embedding: AdamConfig["emb
   for (const [name, p] of Object.entries(params)) {
     const rowWise = name === "embedding.weight" && embedding === "adagrad";
     m[name] = new Float32Array(rowWise ? 0 : p.length);
-    v[name] = new Float32Array(rowWise ? arch.buckets : p.length);
+    v[name] = new Float32Array(rowWise ? arch.rows : p.length);
   }
   return { t: 0, m, v };
 }

@@ -4,8 +4,9 @@
  * training. The queue consumer and the in-process benchmark both drive
  * training through `trainStep`, so they run the same code.
  */
-import { countRows, inverseDocumentFrequency, weightRows, type FeatureConfig, type SparseRows } from "./features.ts";
+import { buildVocabulary, countRows, inverseDocumentFrequency, toVocabularyRows, weightRows, type FeatureConfig, type SparseRows } from "./features.ts";
 import { initParams, Network, type Arch, type LayerName, type Regularization, type Tensors } from "./network.ts";
+import { Ensemble, joinMembers, memberSeed, memberTensors } from "./ensemble.ts";
 import { adamStep, initAdam, type AdamConfig, type AdamState } from "./optimizer.ts";
 import { permutation, Rng } from "./rng.ts";
 import { fitTemperature } from "./calibration.ts";
@@ -31,14 +32,22 @@ export interface Hyper extends Regularization {
   seed: number;
   validation_split: number;
   weight_decay: number;
+  /** Each class's output text also trains as an input of that class. */
+  label_examples: boolean;
   embedding_optimizer: "adam" | "adagrad";
+  /** Embedding rows start uniform in ±embedding_init/√dim. */
+  embedding_init: number;
   embedding_lr_scale: number;
   lr_schedule: "constant" | "linear" | "cosine";
   warmup_fraction: number;
   early_stopping: EarlyStopping | null;
+  /** The chosen epoch is the latest within this many standard errors of the top validation accuracy (0: the top one). */
+  selection_tolerance: number;
   features: FeatureConfig;
   dim: number;
   hidden: number;
+  /** Networks in the model's ensemble; "auto": 3 up to 2,000 training rows, 2 up to 4,000, else 1. */
+  ensemble: number | "auto";
   /** Training examples per queue step (rounded up to whole batches). */
   examples_per_step: number;
   freeze_layers: LayerName[];
@@ -49,7 +58,13 @@ export interface Prepared {
   labels: Int32Array;
   train: Int32Array;
   valid: Int32Array;
+  /** Networks in the ensemble (membersFor). */
+  members: number;
+  /** Sorted bucket ids of the embedding rows (learned from the training split). */
+  vocab: Int32Array;
+  /** IDF per embedding row. */
   idf: Float32Array;
+  /** TF-IDF features over embedding rows, one row per example. */
   x: SparseRows;
 }
 
@@ -64,6 +79,8 @@ export interface Plan {
   steps_per_epoch: number;
   /** Whole epochs per step when a step holds several (else 1). */
   epochs_per_step: number;
+  /** Networks trained side by side (each step trains every one). */
+  members: number;
   /** Training steps; the step after the last one (or after an early stop) finalizes. */
   train_steps: number;
   /** train_steps + 1 (the final step). */
@@ -73,9 +90,14 @@ export interface Plan {
 export interface Progress {
   epoch_loss: number;
   epoch_examples: number;
+  /** The chosen epoch (its weights become the version) and its validation metrics. */
   best_epoch: number;
   best_accuracy: number;
   best_loss: number;
+  /** The top validation accuracy so far (ties: its loss). */
+  top_accuracy: number;
+  top_loss: number;
+  /** Epochs since the top improved (early stopping's patience). */
   since_best: number;
   stopped: boolean;
 }
@@ -116,20 +138,51 @@ export interface StepReport {
 
 export const ADAM: Pick<AdamConfig, "beta1" | "beta2" | "epsilon"> = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
 
-export function archOf(hyper: Hyper, classes: number): Arch {
-  return { buckets: hyper.features.buckets, dim: hyper.dim, hidden: hyper.hidden, classes };
+export function archOf(hyper: Hyper, prepared: Pick<Prepared, "vocab" | "classes" | "members">): Arch {
+  return { rows: prepared.vocab.length, dim: hyper.dim, hidden: hyper.hidden, classes: prepared.classes.length, members: prepared.members };
 }
 
-/** Classes (sorted distinct outputs), a seeded stratified split, and TF-IDF features. */
+/** Embedding floats a model may hold over all its members (32 MB; the Worker holds them in memory). */
+export const MAX_EMBEDDING_FLOATS = 8_388_608;
+
+/** Networks in the ensemble for `nTrain` training rows. */
+export function membersFor(hyper: Hyper, nTrain: number): number {
+  if (hyper.ensemble !== "auto") return hyper.ensemble;
+  return nTrain <= 2000 ? 3 : nTrain <= 4000 ? 2 : 1;
+}
+
+/**
+ * Classes (sorted distinct outputs), a seeded stratified split, the
+ * vocabulary and TF-IDF features. With `label_examples`, each class's own
+ * output text joins the training split as one more input of that class
+ * (rows after the examples'; never held out).
+ */
 export function prepare(examples: readonly Example[], hyper: Hyper): Prepared {
-  const { classes, labels } = labelExamples(examples);
-  const { train, valid } = stratifiedSplit(labels, classes.length, hyper.seed, hyper.validation_split);
-  const counts = countRows(
-    examples.map((e) => e.input),
-    hyper.features,
-  );
-  const idf = inverseDocumentFrequency(counts, train, hyper.features.buckets);
-  return { classes, labels, train, valid, idf, x: weightRows(counts, idf) };
+  const { classes, labels: exampleLabels } = labelExamples(examples);
+  const split = stratifiedSplit(exampleLabels, classes.length, hyper.seed, hyper.validation_split);
+  const inputs = examples.map((e) => e.input);
+  let labels = exampleLabels;
+  let train = split.train;
+  if (hyper.label_examples) {
+    inputs.push(...classes);
+    labels = Int32Array.from([...exampleLabels, ...classes.keys()]);
+    train = Int32Array.from([...split.train, ...classes.map((_, c) => examples.length + c)]);
+  }
+  const f = hyper.features;
+  const members = membersFor(hyper, train.length);
+  // The members share the embedding budget.
+  const maxRows = Math.max(1, Math.min(f.max_rows, Math.floor(MAX_EMBEDDING_FLOATS / (members * hyper.dim))));
+  const hashed = countRows(inputs, f);
+  const vocab = buildVocabulary(hashed, train, f.buckets, maxRows, f.min_df);
+  const counts = toVocabularyRows(hashed, vocab);
+  const idf = inverseDocumentFrequency(counts, train, vocab.length);
+  return { classes, labels, train, valid: split.valid, members, vocab, idf, x: weightRows(counts, idf) };
+}
+
+/** Sizes of the training and validation splits that `prepare` makes of these labels (the plan is cut from them). */
+export function splitSizes(labels: Int32Array, classes: number, hyper: Hyper): { n_train: number; n_valid: number } {
+  const { train, valid } = stratifiedSplit(labels, classes, hyper.seed, hyper.validation_split);
+  return { n_train: train.length + (hyper.label_examples ? classes : 0), n_valid: valid.length };
 }
 
 /**
@@ -162,8 +215,10 @@ export function labelExamples(examples: readonly Example[]): { classes: string[]
  * slice of an epoch when an epoch is larger, else whole epochs.
  */
 export function planRun(nTrain: number, nValid: number, hyper: Hyper): Plan {
+  const members = membersFor(hyper, nTrain);
   const batchesPerEpoch = Math.max(1, Math.ceil(nTrain / hyper.batch_size));
-  const stepBatches = Math.max(1, Math.ceil(hyper.examples_per_step / hyper.batch_size));
+  // Each member trains on every example: a step's work is examples × members.
+  const stepBatches = Math.max(1, Math.ceil(hyper.examples_per_step / members / hyper.batch_size));
   const batchesPerStep = Math.min(batchesPerEpoch, stepBatches);
   const stepsPerEpoch = Math.ceil(batchesPerEpoch / batchesPerStep);
   const epochsPerStep = Math.max(1, Math.min(hyper.epochs, Math.floor(stepBatches / batchesPerEpoch)));
@@ -177,17 +232,20 @@ export function planRun(nTrain: number, nValid: number, hyper: Hyper): Plan {
     batches_per_step: batchesPerStep,
     steps_per_epoch: stepsPerEpoch,
     epochs_per_step: epochsPerStep,
+    members,
     train_steps: trainSteps,
     total_steps: trainSteps + 1,
   };
 }
 
 export function initState(prepared: Prepared, hyper: Hyper): TrainState {
-  const params = initParams(archOf(hyper, prepared.classes.length), hyper.seed);
+  const arch = archOf(hyper, prepared);
+  const members = Array.from({ length: arch.members }, (_, k) => initParams(arch, memberSeed(hyper.seed, k), hyper.embedding_init));
+  const adam = members.map((params) => initAdam(params, arch, hyper.embedding_optimizer));
   return {
-    params,
-    adam: initAdam(params, archOf(hyper, prepared.classes.length), hyper.embedding_optimizer),
-    progress: { epoch_loss: 0, epoch_examples: 0, best_epoch: 0, best_accuracy: -1, best_loss: Infinity, since_best: 0, stopped: false },
+    params: joinMembers(members),
+    adam: { t: 0, m: joinMembers(adam.map((a) => a.m)), v: joinMembers(adam.map((a) => a.v)) },
+    progress: { epoch_loss: 0, epoch_examples: 0, best_epoch: 0, best_accuracy: -1, best_loss: Infinity, top_accuracy: -1, top_loss: Infinity, since_best: 0, stopped: false },
   };
 }
 
@@ -223,34 +281,34 @@ function learningRate(hyper: Hyper, t: number, total: number): number {
   }
 }
 
-/** Loss, accuracy and (optionally) logits of `params` on rows `rows`. */
+/** Loss, accuracy and (optionally) the ensemble's mean logits on rows `rows`. */
 export function evaluate(
-  net: Network,
+  ens: Ensemble,
   prepared: Prepared,
   rows: Int32Array,
   keepLogits = false,
 ): { loss: number; accuracy: number; logits: Float32Array | null } {
-  const C = net.arch.classes;
+  const C = ens.arch.classes;
   const logits = keepLogits ? new Float32Array(rows.length * C) : null;
   let loss = 0;
   let correct = 0;
   for (let k = 0; k < rows.length; k++) {
     const r = rows[k];
-    net.forward(prepared.x, r, null, 0);
+    ens.forward(prepared.x, r);
     const y = prepared.labels[r];
-    loss -= Math.log(Math.max(net.probs[y], 1e-12));
+    loss -= Math.log(Math.max(ens.probs[y], 1e-12));
     let best = 0;
-    for (let c = 1; c < C; c++) if (net.probs[c] > net.probs[best]) best = c;
+    for (let c = 1; c < C; c++) if (ens.probs[c] > ens.probs[best]) best = c;
     if (best === y) correct++;
-    if (logits) logits.set(net.logits, k * C);
+    if (logits) logits.set(ens.logits, k * C);
   }
   const n = Math.max(1, rows.length);
   return { loss: loss / n, accuracy: correct / n, logits };
 }
 
-function validMetrics(net: Network, prepared: Prepared): { loss: number | null; accuracy: number | null } {
+function validMetrics(ens: Ensemble, prepared: Prepared): { loss: number | null; accuracy: number | null } {
   if (prepared.valid.length === 0) return { loss: null, accuracy: null };
-  const { loss, accuracy } = evaluate(net, prepared, prepared.valid);
+  const { loss, accuracy } = evaluate(ens, prepared, prepared.valid);
   return { loss, accuracy };
 }
 
@@ -260,18 +318,21 @@ function validMetrics(net: Network, prepared: Prepared): { loss: number | null; 
  * where early stopping triggers. Deterministic in (state, prepared, hyper, seq).
  */
 export function trainStep(state: TrainState, prepared: Prepared, hyper: Hyper, plan: Plan, seq: number): StepReport {
-  const net = new Network(archOf(hyper, prepared.classes.length), state.params, {
-    maxTouchedRows: maxTouchedRows(prepared, hyper),
-    optimizer: state.adam,
-  });
-  // From here on the network's memory holds the state.
-  state.params = net.params;
-  state.adam = net.optimizer!;
+  if (plan.n_train !== prepared.train.length) throw new Error(`the plan is for ${plan.n_train} training rows, the data have ${prepared.train.length}`);
+  if (plan.members !== prepared.members) throw new Error(`the plan is for ${plan.members} ensemble members, the data for ${prepared.members}`);
+  const rowsPerBatch = maxTouchedRows(prepared, hyper);
+  const ens = new Ensemble(archOf(hyper, prepared), state.params, (k) => ({
+    maxTouchedRows: rowsPerBatch,
+    optimizer: { t: state.adam.t, m: memberTensors(state.adam.m, k), v: memberTensors(state.adam.v, k) },
+  }));
+  // From here on the networks' memories hold the state.
+  state.params = ens.params;
+  state.adam = { t: state.adam.t, m: joinMembers(ens.nets.map((n) => n.optimizer!.m)), v: joinMembers(ens.nets.map((n) => n.optimizer!.v)) };
   const frozen = new Set(hyper.freeze_layers);
   const { first, last, part, endsEpoch } = stepPosition(plan, seq);
   const epochs: EpochMetrics[] = [];
   if (seq === 1) {
-    const m = validMetrics(net, prepared);
+    const m = validMetrics(ens, prepared);
     epochs.push({ epoch: 0, train_loss: null, valid_loss: m.loss, valid_accuracy: m.accuracy });
   }
   const adam: AdamConfig = {
@@ -290,17 +351,23 @@ export function trainStep(state: TrainState, prepared: Prepared, hyper: Hyper, p
   let bestModel: Uint8Array | null = null;
   let epoch = first;
   for (; epoch <= last; epoch++) {
-    const done = trainBatches(net, prepared, hyper, plan, adam, frozen, epoch, firstBatch, lastBatch);
-    lossSum += done.lossSum;
-    examples += done.examples;
-    p.epoch_loss += done.lossSum;
-    p.epoch_examples += done.examples;
+    // Every member trains on the same batches with its own shuffles and dropout.
+    for (const [k, net] of ens.nets.entries()) {
+      const done = trainBatches(net, prepared, hyper, memberSeed(hyper.seed, k), plan, adam, frozen, epoch, firstBatch, lastBatch);
+      lossSum += done.lossSum / ens.nets.length;
+      p.epoch_loss += done.lossSum / ens.nets.length;
+      if (k === 0) {
+        examples += done.examples;
+        p.epoch_examples += done.examples;
+      }
+    }
+    state.adam.t = ens.nets[0].optimizer!.t;
     if (!endsEpoch) break;
-    const m = endEpoch(net, prepared, hyper, plan, p, epoch);
+    const m = endEpoch(ens, prepared, hyper, plan, p, epoch);
     epochs.push(m.metrics);
     if (m.improved) {
       improved = true;
-      bestModel = stepEndingEpoch(plan, epoch) === seq ? null : encodeModel(toModel(net.params, prepared, hyper));
+      bestModel = stepEndingEpoch(plan, epoch) === seq ? null : encodeModel(toModel(state.params, prepared, hyper));
     }
     if (p.stopped) break;
   }
@@ -312,6 +379,7 @@ function trainBatches(
   net: Network,
   prepared: Prepared,
   hyper: Hyper,
+  seed: number,
   plan: Plan,
   adam: AdamConfig,
   frozen: ReadonlySet<LayerName>,
@@ -319,14 +387,14 @@ function trainBatches(
   firstBatch: number,
   lastBatch: number,
 ): { lossSum: number; examples: number } {
-  const order = permutation(plan.n_train, hyper.seed, 0x10000 + epoch);
+  const order = permutation(plan.n_train, seed, 0x10000 + epoch);
   const bs = hyper.batch_size;
   const totalBatches = plan.epochs * plan.batches_per_epoch;
   let lossSum = 0;
   let examples = 0;
   for (let b = firstBatch; b < lastBatch; b++) {
     const t = (epoch - 1) * plan.batches_per_epoch + b;
-    const rng = hyper.dropout > 0 ? new Rng(hyper.seed, 0x200000 + t) : null;
+    const rng = hyper.dropout > 0 ? new Rng(seed, 0x200000 + t) : null;
     const from = b * bs;
     const to = Math.min(plan.n_train, from + bs);
     net.zeroGrad();
@@ -343,22 +411,32 @@ function trainBatches(
 }
 
 /** Validation metrics at the end of `epoch`; updates best epoch, patience and stop in `p`. */
-function endEpoch(net: Network, prepared: Prepared, hyper: Hyper, plan: Plan, p: Progress, epoch: number): { metrics: EpochMetrics; improved: boolean } {
-  const m = validMetrics(net, prepared);
+function endEpoch(ens: Ensemble, prepared: Prepared, hyper: Hyper, plan: Plan, p: Progress, epoch: number): { metrics: EpochMetrics; improved: boolean } {
+  const m = validMetrics(ens, prepared);
   const metrics = { epoch, train_loss: p.epoch_loss / Math.max(1, p.epoch_examples), valid_loss: m.loss, valid_accuracy: m.accuracy };
   p.epoch_loss = 0;
   p.epoch_examples = 0;
   const acc = m.accuracy ?? 0;
   const loss = m.loss ?? 0;
   const minDelta = hyper.early_stopping?.min_delta ?? 0;
-  // Without a validation split the latest epoch is the best one.
-  const improved = m.accuracy === null || acc > p.best_accuracy + minDelta || (acc >= p.best_accuracy && loss < p.best_loss);
+  // The top validation accuracy so far (ties: lower loss) drives patience.
+  const top = acc > p.top_accuracy + minDelta || (acc >= p.top_accuracy && loss < p.top_loss);
+  if (top) {
+    p.top_accuracy = acc;
+    p.top_loss = loss;
+    p.since_best = 0;
+  } else p.since_best++;
+  // The chosen epoch is the latest within `selection_tolerance` standard errors of the top
+  // (a small validation split cannot tell such epochs apart; later ones trained more).
+  // Without a validation split the latest epoch is chosen.
+  const n = prepared.valid.length;
+  const se = n > 0 ? Math.sqrt(Math.max(p.top_accuracy * (1 - p.top_accuracy), 1 / n) / n) : 0;
+  const improved = m.accuracy === null || top || (hyper.selection_tolerance > 0 && acc >= p.top_accuracy - hyper.selection_tolerance * se);
   if (improved) {
     p.best_epoch = epoch;
     p.best_accuracy = acc;
     p.best_loss = loss;
-    p.since_best = 0;
-  } else p.since_best++;
+  }
   if (epoch >= plan.epochs || (hyper.early_stopping && p.since_best >= hyper.early_stopping.patience)) p.stopped = true;
   return { metrics, improved };
 }
@@ -368,21 +446,21 @@ function maxTouchedRows(prepared: Prepared, hyper: Hyper): number {
   const { offsets } = prepared.x;
   let longest = 0;
   for (const r of prepared.train) longest = Math.max(longest, offsets[r + 1] - offsets[r]);
-  return Math.max(1, Math.min(hyper.features.buckets, hyper.batch_size * longest));
+  return Math.max(1, Math.min(prepared.vocab.length, hyper.batch_size * longest));
 }
 
 /** An agent model of `params` with the data's classes and IDF. */
 export function toModel(params: Tensors, prepared: Prepared, hyper: Hyper, temperature = 1): AgentModel {
-  return { arch: archOf(hyper, prepared.classes.length), features: hyper.features, classes: prepared.classes, idf: prepared.idf, params, temperature };
+  return { arch: archOf(hyper, prepared), features: hyper.features, classes: prepared.classes, vocab: prepared.vocab, idf: prepared.idf, params, temperature };
 }
 
 /** The agent model from the best epoch's weights, with a temperature fitted on the validation split. */
 export function finalizeModel(params: Tensors, prepared: Prepared, hyper: Hyper): AgentModel {
-  const arch = archOf(hyper, prepared.classes.length);
-  const net = new Network(arch, params);
+  const arch = archOf(hyper, prepared);
+  const ens = new Ensemble(arch, params);
   let temperature = 1;
   if (prepared.valid.length > 0) {
-    const { logits } = evaluate(net, prepared, prepared.valid, true);
+    const { logits } = evaluate(ens, prepared, prepared.valid, true);
     const labels = Int32Array.from(prepared.valid, (r) => prepared.labels[r]);
     temperature = fitTemperature(logits!, arch.classes, labels);
   }
@@ -396,14 +474,14 @@ export function cloneTensors(t: Tensors): Tensors {
 
 /** Recall of each class on the validation split (NaN for a class with no validation example). */
 export function perClassRecall(params: Tensors, prepared: Prepared, hyper: Hyper): Float64Array {
-  const net = new Network(archOf(hyper, prepared.classes.length), params);
+  const ens = new Ensemble(archOf(hyper, prepared), params);
   const C = prepared.classes.length;
   const hit = new Float64Array(C);
   const total = new Float64Array(C);
   for (const r of prepared.valid) {
-    net.forward(prepared.x, r, null, 0);
+    ens.forward(prepared.x, r);
     let best = 0;
-    for (let c = 1; c < C; c++) if (net.probs[c] > net.probs[best]) best = c;
+    for (let c = 1; c < C; c++) if (ens.probs[c] > ens.probs[best]) best = c;
     const y = prepared.labels[r];
     total[y]++;
     if (best === y) hit[y]++;

@@ -31,6 +31,6 @@ export function decodeState(bytes: Uint8Array, expectedSeq: number): TrainState 
     else params[k] = t;
   }
   // JSON has no Infinity: an untouched best_loss comes back as null.
-  const progress = { ...meta.progress, best_loss: meta.progress.best_loss ?? Infinity };
+  const progress = { ...meta.progress, best_loss: meta.progress.best_loss ?? Infinity, top_loss: meta.progress.top_loss ?? Infinity };
   return { params, adam: { t: meta.t, m, v }, progress };
 }

@@ -18,14 +18,16 @@ async function heldOutAccuracy(agentId: string): Promise<number> {
 
 describe("trainAgent → queue steps → executeAgent", () => {
   it("trains over several steps per epoch and answers held-out paraphrases far better than the untrained network", async () => {
-    const started = await call<{ run_id: string; status: string; plan: { steps_per_epoch: number; total_steps: number } }>("trainAgent", {
+    const started = await call<{ run_id: string; status: string; plan: { steps_per_epoch: number; members: number; total_steps: number } }>("trainAgent", {
       agent_id: "faq-bot",
       training_data: FAQ_TRAIN,
       training_type: "supervised",
-      config: { epochs: 12, learning_rate: 0.002, validation_split: 0.2, seed: 7, examples_per_step: 64, early_stopping: false },
+      // 192 examples + 24 class texts; 3 ensemble members (few examples): 240 member-examples a step = 5 batches.
+      config: { epochs: 12, learning_rate: 0.002, validation_split: 0.2, seed: 7, examples_per_step: 240, early_stopping: false },
     });
     expect(started.status).toBe(202);
     expect(started.body.status).toBe("queued");
+    expect(started.body.plan.members).toBe(3);
     expect(started.body.plan.steps_per_epoch).toBe(3);
     expect(started.body.plan.total_steps).toBe(12 * 3 + 1);
 

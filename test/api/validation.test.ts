@@ -49,7 +49,7 @@ describe("trainAgent rejects bad input with the field path", () => {
     ["a fractional batch_size", { ...good, config: { batch_size: 3.5 } }, "config.batch_size", undefined],
     ["an unknown config key", { ...good, config: { learningRate: 0.1 } }, "config", /learningRate/],
     ["an unknown layer to freeze", { ...good, config: { freeze_layers: ["middle"] } }, "config.freeze_layers.0", undefined],
-    ["an embedding too large for a Worker", { ...good, config: { dim: 512, features: { buckets: 1 << 20 } } }, "config.dim", /at most/],
+    ["an embedding too large for a Worker", { ...good, config: { dim: 512, features: { max_rows: 1 << 20 } } }, "config.dim", /at most/],
     ["an unknown top-level field", { ...good, learning_rate: 0.1 }, "body", /learning_rate/],
   ])("%s", async (_, body, path, pattern) => {
     await expectInvalid(body, path, pattern);

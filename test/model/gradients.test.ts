@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { countRows, inverseDocumentFrequency, weightRows, type FeatureConfig } from "../../src/model/features.ts";
+import { countRows, inverseDocumentFrequency, weightRows, type NgramHashing } from "../../src/model/features.ts";
 import { initParams, Network, tensorShapes, type Arch } from "../../src/model/network.ts";
 import { initAdam } from "../../src/model/optimizer.ts";
 
-const features: FeatureConfig = { buckets: 64, word_ngrams: 2, char_min: 3, char_max: 4 };
-const arch: Arch = { buckets: 64, dim: 6, hidden: 5, classes: 3 };
+// Hashed straight into 64 rows (no vocabulary): collisions exercise shared rows.
+const features: NgramHashing = { buckets: 64, word_ngrams: 2, char_min: 3, char_max: 4 };
+const arch: Arch = { rows: 64, dim: 6, hidden: 5, classes: 3, members: 1 };
 const texts = ["reset my password", "where is my parcel", "cancel the order now"];
 const counts = countRows(texts, features);
 const x = weightRows(counts, inverseDocumentFrequency(counts, [0, 1, 2], features.buckets));
@@ -28,7 +29,7 @@ describe("backpropagation", () => {
   it("matches central finite differences on every layer", () => {
     const params = initParams(arch, 3);
     // Float64 would be nicer; Float32 with a moderate step is accurate to ~1e-3 relative.
-    const net = new Network(arch, params, { maxTouchedRows: arch.buckets, optimizer: initAdam(params, arch, "adagrad") });
+    const net = new Network(arch, params, { maxTouchedRows: arch.rows, optimizer: initAdam(params, arch, "adagrad") });
     net.zeroGrad();
     texts.forEach((_, r) => {
       net.forward(x, r, null, 0);

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { expectedCalibrationError, fitTemperature } from "../../src/model/calibration.ts";
 import { fit } from "../../src/model/fit.ts";
 import { encodeModel, predict } from "../../src/model/model.ts";
-import { Network } from "../../src/model/network.ts";
+import { Ensemble } from "../../src/model/ensemble.ts";
 import { Rng } from "../../src/model/rng.ts";
 import type { Example, Hyper } from "../../src/model/trainer.ts";
 import { DEFAULT_HYPER } from "../../src/training/config.ts";
@@ -31,8 +31,8 @@ function synthetic(n: number, seed: number): Example[] {
 }
 
 function accuracy(model: ReturnType<typeof fit>["model"], data: readonly Example[]): number {
-  const net = new Network(model.arch, model.params);
-  return data.filter((e) => model.classes[predict(model, e.input, net).class] === e.expected_output).length / data.length;
+  const ens = new Ensemble(model.arch, model.params);
+  return data.filter((e) => model.classes[predict(model, e.input, ens).class] === e.expected_output).length / data.length;
 }
 
 describe("the agent network learns", () => {
@@ -87,8 +87,8 @@ describe("calibration", () => {
   it("maps confidence onto observed accuracy on held-out data (ECE)", () => {
     const { model } = fit(synthetic(400, 3), { ...small, epochs: 3, validation_split: 0.25 });
     const test = synthetic(400, 4);
-    const net = new Network(model.arch, model.params);
-    const preds = test.map((e) => predict(model, e.input, net));
+    const ens = new Ensemble(model.arch, model.params);
+    const preds = test.map((e) => predict(model, e.input, ens));
     const ece = expectedCalibrationError(
       preds.map((p) => p.confidence),
       preds.map((p, i) => model.classes[p.class] === test[i].expected_output),

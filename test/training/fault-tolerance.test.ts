@@ -39,7 +39,8 @@ interface Faults {
 }
 
 const db = database(env.DB);
-const CONFIG = { ...SMALL, epochs: 4, batch_size: 16, examples_per_step: 64, validation_split: 0.2, seed: 1234, early_stopping: false };
+// Two ensemble members; 216 training rows (192 examples + 24 class texts) = 14 batches an epoch, 5 a step (160 member-examples).
+const CONFIG = { ...SMALL, epochs: 4, batch_size: 16, ensemble: 2, examples_per_step: 160, validation_split: 0.2, seed: 1234, early_stopping: false };
 
 async function startRun(agentId: string, queue: Delivery[], config: Record<string, unknown> = CONFIG): Promise<string> {
   const fakeEnv: Env = { ...env, STEPS: { send: async (msg: StepMessage) => void queue.push({ msg, attempt: 1 }) } as unknown as Queue<StepMessage> };
@@ -127,9 +128,10 @@ describe("resumable steps", () => {
 
   it("steps of several epochs stop early, keep a best epoch that ended mid-step, survive crashes, and match in-process training", async () => {
     // Steps of exactly three epochs (batches of 16).
-    const hyper = { ...CONFIG, epochs: 12, learning_rate: 0.002, seed: 3, early_stopping: { patience: 2, min_delta: 0 } };
-    const nTrain = FAQ_TRAIN.length - stratifiedSplit(labelExamples(FAQ_TRAIN).labels, labelExamples(FAQ_TRAIN).classes.length, 3, 0.2).valid.length;
-    const config = { ...hyper, examples_per_step: 3 * Math.ceil(nTrain / 16) * 16 };
+    const hyper = { ...CONFIG, epochs: 12, learning_rate: 0.002, seed: 2, selection_tolerance: 0, early_stopping: { patience: 2, min_delta: 0 } };
+    const { labels, classes } = labelExamples(FAQ_TRAIN);
+    const nTrain = FAQ_TRAIN.length - stratifiedSplit(labels, classes.length, hyper.seed, 0.2).valid.length + classes.length;
+    const config = { ...hyper, examples_per_step: 3 * Math.ceil(nTrain / 16) * 16 * hyper.ensemble };
     const reference = await runWith("ft-multi-ref", {}, config);
     const run = (await env.DB.prepare("SELECT plan, best_epoch, epoch FROM training_runs WHERE agent_id = 'ft-multi-ref'").first<{ plan: string; best_epoch: number; epoch: number }>())!;
     expect(JSON.parse(run.plan)).toMatchObject({ epochs_per_step: 3, steps_per_epoch: 1, train_steps: 4 });
