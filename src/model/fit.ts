@@ -37,5 +37,7 @@ export function fit(examples: readonly Example[], hyper: Hyper, onStep?: (r: Ste
     onStep?.(r, plan);
     if (r.stop) break;
   }
-  return { model: finalizeModel(best, prepared, hyper), plan, epochs, best_epoch: state.progress.best_epoch };
+  // After a refit the final weights are the model; the validation phase's chosen ones calibrate it.
+  const model = plan.refit ? finalizeModel(state.params, prepared, hyper, best) : finalizeModel(best, prepared, hyper);
+  return { model, plan, epochs, best_epoch: state.progress.best_epoch };
 }

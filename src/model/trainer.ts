@@ -48,6 +48,8 @@ export interface Hyper extends Regularization {
   hidden: number;
   /** Networks in the model's ensemble; "auto": 3 up to 2,000 training rows, 2 up to 4,000, else 1. */
   ensemble: number | "auto";
+  /** Retrain on every row (validation too) after the validation phase; "auto": up to 4,000 training rows. */
+  refit: boolean | "auto";
   /** Training examples per queue step (rounded up to whole batches). */
   examples_per_step: number;
   freeze_layers: LayerName[];
@@ -58,6 +60,8 @@ export interface Prepared {
   labels: Int32Array;
   train: Int32Array;
   valid: Int32Array;
+  /** Every row, training and validation (what the refit phase trains on). */
+  all: Int32Array;
   /** Networks in the ensemble (membersFor). */
   members: number;
   /** Sorted bucket ids of the embedding rows (learned from the training split). */
@@ -68,9 +72,9 @@ export interface Prepared {
   x: SparseRows;
 }
 
-export interface Plan {
+/** How one phase of training (a pass of `epochs` over `n_train` rows) is cut into queue steps. */
+export interface Phase {
   n_train: number;
-  n_valid: number;
   epochs: number;
   batches_per_epoch: number;
   /** Batches of one step when a step is a slice of an epoch (else batches_per_epoch). */
@@ -79,9 +83,21 @@ export interface Plan {
   steps_per_epoch: number;
   /** Whole epochs per step when a step holds several (else 1). */
   epochs_per_step: number;
+  /** Steps of this phase (fewer when it stops early). */
+  steps: number;
+}
+
+/**
+ * The run: the validation phase (the top-level fields: training split,
+ * validation each epoch, early stopping) and, with `refit`, a second phase
+ * that retrains on every row for the chosen epoch's number of epochs.
+ */
+export interface Plan extends Phase {
+  n_valid: number;
   /** Networks trained side by side (each step trains every one). */
   members: number;
-  /** Training steps; the step after the last one (or after an early stop) finalizes. */
+  refit: Phase | null;
+  /** Training steps at most (both phases); the step after the last one (or after an early stop) finalizes. */
   train_steps: number;
   /** train_steps + 1 (the final step). */
   total_steps: number;
@@ -99,6 +115,8 @@ export interface Progress {
   top_loss: number;
   /** Epochs since the top improved (early stopping's patience). */
   since_best: number;
+  /** First step of the refit phase (0: not begun). */
+  refit_from: number;
   stopped: boolean;
 }
 
@@ -117,8 +135,10 @@ export interface EpochMetrics {
 
 export interface StepReport {
   seq: number;
-  /** The last epoch this step trained (in part or whole). */
+  /** The last epoch this step trained (in part or whole), counted within its phase. */
   epoch: number;
+  /** The step belongs to the refit phase. */
+  refit: boolean;
   examples: number;
   /** Mean training loss of this step's examples. */
   train_loss: number;
@@ -132,7 +152,7 @@ export interface StepReport {
    * state's); null otherwise. Encoded at once: one copy of the weights.
    */
   best_model: Uint8Array | null;
-  /** Training is over (last epoch, or early stop): the next step finalizes. */
+  /** Training is over (both phases): the next step finalizes. */
   stop: boolean;
 }
 
@@ -176,7 +196,8 @@ export function prepare(examples: readonly Example[], hyper: Hyper): Prepared {
   const vocab = buildVocabulary(hashed, train, f.buckets, maxRows, f.min_df);
   const counts = toVocabularyRows(hashed, vocab);
   const idf = inverseDocumentFrequency(counts, train, vocab.length);
-  return { classes, labels, train, valid: split.valid, members, vocab, idf, x: weightRows(counts, idf) };
+  const all = Int32Array.from([...train, ...split.valid]).sort();
+  return { classes, labels, train, valid: split.valid, all, members, vocab, idf, x: weightRows(counts, idf) };
 }
 
 /** Sizes of the training and validation splits that `prepare` makes of these labels (the plan is cut from them). */
@@ -210,32 +231,41 @@ export function labelExamples(examples: readonly Example[]): { classes: string[]
   return { classes, labels: Int32Array.from(examples, (e) => index.get(e.expected_output) ?? 0) };
 }
 
+/** Whether the run retrains on every row after the validation phase. */
+export function refitFor(hyper: Hyper, nTrain: number, nValid: number): boolean {
+  if (nValid === 0) return false;
+  return hyper.refit === "auto" ? nTrain <= 4000 : hyper.refit;
+}
+
 /**
- * Cuts the run into queue steps of about `examples_per_step` examples: a
- * slice of an epoch when an epoch is larger, else whole epochs.
+ * Cuts a phase into queue steps of about `examples_per_step` examples per
+ * member: a slice of an epoch when an epoch is larger, else whole epochs.
  */
-export function planRun(nTrain: number, nValid: number, hyper: Hyper): Plan {
-  const members = membersFor(hyper, nTrain);
-  const batchesPerEpoch = Math.max(1, Math.ceil(nTrain / hyper.batch_size));
+function phasePlan(rows: number, hyper: Hyper, members: number): Phase {
+  const batchesPerEpoch = Math.max(1, Math.ceil(rows / hyper.batch_size));
   // Each member trains on every example: a step's work is examples × members.
   const stepBatches = Math.max(1, Math.ceil(hyper.examples_per_step / members / hyper.batch_size));
   const batchesPerStep = Math.min(batchesPerEpoch, stepBatches);
   const stepsPerEpoch = Math.ceil(batchesPerEpoch / batchesPerStep);
   const epochsPerStep = Math.max(1, Math.min(hyper.epochs, Math.floor(stepBatches / batchesPerEpoch)));
-  // One of steps_per_epoch and epochs_per_step is 1.
-  const trainSteps = stepsPerEpoch * Math.ceil(hyper.epochs / epochsPerStep);
   return {
-    n_train: nTrain,
-    n_valid: nValid,
+    n_train: rows,
     epochs: hyper.epochs,
     batches_per_epoch: batchesPerEpoch,
     batches_per_step: batchesPerStep,
     steps_per_epoch: stepsPerEpoch,
     epochs_per_step: epochsPerStep,
-    members,
-    train_steps: trainSteps,
-    total_steps: trainSteps + 1,
+    // One of steps_per_epoch and epochs_per_step is 1.
+    steps: stepsPerEpoch * Math.ceil(hyper.epochs / epochsPerStep),
   };
+}
+
+export function planRun(nTrain: number, nValid: number, hyper: Hyper): Plan {
+  const members = membersFor(hyper, nTrain);
+  const validation = phasePlan(nTrain, hyper, members);
+  const refit = refitFor(hyper, nTrain, nValid) ? phasePlan(nTrain + nValid, hyper, members) : null;
+  const trainSteps = validation.steps + (refit?.steps ?? 0);
+  return { ...validation, n_valid: nValid, members, refit, train_steps: trainSteps, total_steps: trainSteps + 1 };
 }
 
 export function initState(prepared: Prepared, hyper: Hyper): TrainState {
@@ -245,12 +275,12 @@ export function initState(prepared: Prepared, hyper: Hyper): TrainState {
   return {
     params: joinMembers(members),
     adam: { t: 0, m: joinMembers(adam.map((a) => a.m)), v: joinMembers(adam.map((a) => a.v)) },
-    progress: { epoch_loss: 0, epoch_examples: 0, best_epoch: 0, best_accuracy: -1, best_loss: Infinity, top_accuracy: -1, top_loss: Infinity, since_best: 0, stopped: false },
+    progress: { epoch_loss: 0, epoch_examples: 0, best_epoch: 0, best_accuracy: -1, best_loss: Infinity, top_accuracy: -1, top_loss: Infinity, since_best: 0, refit_from: 0, stopped: false },
   };
 }
 
 /** Which epochs step `seq` trains, which slice of an epoch (part), and whether it ends its last epoch. */
-export function stepPosition(plan: Plan, seq: number): { first: number; last: number; part: number; endsEpoch: boolean } {
+export function stepPosition(plan: Phase, seq: number): { first: number; last: number; part: number; endsEpoch: boolean } {
   const block = Math.floor((seq - 1) / plan.steps_per_epoch);
   const part = (seq - 1) % plan.steps_per_epoch;
   const first = block * plan.epochs_per_step + 1;
@@ -262,7 +292,7 @@ export function stepPosition(plan: Plan, seq: number): { first: number; last: nu
  * or null when that epoch ended inside a step (then its weights are saved
  * on their own as the best model).
  */
-export function stepEndingEpoch(plan: Plan, epoch: number): number | null {
+export function stepEndingEpoch(plan: Phase, epoch: number): number | null {
   if (epoch % plan.epochs_per_step !== 0 && epoch !== plan.epochs) return null;
   return Math.ceil(epoch / plan.epochs_per_step) * plan.steps_per_epoch;
 }
@@ -314,12 +344,25 @@ function validMetrics(ens: Ensemble, prepared: Prepared): { loss: number | null;
 
 /**
  * Trains what step `seq` (1-based, ≤ plan.train_steps) owns — a slice of an
- * epoch or whole epochs — mutating `state`; stops early after the epoch
- * where early stopping triggers. Deterministic in (state, prepared, hyper, seq).
+ * epoch or whole epochs — mutating `state`. In the validation phase each
+ * epoch ends with validation, and early stopping may end the phase. Then
+ * (with `plan.refit`) the refit phase starts over from the seeded weights on
+ * every row and trains as many epochs as the chosen one had; without refit
+ * training is over. Deterministic in (state, prepared, hyper, seq).
  */
 export function trainStep(state: TrainState, prepared: Prepared, hyper: Hyper, plan: Plan, seq: number): StepReport {
-  if (plan.n_train !== prepared.train.length) throw new Error(`the plan is for ${plan.n_train} training rows, the data have ${prepared.train.length}`);
+  const p = state.progress;
+  const refitting = plan.refit !== null && p.refit_from > 0 && seq >= p.refit_from;
+  const phase = refitting ? plan.refit! : plan;
+  const rows = refitting ? prepared.all : prepared.train;
+  const local = refitting ? seq - p.refit_from + 1 : seq;
+  if (phase.n_train !== rows.length) throw new Error(`the plan is for ${phase.n_train} training rows, the data have ${rows.length}`);
   if (plan.members !== prepared.members) throw new Error(`the plan is for ${plan.members} ensemble members, the data for ${prepared.members}`);
+  if (refitting && local === 1) {
+    const fresh = initState(prepared, hyper);
+    state.params = fresh.params;
+    state.adam = fresh.adam;
+  }
   const rowsPerBatch = maxTouchedRows(prepared, hyper);
   const ens = new Ensemble(archOf(hyper, prepared), state.params, (k) => ({
     maxTouchedRows: rowsPerBatch,
@@ -329,7 +372,9 @@ export function trainStep(state: TrainState, prepared: Prepared, hyper: Hyper, p
   state.params = ens.params;
   state.adam = { t: state.adam.t, m: joinMembers(ens.nets.map((n) => n.optimizer!.m)), v: joinMembers(ens.nets.map((n) => n.optimizer!.v)) };
   const frozen = new Set(hyper.freeze_layers);
-  const { first, last, part, endsEpoch } = stepPosition(plan, seq);
+  const { first, last: lastOfStep, part, endsEpoch } = stepPosition(phase, local);
+  // The refit trains as many epochs as the chosen epoch of the validation phase had.
+  const last = refitting ? Math.min(lastOfStep, p.best_epoch) : lastOfStep;
   const epochs: EpochMetrics[] = [];
   if (seq === 1) {
     const m = validMetrics(ens, prepared);
@@ -342,18 +387,17 @@ export function trainStep(state: TrainState, prepared: Prepared, hyper: Hyper, p
     embedding: hyper.embedding_optimizer,
     embedding_lr_scale: hyper.embedding_lr_scale,
   };
-  const firstBatch = part * plan.batches_per_step;
-  const lastBatch = Math.min(plan.batches_per_epoch, firstBatch + plan.batches_per_step);
-  const p = state.progress;
+  const firstBatch = part * phase.batches_per_step;
+  const lastBatch = Math.min(phase.batches_per_epoch, firstBatch + phase.batches_per_step);
   let lossSum = 0;
   let examples = 0;
   let improved = false;
   let bestModel: Uint8Array | null = null;
   let epoch = first;
   for (; epoch <= last; epoch++) {
-    // Every member trains on the same batches with its own shuffles and dropout.
+    // Every member trains on the same rows with its own shuffles and dropout.
     for (const [k, net] of ens.nets.entries()) {
-      const done = trainBatches(net, prepared, hyper, memberSeed(hyper.seed, k), plan, adam, frozen, epoch, firstBatch, lastBatch);
+      const done = trainBatches(net, prepared, rows, hyper, memberSeed(hyper.seed, k), phase, adam, frozen, epoch, firstBatch, lastBatch);
       lossSum += done.lossSum / ens.nets.length;
       p.epoch_loss += done.lossSum / ens.nets.length;
       if (k === 0) {
@@ -363,24 +407,49 @@ export function trainStep(state: TrainState, prepared: Prepared, hyper: Hyper, p
     }
     state.adam.t = ens.nets[0].optimizer!.t;
     if (!endsEpoch) break;
+    if (refitting) {
+      // No held-out rows are left to validate on.
+      p.epoch_loss = 0;
+      p.epoch_examples = 0;
+      if (epoch >= p.best_epoch) p.stopped = true;
+      if (p.stopped) break;
+      continue;
+    }
     const m = endEpoch(ens, prepared, hyper, plan, p, epoch);
     epochs.push(m.metrics);
     if (m.improved) {
       improved = true;
       bestModel = stepEndingEpoch(plan, epoch) === seq ? null : encodeModel(toModel(state.params, prepared, hyper));
     }
-    if (p.stopped) break;
+    if (p.stopped) {
+      if (plan.refit) {
+        p.stopped = false;
+        p.refit_from = seq + 1;
+      }
+      break;
+    }
   }
-  return { seq, epoch: Math.min(epoch, last), examples, train_loss: lossSum / Math.max(1, examples), epochs, improved, best_model: bestModel, stop: p.stopped };
+  return {
+    seq,
+    epoch: Math.min(epoch, last),
+    refit: refitting,
+    examples,
+    train_loss: lossSum / Math.max(1, examples),
+    epochs,
+    improved,
+    best_model: bestModel,
+    stop: p.stopped,
+  };
 }
 
 /** Batches [firstBatch, lastBatch) of `epoch`: forward, backward and an optimizer step per batch. */
 function trainBatches(
   net: Network,
   prepared: Prepared,
+  rows: Int32Array,
   hyper: Hyper,
   seed: number,
-  plan: Plan,
+  plan: Phase,
   adam: AdamConfig,
   frozen: ReadonlySet<LayerName>,
   epoch: number,
@@ -400,7 +469,7 @@ function trainBatches(
     net.zeroGrad();
     const scale = 1 / (to - from);
     for (let k = from; k < to; k++) {
-      const r = prepared.train[order[k]];
+      const r = rows[order[k]];
       net.forward(prepared.x, r, rng, hyper.dropout);
       lossSum += net.backward(prepared.x, r, prepared.labels[r], hyper, rng !== null, scale, frozen);
     }
@@ -454,10 +523,14 @@ export function toModel(params: Tensors, prepared: Prepared, hyper: Hyper, tempe
   return { arch: archOf(hyper, prepared), features: hyper.features, classes: prepared.classes, vocab: prepared.vocab, idf: prepared.idf, params, temperature };
 }
 
-/** The agent model from the best epoch's weights, with a temperature fitted on the validation split. */
-export function finalizeModel(params: Tensors, prepared: Prepared, hyper: Hyper): AgentModel {
+/**
+ * The agent model of `params`, with a temperature fitted on the validation
+ * split by the weights `calibration` (the chosen epoch's; after a refit,
+ * which also trained on those rows, the validation phase's).
+ */
+export function finalizeModel(params: Tensors, prepared: Prepared, hyper: Hyper, calibration: Tensors = params): AgentModel {
   const arch = archOf(hyper, prepared);
-  const ens = new Ensemble(arch, params);
+  const ens = new Ensemble(arch, calibration);
   let temperature = 1;
   if (prepared.valid.length > 0) {
     const { logits } = evaluate(ens, prepared, prepared.valid, true);

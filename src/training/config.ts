@@ -28,6 +28,7 @@ export const DEFAULT_HYPER: Omit<Hyper, "seed"> = {
   dim: 128,
   hidden: 128,
   ensemble: "auto",
+  refit: "auto",
   examples_per_step: 50_000,
   freeze_layers: [],
 };
@@ -86,6 +87,10 @@ export const TrainingConfigSchema = z
       .union([z.literal("auto"), z.number().int().min(1).max(5)])
       .default(D.ensemble)
       .describe('Networks averaged in the model; "auto": 3 up to 2,000 training rows, 2 up to 4,000, else 1'),
+    refit: z
+      .union([z.literal("auto"), z.boolean()])
+      .default(D.refit)
+      .describe('After the validation phase, retrain on every row for the chosen number of epochs; "auto": up to 4,000 training rows'),
     examples_per_step: z.number().int().min(1).max(1_000_000).default(D.examples_per_step).describe("Training examples per queue step: a slice of an epoch, or whole epochs when an epoch is smaller"),
     freeze_layers: z.array(z.enum(LAYER_NAMES)).max(4).default([]).describe("Layers whose weights stay fixed"),
   })

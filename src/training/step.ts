@@ -145,6 +145,12 @@ function bestWeightsKey(run: Run, epoch: number): string {
   return seq === null ? keys.bestModel(run.appId, run.id, epoch) : keys.stepCheckpoint(run.appId, run.id, seq);
 }
 
+async function lastStateWeights(deps: StepDeps, run: Run, seq: number): Promise<Tensors> {
+  const bytes = await getBytes(deps.checkpoints, keys.stepCheckpoint(run.appId, run.id, seq));
+  if (!bytes) throw new PermanentStepError(`checkpoint of step ${seq} is missing`);
+  return decodeState(bytes, seq).params;
+}
+
 async function bestWeights(deps: StepDeps, run: Run, epoch: number): Promise<Tensors> {
   const seq = stepEndingEpoch(run.plan, epoch);
   const bytes = await getBytes(deps.checkpoints, bestWeightsKey(run, epoch));
@@ -157,11 +163,13 @@ async function finalStep(deps: StepDeps, run: Run, msg: StepMessage): Promise<St
   if (!run.bestEpoch) throw new PermanentStepError("training ended without a best epoch");
   const bestParams = await bestWeights(deps, run, run.bestEpoch);
   const { examples, prepared } = await runData(deps.datasets, run.appId, run.datasetId, hyper);
-  const model = finalizeModel(bestParams, prepared, hyper);
+  // After a refit the last state holds the model; the validation phase's chosen weights calibrate it.
+  const model = run.plan.refit ? finalizeModel(await lastStateWeights(deps, run, msg.seq - 1), prepared, hyper, bestParams) : finalizeModel(bestParams, prepared, hyper);
   const versionId = `ver_${run.id.slice(4)}`;
   const checkpointKey = keys.versionModel(run.appId, run.agentId, versionId);
   // Learned patterns and demos (deterministic ids: a redo writes nothing twice), beside the version's weights.
-  const memories = learnedMemories(run.id, run.agentId, examples, model.classes, perClassRecall(model.params, prepared, hyper));
+  // Recall on held-out rows: the validation phase's weights never trained on them.
+  const memories = learnedMemories(run.id, run.agentId, examples, model.classes, perClassRecall(bestParams, prepared, hyper));
   const [epochs] = await Promise.all([
     runEpochMetrics(deps.db, run.id),
     createMemories(deps.memory, run.appId, memories),

@@ -18,25 +18,30 @@ async function heldOutAccuracy(agentId: string): Promise<number> {
 
 describe("trainAgent → queue steps → executeAgent", () => {
   it("trains over several steps per epoch and answers held-out paraphrases far better than the untrained network", async () => {
-    const started = await call<{ run_id: string; status: string; plan: { steps_per_epoch: number; members: number; total_steps: number } }>("trainAgent", {
+    const started = await call<{ run_id: string; status: string; plan: { steps_per_epoch: number; members: number; refit: boolean; total_steps: number } }>("trainAgent", {
       agent_id: "faq-bot",
       training_data: FAQ_TRAIN,
       training_type: "supervised",
-      // 192 examples + 24 class texts; 3 ensemble members (few examples): 240 member-examples a step = 5 batches.
-      config: { epochs: 12, learning_rate: 0.002, validation_split: 0.2, seed: 7, examples_per_step: 240, early_stopping: false },
+      // Few examples: 3 ensemble members and a refit. 192 examples + 24 class texts = 14 batches an epoch,
+      // 480 member-examples a step = 10 batches: 2 steps an epoch; the refit on all 264 rows (17 batches) too.
+      config: { epochs: 12, learning_rate: 0.002, validation_split: 0.2, seed: 7, examples_per_step: 480, early_stopping: false },
     });
     expect(started.status).toBe(202);
     expect(started.body.status).toBe("queued");
     expect(started.body.plan.members).toBe(3);
-    expect(started.body.plan.steps_per_epoch).toBe(3);
-    expect(started.body.plan.total_steps).toBe(12 * 3 + 1);
+    expect(started.body.plan.refit).toBe(true);
+    expect(started.body.plan.steps_per_epoch).toBe(2);
+    expect(started.body.plan.total_steps).toBe(12 * 2 + 12 * 2 + 1);
 
     const run = await waitForRun(started.body.run_id, 120_000);
     expect(run.status, run.error ?? "").toBe("succeeded");
     expect(run.progress.fraction).toBe(1);
-    expect(run.progress.step).toBe(37);
+    // The refit trains as many epochs as the chosen one had.
+    const best = run.metrics.best_epoch!;
+    expect(best).toBeGreaterThan(0);
+    expect(run.progress.step).toBe(12 * 2 + best * 2 + 1);
     expect(run.metrics.epochs.map((e) => e.epoch)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
-    expect(run.timing.steps_committed).toBe(36);
+    expect(run.timing.steps_committed).toBe(12 * 2 + best * 2);
     expect(run.version).toEqual({ id: expect.stringMatching(/^ver_/), version: 1 });
 
     // The untrained network (epoch 0) is at chance on the held-out split; the trained one is far above it.

@@ -39,7 +39,8 @@ interface Faults {
 }
 
 const db = database(env.DB);
-// Two ensemble members; 216 training rows (192 examples + 24 class texts) = 14 batches an epoch, 5 a step (160 member-examples).
+// Two ensemble members; 216 training rows (192 examples + 24 class texts) = 14 batches an epoch, 5 a step
+// (160 member-examples): 3 steps an epoch. Then the refit on all 264 rows: 17 batches, 4 steps an epoch.
 const CONFIG = { ...SMALL, epochs: 4, batch_size: 16, ensemble: 2, examples_per_step: 160, validation_split: 0.2, seed: 1234, early_stopping: false };
 
 async function startRun(agentId: string, queue: Delivery[], config: Record<string, unknown> = CONFIG): Promise<string> {
@@ -107,16 +108,19 @@ describe("resumable steps", () => {
   it("crashes at every point, duplicates and stale messages all end in the same weights and metrics", async () => {
     const reference = await runWith("ft-reference", {});
     expect(reference.epochs).toHaveLength(5); // epoch 0 (untrained) + 4
-    expect(reference.steps).toHaveLength(4 * 3);
-    expect(reference.outcomes.filter((o) => o === "trained")).toHaveLength(12);
+    const best = (await env.DB.prepare("SELECT best_epoch FROM training_runs WHERE agent_id = 'ft-reference'").first<{ best_epoch: number }>())!.best_epoch;
+    const trained = 4 * 3 + best * 4; // validation phase, then the refit for the chosen epoch's number of epochs
+    expect(reference.steps).toHaveLength(trained);
+    expect(reference.outcomes.filter((o) => o === "trained")).toHaveLength(trained);
+    expect(best).toBeGreaterThanOrEqual(2); // so that the refit spans several steps
 
     const scenarios: [string, Faults][] = [
-      ["crash before the checkpoint write", { crashes: [{ point: "before-checkpoint", seq: 1 }, { point: "before-checkpoint", seq: 6 }, { point: "before-checkpoint", seq: 12 }] }],
-      ["crash after the checkpoint write", { crashes: [{ point: "after-checkpoint", seq: 2 }, { point: "after-checkpoint", seq: 3 }, { point: "after-checkpoint", seq: 9 }] }],
-      ["crash after the D1 advance, before the next enqueue", { crashes: [{ point: "after-commit", seq: 1 }, { point: "after-commit", seq: 7 }, { point: "after-commit", seq: 12 }] }],
+      ["crash before the checkpoint write", { crashes: [{ point: "before-checkpoint", seq: 1 }, { point: "before-checkpoint", seq: 12 }, { point: "before-checkpoint", seq: 13 }, { point: "before-checkpoint", seq: trained }] }],
+      ["crash after the checkpoint write", { crashes: [{ point: "after-checkpoint", seq: 2 }, { point: "after-checkpoint", seq: 12 }, { point: "after-checkpoint", seq: 13 }, { point: "after-checkpoint", seq: 15 }] }],
+      ["crash after the D1 advance, before the next enqueue", { crashes: [{ point: "after-commit", seq: 1 }, { point: "after-commit", seq: 12 }, { point: "after-commit", seq: 13 }, { point: "after-commit", seq: trained }] }],
       ["duplicated messages", { duplicate: true }],
       ["stale messages", { stale: true }],
-      ["everything at once", { duplicate: true, stale: true, crashes: [{ point: "before-checkpoint", seq: 4 }, { point: "after-checkpoint", seq: 5 }, { point: "after-commit", seq: 6 }] }],
+      ["everything at once", { duplicate: true, stale: true, crashes: [{ point: "before-checkpoint", seq: 4 }, { point: "after-checkpoint", seq: 12 }, { point: "after-commit", seq: 14 }] }],
     ];
     for (const [i, [name, faults]] of scenarios.entries()) {
       const r = await runWith(`ft-${i}`, faults);
@@ -124,11 +128,17 @@ describe("resumable steps", () => {
       expect(r.epochs, name).toEqual(reference.epochs);
       expect(r.steps, name).toEqual(reference.steps);
     }
+
+    // In process, cut into other steps: the same model, byte for byte (refit included).
+    const resolved = (await env.DB.prepare("SELECT config FROM training_runs WHERE agent_id = 'ft-reference'").first<{ config: string }>())!;
+    const inProcess = fit(FAQ_TRAIN, { ...(JSON.parse(resolved.config) as Hyper), examples_per_step: 1000 });
+    expect(inProcess.plan.refit).not.toBeNull();
+    expect(await sha256Hex(encodeModel(inProcess.model))).toEqual(reference.weights);
   });
 
   it("steps of several epochs stop early, keep a best epoch that ended mid-step, survive crashes, and match in-process training", async () => {
     // Steps of exactly three epochs (batches of 16).
-    const hyper = { ...CONFIG, epochs: 12, learning_rate: 0.002, seed: 2, selection_tolerance: 0, early_stopping: { patience: 2, min_delta: 0 } };
+    const hyper = { ...CONFIG, epochs: 12, learning_rate: 0.002, seed: 2, refit: false, selection_tolerance: 0, early_stopping: { patience: 2, min_delta: 0 } };
     const { labels, classes } = labelExamples(FAQ_TRAIN);
     const nTrain = FAQ_TRAIN.length - stratifiedSplit(labels, classes.length, hyper.seed, 0.2).valid.length + classes.length;
     const config = { ...hyper, examples_per_step: 3 * Math.ceil(nTrain / 16) * 16 * hyper.ensemble };
