@@ -526,38 +526,32 @@ export function toModel(params: Tensors, prepared: Prepared, hyper: Hyper, tempe
 /**
  * The agent model of `params`, with a temperature fitted on the validation
  * split by the weights `calibration` (the chosen epoch's; after a refit,
- * which also trained on those rows, the validation phase's).
+ * which also trained on those rows, the validation phase's), and those
+ * weights' recall of each class there (NaN for a class with no validation row).
  */
-export function finalizeModel(params: Tensors, prepared: Prepared, hyper: Hyper, calibration: Tensors = params): AgentModel {
+export function finalizeModel(params: Tensors, prepared: Prepared, hyper: Hyper, calibration: Tensors = params): { model: AgentModel; recall: Float64Array } {
   const arch = archOf(hyper, prepared);
-  const ens = new Ensemble(arch, calibration);
+  const C = arch.classes;
+  const recall = new Float64Array(C).fill(NaN);
   let temperature = 1;
   if (prepared.valid.length > 0) {
-    const { logits } = evaluate(ens, prepared, prepared.valid, true);
+    const { logits } = evaluate(new Ensemble(arch, calibration), prepared, prepared.valid, true);
     const labels = Int32Array.from(prepared.valid, (r) => prepared.labels[r]);
-    temperature = fitTemperature(logits!, arch.classes, labels);
+    temperature = fitTemperature(logits!, C, labels);
+    const hit = new Float64Array(C);
+    const total = new Float64Array(C);
+    labels.forEach((y, k) => {
+      let best = 0;
+      for (let c = 1; c < C; c++) if (logits![k * C + c] > logits![k * C + best]) best = c;
+      total[y]++;
+      if (best === y) hit[y]++;
+    });
+    for (let c = 0; c < C; c++) if (total[c] > 0) recall[c] = hit[c] / total[c];
   }
-  return toModel(params, prepared, hyper, temperature);
+  return { model: toModel(params, prepared, hyper, temperature), recall };
 }
 
 /** A copy of the parameters (the best epoch's candidate weights). */
 export function cloneTensors(t: Tensors): Tensors {
   return Object.fromEntries(Object.entries(t).map(([k, v]) => [k, v.slice()]));
-}
-
-/** Recall of each class on the validation split (NaN for a class with no validation example). */
-export function perClassRecall(params: Tensors, prepared: Prepared, hyper: Hyper): Float64Array {
-  const ens = new Ensemble(archOf(hyper, prepared), params);
-  const C = prepared.classes.length;
-  const hit = new Float64Array(C);
-  const total = new Float64Array(C);
-  for (const r of prepared.valid) {
-    ens.forward(prepared.x, r);
-    let best = 0;
-    for (let c = 1; c < C; c++) if (ens.probs[c] > ens.probs[best]) best = c;
-    const y = prepared.labels[r];
-    total[y]++;
-    if (best === y) hit[y]++;
-  }
-  return hit.map((h, c) => (total[c] > 0 ? h / total[c] : NaN));
 }

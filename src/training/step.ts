@@ -19,7 +19,7 @@
 import type { Db } from "../db/client.ts";
 import { CheckpointError } from "../model/checkpoint.ts";
 import { decodeModel, encodeModel } from "../model/model.ts";
-import { finalizeModel, initState, perClassRecall, stepEndingEpoch, trainStep, type Prepared, type StepReport, type TrainState } from "../model/trainer.ts";
+import { finalizeModel, initState, stepEndingEpoch, trainStep, type Prepared, type StepReport, type TrainState } from "../model/trainer.ts";
 import type { Tensors } from "../model/network.ts";
 import { keys } from "../storage/keys.ts";
 import { deletePrefix, getBytes, putBytes } from "../storage/objects.ts";
@@ -164,12 +164,14 @@ async function finalStep(deps: StepDeps, run: Run, msg: StepMessage): Promise<St
   const bestParams = await bestWeights(deps, run, run.bestEpoch);
   const { examples, prepared } = await runData(deps.datasets, run.appId, run.datasetId, hyper);
   // After a refit the last state holds the model; the validation phase's chosen weights calibrate it.
-  const model = run.plan.refit ? finalizeModel(await lastStateWeights(deps, run, msg.seq - 1), prepared, hyper, bestParams) : finalizeModel(bestParams, prepared, hyper);
+  // Recall on held-out rows is the validation phase's: its weights never trained on them.
+  const { model, recall } = run.plan.refit
+    ? finalizeModel(await lastStateWeights(deps, run, msg.seq - 1), prepared, hyper, bestParams)
+    : finalizeModel(bestParams, prepared, hyper);
   const versionId = `ver_${run.id.slice(4)}`;
   const checkpointKey = keys.versionModel(run.appId, run.agentId, versionId);
   // Learned patterns and demos (deterministic ids: a redo writes nothing twice), beside the version's weights.
-  // Recall on held-out rows: the validation phase's weights never trained on them.
-  const memories = learnedMemories(run.id, run.agentId, examples, model.classes, perClassRecall(bestParams, prepared, hyper));
+  const memories = learnedMemories(run.id, run.agentId, examples, model.classes, recall);
   const [epochs] = await Promise.all([
     runEpochMetrics(deps.db, run.id),
     createMemories(deps.memory, run.appId, memories),
