@@ -34,9 +34,13 @@ try {
     agent_id: "support-faq",
     training_data: train,
     training_type: "supervised",
-    config: { epochs: 15, learning_rate: 0.002, validation_split: 0.2, seed: 42, examples_per_step: 64 },
+    config: { epochs: 15, learning_rate: 0.002, validation_split: 0.2, seed: 42, examples_per_step: 480 },
   });
-  console.log(`run ${started.run_id}: ${started.plan.n_train} training / ${started.plan.n_valid} validation examples, ${started.plan.steps_per_epoch} queue steps per epoch`);
+  const plan = started.plan;
+  console.log(
+    `run ${started.run_id}: ${plan.n_train} training rows (examples and each answer's own text) / ${plan.n_valid} validation examples, ${plan.steps_per_epoch} queue steps per epoch; ` +
+      `an ensemble of ${plan.members} network${plan.members > 1 ? "s" : ""}${plan.refit ? ", retrained on every example after validation (refit)" : ""}`,
+  );
 
   let run;
   const t0 = Date.now();
@@ -46,7 +50,7 @@ try {
     const width = 30;
     const filled = Math.round(width * p.fraction);
     const last = run.metrics.epochs.at(-1);
-    const line = `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${(100 * p.fraction).toFixed(0).padStart(3)}%  epoch ${p.epoch}/${p.epochs}  step ${p.step}/${p.total_steps}  valid acc ${pct(last?.valid_accuracy)}  ${run.status}`;
+    const line = `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${(100 * p.fraction).toFixed(0).padStart(3)}%  ${p.phase.padEnd(10)} epoch ${String(p.epoch).padStart(2)}/${p.epochs}  step ${p.step}/${p.total_steps}  valid acc ${pct(last?.valid_accuracy)}  ${run.status}`;
     process.stdout.write(process.stdout.isTTY ? `\r${line}` : `${line}\n`);
     if (["succeeded", "failed", "cancelled"].includes(run.status)) break;
     await new Promise((r) => setTimeout(r, process.stdout.isTTY ? 150 : 1000));
@@ -56,10 +60,14 @@ try {
 
   console.log("\nepoch  train loss  valid loss  valid acc");
   for (const e of run.metrics.epochs) {
-    const mark = e.epoch === run.metrics.best_epoch ? "  ← best (kept)" : e.epoch === 0 ? "  (untrained network)" : "";
+    const mark = e.epoch === run.metrics.best_epoch ? "  ← chosen" : e.epoch === 0 ? "  (untrained network)" : "";
     console.log(`${String(e.epoch).padStart(5)}  ${e.train_loss === null ? "       -  " : e.train_loss.toFixed(4).padStart(10)}  ${e.valid_loss.toFixed(4).padStart(10)}  ${pct(e.valid_accuracy).padStart(9)}${mark}`);
   }
-  if (run.metrics.best_epoch < run.progress.epochs) console.log(`(early stopping after epoch ${run.progress.epoch})`);
+  const validated = run.metrics.epochs.at(-1).epoch;
+  if (validated < plan.epochs) console.log(`(early stopping after epoch ${validated})`);
+  if (plan.refit) {
+    console.log(`Then the refit: ${run.metrics.best_epoch} epochs on all ${plan.n_train + plan.n_valid} rows; the version is the refit's networks, calibrated by the chosen epoch's.`);
+  }
 
   let correct = 0;
   for (const e of heldout) {

@@ -66,6 +66,8 @@ export const trainingRuns = sqliteTable(
     bestEpoch: integer("best_epoch"),
     /** Set by the step that ends training (last epoch or early stop). */
     trainingDone: integer("training_done", { mode: "boolean" }).notNull().default(false),
+    /** The last committed step belongs to the refit phase (then `epoch` counts the refit's epochs). */
+    refitting: integer("refitting", { mode: "boolean" }).notNull().default(false),
     versionId: text("version_id"),
     error: text("error"),
     lastError: text("last_error"),

@@ -46,6 +46,8 @@ export interface StepCommit {
   ms: number;
   bestEpoch: number | null;
   trainingDone: boolean;
+  /** The step belongs to the refit phase. */
+  refitting: boolean;
   epochs: EpochMetrics[];
   now: number;
 }
@@ -63,7 +65,7 @@ export async function commitStep(db: Db, c: StepCommit): Promise<boolean> {
   const [update] = await db.batch([
     db
       .update(trainingRuns)
-      .set({ seq: c.seq, epoch: c.epoch, bestEpoch: c.bestEpoch, trainingDone: c.trainingDone, updatedAt: c.now, lastError: null })
+      .set({ seq: c.seq, epoch: c.epoch, bestEpoch: c.bestEpoch, trainingDone: c.trainingDone, refitting: c.refitting, updatedAt: c.now, lastError: null })
       .where(and(eq(trainingRuns.id, c.runId), eq(trainingRuns.seq, c.seq - 1), eq(trainingRuns.status, "running"))),
     db
       .insert(runSteps)

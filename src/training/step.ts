@@ -105,6 +105,7 @@ async function trainingStep(deps: StepDeps, run: Run, msg: StepMessage): Promise
     ms: Math.round(deps.now() - started),
     bestEpoch: state.progress.best_epoch || null,
     trainingDone: report.stop,
+    refitting: report.refit,
     epochs: report.epochs,
     now: deps.now(),
   });

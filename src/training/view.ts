@@ -21,8 +21,9 @@ export const RunViewSchema = z.object({
   training_type: z.string(),
   dataset_id: z.string(),
   progress: z.object({
-    epoch: z.number().int(),
-    epochs: z.number().int(),
+    phase: z.enum(["validation", "refit"]).describe("validation: training split, validated each epoch; refit: retraining on every row"),
+    epoch: z.number().int().describe("Epochs done in this phase"),
+    epochs: z.number().int().describe("Epochs of this phase (the refit's: the chosen epoch)"),
     step: z.number().int(),
     total_steps: z.number().int(),
     fraction: z.number(),
@@ -56,7 +57,7 @@ export async function runView(db: Db, run: Run, now: number): Promise<RunView> {
     db.select({ n: sql<number>`count(*)`, ms: sql<number | null>`avg(${runSteps.ms})` }).from(runSteps).where(eq(runSteps.runId, run.id)),
     run.versionId ? db.query.agentVersions.findFirst({ where: and(eq(agentVersions.id, run.versionId), eq(agentVersions.appId, run.appId)) }) : undefined,
   ]);
-  // Early stopping shortens a run: its final step follows the last committed one.
+  // Early stopping and the refit (as long as the chosen epoch) shorten a run: until its end the plan's total is an upper bound.
   const total = run.status === "succeeded" ? run.seq : run.trainingDone ? run.seq + 1 : run.plan.total_steps;
   const best = epochs.find((e) => e.epoch === run.bestEpoch);
   return {
@@ -65,7 +66,14 @@ export async function runView(db: Db, run: Run, now: number): Promise<RunView> {
     status: run.status,
     training_type: run.trainingType,
     dataset_id: run.datasetId,
-    progress: { epoch: run.epoch, epochs: run.plan.epochs, step: run.seq, total_steps: total, fraction: total > 0 ? run.seq / total : 0 },
+    progress: {
+      phase: run.refitting ? ("refit" as const) : ("validation" as const),
+      epoch: run.epoch,
+      epochs: run.refitting && run.bestEpoch ? run.bestEpoch : run.plan.epochs,
+      step: run.seq,
+      total_steps: total,
+      fraction: total > 0 ? run.seq / total : 0,
+    },
     metrics: {
       epochs,
       best_epoch: run.bestEpoch,

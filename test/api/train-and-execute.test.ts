@@ -40,6 +40,7 @@ describe("trainAgent → queue steps → executeAgent", () => {
     const best = run.metrics.best_epoch!;
     expect(best).toBeGreaterThan(0);
     expect(run.progress.step).toBe(12 * 2 + best * 2 + 1);
+    expect(run.progress).toMatchObject({ phase: "refit", epoch: best, epochs: best });
     expect(run.metrics.epochs.map((e) => e.epoch)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
     expect(run.timing.steps_committed).toBe(12 * 2 + best * 2);
     expect(run.version).toEqual({ id: expect.stringMatching(/^ver_/), version: 1 });

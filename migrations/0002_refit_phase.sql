@@ -1,0 +1,1 @@
+ALTER TABLE `training_runs` ADD `refitting` integer DEFAULT false NOT NULL;
