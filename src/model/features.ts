@@ -70,35 +70,23 @@ export function featureIds(text: string, cfg: NgramHashing): number[] {
   return out;
 }
 
-/** Sorted distinct bucket ids with their counts. */
-function countIds(ids: number[]): { idx: number[]; cnt: number[] } {
-  ids.sort((a, b) => a - b);
-  const idx: number[] = [];
-  const cnt: number[] = [];
-  for (let i = 0; i < ids.length; i++) {
-    if (i > 0 && ids[i] === ids[i - 1]) cnt[cnt.length - 1]++;
-    else {
-      idx.push(ids[i]);
-      cnt.push(1);
-    }
-  }
-  return { idx, cnt };
-}
-
-/** Raw term counts of each text as sparse rows. */
+/** Raw term counts of each text as sparse rows (bucket ids ascending within a row). */
 export function countRows(texts: readonly string[], cfg: NgramHashing): SparseRows {
   const offsets = new Int32Array(texts.length + 1);
-  const rows = texts.map((t) => countIds(featureIds(t, cfg)));
+  const rows = texts.map((t) => Int32Array.from(featureIds(t, cfg)).sort());
   let nnz = 0;
-  rows.forEach((r, i) => {
-    nnz += r.idx.length;
-    offsets[i + 1] = nnz;
-  });
+  for (const ids of rows) {
+    for (let i = 0; i < ids.length; i++) if (i === 0 || ids[i] !== ids[i - 1]) nnz++;
+  }
   const idx = new Int32Array(nnz);
   const val = new Float32Array(nnz);
-  rows.forEach((r, i) => {
-    idx.set(r.idx, offsets[i]);
-    val.set(r.cnt, offsets[i]);
+  let j = -1;
+  rows.forEach((ids, r) => {
+    for (let i = 0; i < ids.length; i++) {
+      if (i === 0 || ids[i] !== ids[i - 1]) idx[++j] = ids[i];
+      val[j]++;
+    }
+    offsets[r + 1] = j + 1;
   });
   return { offsets, idx, val };
 }
@@ -122,9 +110,9 @@ export function buildVocabulary(counts: SparseRows, rows: ArrayLike<number>, buc
   return Int32Array.from(kept).sort();
 }
 
-/** Row of `bucket` in the sorted vocabulary, or -1. */
-export function vocabularyRow(vocab: Int32Array, bucket: number): number {
-  let lo = 0;
+/** Row of `bucket` in the sorted vocabulary, or -1; the search starts at row `from` (buckets come ascending). */
+export function vocabularyRow(vocab: Int32Array, bucket: number, from = 0): number {
+  let lo = from;
   let hi = vocab.length - 1;
   while (lo <= hi) {
     const mid = (lo + hi) >>> 1;
@@ -144,15 +132,17 @@ export function toVocabularyRows(counts: SparseRows, vocab: Int32Array): SparseR
   const val = new Float32Array(counts.val.length);
   let nnz = 0;
   for (let r = 0; r < n; r++) {
+    let from = 0;
     for (let j = counts.offsets[r]; j < counts.offsets[r + 1]; j++) {
-      const row = vocabularyRow(vocab, counts.idx[j]);
+      const row = vocabularyRow(vocab, counts.idx[j], from);
       if (row < 0) continue;
+      from = row + 1;
       idx[nnz] = row;
       val[nnz++] = counts.val[j];
     }
     offsets[r + 1] = nnz;
   }
-  return { offsets, idx: idx.slice(0, nnz), val: val.slice(0, nnz) };
+  return { offsets, idx: nnz === idx.length ? idx : idx.slice(0, nnz), val: nnz === val.length ? val : val.slice(0, nnz) };
 }
 
 /** Smoothed inverse document frequency per vocabulary row, from the given texts. */

@@ -89,6 +89,11 @@ export interface TrainingOptions {
   optimizer: AdamState;
 }
 
+type DenseLayer = Exclude<LayerName, "embedding">;
+/** Tensor names of the dense layers (no string building in the hot path). */
+const WEIGHT: Record<DenseLayer, string> = { early_layers: "early_layers.weight", late_layers: "late_layers.weight", output: "output.weight" };
+const BIAS: Record<DenseLayer, string> = { early_layers: "early_layers.bias", late_layers: "late_layers.bias", output: "output.bias" };
+
 /** Feature entries handed to the embedding kernels at a time. */
 const CHUNK = 512;
 
@@ -242,15 +247,15 @@ export class Network {
   }
 
   /** out = b + xᵀW of a dense layer; zero inputs are skipped. */
-  private dense(layer: LayerName, x: Float32Array, out: Float32Array, nIn: number, nOut: number): void {
-    out.set(this.params[`${layer}.bias`]);
-    this.kernels.dense_add(this.params[`${layer}.weight`].byteOffset, x.byteOffset, out.byteOffset, nIn, nOut);
+  private dense(layer: DenseLayer, x: Float32Array, out: Float32Array, nIn: number, nOut: number): void {
+    out.set(this.params[BIAS[layer]]);
+    this.kernels.dense_add(this.params[WEIGHT[layer]].byteOffset, x.byteOffset, out.byteOffset, nIn, nOut);
   }
 
   /** A dense layer's gradients: gW += x ⊗ dy, gb += dy. */
-  private layerGrads(layer: LayerName, x: Float32Array, dy: Float32Array, nIn: number, nOut: number): void {
-    addInPlace(this.grads[`${layer}.bias`], dy);
-    this.kernels.add_outer(this.grads[`${layer}.weight`].byteOffset, x.byteOffset, dy.byteOffset, nIn, nOut);
+  private layerGrads(layer: DenseLayer, x: Float32Array, dy: Float32Array, nIn: number, nOut: number): void {
+    addInPlace(this.grads[BIAS[layer]], dy);
+    this.kernels.add_outer(this.grads[WEIGHT[layer]].byteOffset, x.byteOffset, dy.byteOffset, nIn, nOut);
   }
 
   private slotOf(row: number): number {
