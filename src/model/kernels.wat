@@ -34,7 +34,37 @@
         (local.set $src (i32.add (local.get $src) (i32.const 4)))
         (br $scalar))))
 
-  ;; a[0..n) · b[0..n)
+;; dst[0..n) += a · s1[0..n) + b · s2[0..n) (two rows per pass over dst: half its loads and stores)
+  (func $axpy2 (param $dst i32) (param $s1 i32) (param $a f32) (param $s2 i32) (param $b f32) (param $n i32)
+    (local $av v128) (local $bv v128) (local $end4 i32) (local $end i32)
+    (local.set $av (f32x4.splat (local.get $a)))
+    (local.set $bv (f32x4.splat (local.get $b)))
+    (local.set $end (i32.add (local.get $dst) (i32.shl (local.get $n) (i32.const 2))))
+    (local.set $end4 (i32.add (local.get $dst) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (block $vec_done
+      (loop $vec
+        (br_if $vec_done (i32.ge_u (local.get $dst) (local.get $end4)))
+        (v128.store (local.get $dst)
+          (f32x4.add
+            (v128.load (local.get $dst))
+            (f32x4.add (f32x4.mul (local.get $av) (v128.load (local.get $s1))) (f32x4.mul (local.get $bv) (v128.load (local.get $s2))))))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+        (local.set $s1 (i32.add (local.get $s1) (i32.const 16)))
+        (local.set $s2 (i32.add (local.get $s2) (i32.const 16)))
+        (br $vec)))
+    (block $done
+      (loop $scalar
+        (br_if $done (i32.ge_u (local.get $dst) (local.get $end)))
+        (f32.store (local.get $dst)
+          (f32.add
+            (f32.load (local.get $dst))
+            (f32.add (f32.mul (local.get $a) (f32.load (local.get $s1))) (f32.mul (local.get $b) (f32.load (local.get $s2))))))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+        (local.set $s1 (i32.add (local.get $s1) (i32.const 4)))
+        (local.set $s2 (i32.add (local.get $s2) (i32.const 4)))
+        (br $scalar))))
+
+    ;; a[0..n) · b[0..n)
   (func $dot (param $a i32) (param $b i32) (param $n i32) (result f32)
     (local $acc v128) (local $s f32) (local $end4 i32) (local $end i32)
     (local.set $end (i32.add (local.get $a) (i32.shl (local.get $n) (i32.const 2))))
@@ -59,19 +89,33 @@
         (br $scalar)))
     (local.get $s))
 
-  ;; out[0..nOut) += xᵀW for an input-major W [nIn, nOut]; inputs equal to 0 are skipped.
+  ;; out[0..nOut) += xᵀW for an input-major W [nIn, nOut]; inputs equal to 0 are skipped,
+  ;; the others are added two rows at a time.
   (func (export "dense_add") (param $W i32) (param $x i32) (param $out i32) (param $nIn i32) (param $nOut i32)
-    (local $j i32) (local $v f32) (local $stride i32)
+    (local $j i32) (local $v f32) (local $stride i32) (local $held i32) (local $hv f32)
     (local.set $stride (i32.shl (local.get $nOut) (i32.const 2)))
+    (local.set $held (i32.const -1))
     (block $done
       (loop $rows
         (br_if $done (i32.ge_u (local.get $j) (local.get $nIn)))
         (local.set $v (f32.load (i32.add (local.get $x) (i32.shl (local.get $j) (i32.const 2)))))
         (if (f32.ne (local.get $v) (f32.const 0))
           (then
-            (call $axpy (local.get $out) (i32.add (local.get $W) (i32.mul (local.get $j) (local.get $stride))) (local.get $v) (local.get $nOut))))
+            (if (i32.lt_s (local.get $held) (i32.const 0))
+              (then
+                (local.set $held (local.get $j))
+                (local.set $hv (local.get $v)))
+              (else
+                (call $axpy2 (local.get $out)
+                  (i32.add (local.get $W) (i32.mul (local.get $held) (local.get $stride))) (local.get $hv)
+                  (i32.add (local.get $W) (i32.mul (local.get $j) (local.get $stride))) (local.get $v)
+                  (local.get $nOut))
+                (local.set $held (i32.const -1))))))
         (local.set $j (i32.add (local.get $j) (i32.const 1)))
-        (br $rows))))
+        (br $rows)))
+    (if (i32.ge_s (local.get $held) (i32.const 0))
+      (then
+        (call $axpy (local.get $out) (i32.add (local.get $W) (i32.mul (local.get $held) (local.get $stride))) (local.get $hv) (local.get $nOut)))))
 
   ;; gW[j, :] += x[j] · dy for every input j with x[j] ≠ 0 (a dense layer's weight gradient).
   (func (export "add_outer") (param $gW i32) (param $x i32) (param $dy i32) (param $nIn i32) (param $nOut i32)
@@ -109,20 +153,30 @@
         (local.set $j (i32.add (local.get $j) (i32.const 1)))
         (br $rows))))
 
-  ;; out[0..dim) += Σₖ val[k] · E[idx[k], :] (an embedding bag over n weighted rows).
+  ;; out[0..dim) += Σₖ val[k] · E[idx[k], :] (an embedding bag over n weighted rows, two at a time).
   (func (export "bag") (param $E i32) (param $idx i32) (param $val i32) (param $n i32) (param $out i32) (param $dim i32)
-    (local $k i32) (local $stride i32)
+    (local $k i32) (local $stride i32) (local $n2 i32)
     (local.set $stride (i32.shl (local.get $dim) (i32.const 2)))
+    (local.set $n2 (i32.and (local.get $n) (i32.const -2)))
     (block $done
       (loop $rows
-        (br_if $done (i32.ge_u (local.get $k) (local.get $n)))
+        (br_if $done (i32.ge_u (local.get $k) (local.get $n2)))
+        (call $axpy2
+          (local.get $out)
+          (i32.add (local.get $E) (i32.mul (i32.load (i32.add (local.get $idx) (i32.shl (local.get $k) (i32.const 2)))) (local.get $stride)))
+          (f32.load (i32.add (local.get $val) (i32.shl (local.get $k) (i32.const 2))))
+          (i32.add (local.get $E) (i32.mul (i32.load (i32.add (local.get $idx) (i32.shl (i32.add (local.get $k) (i32.const 1)) (i32.const 2)))) (local.get $stride)))
+          (f32.load (i32.add (local.get $val) (i32.shl (i32.add (local.get $k) (i32.const 1)) (i32.const 2))))
+          (local.get $dim))
+        (local.set $k (i32.add (local.get $k) (i32.const 2)))
+        (br $rows)))
+    (if (i32.lt_u (local.get $k) (local.get $n))
+      (then
         (call $axpy
           (local.get $out)
           (i32.add (local.get $E) (i32.mul (i32.load (i32.add (local.get $idx) (i32.shl (local.get $k) (i32.const 2)))) (local.get $stride)))
           (f32.load (i32.add (local.get $val) (i32.shl (local.get $k) (i32.const 2))))
-          (local.get $dim))
-        (local.set $k (i32.add (local.get $k) (i32.const 1)))
-        (br $rows))))
+          (local.get $dim)))))
 
   ;; G[slot[k], :] += val[k] · de for k < n (the embedding bag's sparse gradient).
   (func (export "bag_grad") (param $G i32) (param $slot i32) (param $val i32) (param $n i32) (param $de i32) (param $dim i32)
