@@ -48,7 +48,7 @@ export interface Hyper extends Regularization {
   hidden: number;
   /** Networks in the model's ensemble; "auto": 3 up to 2,000 training rows, 2 up to 4,000, else 1. */
   ensemble: number | "auto";
-  /** Retrain on every row (validation too) after the validation phase; "auto": up to 4,000 training rows. */
+  /** Retrain on every row (validation too) after the validation phase; "auto": up to 2,000 training rows. */
   refit: boolean | "auto";
   /** Training examples per queue step (rounded up to whole batches). */
   examples_per_step: number;
@@ -162,8 +162,8 @@ export function archOf(hyper: Hyper, prepared: Pick<Prepared, "vocab" | "classes
   return { rows: prepared.vocab.length, dim: hyper.dim, hidden: hyper.hidden, classes: prepared.classes.length, members: prepared.members };
 }
 
-/** Embedding floats a model may hold over all its members (32 MB; the Worker holds them in memory). */
-export const MAX_EMBEDDING_FLOATS = 8_388_608;
+/** Embedding floats a model may hold over all its members (30,000 rows × 128: a version stays under 16 MB). */
+export const MAX_EMBEDDING_FLOATS = 3_840_000;
 
 /** Networks in the ensemble for `nTrain` training rows. */
 export function membersFor(hyper: Hyper, nTrain: number): number {
@@ -234,7 +234,7 @@ export function labelExamples(examples: readonly Example[]): { classes: string[]
 /** Whether the run retrains on every row after the validation phase. */
 export function refitFor(hyper: Hyper, nTrain: number, nValid: number): boolean {
   if (nValid === 0) return false;
-  return hyper.refit === "auto" ? nTrain <= 4000 : hyper.refit;
+  return hyper.refit === "auto" ? nTrain <= 2000 : hyper.refit;
 }
 
 /**

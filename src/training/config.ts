@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { LAYER_NAMES } from "../model/network.ts";
-import type { Hyper } from "../model/trainer.ts";
+import { MAX_EMBEDDING_FLOATS, type Hyper } from "../model/trainer.ts";
 
 /** Defaults used by trainAgent (tuned on BANKING77, see bench/). */
 export const DEFAULT_HYPER: Omit<Hyper, "seed"> = {
@@ -90,13 +90,13 @@ export const TrainingConfigSchema = z
     refit: z
       .union([z.literal("auto"), z.boolean()])
       .default(D.refit)
-      .describe('After the validation phase, retrain on every row for the chosen number of epochs; "auto": up to 4,000 training rows'),
+      .describe('After the validation phase, retrain on every row for the chosen number of epochs; "auto": up to 2,000 training rows'),
     examples_per_step: z.number().int().min(1).max(1_000_000).default(D.examples_per_step).describe("Training examples per queue step: a slice of an epoch, or whole epochs when an epoch is smaller"),
     freeze_layers: z.array(z.enum(LAYER_NAMES)).max(4).default([]).describe("Layers whose weights stay fixed"),
   })
   .strict()
-  .refine((c) => c.dim * c.features.max_rows <= 8_388_608, {
-    message: "dim × features.max_rows must be at most 8,388,608 (a Worker holds the embedding table in memory)",
+  .refine((c) => c.dim * c.features.max_rows <= MAX_EMBEDDING_FLOATS, {
+    message: `dim × features.max_rows must be at most ${MAX_EMBEDDING_FLOATS.toLocaleString("en-US")} (15 MB of embeddings, which ensemble members share: a version stays under 16 MB)`,
     path: ["dim"],
   });
 
