@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import Papa from "papaparse";
 import { analyzeExamples, ExampleSchema } from "../src/data/examples.ts";
 import { Rng } from "../src/model/rng.ts";
-import type { Example, Hyper } from "../src/model/trainer.ts";
+import type { Example, Hyper } from "../src/model/hyper.ts";
 import { resolveHyper, TrainingConfigSchema } from "../src/training/config.ts";
 
 /**

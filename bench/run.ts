@@ -19,7 +19,7 @@ import { expectedCalibrationError } from "../src/model/calibration.ts";
 import { fit } from "../src/model/fit.ts";
 import { encodeModel, predict, type AgentModel } from "../src/model/model.ts";
 import { Ensemble } from "../src/model/ensemble.ts";
-import type { Example, Hyper } from "../src/model/trainer.ts";
+import type { Example, Hyper } from "../src/model/hyper.ts";
 import type { RunView } from "../src/training/view.ts";
 import { benchHyper, readExamples, sampleShots } from "./data.ts";
 

@@ -6,9 +6,11 @@
  * bytes in, training (holding the best epoch's model when that epoch ended
  * inside the step), checkpoint bytes out. The prepared data count too.
  */
-import { initState, planRun, prepare, trainStep, type Plan, type Prepared } from "../src/model/trainer.ts";
+import { prepare, type Prepared } from "../src/model/prepare.ts";
+import { planRun, type Plan } from "../src/model/plan.ts";
+import { initState, trainStep } from "../src/model/trainer.ts";
 import { decodeState, encodeState } from "../src/training/state.ts";
-import type { Hyper } from "../src/model/trainer.ts";
+import type { Hyper } from "../src/model/hyper.ts";
 import { benchHyper, readExamples, sampleShots } from "./data.ts";
 
 const [trainPath, shots, seedArg, config] = process.argv.slice(2);

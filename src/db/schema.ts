@@ -3,7 +3,8 @@
  * choose (agent_id) are unique per app only. Times are epoch milliseconds.
  */
 import { sql } from "drizzle-orm";
-import type { Hyper, Plan } from "../model/trainer.ts";
+import type { Hyper } from "../model/hyper.ts";
+import type { Plan } from "../model/plan.ts";
 import { blob, index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 const createdAt = () => integer("created_at").notNull().default(sql`(unixepoch('subsec') * 1000)`);

@@ -6,7 +6,8 @@ import { invalid, notFound } from "../http/errors.ts";
 
 /** A run is at most this many queue steps (each a message, a checkpoint and a D1 commit). */
 export const MAX_STEPS_PER_RUN = 10_000;
-import { labelExamples, planRun, splitSizes } from "../model/trainer.ts";
+import { labelExamples, splitSizes } from "../model/prepare.ts";
+import { planRun } from "../model/plan.ts";
 import { TrainingConfigSchema, resolveHyper } from "../training/config.ts";
 import { createRun, noteStepError } from "../training/runs.ts";
 import { defineFunction } from "./registry.ts";

@@ -7,7 +7,7 @@
  *   executeAgent retrieves when the network is unsure.
  * Ids derive from the run, so a redone final step writes nothing twice.
  */
-import type { Example } from "../model/trainer.ts";
+import type { Example } from "../model/hyper.ts";
 import { tokenize } from "../model/features.ts";
 import type { NewMemory } from "./store.ts";
 

@@ -2,19 +2,10 @@
  * In-process training: the same steps the queue runs, driven in a loop with
  * the best epoch's weights kept in memory. Used by the benchmark and tests.
  */
-import {
-  cloneTensors,
-  finalizeModel,
-  initState,
-  planRun,
-  prepare,
-  trainStep,
-  type EpochMetrics,
-  type Example,
-  type Hyper,
-  type Plan,
-  type StepReport,
-} from "./trainer.ts";
+import type { Example, Hyper } from "./hyper.ts";
+import { prepare } from "./prepare.ts";
+import { planRun, type Plan } from "./plan.ts";
+import { cloneTensors, finalizeModel, initState, trainStep, type EpochMetrics, type StepReport } from "./trainer.ts";
 import { decodeModel, type AgentModel } from "./model.ts";
 
 export interface FitResult {

@@ -1,107 +1,18 @@
 /**
- * Training engine, free of Worker APIs: data preparation (classes, seeded
- * stratified split, features), the run plan, and one resumable step of
- * training. The queue consumer and the in-process benchmark both drive
- * training through `trainStep`, so they run the same code.
+ * Training engine, free of Worker APIs: the training state and one
+ * resumable step of training, evaluation and the final model. The queue
+ * consumer and the in-process benchmark both drive training through
+ * `trainStep`, so they run the same code.
  */
-import { buildVocabulary, countRows, inverseDocumentFrequency, toVocabularyRows, weightRows, type FeatureConfig, type SparseRows } from "./features.ts";
-import { initParams, Network, type Arch, type LayerName, type Regularization, type Tensors } from "./network.ts";
+import { initParams, type LayerName, type Network, type Tensors } from "./network.ts";
 import { Ensemble, joinMembers, memberSeed, memberTensors } from "./ensemble.ts";
 import { adamStep, initAdam, type AdamConfig, type AdamState } from "./optimizer.ts";
 import { permutation, Rng } from "./rng.ts";
 import { fitTemperature } from "./calibration.ts";
 import { encodeModel, type AgentModel } from "./model.ts";
-
-export interface Example {
-  input: string;
-  expected_output: string;
-}
-
-export interface EarlyStopping {
-  /** Epochs without improvement of validation accuracy before stopping. */
-  patience: number;
-  /** Smallest accuracy gain that counts as an improvement. */
-  min_delta: number;
-}
-
-/** Every training lever, resolved (the API fills defaults). */
-export interface Hyper extends Regularization {
-  epochs: number;
-  learning_rate: number;
-  batch_size: number;
-  seed: number;
-  validation_split: number;
-  weight_decay: number;
-  /** Each class's output text also trains as an input of that class. */
-  label_examples: boolean;
-  embedding_optimizer: "adam" | "adagrad";
-  /** Embedding rows start uniform in ±embedding_init/√dim. */
-  embedding_init: number;
-  embedding_lr_scale: number;
-  lr_schedule: "constant" | "linear" | "cosine";
-  warmup_fraction: number;
-  early_stopping: EarlyStopping | null;
-  /** The chosen epoch is the latest within this many standard errors of the top validation accuracy (0: the top one). */
-  selection_tolerance: number;
-  features: FeatureConfig;
-  dim: number;
-  hidden: number;
-  /** Networks in the model's ensemble; "auto": 3 up to 2,000 training rows, 2 up to 4,000, else 1. */
-  ensemble: number | "auto";
-  /** Retrain on every row (validation too) after the validation phase; "auto": up to 2,000 training rows. */
-  refit: boolean | "auto";
-  /** Training examples per queue step (rounded up to whole batches). */
-  examples_per_step: number;
-  freeze_layers: LayerName[];
-}
-
-export interface Prepared {
-  classes: string[];
-  labels: Int32Array;
-  train: Int32Array;
-  valid: Int32Array;
-  /** Every row, training and validation (what the refit phase trains on). */
-  all: Int32Array;
-  /** Networks in the ensemble (membersFor). */
-  members: number;
-  /** Sorted bucket ids of the embedding rows (learned from the training split). */
-  vocab: Int32Array;
-  /** IDF per embedding row. */
-  idf: Float32Array;
-  /** TF-IDF features over embedding rows, one row per example. */
-  x: SparseRows;
-}
-
-/** How one phase of training (a pass of `epochs` over `n_train` rows) is cut into queue steps. */
-export interface Phase {
-  n_train: number;
-  epochs: number;
-  batches_per_epoch: number;
-  /** Batches of one step when a step is a slice of an epoch (else batches_per_epoch). */
-  batches_per_step: number;
-  /** Steps per epoch when an epoch spans steps (else 1). */
-  steps_per_epoch: number;
-  /** Whole epochs per step when a step holds several (else 1). */
-  epochs_per_step: number;
-  /** Steps of this phase (fewer when it stops early). */
-  steps: number;
-}
-
-/**
- * The run: the validation phase (the top-level fields: training split,
- * validation each epoch, early stopping) and, with `refit`, a second phase
- * that retrains on every row for the chosen epoch's number of epochs.
- */
-export interface Plan extends Phase {
-  n_valid: number;
-  /** Networks trained side by side (each step trains every one). */
-  members: number;
-  refit: Phase | null;
-  /** Training steps at most (both phases); the step after the last one (or after an early stop) finalizes. */
-  train_steps: number;
-  /** train_steps + 1 (the final step). */
-  total_steps: number;
-}
+import type { Hyper } from "./hyper.ts";
+import { archOf, type Prepared } from "./prepare.ts";
+import { stepEndingEpoch, stepPosition, type Phase, type Plan } from "./plan.ts";
 
 export interface Progress {
   epoch_loss: number;
@@ -158,116 +69,6 @@ export interface StepReport {
 
 export const ADAM: Pick<AdamConfig, "beta1" | "beta2" | "epsilon"> = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
 
-export function archOf(hyper: Hyper, prepared: Pick<Prepared, "vocab" | "classes" | "members">): Arch {
-  return { rows: prepared.vocab.length, dim: hyper.dim, hidden: hyper.hidden, classes: prepared.classes.length, members: prepared.members };
-}
-
-/** Embedding floats a model may hold over all its members (30,000 rows × 128: a version stays under 16 MB). */
-export const MAX_EMBEDDING_FLOATS = 3_840_000;
-
-/** Networks in the ensemble for `nTrain` training rows. */
-export function membersFor(hyper: Hyper, nTrain: number): number {
-  if (hyper.ensemble !== "auto") return hyper.ensemble;
-  return nTrain <= 2000 ? 3 : nTrain <= 4000 ? 2 : 1;
-}
-
-/**
- * Classes (sorted distinct outputs), a seeded stratified split, the
- * vocabulary and TF-IDF features. With `label_examples`, each class's own
- * output text joins the training split as one more input of that class
- * (rows after the examples'; never held out).
- */
-export function prepare(examples: readonly Example[], hyper: Hyper): Prepared {
-  const { classes, labels: exampleLabels } = labelExamples(examples);
-  const split = stratifiedSplit(exampleLabels, classes.length, hyper.seed, hyper.validation_split);
-  const inputs = examples.map((e) => e.input);
-  let labels = exampleLabels;
-  let train = split.train;
-  if (hyper.label_examples) {
-    inputs.push(...classes);
-    labels = Int32Array.from([...exampleLabels, ...classes.keys()]);
-    train = Int32Array.from([...split.train, ...classes.map((_, c) => examples.length + c)]);
-  }
-  const f = hyper.features;
-  const members = membersFor(hyper, train.length);
-  // The members share the embedding budget.
-  const maxRows = Math.max(1, Math.min(f.max_rows, Math.floor(MAX_EMBEDDING_FLOATS / (members * hyper.dim))));
-  const hashed = countRows(inputs, f);
-  const vocab = buildVocabulary(hashed, train, f.buckets, maxRows, f.min_df);
-  const counts = toVocabularyRows(hashed, vocab);
-  const idf = inverseDocumentFrequency(counts, train, vocab.length);
-  const all = Int32Array.from([...train, ...split.valid]).sort();
-  return { classes, labels, train, valid: split.valid, all, members, vocab, idf, x: weightRows(counts, idf) };
-}
-
-/** Sizes of the training and validation splits that `prepare` makes of these labels (the plan is cut from them). */
-export function splitSizes(labels: Int32Array, classes: number, hyper: Hyper): { n_train: number; n_valid: number } {
-  const { train, valid } = stratifiedSplit(labels, classes, hyper.seed, hyper.validation_split);
-  return { n_train: train.length + (hyper.label_examples ? classes : 0), n_valid: valid.length };
-}
-
-/**
- * Seeded stratified split: each class keeps at least one training example
- * and holds out round(n × split) of the rest. Indices come back sorted.
- */
-export function stratifiedSplit(labels: Int32Array, classes: number, seed: number, split: number): { train: Int32Array; valid: Int32Array } {
-  const byClass: number[][] = Array.from({ length: classes }, () => []);
-  labels.forEach((y, i) => byClass[y].push(i));
-  const train: number[] = [];
-  const valid: number[] = [];
-  const rng = new Rng(seed, 0x5917);
-  for (const members of byClass) {
-    const ids = rng.shuffle(Int32Array.from(members));
-    const nValid = Math.min(ids.length - 1, Math.round(ids.length * split));
-    ids.forEach((id, k) => (k < nValid ? valid : train).push(id));
-  }
-  return { train: Int32Array.from(train).sort(), valid: Int32Array.from(valid).sort() };
-}
-
-/** Class index of each example (classes are the sorted distinct outputs). */
-export function labelExamples(examples: readonly Example[]): { classes: string[]; labels: Int32Array } {
-  const classes = [...new Set(examples.map((e) => e.expected_output))].sort();
-  const index = new Map(classes.map((c, i) => [c, i]));
-  return { classes, labels: Int32Array.from(examples, (e) => index.get(e.expected_output) ?? 0) };
-}
-
-/** Whether the run retrains on every row after the validation phase. */
-export function refitFor(hyper: Hyper, nTrain: number, nValid: number): boolean {
-  if (nValid === 0) return false;
-  return hyper.refit === "auto" ? nTrain <= 2000 : hyper.refit;
-}
-
-/**
- * Cuts a phase into queue steps of about `examples_per_step` examples per
- * member: a slice of an epoch when an epoch is larger, else whole epochs.
- */
-function phasePlan(rows: number, hyper: Hyper, members: number): Phase {
-  const batchesPerEpoch = Math.max(1, Math.ceil(rows / hyper.batch_size));
-  // Each member trains on every example: a step's work is examples × members.
-  const stepBatches = Math.max(1, Math.ceil(hyper.examples_per_step / members / hyper.batch_size));
-  const batchesPerStep = Math.min(batchesPerEpoch, stepBatches);
-  const stepsPerEpoch = Math.ceil(batchesPerEpoch / batchesPerStep);
-  const epochsPerStep = Math.max(1, Math.min(hyper.epochs, Math.floor(stepBatches / batchesPerEpoch)));
-  return {
-    n_train: rows,
-    epochs: hyper.epochs,
-    batches_per_epoch: batchesPerEpoch,
-    batches_per_step: batchesPerStep,
-    steps_per_epoch: stepsPerEpoch,
-    epochs_per_step: epochsPerStep,
-    // One of steps_per_epoch and epochs_per_step is 1.
-    steps: stepsPerEpoch * Math.ceil(hyper.epochs / epochsPerStep),
-  };
-}
-
-export function planRun(nTrain: number, nValid: number, hyper: Hyper): Plan {
-  const members = membersFor(hyper, nTrain);
-  const validation = phasePlan(nTrain, hyper, members);
-  const refit = refitFor(hyper, nTrain, nValid) ? phasePlan(nTrain + nValid, hyper, members) : null;
-  const trainSteps = validation.steps + (refit?.steps ?? 0);
-  return { ...validation, n_valid: nValid, members, refit, train_steps: trainSteps, total_steps: trainSteps + 1 };
-}
-
 export function initState(prepared: Prepared, hyper: Hyper): TrainState {
   const arch = archOf(hyper, prepared);
   const members = Array.from({ length: arch.members }, (_, k) => initParams(arch, memberSeed(hyper.seed, k), hyper.embedding_init));
@@ -277,24 +78,6 @@ export function initState(prepared: Prepared, hyper: Hyper): TrainState {
     adam: { t: 0, m: joinMembers(adam.map((a) => a.m)), v: joinMembers(adam.map((a) => a.v)) },
     progress: { epoch_loss: 0, epoch_examples: 0, best_epoch: 0, best_accuracy: -1, best_loss: Infinity, top_accuracy: -1, top_loss: Infinity, since_best: 0, refit_from: 0, stopped: false },
   };
-}
-
-/** Which epochs step `seq` trains, which slice of an epoch (part), and whether it ends its last epoch. */
-export function stepPosition(plan: Phase, seq: number): { first: number; last: number; part: number; endsEpoch: boolean } {
-  const block = Math.floor((seq - 1) / plan.steps_per_epoch);
-  const part = (seq - 1) % plan.steps_per_epoch;
-  const first = block * plan.epochs_per_step + 1;
-  return { first, last: Math.min(plan.epochs, first + plan.epochs_per_step - 1), part, endsEpoch: part === plan.steps_per_epoch - 1 };
-}
-
-/**
- * The step whose state checkpoint holds the weights of the end of `epoch`,
- * or null when that epoch ended inside a step (then its weights are saved
- * on their own as the best model).
- */
-export function stepEndingEpoch(plan: Phase, epoch: number): number | null {
-  if (epoch % plan.epochs_per_step !== 0 && epoch !== plan.epochs) return null;
-  return Math.ceil(epoch / plan.epochs_per_step) * plan.steps_per_epoch;
 }
 
 function learningRate(hyper: Hyper, t: number, total: number): number {

@@ -5,7 +5,8 @@
  */
 import { z } from "zod";
 import { LAYER_NAMES } from "../model/network.ts";
-import { MAX_EMBEDDING_FLOATS, type Hyper } from "../model/trainer.ts";
+import type { Hyper } from "../model/hyper.ts";
+import { MAX_EMBEDDING_FLOATS } from "../model/prepare.ts";
 
 /** Defaults used by trainAgent (tuned on BANKING77, see bench/). */
 export const DEFAULT_HYPER: Omit<Hyper, "seed"> = {

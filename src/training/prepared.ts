@@ -1,6 +1,7 @@
 /** A run's examples and prepared data (split, featurized), cached per isolate across its steps. */
 import { loadExamples } from "../data/datasets.ts";
-import { prepare, type Example, type Hyper, type Prepared } from "../model/trainer.ts";
+import type { Example, Hyper } from "../model/hyper.ts";
+import { prepare, type Prepared } from "../model/prepare.ts";
 
 export interface RunData {
   examples: Example[];

@@ -19,7 +19,9 @@
 import type { Db } from "../db/client.ts";
 import { CheckpointError } from "../model/checkpoint.ts";
 import { decodeModel, encodeModel } from "../model/model.ts";
-import { finalizeModel, initState, stepEndingEpoch, trainStep, type Prepared, type StepReport, type TrainState } from "../model/trainer.ts";
+import type { Prepared } from "../model/prepare.ts";
+import { stepEndingEpoch } from "../model/plan.ts";
+import { finalizeModel, initState, trainStep, type StepReport, type TrainState } from "../model/trainer.ts";
 import type { Tensors } from "../model/network.ts";
 import { keys } from "../storage/keys.ts";
 import { deletePrefix, getBytes, putBytes } from "../storage/objects.ts";

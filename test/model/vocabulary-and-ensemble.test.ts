@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { buildVocabulary, countRows, featurize, inverseDocumentFrequency, vocabularyRow } from "../../src/model/features.ts";
 import { Ensemble, joinMembers, memberTensors } from "../../src/model/ensemble.ts";
 import { initParams, Network, type Arch } from "../../src/model/network.ts";
-import { membersFor, prepare, type Hyper } from "../../src/model/trainer.ts";
+import type { Hyper } from "../../src/model/hyper.ts";
+import { membersFor, prepare } from "../../src/model/prepare.ts";
 import { DEFAULT_HYPER } from "../../src/training/config.ts";
 import { FAQ_TRAIN } from "../helpers.ts";
 

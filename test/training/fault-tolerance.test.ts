@@ -20,7 +20,8 @@ import { randomId } from "../../src/functions/common.ts";
 import { FAQ_TRAIN, SMALL } from "../helpers.ts";
 import { fit } from "../../src/model/fit.ts";
 import { encodeModel } from "../../src/model/model.ts";
-import { labelExamples, stratifiedSplit, type Hyper } from "../../src/model/trainer.ts";
+import type { Hyper } from "../../src/model/hyper.ts";
+import { labelExamples, stratifiedSplit } from "../../src/model/prepare.ts";
 
 class InjectedCrash extends Error {}
 

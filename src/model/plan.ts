@@ -1,0 +1,93 @@
+/**
+ * The run plan: its phases (validation, then an optional refit on every
+ * row) cut into queue steps, and where each step and epoch falls.
+ */
+import type { Hyper } from "./hyper.ts";
+import { membersFor } from "./prepare.ts";
+
+/** How one phase of training (a pass of `epochs` over `n_train` rows) is cut into queue steps. */
+export interface Phase {
+  n_train: number;
+  epochs: number;
+  batches_per_epoch: number;
+  /** Batches of one step when a step is a slice of an epoch (else batches_per_epoch). */
+  batches_per_step: number;
+  /** Steps per epoch when an epoch spans steps (else 1). */
+  steps_per_epoch: number;
+  /** Whole epochs per step when a step holds several (else 1). */
+  epochs_per_step: number;
+  /** Steps of this phase (fewer when it stops early). */
+  steps: number;
+}
+
+/**
+ * The run: the validation phase (the top-level fields: training split,
+ * validation each epoch, early stopping) and, with `refit`, a second phase
+ * that retrains on every row for the chosen epoch's number of epochs.
+ */
+export interface Plan extends Phase {
+  n_valid: number;
+  /** Networks trained side by side (each step trains every one). */
+  members: number;
+  refit: Phase | null;
+  /** Training steps at most (both phases); the step after the last one (or after an early stop) finalizes. */
+  train_steps: number;
+  /** train_steps + 1 (the final step). */
+  total_steps: number;
+}
+
+/** Whether the run retrains on every row after the validation phase. */
+export function refitFor(hyper: Hyper, nTrain: number, nValid: number): boolean {
+  if (nValid === 0) return false;
+  return hyper.refit === "auto" ? nTrain <= 2000 : hyper.refit;
+}
+
+/**
+ * Cuts a phase into queue steps of about `examples_per_step` examples per
+ * member: a slice of an epoch when an epoch is larger, else whole epochs.
+ */
+function phasePlan(rows: number, hyper: Hyper, members: number): Phase {
+  const batchesPerEpoch = Math.max(1, Math.ceil(rows / hyper.batch_size));
+  // Each member trains on every example: a step's work is examples × members.
+  const stepBatches = Math.max(1, Math.ceil(hyper.examples_per_step / members / hyper.batch_size));
+  const batchesPerStep = Math.min(batchesPerEpoch, stepBatches);
+  const stepsPerEpoch = Math.ceil(batchesPerEpoch / batchesPerStep);
+  const epochsPerStep = Math.max(1, Math.min(hyper.epochs, Math.floor(stepBatches / batchesPerEpoch)));
+  return {
+    n_train: rows,
+    epochs: hyper.epochs,
+    batches_per_epoch: batchesPerEpoch,
+    batches_per_step: batchesPerStep,
+    steps_per_epoch: stepsPerEpoch,
+    epochs_per_step: epochsPerStep,
+    // One of steps_per_epoch and epochs_per_step is 1.
+    steps: stepsPerEpoch * Math.ceil(hyper.epochs / epochsPerStep),
+  };
+}
+
+export function planRun(nTrain: number, nValid: number, hyper: Hyper): Plan {
+  const members = membersFor(hyper, nTrain);
+  const validation = phasePlan(nTrain, hyper, members);
+  const refit = refitFor(hyper, nTrain, nValid) ? phasePlan(nTrain + nValid, hyper, members) : null;
+  const trainSteps = validation.steps + (refit?.steps ?? 0);
+  return { ...validation, n_valid: nValid, members, refit, train_steps: trainSteps, total_steps: trainSteps + 1 };
+}
+
+/** Which epochs step `seq` trains, which slice of an epoch (part), and whether it ends its last epoch. */
+export function stepPosition(plan: Phase, seq: number): { first: number; last: number; part: number; endsEpoch: boolean } {
+  const block = Math.floor((seq - 1) / plan.steps_per_epoch);
+  const part = (seq - 1) % plan.steps_per_epoch;
+  const first = block * plan.epochs_per_step + 1;
+  return { first, last: Math.min(plan.epochs, first + plan.epochs_per_step - 1), part, endsEpoch: part === plan.steps_per_epoch - 1 };
+}
+
+/**
+ * The step whose state checkpoint holds the weights of the end of `epoch`,
+ * or null when that epoch ended inside a step (then its weights are saved
+ * on their own as the best model).
+ */
+export function stepEndingEpoch(plan: Phase, epoch: number): number | null {
+  if (epoch % plan.epochs_per_step !== 0 && epoch !== plan.epochs) return null;
+  return Math.ceil(epoch / plan.epochs_per_step) * plan.steps_per_epoch;
+}
+
