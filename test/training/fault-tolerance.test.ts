@@ -170,6 +170,18 @@ describe("resumable steps", () => {
     expect(inProcess.plan.steps_per_epoch).toBeGreaterThan(1);
     expect(inProcess.best_epoch).toBe(run.best_epoch);
     expect(await sha256Hex(encodeModel(inProcess.model))).toEqual(reference.weights);
+
+    // With a refit after that early stop (it starts inside a step's range of epochs), through crashes too.
+    const refitConfig = { ...config, refit: true };
+    const refitRef = await runWith("ft-multi-refit", {}, refitConfig);
+    const refitRun = (await env.DB.prepare("SELECT best_epoch, epoch, refitting FROM training_runs WHERE agent_id = 'ft-multi-refit'").first<{ best_epoch: number; epoch: number; refitting: number }>())!;
+    expect(refitRun).toEqual({ best_epoch: run.best_epoch, epoch: run.best_epoch, refitting: 1 });
+    const refitCrashed = await runWith("ft-multi-refit-crash", { duplicate: true, crashes: [{ point: "after-checkpoint", seq: lastSeq }, { point: "before-checkpoint", seq: lastSeq + 1 }, { point: "after-commit", seq: lastSeq + 1 }] }, refitConfig);
+    expect(refitCrashed.weights).toEqual(refitRef.weights);
+    expect(refitCrashed.steps).toEqual(refitRef.steps);
+    const refitInProcess = fit(FAQ_TRAIN, { ...(JSON.parse(resolved.config) as Hyper), refit: true, examples_per_step: 16 });
+    expect(await sha256Hex(encodeModel(refitInProcess.model))).toEqual(refitRef.weights);
+    expect(refitRef.weights).not.toEqual(reference.weights);
   });
 
   it("the watchdog re-enqueues a run whose next step was lost", async () => {
