@@ -17,7 +17,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { expectedCalibrationError } from "../src/model/calibration.ts";
 import { fit } from "../src/model/fit.ts";
-import { encodeModel, predict, type AgentModel } from "../src/model/model.ts";
+import { decodeModel, encodeModel, predict, type AgentModel } from "../src/model/model.ts";
 import { Ensemble } from "../src/model/ensemble.ts";
 import type { Example, Hyper } from "../src/model/hyper.ts";
 import type { RunView } from "../src/training/view.ts";
@@ -113,8 +113,10 @@ for (const seed of seeds) {
     }
   });
   const trainS = (performance.now() - t0) / 1000;
-  const ev = evaluateModel(r.model, test);
-  const res = { accuracy: ev.accuracy, ece: ev.ece, train_s: trainS, infer_ms: ev.inferMs, checkpoint_mb: encodeModel(r.model).length / 2 ** 20, peak_mb: stepPeakMb(args.train!, seed) };
+  // Measured on the version as stored (float16 embeddings), as executeAgent loads it.
+  const stored = encodeModel(r.model);
+  const ev = evaluateModel(decodeModel(stored), test);
+  const res = { accuracy: ev.accuracy, ece: ev.ece, train_s: trainS, infer_ms: ev.inferMs, checkpoint_mb: stored.length / 2 ** 20, peak_mb: stepPeakMb(args.train!, seed) };
   results.push(res);
   console.log(
     `  → accuracy ${res.accuracy.toFixed(4)}  ECE ${res.ece.toFixed(3)}  train ${res.train_s.toFixed(1)} s (${r.epochs.length - 1} epochs, best ${r.best_epoch}, T=${r.model.temperature.toFixed(2)})  infer ${res.infer_ms.toFixed(3)} ms  checkpoint ${res.checkpoint_mb.toFixed(1)} MB  step peak ${res.peak_mb.toFixed(0)} MB`,

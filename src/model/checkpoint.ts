@@ -1,39 +1,58 @@
 /**
  * Binary checkpoint: "ARCK", u32 format version, u32 header length, a JSON
- * header (metadata and tensor table), padding to 8 bytes, then the Float32
- * tensors back to back (little-endian). Decoding returns views into the
- * buffer, so loading costs no copy.
+ * header (metadata and tensor table), padding to 8 bytes, then the tensors
+ * back to back (little-endian), each at a 4-byte aligned offset.
+ *
+ * A tensor is stored as float32 (decoding returns a view into the buffer:
+ * no copy) or, when the writer asks for it, as float16 (half the bytes;
+ * decoded into a new Float32Array). Training state stays float32, so a
+ * resumed run is bit-identical; a version's embedding tables are float16.
+ * Format 1 (float32 only, offsets in floats) is still read.
  */
 import type { Tensors } from "./network.ts";
 
 const MAGIC = 0x4b435241; // "ARCK" little-endian
-const FORMAT = 1;
+const FORMAT = 2;
 
 export class CheckpointError extends Error {}
 
-interface Header<M> {
-  meta: M;
-  tensors: { name: string; offset: number; length: number }[];
+type DType = "f32" | "f16";
+
+interface Entry {
+  name: string;
+  /** Format 2: byte offset from the data start; format 1: offset in floats. */
+  offset: number;
+  length: number;
+  dtype?: DType;
 }
 
-export function encodeCheckpoint<M>(meta: M, tensors: Tensors): Uint8Array {
+interface Header<M> {
+  meta: M;
+  tensors: Entry[];
+}
+
+export function encodeCheckpoint<M>(meta: M, tensors: Tensors, half: (name: string) => boolean = () => false): Uint8Array {
   const names = Object.keys(tensors).sort();
-  const table: Header<M>["tensors"] = [];
-  let floats = 0;
+  const table: Entry[] = [];
+  let bytes = 0;
   for (const name of names) {
-    table.push({ name, offset: floats, length: tensors[name].length });
-    floats += tensors[name].length;
+    const dtype: DType = half(name) ? "f16" : "f32";
+    table.push({ name, offset: bytes, length: tensors[name].length, dtype });
+    bytes += Math.ceil((tensors[name].length * (dtype === "f16" ? 2 : 4)) / 4) * 4;
   }
   const header = new TextEncoder().encode(JSON.stringify({ meta, tensors: table } satisfies Header<M>));
   const dataStart = Math.ceil((12 + header.length) / 8) * 8;
-  const buf = new ArrayBuffer(dataStart + floats * 4);
+  const buf = new ArrayBuffer(dataStart + bytes);
   const view = new DataView(buf);
   view.setUint32(0, MAGIC, true);
   view.setUint32(4, FORMAT, true);
   view.setUint32(8, header.length, true);
   new Uint8Array(buf, 12, header.length).set(header);
-  const data = new Float32Array(buf, dataStart, floats);
-  for (const t of table) data.set(tensors[t.name], t.offset);
+  for (const t of table) {
+    const src = tensors[t.name];
+    if (t.dtype === "f16") toHalf(src, new Uint16Array(buf, dataStart + t.offset, t.length));
+    else new Float32Array(buf, dataStart + t.offset, t.length).set(src);
+  }
   return new Uint8Array(buf);
 }
 
@@ -44,16 +63,82 @@ export function decodeCheckpoint<M>(bytes: ArrayBuffer | Uint8Array): { meta: M;
   if (buf.byteLength < 12) throw new CheckpointError("checkpoint is truncated");
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   if (view.getUint32(0, true) !== MAGIC) throw new CheckpointError("not a checkpoint (bad magic)");
-  if (view.getUint32(4, true) !== FORMAT) throw new CheckpointError(`unsupported checkpoint format ${view.getUint32(4, true)}`);
+  const format = view.getUint32(4, true);
+  if (format !== 1 && format !== FORMAT) throw new CheckpointError(`unsupported checkpoint format ${format}`);
   const headerLen = view.getUint32(8, true);
   if (12 + headerLen > buf.byteLength) throw new CheckpointError("checkpoint header is truncated");
   const header = JSON.parse(new TextDecoder().decode(buf.subarray(12, 12 + headerLen))) as Header<M>;
   const dataStart = Math.ceil((12 + headerLen) / 8) * 8;
-  const floats = (buf.byteLength - dataStart) / 4;
+  const dataBytes = buf.byteLength - dataStart;
   const tensors: Tensors = {};
   for (const t of header.tensors) {
-    if (t.offset + t.length > floats) throw new CheckpointError(`tensor ${t.name} is truncated`);
-    tensors[t.name] = new Float32Array(buf.buffer, buf.byteOffset + dataStart + t.offset * 4, t.length);
+    const dtype = t.dtype ?? "f32";
+    const at = format === 1 ? t.offset * 4 : t.offset;
+    if (at + t.length * (dtype === "f16" ? 2 : 4) > dataBytes) throw new CheckpointError(`tensor ${t.name} is truncated`);
+    tensors[t.name] =
+      dtype === "f16"
+        ? fromHalf(new Uint16Array(buf.buffer, buf.byteOffset + dataStart + at, t.length))
+        : new Float32Array(buf.buffer, buf.byteOffset + dataStart + at, t.length);
   }
   return { meta: header.meta, tensors };
+}
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** IEEE 754 binary16 of each value, rounded to nearest even (overflow → ±Infinity, NaN kept). */
+export function toHalf(src: Float32Array, out: Uint16Array): void {
+  for (let i = 0; i < src.length; i++) {
+    f32[0] = src[i];
+    const x = u32[0];
+    const sign = (x >>> 16) & 0x8000;
+    const exp = (x >>> 23) & 0xff;
+    let mant = x & 0x7fffff;
+    if (exp === 0xff) {
+      out[i] = sign | 0x7c00 | (mant ? 0x200 : 0);
+      continue;
+    }
+    const e = exp - 127 + 15;
+    if (e >= 0x1f) {
+      out[i] = sign | 0x7c00;
+      continue;
+    }
+    if (e <= 0) {
+      // Subnormal half (or zero): shift the mantissa with its implicit bit in.
+      if (e < -10) {
+        out[i] = sign;
+        continue;
+      }
+      mant |= 0x800000;
+      const shift = 14 - e;
+      let h = mant >>> shift;
+      const rest = mant & ((1 << shift) - 1);
+      const halfway = 1 << (shift - 1);
+      if (rest > halfway || (rest === halfway && h & 1)) h++;
+      out[i] = sign | h;
+      continue;
+    }
+    let h = (e << 10) | (mant >>> 13);
+    const rest = mant & 0x1fff;
+    if (rest > 0x1000 || (rest === 0x1000 && h & 1)) h++; // may carry into the exponent, which is right
+    out[i] = sign | h;
+  }
+}
+
+/** Float32 values of binary16 bits. */
+export function fromHalf(src: Uint16Array): Float32Array {
+  const out = new Float32Array(src.length);
+  for (let i = 0; i < src.length; i++) {
+    const h = src[i];
+    const sign = (h & 0x8000) << 16;
+    const exp = (h >>> 10) & 0x1f;
+    const mant = h & 0x3ff;
+    if (exp === 0) {
+      out[i] = (sign ? -1 : 1) * mant * 2 ** -24;
+      continue;
+    }
+    u32[0] = exp === 0x1f ? sign | 0x7f800000 | (mant << 13) : sign | ((exp - 15 + 127) << 23) | (mant << 13);
+    out[i] = f32[0];
+  }
+  return out;
 }

@@ -43,10 +43,17 @@ interface ModelMeta {
   temperature: number;
 }
 
-export function encodeModel(m: AgentModel): Uint8Array {
+/**
+ * A version ("version") stores its embedding tables (nearly all the bytes)
+ * as float16: half the size, and every use of a version — the benchmark's
+ * included — decodes those. Weights that training goes on from ("exact")
+ * stay float32, so that resumed and in-process runs are bit-identical.
+ */
+export function encodeModel(m: AgentModel, precision: "version" | "exact" = "version"): Uint8Array {
   const meta: ModelMeta = { kind: "agent-model", arch: m.arch, features: m.features, classes: m.classes, temperature: m.temperature };
-  // Bucket ids are below 2^24, so Float32 holds them exactly.
-  return encodeCheckpoint(meta, { ...m.params, idf: m.idf, vocab: Float32Array.from(m.vocab) });
+  // Bucket ids are below 2^24, so float32 holds them exactly.
+  const tensors = { ...m.params, idf: m.idf, vocab: Float32Array.from(m.vocab) };
+  return encodeCheckpoint(meta, tensors, (name) => precision === "version" && name.endsWith("embedding.weight"));
 }
 
 export function decodeModel(bytes: ArrayBuffer | Uint8Array): AgentModel {

@@ -202,7 +202,7 @@ export function trainStep(state: TrainState, prepared: Prepared, hyper: Hyper, p
     epochs.push(m.metrics);
     if (m.improved) {
       improved = true;
-      bestModel = stepEndingEpoch(plan, epoch) === seq ? null : encodeModel(toModel(state.params, prepared, hyper));
+      bestModel = stepEndingEpoch(plan, epoch) === seq ? null : encodeModel(toModel(state.params, prepared, hyper), "exact");
     }
     if (p.stopped) {
       if (plan.refit) {
