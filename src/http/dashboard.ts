@@ -23,7 +23,7 @@ document.getElementById('go').onclick = async () => {
       const data = ev.split('\\n').filter(l => l.startsWith('data:')).map(l => l.slice(5)).join('');
       if (!data) continue; const run = JSON.parse(data);
       document.getElementById('fill').style.width = (100 * run.progress.fraction).toFixed(1) + '%';
-      document.getElementById('out').textContent = run.status + '  epoch ' + run.progress.epoch + '/' + run.progress.epochs + '\\n' +
+      document.getElementById('out').textContent = run.status + '  ' + run.progress.phase + ' epoch ' + run.progress.epoch + '/' + run.progress.epochs + '\\n' +
         run.metrics.epochs.map(e => 'epoch ' + e.epoch + '  valid_acc ' + (e.valid_accuracy ?? '-') + '  valid_loss ' + (e.valid_loss ?? '-')).join('\\n'); } }
 };
 </script></body></html>`;

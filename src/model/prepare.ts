@@ -37,6 +37,12 @@ export function membersFor(hyper: Hyper, nTrain: number): number {
   return nTrain <= 2000 ? 3 : nTrain <= 4000 ? 2 : 1;
 }
 
+/** The config fields `prepare` reads: equal keys (for one dataset), equal prepared data. */
+export function prepareKey(hyper: Hyper): string {
+  // The vocabulary's size depends on the ensemble and dim (they share the embedding budget).
+  return JSON.stringify([hyper.seed, hyper.validation_split, hyper.features, hyper.label_examples, hyper.ensemble, hyper.dim]);
+}
+
 /**
  * Classes (sorted distinct outputs), a seeded stratified split, the
  * vocabulary and TF-IDF features. With `label_examples`, each class's own

@@ -1,19 +1,19 @@
 /** A run's examples and prepared data (split, featurized), cached per isolate across its steps. */
 import { loadExamples } from "../data/datasets.ts";
 import type { Example, Hyper } from "../model/hyper.ts";
-import { prepare, type Prepared } from "../model/prepare.ts";
+import { prepare, prepareKey, type Prepared } from "../model/prepare.ts";
 
 export interface RunData {
   examples: Example[];
   prepared: Prepared;
 }
 
-/** A pure function of (dataset bytes, seed, split, features): safe to reuse across steps. */
+/** A pure function of the dataset and the config fields in its key: safe to reuse across steps. */
 const cache = new Map<string, RunData>();
 const CACHE_ENTRIES = 2;
 
 export async function runData(bucket: R2Bucket, appId: string, datasetId: string, hyper: Hyper): Promise<RunData> {
-  const k = JSON.stringify([appId, datasetId, hyper.seed, hyper.validation_split, hyper.features]);
+  const k = JSON.stringify([appId, datasetId, prepareKey(hyper)]);
   const hit = cache.get(k);
   if (hit) {
     cache.delete(k);

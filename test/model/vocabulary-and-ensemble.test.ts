@@ -3,7 +3,7 @@ import { buildVocabulary, countRows, featurize, inverseDocumentFrequency, vocabu
 import { Ensemble, joinMembers, memberTensors } from "../../src/model/ensemble.ts";
 import { initParams, Network, type Arch } from "../../src/model/network.ts";
 import type { Hyper } from "../../src/model/hyper.ts";
-import { membersFor, prepare } from "../../src/model/prepare.ts";
+import { membersFor, prepare, prepareKey } from "../../src/model/prepare.ts";
 import { DEFAULT_HYPER } from "../../src/training/config.ts";
 import { FAQ_TRAIN } from "../helpers.ts";
 
@@ -40,6 +40,10 @@ describe("the learned vocabulary", () => {
     expect(Math.max(...p.valid)).toBeLessThan(FAQ_TRAIN.length);
     expect(p.members).toBe(3);
     expect([membersFor(hyper, 2000), membersFor(hyper, 4000), membersFor(hyper, 4001), membersFor({ ...hyper, ensemble: 2 }, 10)]).toEqual([3, 2, 1, 2]);
+    // Whatever changes the prepared data changes the key of its cache.
+    const keys = [hyper, { ...hyper, dim: 64 }, { ...hyper, ensemble: 1 }, { ...hyper, label_examples: false }, { ...hyper, seed: 5 }].map(prepareKey);
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(prepareKey({ ...hyper, epochs: 3, learning_rate: 0.1 })).toBe(prepareKey(hyper));
   });
 });
 
