@@ -3,6 +3,7 @@ import { and, eq } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { agents, agentVersions, type VersionParams } from "../db/schema.ts";
 import { decodeModel, type AgentModel } from "../model/model.ts";
+import { CheckpointError } from "../model/checkpoint.ts";
 import { Ensemble } from "../model/ensemble.ts";
 import { getBytes } from "../storage/objects.ts";
 import { ApiError, conflict, notFound } from "../http/errors.ts";
@@ -48,7 +49,13 @@ export async function loadModel(bucket: R2Bucket, v: Version): Promise<Loaded> {
   if (hit) return hit;
   const bytes = await getBytes(bucket, v.checkpointKey);
   if (!bytes) throw new ApiError(500, "version_weights_missing", `weights of version ${v.version} are missing from storage`);
-  const model = decodeModel(bytes);
+  let model: AgentModel;
+  try {
+    model = decodeModel(bytes);
+  } catch (e) {
+    if (!(e instanceof CheckpointError)) throw e;
+    throw new ApiError(409, "version_unreadable", `weights of version ${v.version} cannot be read (${e.message}); train the agent again to make a new version`);
+  }
   const ensemble = new Ensemble(model.arch, model.params);
   // The networks hold their own copy of the weights: keep only that one.
   const loaded = { model: { ...model, params: ensemble.params }, ensemble };

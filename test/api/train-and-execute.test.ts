@@ -84,6 +84,22 @@ describe("trainAgent → queue steps → executeAgent", () => {
     expect((await call<Execution>("executeAgent", { agent_id: "faq-bot", input: "track my parcel", version: 1 })).body.version).toBe(1);
   });
 
+  it("answers 409 naming the version when its stored weights cannot be read", async () => {
+    const started = await call<{ run_id: string }>("trainAgent", {
+      agent_id: "broken-bot",
+      training_data: FAQ_TRAIN.slice(0, 60),
+      config: { epochs: 2, seed: 4, features: { buckets: 4096 }, dim: 16, hidden: 16 },
+    });
+    const run = await waitForRun(started.body.run_id);
+    expect(run.status).toBe("succeeded");
+    const [object] = (await env.CHECKPOINTS.list({ prefix: "apps/default/agents/broken-bot/versions/" })).objects;
+    await env.CHECKPOINTS.put(object.key, new TextEncoder().encode("not a checkpoint at all"));
+    const r = await call<{ error: { code: string; message: string } }>("executeAgent", { agent_id: "broken-bot", input: "where is my parcel" });
+    expect(r.status).toBe(409);
+    expect(r.body.error.code).toBe("version_unreadable");
+    expect(r.body.error.message).toMatch(/version 1 cannot be read \(not a checkpoint/);
+  });
+
   it("streams progress as Server-Sent Events until the run ends", async () => {
     const started = await call<{ run_id: string }>("trainAgent", {
       agent_id: "sse-bot",
