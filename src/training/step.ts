@@ -91,7 +91,7 @@ async function trainingStep(deps: StepDeps, run: Run, msg: StepMessage): Promise
   const { prepared } = await runData(deps.datasets, run.appId, run.datasetId, hyper);
   const { state, report, previousBest } = await trainFromCheckpoint(deps, run, prepared, msg.seq);
   deps.crash?.("before-checkpoint", msg);
-  // The best epoch's weights: the state checkpoint itself when the epoch ended this step, else a model of their own.
+  // The chosen epoch's weights: the state checkpoint itself when the epoch ended this step, else a model of their own.
   if (report.best_model) {
     await putBytes(deps.checkpoints, keys.bestModel(run.appId, run.id, state.progress.best_epoch), report.best_model);
     report.best_model = null; // 15 MB less while the state is encoded
@@ -126,20 +126,20 @@ async function trainingStep(deps: StepDeps, run: Run, msg: StepMessage): Promise
 }
 
 /**
- * Step 1 starts from seeded weights, later steps from checkpoint seq-1,
- * whose bytes can be collected once the network has copied them in.
+ * Step 1 starts from seeded weights, later steps from checkpoint seq-1
+ * (whose bytes only the state's views hold, until the network has copied them in).
  */
 async function trainFromCheckpoint(deps: StepDeps, run: Run, prepared: Prepared, seq: number): Promise<{ state: TrainState; report: StepReport; previousBest: number }> {
-  let state: TrainState;
-  if (seq === 1) state = initState(prepared, run.config);
-  else {
-    let bytes = await getBytes(deps.checkpoints, keys.stepCheckpoint(run.appId, run.id, seq - 1));
-    if (!bytes) throw new PermanentStepError(`checkpoint of step ${seq - 1} is missing`);
-    state = decodeState(bytes, seq - 1);
-    bytes = null; // the state's views hold them until the network has copied them in
-  }
+  const state = seq === 1 ? initState(prepared, run.config) : await readState(deps, run, seq - 1);
   const previousBest = state.progress.best_epoch;
   return { state, report: trainStep(state, prepared, run.config, run.plan, seq), previousBest };
+}
+
+/** The training state checkpoint of step `seq`. */
+async function readState(deps: StepDeps, run: Run, seq: number): Promise<TrainState> {
+  const bytes = await getBytes(deps.checkpoints, keys.stepCheckpoint(run.appId, run.id, seq));
+  if (!bytes) throw new PermanentStepError(`checkpoint of step ${seq} is missing`);
+  return decodeState(bytes, seq);
 }
 
 /** Where the weights of `epoch` live: the checkpoint of the step that ended with it, or a model of their own. */
@@ -148,17 +148,12 @@ function bestWeightsKey(run: Run, epoch: number): string {
   return seq === null ? keys.bestModel(run.appId, run.id, epoch) : keys.stepCheckpoint(run.appId, run.id, seq);
 }
 
-async function lastStateWeights(deps: StepDeps, run: Run, seq: number): Promise<Tensors> {
-  const bytes = await getBytes(deps.checkpoints, keys.stepCheckpoint(run.appId, run.id, seq));
-  if (!bytes) throw new PermanentStepError(`checkpoint of step ${seq} is missing`);
-  return decodeState(bytes, seq).params;
-}
-
 async function bestWeights(deps: StepDeps, run: Run, epoch: number): Promise<Tensors> {
   const seq = stepEndingEpoch(run.plan, epoch);
-  const bytes = await getBytes(deps.checkpoints, bestWeightsKey(run, epoch));
+  if (seq !== null) return (await readState(deps, run, seq)).params;
+  const bytes = await getBytes(deps.checkpoints, keys.bestModel(run.appId, run.id, epoch));
   if (!bytes) throw new PermanentStepError(`weights of best epoch ${epoch} are missing`);
-  return seq === null ? decodeModel(bytes).params : decodeState(bytes, seq).params;
+  return decodeModel(bytes).params;
 }
 
 async function finalStep(deps: StepDeps, run: Run, msg: StepMessage): Promise<StepOutcome> {
@@ -169,7 +164,7 @@ async function finalStep(deps: StepDeps, run: Run, msg: StepMessage): Promise<St
   // After a refit the last state holds the model; the validation phase's chosen weights calibrate it.
   // Recall on held-out rows is the validation phase's: its weights never trained on them.
   const { model, recall } = run.plan.refit
-    ? finalizeModel(await lastStateWeights(deps, run, msg.seq - 1), prepared, hyper, bestParams)
+    ? finalizeModel((await readState(deps, run, msg.seq - 1)).params, prepared, hyper, bestParams)
     : finalizeModel(bestParams, prepared, hyper);
   const versionId = `ver_${run.id.slice(4)}`;
   const checkpointKey = keys.versionModel(run.appId, run.agentId, versionId);
