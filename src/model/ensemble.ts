@@ -11,6 +11,7 @@
  */
 import type { SparseRows } from "./features.ts";
 import { Network, type Arch, type Tensors, type TrainingOptions } from "./network.ts";
+import type { AdamState } from "./optimizer.ts";
 
 const PREFIX = /^m(\d+)\/(.*)$/;
 
@@ -45,10 +46,19 @@ export class Ensemble {
   readonly logits: Float32Array;
   readonly probs: Float32Array;
 
-  /** `params` holds every member's tensors (copied into the networks); `training` gives member k's training options. */
-  constructor(arch: Arch, params: Tensors, training?: (k: number) => TrainingOptions) {
+  /**
+   * `params` (and, for training, the optimizer state) hold every member's
+   * tensors in the ensemble's naming; the networks copy them in.
+   */
+  constructor(arch: Arch, params: Tensors, training?: TrainingOptions) {
     this.arch = arch;
-    this.nets = Array.from({ length: arch.members }, (_, k) => new Network(arch, memberTensors(params, k), training?.(k)));
+    this.nets = Array.from({ length: arch.members }, (_, k) => {
+      const options = training && {
+        maxTouchedRows: training.maxTouchedRows,
+        optimizer: { t: training.optimizer.t, m: memberTensors(training.optimizer.m, k), v: memberTensors(training.optimizer.v, k) },
+      };
+      return new Network(arch, memberTensors(params, k), options);
+    });
     this.logits = new Float32Array(arch.classes);
     this.probs = new Float32Array(arch.classes);
   }
@@ -56,6 +66,13 @@ export class Ensemble {
   /** The weights, now held by the networks (in the ensemble's naming). */
   get params(): Tensors {
     return joinMembers(this.nets.map((n) => n.params));
+  }
+
+  /** The optimizer state, now held by the networks (in the ensemble's naming); null for inference. */
+  get optimizer(): AdamState | null {
+    const first = this.nets[0].optimizer;
+    if (!first) return null;
+    return { t: first.t, m: joinMembers(this.nets.map((n) => n.optimizer!.m)), v: joinMembers(this.nets.map((n) => n.optimizer!.v)) };
   }
 
   /**

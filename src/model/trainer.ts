@@ -5,7 +5,7 @@
  * `trainStep`, so they run the same code.
  */
 import { initParams, type LayerName, type Network, type Tensors } from "./network.ts";
-import { Ensemble, joinMembers, memberSeed, memberTensors } from "./ensemble.ts";
+import { Ensemble, joinMembers, memberSeed } from "./ensemble.ts";
 import { adamStep, initAdam, type AdamConfig, type AdamState } from "./optimizer.ts";
 import { permutation, Rng } from "./rng.ts";
 import { fitTemperature } from "./calibration.ts";
@@ -146,14 +146,10 @@ export function trainStep(state: TrainState, prepared: Prepared, hyper: Hyper, p
     state.params = fresh.params;
     state.adam = fresh.adam;
   }
-  const rowsPerBatch = maxTouchedRows(prepared, hyper);
-  const ens = new Ensemble(archOf(hyper, prepared), state.params, (k) => ({
-    maxTouchedRows: rowsPerBatch,
-    optimizer: { t: state.adam.t, m: memberTensors(state.adam.m, k), v: memberTensors(state.adam.v, k) },
-  }));
+  const ens = new Ensemble(archOf(hyper, prepared), state.params, { maxTouchedRows: maxTouchedRows(prepared, hyper), optimizer: state.adam });
   // From here on the networks' memories hold the state.
   state.params = ens.params;
-  state.adam = { t: state.adam.t, m: joinMembers(ens.nets.map((n) => n.optimizer!.m)), v: joinMembers(ens.nets.map((n) => n.optimizer!.v)) };
+  state.adam = ens.optimizer!;
   const frozen = new Set(hyper.freeze_layers);
   const { first, last: lastOfStep, part, endsEpoch } = stepPosition(phase, local);
   // The refit trains as many epochs as the chosen epoch of the validation phase had.
@@ -188,7 +184,7 @@ export function trainStep(state: TrainState, prepared: Prepared, hyper: Hyper, p
         p.epoch_examples += done.examples;
       }
     }
-    state.adam.t = ens.nets[0].optimizer!.t;
+    state.adam.t = ens.optimizer!.t;
     if (!endsEpoch) break;
     if (refitting) {
       // No held-out rows are left to validate on.
