@@ -184,14 +184,15 @@ export function trainStep(state: TrainState, prepared: Prepared, hyper: Hyper, p
         p.epoch_examples += done.examples;
       }
     }
-    state.adam.t = ens.optimizer!.t;
     if (!endsEpoch) break;
     if (refitting) {
       // No held-out rows are left to validate on.
       p.epoch_loss = 0;
       p.epoch_examples = 0;
-      if (epoch >= p.best_epoch) p.stopped = true;
-      if (p.stopped) break;
+      if (epoch >= p.best_epoch) {
+        p.stopped = true;
+        break;
+      }
       continue;
     }
     const m = endEpoch(ens, prepared, hyper, plan, p, epoch);
@@ -208,6 +209,7 @@ export function trainStep(state: TrainState, prepared: Prepared, hyper: Hyper, p
       break;
     }
   }
+  state.adam = ens.optimizer!; // its step count moved on
   return {
     seq,
     epoch: Math.min(epoch, last),
