@@ -23,7 +23,7 @@ export interface UpkeepLimits {
   mergeCandidates: number;
 }
 
-export const DEFAULT_UPKEEP_LIMITS: UpkeepLimits = { expire: 500, decay: 500, mergeCandidates: 50 };
+const DEFAULT_UPKEEP_LIMITS: UpkeepLimits = { expire: 500, decay: 500, mergeCandidates: 50 };
 
 export interface UpkeepReport {
   expired: number;

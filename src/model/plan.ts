@@ -37,7 +37,7 @@ export interface Plan extends Phase {
 }
 
 /** Whether the run retrains on every row after the validation phase. */
-export function refitFor(hyper: Hyper, nTrain: number, nValid: number): boolean {
+function refitFor(hyper: Hyper, nTrain: number, nValid: number): boolean {
   if (nValid === 0) return false;
   return hyper.refit === "auto" ? nTrain <= 2000 : hyper.refit;
 }

@@ -67,7 +67,7 @@ export interface StepReport {
   stop: boolean;
 }
 
-export const ADAM: Pick<AdamConfig, "beta1" | "beta2" | "epsilon"> = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
+const ADAM: Pick<AdamConfig, "beta1" | "beta2" | "epsilon"> = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
 
 export function initState(prepared: Prepared, hyper: Hyper): TrainState {
   const arch = archOf(hyper, prepared);
