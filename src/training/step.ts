@@ -6,13 +6,16 @@
  *    step just committed re-enqueues its successor, in case the crash came
  *    between the commit and the enqueue;
  * 2. load checkpoint seq-1 from R2 (step 1 starts from seeded weights);
- * 3. train this step's batches; at an epoch's end evaluate on the validation split;
+ * 3. train this step's slice of an epoch or whole epochs (trainer.ts: the
+ *    validation phase evaluates at each epoch's end; the refit phase retrains
+ *    on every row);
  * 4. write checkpoint seq, advance the run in D1 only if it is still at seq-1,
  *    then enqueue seq+1.
  *
- * The step after training ends (last epoch or early stop) finalizes: it
- * calibrates the best epoch's weights, writes learned patterns and demos to
- * the agent's memory, and creates the agent version.
+ * The step after training ends finalizes: it calibrates the chosen epoch's
+ * weights (or, after a refit, the refit's with the chosen epoch's
+ * temperature), writes learned patterns and demos to the agent's memory,
+ * and creates the agent version.
  * Everything is deterministic in the run's seed, so a redone step writes the
  * same bytes.
  */
