@@ -39,14 +39,22 @@ export async function resolveVersion(db: Db, agent: Agent, version?: number): Pr
 interface Loaded {
   model: AgentModel;
   ensemble: Ensemble;
+  /** Bytes it holds in memory (weights, vocabulary, IDF). */
+  bytes: number;
 }
+/** Least recently used first. */
 const models = new Map<string, Loaded>();
-const MODEL_CACHE_ENTRIES = 8;
+/** A Worker has 128 MB: the cached versions keep to 48 MB (three full-size models); the newest always stays. */
+const MODEL_CACHE_BYTES = 48 * 2 ** 20;
 
 /** The version's model and its networks (with scratch buffers), from R2 or the isolate's cache. */
 export async function loadModel(bucket: R2Bucket, v: Version): Promise<Loaded> {
   const hit = models.get(v.id);
-  if (hit) return hit;
+  if (hit) {
+    models.delete(v.id);
+    models.set(v.id, hit);
+    return hit;
+  }
   const bytes = await getBytes(bucket, v.checkpointKey);
   if (!bytes) throw new ApiError(500, "version_weights_missing", `weights of version ${v.version} are missing from storage`);
   let model: AgentModel;
@@ -58,8 +66,16 @@ export async function loadModel(bucket: R2Bucket, v: Version): Promise<Loaded> {
   }
   const ensemble = new Ensemble(model.arch, model.params);
   // The networks hold their own copy of the weights: keep only that one.
-  const loaded = { model: { ...model, params: ensemble.params }, ensemble };
+  const params = ensemble.params;
+  const held = 4 * (Object.values(params).reduce((n, t) => n + t.length, 0) + model.vocab.length + model.idf.length);
+  const loaded = { model: { ...model, params }, ensemble, bytes: held };
   models.set(v.id, loaded);
-  while (models.size > MODEL_CACHE_ENTRIES) models.delete(models.keys().next().value!);
+  let total = 0;
+  for (const m of models.values()) total += m.bytes;
+  for (const [id, m] of models) {
+    if (total <= MODEL_CACHE_BYTES || id === v.id) break;
+    models.delete(id);
+    total -= m.bytes;
+  }
   return loaded;
 }
