@@ -212,3 +212,17 @@ export const memoryVectors = sqliteTable(
   },
   (t) => [index("vectors_by_agent").on(t.appId, t.agentId, t.memoryType)],
 );
+
+/**
+ * Bumped after every change to an agent's vectors in memory_vectors: a
+ * search compares it with the generation of its isolate's cached copy.
+ */
+export const vectorGenerations = sqliteTable(
+  "vector_generations",
+  {
+    appId: text("app_id").notNull(),
+    agentId: text("agent_id").notNull(),
+    generation: integer("generation").notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.appId, t.agentId] })],
+);

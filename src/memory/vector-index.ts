@@ -1,14 +1,16 @@
 /**
  * The vector index behind memory search: one interface, two implementations.
  * `D1VectorIndex` (default; local and tests) keeps Float32 blobs in D1 and
- * scans with exact cosine top-k; `VectorizeIndex` uses Cloudflare Vectorize
+ * answers with exact cosine top-k over an agent's vectors, which the isolate
+ * keeps in memory while the agent's generation in D1 is unchanged (every
+ * write bumps it); `VectorizeIndex` uses Cloudflare Vectorize
  * with the same metadata filter (app, agent, memory type). VECTOR_INDEX=vectorize
  * selects the latter.
  */
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { jsonRowSelects, runBatched } from "../db/bulk.ts";
-import { memoryVectors, type MemoryType } from "../db/schema.ts";
+import { memoryVectors, vectorGenerations, type MemoryType } from "../db/schema.ts";
 
 export interface VectorRecord {
   id: string;
@@ -91,10 +93,48 @@ class TopK {
   }
 }
 
+/** An agent's vectors held in the isolate, valid while its generation in D1 is `generation`. */
+interface CachedAgent {
+  generation: number;
+  embedder: string;
+  dim: number;
+  ids: string[];
+  types: MemoryType[];
+  /** Row i is vectors[i·dim, (i+1)·dim). */
+  vectors: Float32Array;
+  norms: Float64Array;
+}
+
+/** Least recently used first, across all D1VectorIndex instances of the isolate. */
+const agentCache = new Map<string, CachedAgent>();
+/** Floats the cache may hold (16 MB); a larger agent is scanned from D1 on every search. */
+const CACHE_FLOATS = 4_194_304;
+
+function remember(key: string, entry: CachedAgent, limit: number): void {
+  agentCache.delete(key);
+  agentCache.set(key, entry);
+  let total = 0;
+  for (const e of agentCache.values()) total += e.vectors.length;
+  for (const [k, e] of agentCache) {
+    if (total <= limit || k === key) break;
+    agentCache.delete(k);
+    total -= e.vectors.length;
+  }
+}
+
+function cosineAt(q: Float32Array, qn: number, vectors: Float32Array, at: number, n: number): number {
+  let s = 0;
+  for (let i = 0; i < q.length; i++) s += q[i] * vectors[at + i];
+  return s / (qn * (n || 1));
+}
+
 export class D1VectorIndex implements VectorIndex {
   private readonly db: Db;
-  constructor(db: Db) {
+  private readonly cacheFloats: number;
+  /** `cacheFloats`: how much of the isolate's memory cached vectors may take (tests make it small). */
+  constructor(db: Db, cacheFloats = CACHE_FLOATS) {
     this.db = db;
+    this.cacheFloats = cacheFloats;
   }
 
   private async embedderOf(appId: string, agentId: string): Promise<{ embedder: string; dim: number } | undefined> {
@@ -143,9 +183,96 @@ export class D1VectorIndex implements VectorIndex {
         }),
     );
     await runBatched(this.db, statements);
+    await this.bump([...agents.values()].map((r) => ({ appId: r.appId, agentId: r.agentId })));
   }
 
+  /** After the writes (never before: a search that read the old generation may cache what it saw). */
+  private async bump(agents: { appId: string; agentId: string }[]): Promise<void> {
+    const statements = [];
+    for (let i = 0; i < agents.length; i += 30) {
+      statements.push(
+        this.db
+          .insert(vectorGenerations)
+          .values(agents.slice(i, i + 30).map((a) => ({ ...a, generation: 1 })))
+          .onConflictDoUpdate({ target: [vectorGenerations.appId, vectorGenerations.agentId], set: { generation: sql`${vectorGenerations.generation} + 1` } }),
+      );
+    }
+    await runBatched(this.db, statements);
+  }
+
+  private async generationOf(appId: string, agentId: string): Promise<number> {
+    const [row] = await this.db
+      .select({ generation: vectorGenerations.generation })
+      .from(vectorGenerations)
+      .where(and(eq(vectorGenerations.appId, appId), eq(vectorGenerations.agentId, agentId)));
+    return row?.generation ?? 0;
+  }
+
+  /**
+   * Exact cosine top-k. The generation is read before the vectors: a write
+   * that lands during the read bumps it afterwards, so the copy cached here
+   * is never taken for newer than it is.
+   */
   async query(q: VectorQuery): Promise<VectorMatch[]> {
+    const key = `${q.appId}\u0000${q.agentId}`;
+    const generation = await this.generationOf(q.appId, q.agentId);
+    const hit = agentCache.get(key);
+    const entry = hit && hit.generation === generation ? hit : await this.load(q.appId, q.agentId, generation);
+    if (entry === "none" || entry === "large") {
+      agentCache.delete(key);
+      return entry === "none" ? [] : this.scan(q);
+    }
+    remember(key, entry, this.cacheFloats);
+    if (entry.embedder !== q.embedder || entry.dim !== q.vector.length) {
+      throw new EmbeddingMismatchError(`agent '${q.agentId}' has vectors from ${entry.embedder} (${entry.dim}); the query is from ${q.embedder} (${q.vector.length})`);
+    }
+    const types = q.memoryTypes && q.memoryTypes.length > 0 ? new Set(q.memoryTypes) : null;
+    const qn = norm(q.vector) || 1;
+    const top = new TopK(q.topK);
+    for (let i = 0; i < entry.ids.length; i++) {
+      if (types && !types.has(entry.types[i])) continue;
+      top.offer({ id: entry.ids[i], memoryType: entry.types[i], score: cosineAt(q.vector, qn, entry.vectors, i * entry.dim, entry.norms[i]) });
+    }
+    return top.items;
+  }
+
+  /** Every vector of the agent, when they fit the cache. */
+  private async load(appId: string, agentId: string, generation: number): Promise<CachedAgent | "none" | "large"> {
+    const [meta] = await this.db
+      .select({ embedder: sql<string | null>`min(${memoryVectors.embedder})`, dim: sql<number | null>`min(${memoryVectors.dim})`, n: sql<number>`count(*)` })
+      .from(memoryVectors)
+      .where(and(eq(memoryVectors.appId, appId), eq(memoryVectors.agentId, agentId)));
+    if (!meta || meta.n === 0 || meta.embedder === null || meta.dim === null) return "none";
+    if (meta.n * meta.dim > this.cacheFloats) return "large";
+    const ids: string[] = [];
+    const types: MemoryType[] = [];
+    const vectors = new Float32Array(meta.n * meta.dim);
+    let after = 0;
+    for (;;) {
+      const page = await this.db
+        .select({ rowid: sql<number>`rowid`, id: memoryVectors.id, memoryType: memoryVectors.memoryType, dim: memoryVectors.dim, hex: sql<string>`hex(${memoryVectors.vector})` })
+        .from(memoryVectors)
+        .where(and(eq(memoryVectors.appId, appId), eq(memoryVectors.agentId, agentId), sql`rowid > ${after}`))
+        .orderBy(sql`rowid`)
+        .limit(SCAN_PAGE);
+      for (const row of page) {
+        // Rows written since the count (their generation is newer) are left to the next search.
+        if (ids.length === meta.n || row.dim !== meta.dim) continue;
+        fromHex(row.hex, vectors.subarray(ids.length * meta.dim, (ids.length + 1) * meta.dim));
+        ids.push(row.id);
+        types.push(row.memoryType);
+      }
+      if (page.length < SCAN_PAGE) break;
+      after = page[page.length - 1].rowid;
+    }
+    const n = ids.length;
+    const norms = new Float64Array(n);
+    for (let i = 0; i < n; i++) norms[i] = norm(vectors.subarray(i * meta.dim, (i + 1) * meta.dim));
+    return { generation, embedder: meta.embedder, dim: meta.dim, ids, types, vectors: vectors.subarray(0, n * meta.dim), norms };
+  }
+
+  /** A search straight over D1, page by page (an agent too large for the cache). */
+  private async scan(q: VectorQuery): Promise<VectorMatch[]> {
     const existing = await this.embedderOf(q.appId, q.agentId);
     if (!existing) return [];
     if (existing.embedder !== q.embedder || existing.dim !== q.vector.length) {
@@ -192,9 +319,15 @@ export class D1VectorIndex implements VectorIndex {
   }
 
   async deleteByIds(appId: string, ids: string[]): Promise<void> {
+    const agents = new Set<string>();
     for (let i = 0; i < ids.length; i += 90) {
-      await this.db.delete(memoryVectors).where(and(eq(memoryVectors.appId, appId), inArray(memoryVectors.id, ids.slice(i, i + 90))));
+      const deleted = await this.db
+        .delete(memoryVectors)
+        .where(and(eq(memoryVectors.appId, appId), inArray(memoryVectors.id, ids.slice(i, i + 90))))
+        .returning({ agentId: memoryVectors.agentId });
+      for (const d of deleted) agents.add(d.agentId);
     }
+    await this.bump([...agents].map((agentId) => ({ appId, agentId })));
   }
 }
 
