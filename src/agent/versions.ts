@@ -44,8 +44,8 @@ interface Loaded {
 }
 /** Least recently used first. */
 const models = new Map<string, Loaded>();
-/** A Worker has 128 MB: the cached versions keep to 48 MB (three full-size models); the newest always stays. */
-const MODEL_CACHE_BYTES = 48 * 2 ** 20;
+/** A Worker has 128 MB (a training step may take ~50, cached memory vectors 16): cached versions keep to 32 MB (two full-size models); the newest always stays. */
+const MODEL_CACHE_BYTES = 32 * 2 ** 20;
 
 /** The version's model and its networks (with scratch buffers), from R2 or the isolate's cache. */
 export async function loadModel(bucket: R2Bucket, v: Version): Promise<Loaded> {
