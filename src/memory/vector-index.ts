@@ -122,6 +122,13 @@ function remember(key: string, entry: CachedAgent, limit: number): void {
   }
 }
 
+/** A query must come from the embedder of the agent's vectors. */
+function checkQuery(q: VectorQuery, vectors: { embedder: string; dim: number }): void {
+  if (vectors.embedder !== q.embedder || vectors.dim !== q.vector.length) {
+    throw new EmbeddingMismatchError(`agent '${q.agentId}' has vectors from ${vectors.embedder} (${vectors.dim}); the query is from ${q.embedder} (${q.vector.length})`);
+  }
+}
+
 function cosineAt(q: Float32Array, qn: number, vectors: Float32Array, at: number, n: number): number {
   let s = 0;
   for (let i = 0; i < q.length; i++) s += q[i] * vectors[at + i];
@@ -223,9 +230,7 @@ export class D1VectorIndex implements VectorIndex {
       return entry === "none" ? [] : this.scan(q);
     }
     remember(key, entry, this.cacheFloats);
-    if (entry.embedder !== q.embedder || entry.dim !== q.vector.length) {
-      throw new EmbeddingMismatchError(`agent '${q.agentId}' has vectors from ${entry.embedder} (${entry.dim}); the query is from ${q.embedder} (${q.vector.length})`);
-    }
+    checkQuery(q, entry);
     const types = q.memoryTypes && q.memoryTypes.length > 0 ? new Set(q.memoryTypes) : null;
     const qn = norm(q.vector) || 1;
     const top = new TopK(q.topK);
@@ -247,14 +252,7 @@ export class D1VectorIndex implements VectorIndex {
     const ids: string[] = [];
     const types: MemoryType[] = [];
     const vectors = new Float32Array(meta.n * meta.dim);
-    let after = 0;
-    for (;;) {
-      const page = await this.db
-        .select({ rowid: sql<number>`rowid`, id: memoryVectors.id, memoryType: memoryVectors.memoryType, dim: memoryVectors.dim, hex: sql<string>`hex(${memoryVectors.vector})` })
-        .from(memoryVectors)
-        .where(and(eq(memoryVectors.appId, appId), eq(memoryVectors.agentId, agentId), sql`rowid > ${after}`))
-        .orderBy(sql`rowid`)
-        .limit(SCAN_PAGE);
+    for await (const page of this.pages(appId, agentId)) {
       for (const row of page) {
         // Rows written since the count (their generation is newer) are left to the next search.
         if (ids.length === meta.n || row.dim !== meta.dim) continue;
@@ -262,8 +260,6 @@ export class D1VectorIndex implements VectorIndex {
         ids.push(row.id);
         types.push(row.memoryType);
       }
-      if (page.length < SCAN_PAGE) break;
-      after = page[page.length - 1].rowid;
     }
     const n = ids.length;
     const norms = new Float64Array(n);
@@ -275,30 +271,35 @@ export class D1VectorIndex implements VectorIndex {
   private async scan(q: VectorQuery): Promise<VectorMatch[]> {
     const existing = await this.embedderOf(q.appId, q.agentId);
     if (!existing) return [];
-    if (existing.embedder !== q.embedder || existing.dim !== q.vector.length) {
-      throw new EmbeddingMismatchError(`agent '${q.agentId}' has vectors from ${existing.embedder} (${existing.dim}); the query is from ${q.embedder} (${q.vector.length})`);
-    }
+    checkQuery(q, existing);
     const qn = norm(q.vector) || 1;
     const top = new TopK(q.topK);
     const v = new Float32Array(q.vector.length);
-    let after = 0;
-    for (;;) {
-      const where = [eq(memoryVectors.appId, q.appId), eq(memoryVectors.agentId, q.agentId), sql`rowid > ${after}`];
-      if (q.memoryTypes && q.memoryTypes.length > 0) where.push(inArray(memoryVectors.memoryType, [...q.memoryTypes]));
-      const page = await this.db
-        .select({ rowid: sql<number>`rowid`, id: memoryVectors.id, memoryType: memoryVectors.memoryType, hex: sql<string>`hex(${memoryVectors.vector})` })
-        .from(memoryVectors)
-        .where(and(...where))
-        .orderBy(sql`rowid`)
-        .limit(SCAN_PAGE);
+    for await (const page of this.pages(q.appId, q.agentId, q.memoryTypes)) {
       for (const row of page) {
         fromHex(row.hex, v);
         top.offer({ id: row.id, memoryType: row.memoryType, score: dot(q.vector, v) / (qn * (norm(v) || 1)) });
       }
-      if (page.length < SCAN_PAGE) break;
-      after = page[page.length - 1].rowid;
     }
     return top.items;
+  }
+
+  /** The agent's vectors (of `types`, when given) from D1, page by page (keyset on rowid). */
+  private async *pages(appId: string, agentId: string, types?: readonly MemoryType[]): AsyncGenerator<{ id: string; memoryType: MemoryType; dim: number; hex: string }[]> {
+    let after = 0;
+    for (;;) {
+      const where = [eq(memoryVectors.appId, appId), eq(memoryVectors.agentId, agentId), sql`rowid > ${after}`];
+      if (types && types.length > 0) where.push(inArray(memoryVectors.memoryType, [...types]));
+      const page = await this.db
+        .select({ rowid: sql<number>`rowid`, id: memoryVectors.id, memoryType: memoryVectors.memoryType, dim: memoryVectors.dim, hex: sql<string>`hex(${memoryVectors.vector})` })
+        .from(memoryVectors)
+        .where(and(...where))
+        .orderBy(sql`rowid`)
+        .limit(SCAN_PAGE);
+      yield page;
+      if (page.length < SCAN_PAGE) return;
+      after = page[page.length - 1].rowid;
+    }
   }
 
   async getByIds(appId: string, ids: string[]): Promise<VectorRecord[]> {
