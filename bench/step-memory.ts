@@ -33,20 +33,14 @@ const base = await live();
 let peak = 0;
 const mark = async () => void (peak = Math.max(peak, (await live()) - base));
 
-/** The state from `io`'s bytes, which it leaves to the state's views alone. */
-function takeState(prepared: Prepared, hyper: Hyper, io: { bytes: Uint8Array | null }, seq: number) {
-  const state = io.bytes ? decodeState(io.bytes, seq - 1) : initState(prepared, hyper);
-  io.bytes = null;
-  return state;
-}
-
 /**
  * One step in its own frame (as one queue invocation): nothing of it outlives
  * it but the bytes it writes. It takes the checkpoint's bytes out of `io`
  * as the step takes them from R2: held only by the decoded state's views.
  */
 async function step(prepared: Prepared, hyper: Hyper, plan: Plan, io: { bytes: Uint8Array | null; stop: boolean }, seq: number): Promise<void> {
-  const state = takeState(prepared, hyper, io, seq);
+  const state = io.bytes ? decodeState(io.bytes, seq - 1) : initState(prepared, hyper);
+  io.bytes = null;
   await mark();
   const report = trainStep(state, prepared, hyper, plan, seq);
   await mark();

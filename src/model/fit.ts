@@ -28,7 +28,6 @@ export function fit(examples: readonly Example[], hyper: Hyper, onStep?: (r: Ste
     onStep?.(r, plan);
     if (r.stop) break;
   }
-  // After a refit the final weights are the model; the validation phase's chosen ones calibrate it.
-  const { model } = plan.refit ? finalizeModel(state.params, prepared, hyper, best) : finalizeModel(best, prepared, hyper);
+  const { model } = finalizeModel(best, plan.refit ? state.params : null, prepared, hyper);
   return { model, plan, epochs, best_epoch: state.progress.best_epoch };
 }

@@ -305,18 +305,18 @@ export function toModel(params: Tensors, prepared: Prepared, hyper: Hyper, tempe
 }
 
 /**
- * The agent model of `params`, with a temperature fitted on the validation
- * split by the weights `calibration` (the chosen epoch's; after a refit,
- * which also trained on those rows, the validation phase's), and those
- * weights' recall of each class there (NaN for a class with no validation row).
+ * The run's model: the refit's weights when there was a refit, else the
+ * chosen epoch's. The chosen epoch's weights fit the temperature on the
+ * validation split (the refit also trained on those rows) and give each
+ * class's recall there (NaN for a class with no validation row).
  */
-export function finalizeModel(params: Tensors, prepared: Prepared, hyper: Hyper, calibration: Tensors = params): { model: AgentModel; recall: Float64Array } {
+export function finalizeModel(chosen: Tensors, refitted: Tensors | null, prepared: Prepared, hyper: Hyper): { model: AgentModel; recall: Float64Array } {
   const arch = archOf(hyper, prepared);
   const C = arch.classes;
   const recall = new Float64Array(C).fill(NaN);
   let temperature = 1;
   if (prepared.valid.length > 0) {
-    const { logits } = evaluate(new Ensemble(arch, calibration), prepared, prepared.valid, true);
+    const { logits } = evaluate(new Ensemble(arch, chosen), prepared, prepared.valid, true);
     const labels = Int32Array.from(prepared.valid, (r) => prepared.labels[r]);
     temperature = fitTemperature(logits!, C, labels);
     const hit = new Float64Array(C);
@@ -329,7 +329,7 @@ export function finalizeModel(params: Tensors, prepared: Prepared, hyper: Hyper,
     });
     for (let c = 0; c < C; c++) if (total[c] > 0) recall[c] = hit[c] / total[c];
   }
-  return { model: toModel(params, prepared, hyper, temperature), recall };
+  return { model: toModel(refitted ?? chosen, prepared, hyper, temperature), recall };
 }
 
 /** A copy of the parameters (the best epoch's candidate weights). */

@@ -164,11 +164,9 @@ async function finalStep(deps: StepDeps, run: Run, msg: StepMessage): Promise<St
   if (!run.bestEpoch) throw new PermanentStepError("training ended without a best epoch");
   const bestParams = await bestWeights(deps, run, run.bestEpoch);
   const { examples, prepared } = await runData(deps.datasets, run.appId, run.datasetId, hyper);
-  // After a refit the last state holds the model; the validation phase's chosen weights calibrate it.
-  // Recall on held-out rows is the validation phase's: its weights never trained on them.
-  const { model, recall } = run.plan.refit
-    ? finalizeModel((await readState(deps, run, msg.seq - 1)).params, prepared, hyper, bestParams)
-    : finalizeModel(bestParams, prepared, hyper);
+  // After a refit the last state holds the refit's weights.
+  const refitted = run.plan.refit ? (await readState(deps, run, msg.seq - 1)).params : null;
+  const { model, recall } = finalizeModel(bestParams, refitted, prepared, hyper);
   const versionId = `ver_${run.id.slice(4)}`;
   const checkpointKey = keys.versionModel(run.appId, run.agentId, versionId);
   // Learned patterns and demos (deterministic ids: a redo writes nothing twice), beside the version's weights.
