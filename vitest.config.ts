@@ -28,22 +28,34 @@ function banking77Sample(perClassTrain: number, perClassTest: number): string {
 }
 
 export default defineConfig({
-  plugins: [
-    cloudflareTest(async () => ({
-      wrangler: { configPath: "./wrangler.toml" },
-      remoteBindings: false,
-      miniflare: {
-        bindings: {
-          TEST_MIGRATIONS: await readD1Migrations("./migrations"),
-          API_KEY: "test-key",
-          BANKING77_SAMPLE: banking77Sample(30, 10),
+  test: {
+    projects: [
+      {
+        plugins: [
+          cloudflareTest(async () => ({
+            wrangler: { configPath: "./wrangler.toml" },
+            remoteBindings: false,
+            miniflare: {
+              bindings: {
+                TEST_MIGRATIONS: await readD1Migrations("./migrations"),
+                API_KEY: "test-key",
+                BANKING77_SAMPLE: banking77Sample(30, 10),
+              },
+            },
+          })),
+        ],
+        test: {
+          name: "workerd",
+          include: ["test/**/*.test.ts"],
+          exclude: ["test/node/**"],
+          setupFiles: ["./test/setup.ts"],
+          testTimeout: 60_000,
         },
       },
-    })),
-  ],
-  test: {
-    include: ["test/**/*.test.ts"],
-    setupFiles: ["./test/setup.ts"],
-    testTimeout: 60_000,
+      {
+        // Tests of what runs in Node: the scripts, and the benchmarks' measurements.
+        test: { name: "node", include: ["test/node/**/*.test.ts"], environment: "node", testTimeout: 180_000 },
+      },
+    ],
   },
 });

@@ -1,16 +1,34 @@
 /**
  * node --expose-gc bench/step-memory.ts TRAIN SHOTS SEED CONFIG
- * Peak live memory (JS heap + external memory: ArrayBuffers and the network's
+ *
+ * Peak live memory (JS heap + external memory: ArrayBuffers and the networks'
  * WebAssembly.Memory, after full GCs) of the queue steps of one run, in a
- * fresh process, step by step as src/training/step.ts runs them: checkpoint
- * bytes in, training (holding the best epoch's model when that epoch ended
- * inside the step), checkpoint bytes out. The prepared data count too.
+ * fresh process, phase by phase as src/training/step.ts runs them:
+ * - preparing the data (what stays: examples and prepared features);
+ * - each training step: checkpoint bytes in, training (holding the best
+ *   epoch's model when that epoch ended inside the step), checkpoint bytes out;
+ * - the final step: both states read (the chosen epoch's and the last), the
+ *   model finalized and measured on its training rows, the version encoded,
+ *   the learned memories embedded and turned into bulk-insert statements.
+ * Between steps bytes wait on disk, as they wait in R2. Prints the measured
+ * peaks beside src/model/footprint.ts's estimate:
+ *   peak_mb=… estimate_mb=… training_peak_mb=… final_peak_mb=… …
  */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { prepare, type Prepared } from "../src/model/prepare.ts";
 import { planRun, type Plan } from "../src/model/plan.ts";
-import { initState, trainStep } from "../src/model/trainer.ts";
+import { finalizeModel, initState, trainingFit, trainStep } from "../src/model/trainer.ts";
+import { decodeModel, encodeModel } from "../src/model/model.ts";
+import { dataShape, stepFootprint } from "../src/model/footprint.ts";
 import { decodeState, encodeState } from "../src/training/state.ts";
-import type { Hyper } from "../src/model/hyper.ts";
+import { learnedMemories, learnedMemoryCount } from "../src/memory/learned.ts";
+import { LocalHashEmbedder } from "../src/memory/embedder.ts";
+import { memoryText } from "../src/memory/scoring.ts";
+import { jsonRowSelects } from "../src/db/bulk.ts";
+import { agentMemories, memoryVectors } from "../src/db/schema.ts";
+import type { Example, Hyper } from "../src/model/hyper.ts";
 import { benchHyper, readExamples, sampleShots } from "./data.ts";
 
 const [trainPath, shots, seedArg, config] = process.argv.slice(2);
@@ -29,35 +47,80 @@ const seed = Number(seedArg);
 const hyper = benchHyper(config || "{}", seed);
 const all = readExamples(trainPath, true);
 const train = shots ? sampleShots(all, Number(shots), seed) : all;
+const disk = mkdtempSync(join(tmpdir(), "step-memory-"));
+const save = (name: string, bytes: Uint8Array) => writeFileSync(join(disk, name), bytes);
+const load = (name: string) => new Uint8Array(readFileSync(join(disk, name)));
+
 const base = await live();
-let peak = 0;
-const mark = async () => void (peak = Math.max(peak, (await live()) - base));
+const peaks = { prepare: 0, training: 0, final: 0 };
+const mark = async (phase: keyof typeof peaks) => void (peaks[phase] = Math.max(peaks[phase], (await live()) - base));
 
-/**
- * One step in its own frame (as one queue invocation): nothing of it outlives
- * it but the bytes it writes. It takes the checkpoint's bytes out of `io`
- * as the step takes them from R2: held only by the decoded state's views.
- */
-async function step(prepared: Prepared, hyper: Hyper, plan: Plan, io: { bytes: Uint8Array | null; stop: boolean }, seq: number): Promise<void> {
-  const state = io.bytes ? decodeState(io.bytes, seq - 1) : initState(prepared, hyper);
-  io.bytes = null;
-  await mark();
+/** One training step in its own frame (as one queue invocation): nothing of it outlives it but the bytes it writes. */
+async function step(prepared: Prepared, hyper: Hyper, plan: Plan, seq: number): Promise<{ stop: boolean }> {
+  const state = seq === 1 ? initState(prepared, hyper) : decodeState(load(`state-${seq - 1}`), seq - 1);
+  await mark("training");
   const report = trainStep(state, prepared, hyper, plan, seq);
-  await mark();
-  report.best_model = null; // written, then dropped
-  io.bytes = encodeState(state, seq);
-  io.stop = report.stop;
-  await mark();
+  await mark("training");
+  // Where the chosen epoch's weights are: a model of their own when that epoch ended mid-step, else this step's state.
+  if (report.improved && !report.refit) save("best-at", new TextEncoder().encode(report.best_model ? "model" : String(seq)));
+  if (report.best_model) save("best", report.best_model); // written, then dropped
+  report.best_model = null;
+  save(`state-${seq}`, encodeState(state, seq));
+  await mark("training");
+  return { stop: report.stop };
 }
 
-const prepared = prepare(train, hyper);
-await mark();
-const plan = planRun(prepared.train.length, prepared.valid.length, hyper);
-// Only `io` carries bytes from one step to the next (no local or temporary of this loop holds them).
-const io: { bytes: Uint8Array | null; stop: boolean } = { bytes: null, stop: false };
-let stateMb = 0;
-for (let seq = 1; seq <= plan.train_steps && !io.stop; seq++) {
-  await step(prepared, hyper, plan, io, seq);
-  stateMb = io.bytes!.length / 2 ** 20;
+/** The final step: both states in, the model finalized and measured, the version encoded, the memories prepared for D1. */
+async function finalStep(examples: Example[], prepared: Prepared, hyper: Hyper, plan: Plan, lastSeq: number): Promise<void> {
+  const at = new TextDecoder().decode(load("best-at"));
+  const chosen = at === "model" ? decodeModel(load("best")).params : decodeState(load(`state-${at}`), Number(at)).params;
+  const refitted = plan.refit ? decodeState(load(`state-${lastSeq}`), lastSeq).params : null;
+  await mark("final");
+  const { model, recall } = finalizeModel(chosen, refitted, prepared, hyper);
+  await mark("final");
+  const fit = trainingFit(model, prepared, hyper, refitted !== null);
+  const version = encodeModel(model);
+  await mark("final");
+  const memories = learnedMemories("run_benchbenchbenchbenchbench", "bench-agent", "ver_bench", examples, model.classes, recall);
+  const embedder = new LocalHashEmbedder();
+  const vectors = await embedder.embed(memories.map((m) => memoryText(m.content)));
+  const rows = memories.map((m, i) => ({
+    id: m.id ?? `m${i}`,
+    appId: "bench",
+    agentId: m.agentId,
+    versionId: m.versionId ?? null,
+    memoryType: m.memoryType,
+    content: m.content,
+    importance: m.importance,
+    confidence: m.confidence,
+    tags: m.tags,
+    learnedFrom: m.learnedFrom ?? null,
+    accessCount: 0,
+    lastAccessedAt: null,
+    expiresAt: null,
+    decayedAt: null,
+    createdAt: 0,
+    updatedAt: 0,
+  }));
+  const vectorRows = rows.map((r, i) => ({ id: r.id, appId: r.appId, agentId: r.agentId, memoryType: r.memoryType, versionId: r.versionId, embedder: embedder.name, dim: embedder.dim, vector: Buffer.from(vectors[i].buffer) }));
+  const statements = [...jsonRowSelects(memoryVectors, vectorRows), ...jsonRowSelects(agentMemories, rows)];
+  await mark("final");
+  if (statements.length === 0 || version.length === 0 || !Number.isFinite(fit.accuracy)) throw new Error("nothing was made");
 }
-console.log(`peak_mb=${(peak / 2 ** 20).toFixed(1)} state_mb=${stateMb.toFixed(1)} steps=${plan.train_steps}`);
+
+const examples = train;
+const prepared = prepare(examples, hyper);
+await mark("prepare");
+const plan = planRun(prepared.train.length, prepared.valid.length, hyper);
+let seq = 1;
+for (; seq <= plan.train_steps; seq++) if ((await step(prepared, hyper, plan, seq)).stop) break;
+await finalStep(examples, prepared, hyper, plan, Math.min(seq, plan.train_steps));
+rmSync(disk, { recursive: true, force: true });
+
+const estimate = stepFootprint(hyper, dataShape(examples, hyper), learnedMemoryCount(examples.length, prepared.classes.length));
+const mb = (b: number) => (b / 2 ** 20).toFixed(1);
+const peak = Math.max(peaks.prepare, peaks.training, peaks.final);
+console.log(
+  `peak_mb=${mb(peak)} estimate_mb=${mb(estimate.peak_bytes)} prepare_mb=${mb(peaks.prepare)} training_peak_mb=${mb(peaks.training)} final_peak_mb=${mb(peaks.final)} ` +
+    `estimate_training_mb=${mb(estimate.phases.training)} estimate_final_mb=${mb(estimate.phases.final)} state_mb=${mb(estimate.parts.state)} steps=${plan.train_steps}`,
+);

@@ -6,12 +6,14 @@ export interface Env {
   DATASETS: R2Bucket;
   CHECKPOINTS: R2Bucket;
   STEPS: Queue<StepMessage>;
-  VECTORIZE?: VectorizeIndex;
+  VECTORIZE?: Vectorize;
   /** The local app's API key (`.dev.vars`); apps' keys also live in D1 `api_keys`. */
   API_KEY?: string;
   ENVIRONMENT?: string;
   /** Minutes without a committed step after which the watchdog re-enqueues a run. */
   WATCHDOG_STALE_MINUTES?: string;
+  /** Days a failed or cancelled run keeps its checkpoints (it can be resumed until then); default 7. */
+  RUN_RETENTION_DAYS?: string;
   /** "vectorize" uses the VECTORIZE binding; the D1-backed index otherwise. */
   VECTOR_INDEX?: string;
   /** "openai" for OpenAI embeddings (OPENAI_API_KEY, OPENAI_BASE_URL, EMBEDDINGS_MODEL, EMBEDDINGS_DIM); local hashing otherwise. */

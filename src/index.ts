@@ -1,13 +1,32 @@
-/** The Worker: HTTP (Hono), queue consumers (training steps, dead letters) and cron (watchdog, memory upkeep). */
+/** The Worker: HTTP (Hono), queue consumers (training steps, dead letters) and cron (watchdog, sweeper, memory upkeep). */
 import type { Env } from "./env.ts";
 import { createApp } from "./http/app.ts";
 import { consumeDeadSteps, consumeSteps, stepDeps } from "./training/consumer.ts";
 import { rescueStaleRuns } from "./training/watchdog.ts";
+import { DEFAULT_RUN_RETENTION_DAYS, sweepRuns } from "./training/sweeper.ts";
 import { upkeep } from "./memory/upkeep.ts";
 import { memoryServices } from "./memory/store.ts";
 import { randomId } from "./functions/common.ts";
 
 const app = createApp();
+
+const DAY_MS = 86_400_000;
+
+/** A number from the environment, or the default when unset or not a number ≥ 0. */
+function setting(value: string | undefined, fallback: number): number {
+  const n = value === undefined ? NaN : Number(value);
+  return Number.isFinite(n) && n >= 0 ? n : fallback;
+}
+
+/** Runs each cron task on its own: one that fails is logged and does not stop the others. */
+async function task(name: string, work: () => Promise<unknown>): Promise<void> {
+  try {
+    const report = await work();
+    if (report !== undefined) console.log(`${name}: ${JSON.stringify(report)}`);
+  } catch (e) {
+    console.error(`${name} failed:`, e);
+  }
+}
 
 export default {
   fetch: app.fetch,
@@ -19,10 +38,18 @@ export default {
   },
 
   async scheduled(_controller: ScheduledController, env: Env, _ctx: ExecutionContext): Promise<void> {
-    const minutes = Number(env.WATCHDOG_STALE_MINUTES ?? "10");
-    const rescued = await rescueStaleRuns(stepDeps(env), minutes * 60_000);
-    if (rescued.length > 0) console.log(`watchdog re-enqueued ${rescued.length} stale run(s): ${rescued.join(", ")}`);
-    const memory = await upkeep(memoryServices(env, () => randomId("mem")));
-    if (memory.expired + memory.merged > 0) console.log(`memory upkeep: ${JSON.stringify(memory)}`);
+    const deps = stepDeps(env);
+    await task("watchdog", async () => {
+      const rescued = await rescueStaleRuns(deps, setting(env.WATCHDOG_STALE_MINUTES, 10) * 60_000);
+      return rescued.length > 0 ? { re_enqueued: rescued } : undefined;
+    });
+    await task("sweeper", async () => {
+      const swept = await sweepRuns(deps, setting(env.RUN_RETENTION_DAYS, DEFAULT_RUN_RETENTION_DAYS) * DAY_MS);
+      return swept.memories + swept.runs > 0 ? swept : undefined;
+    });
+    await task("memory upkeep", async () => {
+      const report = await upkeep(memoryServices(env, () => randomId("mem")));
+      return report.expired + report.merged + report.conflicts > 0 ? report : undefined;
+    });
   },
 } satisfies ExportedHandler<Env>;

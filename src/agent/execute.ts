@@ -1,7 +1,8 @@
 /**
  * Executing an agent with the built-in local model (DESIGN.md sections 4, 5):
  * the agent's relevant memories are retrieved first; then the answer is
- *   1. a procedural rule's answer, when a trusted rule matches the input well;
+ *   1. a procedural rule's answer, when a trusted rule matches the input well
+ *      (rules that match about equally well are one trigger: the newest answers);
  *   2. the predicted class, when the network's calibrated confidence clears
  *      the version's threshold;
  *   3. the nearest demo's answer, when one is similar enough;
@@ -20,6 +21,8 @@ export const RULE_MIN_CONFIDENCE = 0.8;
 /** A demo answers (when the network is unsure) from this similarity on. */
 export const DEMO_MIN_SIMILARITY = 0.6;
 export const MEMORIES_PER_EXECUTION = 5;
+/** Rules within this similarity of the best matching rule share its trigger: the most recently changed one answers. */
+export const RULE_TIE_SIMILARITY = 0.05;
 
 export interface ExecuteRequest {
   appId: string;
@@ -48,12 +51,16 @@ export async function executeAgent(db: Db, checkpoints: R2Bucket, memory: Memory
   const version = await resolveVersion(db, agent, req.version);
   const [{ model, ensemble }, hits] = await Promise.all([
     loadModel(checkpoints, version),
-    searchMemories(memory, req.appId, { agentId: agent.id, query: req.input, topK: MEMORIES_PER_EXECUTION }),
+    searchMemories(memory, req.appId, { agentId: agent.id, query: req.input, topK: MEMORIES_PER_EXECUTION, versionId: version.id }),
   ]);
   const p = predict(model, req.input, ensemble);
   const label = model.classes[p.class];
   const text = (v: unknown) => (typeof v === "string" && v.length > 0 ? v : null);
-  const rule = hits.find((h) => h.memory.memoryType === "procedural" && text(h.memory.content.answer) && h.similarity >= RULE_MIN_SIMILARITY && h.memory.confidence >= RULE_MIN_CONFIDENCE);
+  const rules = hits.filter((h) => h.memory.memoryType === "procedural" && text(h.memory.content.answer) && h.similarity >= RULE_MIN_SIMILARITY && h.memory.confidence >= RULE_MIN_CONFIDENCE);
+  const bestRule = Math.max(...rules.map((h) => h.similarity));
+  const rule = rules
+    .filter((h) => h.similarity >= bestRule - RULE_TIE_SIMILARITY)
+    .sort((a, b) => b.memory.updatedAt - a.memory.updatedAt || b.memory.createdAt - a.memory.createdAt || (a.memory.id < b.memory.id ? -1 : 1))[0];
   const demo = hits.find((h) => h.memory.content.type === "demo" && text(h.memory.content.expected_output) && h.similarity >= DEMO_MIN_SIMILARITY);
   const confident = p.confidence >= version.params.confidence_threshold;
   const source: AnswerSource = rule ? "rule" : confident ? "model" : demo ? "demo" : "fallback";

@@ -6,7 +6,9 @@ import { decodeModel, type AgentModel } from "../model/model.ts";
 import { CheckpointError } from "../model/checkpoint.ts";
 import { Ensemble } from "../model/ensemble.ts";
 import { getBytes } from "../storage/objects.ts";
-import { ApiError, conflict, notFound } from "../http/errors.ts";
+import { CacheSpace } from "../isolate/cache.ts";
+import { MIB } from "../isolate/budget.ts";
+import { conflict, notFound } from "../errors.ts";
 
 export type Agent = typeof agents.$inferSelect;
 export type Version = typeof agentVersions.$inferSelect;
@@ -30,7 +32,7 @@ export async function resolveVersion(db: Db, agent: Agent, version?: number): Pr
       : agent.activeVersionId
         ? and(eq(agentVersions.appId, agent.appId), eq(agentVersions.id, agent.activeVersionId))
         : undefined;
-  if (!where) throw conflict(`agent '${agent.id}' has no trained version yet: train it with trainAgent first`);
+  if (!where) throw conflict("no_version", `agent '${agent.id}' has no trained version yet: train it with trainAgent first`);
   const found = await db.query.agentVersions.findFirst({ where });
   if (!found) throw notFound("version", `${agent.id}@${version ?? "active"}`);
   return found;
@@ -39,43 +41,38 @@ export async function resolveVersion(db: Db, agent: Agent, version?: number): Pr
 interface Loaded {
   model: AgentModel;
   ensemble: Ensemble;
-  /** Bytes it holds in memory (weights, vocabulary, IDF). */
-  bytes: number;
 }
-/** Least recently used first. */
-const models = new Map<string, Loaded>();
-/** A Worker has 128 MB (a training step may take ~50, cached memory vectors 16): cached versions keep to 32 MB (two full-size models); the newest always stays. */
-const MODEL_CACHE_BYTES = 32 * 2 ** 20;
+
+/** Version weights never change: an isolate keeps the ones it used (a space of the shared isolate cache). */
+const models = new CacheSpace<Loaded>("versions", 32 * MIB);
+
+/** Bytes a loaded version holds: its networks' memories (weights and scratch), vocabulary and IDF. */
+function loadedBytes(l: Loaded): number {
+  return l.ensemble.nets.reduce((s, n) => s + n.memoryBytes, 0) + l.model.vocab.byteLength + l.model.idf.byteLength;
+}
 
 /** The version's model and its networks (with scratch buffers), from R2 or the isolate's cache. */
 export async function loadModel(bucket: R2Bucket, v: Version): Promise<Loaded> {
   const hit = models.get(v.id);
-  if (hit) {
-    models.delete(v.id);
-    models.set(v.id, hit);
-    return hit;
-  }
+  if (hit) return hit;
   const bytes = await getBytes(bucket, v.checkpointKey);
-  if (!bytes) throw new ApiError(500, "version_weights_missing", `weights of version ${v.version} are missing from storage`);
+  if (!bytes) throw conflict("version_unreadable", `weights of version ${v.version} are missing from storage; train the agent again to make a new version`);
   let model: AgentModel;
   try {
     model = decodeModel(bytes);
   } catch (e) {
     if (!(e instanceof CheckpointError)) throw e;
-    throw new ApiError(409, "version_unreadable", `weights of version ${v.version} cannot be read (${e.message}); train the agent again to make a new version`);
+    throw conflict("version_unreadable", `weights of version ${v.version} cannot be read (${e.message}); train the agent again to make a new version`);
   }
   const ensemble = new Ensemble(model.arch, model.params);
   // The networks hold their own copy of the weights: keep only that one.
-  const params = ensemble.params;
-  const held = 4 * (Object.values(params).reduce((n, t) => n + t.length, 0) + model.vocab.length + model.idf.length);
-  const loaded = { model: { ...model, params }, ensemble, bytes: held };
-  models.set(v.id, loaded);
-  let total = 0;
-  for (const m of models.values()) total += m.bytes;
-  for (const [id, m] of models) {
-    if (total <= MODEL_CACHE_BYTES || id === v.id) break;
-    models.delete(id);
-    total -= m.bytes;
-  }
+  const loaded = { model: { ...model, params: ensemble.params }, ensemble };
+  models.set(v.id, loaded, loadedBytes(loaded));
   return loaded;
+}
+
+/** The id of the agent's live version; null when the agent does not exist or has none. */
+export async function liveVersionId(db: Db, appId: string, agentId: string): Promise<string | null> {
+  const agent = await db.query.agents.findFirst({ columns: { activeVersionId: true }, where: and(eq(agents.appId, appId), eq(agents.id, agentId)) });
+  return agent?.activeVersionId ?? null;
 }

@@ -5,12 +5,17 @@
 import { eq, and } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { datasets } from "../db/schema.ts";
-import { invalid } from "../http/errors.ts";
+import { DomainError, invalidInput } from "../errors.ts";
 import { keys } from "../storage/keys.ts";
 import { getBytes, putBytes, sha256Hex } from "../storage/objects.ts";
 import { analyzeExamples, canonicalJsonl, parseCanonicalJsonl, type DataReport, type Example } from "./examples.ts";
 
-export class MissingDatasetError extends Error {}
+/** A dataset whose row exists but whose content is gone from R2. */
+export class MissingDatasetError extends DomainError {
+  constructor(datasetId: string) {
+    super("conflict", "dataset_missing", `dataset ${datasetId} is missing from storage; upload it again`);
+  }
+}
 
 export type DatasetRow = typeof datasets.$inferSelect;
 export type NewDatasetRow = typeof datasets.$inferInsert;
@@ -25,7 +30,7 @@ export interface PendingDataset {
 /** Validates the whole set (throws a 400 naming `path`) and computes its id; writes nothing. */
 export async function buildDataset(appId: string, examples: readonly Example[], source: "inline" | "jsonl" | "csv", path: string): Promise<PendingDataset> {
   const { kept, report, issues } = analyzeExamples(examples, (i) => (i < 0 ? path : `${path}.${i}`));
-  if (issues.length > 0) throw invalid(issues);
+  if (issues.length > 0) throw invalidInput(issues);
   const bytes = new TextEncoder().encode(canonicalJsonl(kept));
   const id = `ds_${(await sha256Hex(bytes)).slice(0, 32)}`;
   return {
@@ -51,6 +56,6 @@ export async function insertDataset(db: Db, row: NewDatasetRow): Promise<void> {
 
 export async function loadExamples(bucket: R2Bucket, appId: string, datasetId: string): Promise<Example[]> {
   const bytes = await getBytes(bucket, keys.dataset(appId, datasetId));
-  if (!bytes) throw new MissingDatasetError(`dataset ${datasetId} is missing from storage`);
+  if (!bytes) throw new MissingDatasetError(datasetId);
   return parseCanonicalJsonl(new TextDecoder().decode(bytes));
 }

@@ -3,7 +3,7 @@
  * contradicting labels, class count) that every dataset passes through.
  */
 import { z } from "zod";
-import type { IssueDto } from "../http/errors.ts";
+import type { Issue } from "../errors.ts";
 
 export const DATA_LIMITS = {
   maxExamples: 100_000,
@@ -51,7 +51,7 @@ function key(s: string): string {
 export function analyzeExamples(
   examples: readonly Example[],
   path: (i: number) => string,
-): { kept: Example[]; report: DataReport; issues: IssueDto[] } {
+): { kept: Example[]; report: DataReport; issues: Issue[] } {
   const seen = new Map<string, number>();
   const byInput = new Map<string, { outputs: Set<string>; indices: number[] }>();
   const kept: Example[] = [];
@@ -79,7 +79,7 @@ export function analyzeExamples(
     indices: v.indices,
   }));
   const classes = new Set(kept.map((e) => e.expected_output)).size;
-  const issues: IssueDto[] = [];
+  const issues: Issue[] = [];
   if (examples.length > 0 && classes < 2) {
     issues.push({ path: path(-1), message: `needs at least 2 distinct expected_output values to learn from (found ${classes})` });
   }

@@ -6,15 +6,15 @@
 import Papa from "papaparse";
 import { z } from "zod";
 import { ExampleSchema, DATA_LIMITS, type Example } from "./examples.ts";
-import type { IssueDto } from "../http/errors.ts";
+import type { Issue } from "../errors.ts";
 
 export type UploadFormat = "jsonl" | "csv";
 
 const MAX_ISSUES = 50;
 
-function collect(rows: { line: number; value: unknown }[]): { examples: Example[]; issues: IssueDto[] } {
+function collect(rows: { line: number; value: unknown }[]): { examples: Example[]; issues: Issue[] } {
   const examples: Example[] = [];
-  const issues: IssueDto[] = [];
+  const issues: Issue[] = [];
   for (const { line, value } of rows) {
     const r = ExampleSchema.safeParse(value);
     if (r.success) examples.push(r.data);
@@ -25,9 +25,9 @@ function collect(rows: { line: number; value: unknown }[]): { examples: Example[
   return { examples, issues };
 }
 
-export function parseJsonl(text: string): { examples: Example[]; issues: IssueDto[] } {
+export function parseJsonl(text: string): { examples: Example[]; issues: Issue[] } {
   const rows: { line: number; value: unknown }[] = [];
-  const issues: IssueDto[] = [];
+  const issues: Issue[] = [];
   text.split(/\r?\n/).forEach((raw, i) => {
     if (raw.trim() === "") return;
     try {
@@ -42,10 +42,10 @@ export function parseJsonl(text: string): { examples: Example[]; issues: IssueDt
 
 const ALIASES: Record<string, "input" | "expected_output"> = { input: "input", text: "input", expected_output: "expected_output", category: "expected_output", label: "expected_output" };
 
-export function parseCsv(text: string): { examples: Example[]; issues: IssueDto[] } {
+export function parseCsv(text: string): { examples: Example[]; issues: Issue[] } {
   const parsed = Papa.parse<string[]>(text.replace(/^\uFEFF/, ""), { skipEmptyLines: "greedy" });
   const [header, ...data] = parsed.data;
-  const issues: IssueDto[] = parsed.errors.slice(0, MAX_ISSUES).map((e) => ({ path: `lines.${(e.row ?? 0) + 1}`, message: e.message }));
+  const issues: Issue[] = parsed.errors.slice(0, MAX_ISSUES).map((e) => ({ path: `lines.${(e.row ?? 0) + 1}`, message: e.message }));
   if (!header) return { examples: [], issues: [{ path: "body", message: "the CSV is empty" }] };
   const cols = header.map((h) => ALIASES[h.trim().toLowerCase()]);
   const inputCol = cols.indexOf("input");

@@ -71,12 +71,19 @@ export const trainingRuns = sqliteTable(
     refitting: integer("refitting", { mode: "boolean" }).notNull().default(false),
     versionId: text("version_id"),
     error: text("error"),
+    /** The last error a step reported (retries follow), and when. */
     lastError: text("last_error"),
+    lastErrorAt: integer("last_error_at"),
     createdAt: createdAt(),
     startedAt: integer("started_at"),
     finishedAt: integer("finished_at"),
     /** Time of the last committed step (the watchdog's heartbeat). */
     updatedAt: integer("updated_at").notNull(),
+    /** When the step after `seq` last started, and its delivery attempt: a step whose invocation dies leaves these behind. */
+    stepStartedAt: integer("step_started_at"),
+    stepAttempt: integer("step_attempt"),
+    /** When the sweeper removed a failed or cancelled run's checkpoints (it can no longer be resumed). */
+    sweptAt: integer("swept_at"),
   },
   (t) => [index("runs_by_agent").on(t.appId, t.agentId, t.createdAt), index("runs_by_status").on(t.status, t.updatedAt)],
 );
@@ -85,6 +92,7 @@ export const trainingRuns = sqliteTable(
 export const runSteps = sqliteTable(
   "run_steps",
   {
+    appId: text("app_id").notNull(),
     runId: text("run_id").notNull(),
     seq: integer("seq").notNull(),
     epoch: integer("epoch").notNull(),
@@ -100,6 +108,7 @@ export const runSteps = sqliteTable(
 export const runEpochs = sqliteTable(
   "run_epochs",
   {
+    appId: text("app_id").notNull(),
     runId: text("run_id").notNull(),
     epoch: integer("epoch").notNull(),
     trainLoss: real("train_loss"),
@@ -118,13 +127,33 @@ export interface VersionParams {
   temperature: number;
 }
 
+/** Accuracy and loss of some weights on a named split. */
+export interface SplitFigures {
+  accuracy: number;
+  loss: number;
+  /** Rows measured (a seeded sample when the split is large). */
+  examples: number;
+}
+
+/**
+ * What a version's weights are and what each figure measured. Nothing here is
+ * an unbiased estimate of accuracy on new data: the validation split chose
+ * the epoch, and the refit trains on it too (testAgent on a held-out test set
+ * measures that).
+ */
 export interface VersionMetrics {
+  /** The weights that shipped: the chosen epoch's, or the refit's (retrained on every row for that many epochs). */
+  weights: "chosen_epoch" | "refit";
   best_epoch: number;
-  valid_accuracy: number | null;
-  valid_loss: number | null;
-  baseline_valid_accuracy: number | null;
   train_examples: number;
   valid_examples: number;
+  /** The shipped weights on rows they trained on: how well they fit, not how well they generalize. */
+  training_fit: SplitFigures & { split: "train" | "train+validation" };
+  /** The chosen epoch's weights on the validation split, which chose that epoch (optimistic); null without a validation split. */
+  validation: (SplitFigures & { split: "validation"; weights: "chosen_epoch"; epoch: number; selection_biased: true }) | null;
+  /** The untrained network on the validation split (chance level). */
+  baseline_valid_accuracy: number | null;
+  temperature: { value: number; fitted_on: string | null };
 }
 
 /** Immutable agent versions. */
@@ -172,9 +201,11 @@ export type MemoryType = (typeof MEMORY_TYPES)[number];
 export const agentMemories = sqliteTable(
   "agent_memories",
   {
-    id: text("id").primaryKey(),
+    id: text("id").notNull(),
     appId: text("app_id").notNull(),
     agentId: text("agent_id").notNull(),
+    /** The version whose training wrote this memory (it serves that version only); null: the agent's, for every version. */
+    versionId: text("version_id"),
     memoryType: text("memory_type", { enum: MEMORY_TYPES }).notNull(),
     content: text("content", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
     /** 0–100. */
@@ -192,7 +223,12 @@ export const agentMemories = sqliteTable(
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },
-  (t) => [index("memories_by_agent").on(t.appId, t.agentId, t.memoryType, t.createdAt), index("memories_by_expiry").on(t.expiresAt)],
+  (t) => [
+    primaryKey({ columns: [t.appId, t.id] }),
+    index("memories_by_agent").on(t.appId, t.agentId, t.memoryType, t.createdAt),
+    index("memories_by_expiry").on(t.expiresAt),
+    index("memories_by_version").on(t.versionId),
+  ],
 );
 
 /**
@@ -202,15 +238,17 @@ export const agentMemories = sqliteTable(
 export const memoryVectors = sqliteTable(
   "memory_vectors",
   {
-    id: text("id").primaryKey(),
+    id: text("id").notNull(),
     appId: text("app_id").notNull(),
     agentId: text("agent_id").notNull(),
     memoryType: text("memory_type", { enum: MEMORY_TYPES }).notNull(),
+    /** As agent_memories.version_id: a search for one version sees the agent's vectors and that version's. */
+    versionId: text("version_id"),
     embedder: text("embedder").notNull(),
     dim: integer("dim").notNull(),
     vector: blob("vector", { mode: "buffer" }).notNull(),
   },
-  (t) => [index("vectors_by_agent").on(t.appId, t.agentId, t.memoryType)],
+  (t) => [primaryKey({ columns: [t.appId, t.id] }), index("vectors_by_agent").on(t.appId, t.agentId, t.memoryType)],
 );
 
 /**

@@ -1,7 +1,7 @@
 import { executeAgent } from "./executeAgent.ts";
 import { cancelTrainingRun, getTrainingRun, resumeTrainingRun } from "./runControls.ts";
 import { trainAgent } from "./trainAgent.ts";
-import type { FunctionDef } from "./registry.ts";
+import type { CallableFunction } from "./registry.ts";
 
 /** Every function callable as POST /functions/{name}. */
-export const FUNCTIONS: FunctionDef[] = [trainAgent, executeAgent, getTrainingRun, cancelTrainingRun, resumeTrainingRun] as unknown as FunctionDef[];
+export const FUNCTIONS: readonly CallableFunction[] = [trainAgent, executeAgent, getTrainingRun, cancelTrainingRun, resumeTrainingRun];

@@ -1,10 +1,12 @@
 /**
  * base44-style functions: a name, a zod input and output schema (which both
  * validate and document the function in /openapi.json), and a handler.
+ * `call` validates a raw body with the function's own schema, then runs it.
  */
 import type { z } from "zod";
 import type { Db } from "../db/client.ts";
 import type { Env } from "../env.ts";
+import { invalidInput, zodIssues } from "../errors.ts";
 
 export interface FunctionContext {
   env: Env;
@@ -14,7 +16,7 @@ export interface FunctionContext {
   waitUntil: (p: Promise<unknown>) => void;
 }
 
-export interface FunctionDef<I extends z.ZodType = z.ZodType, O extends z.ZodType = z.ZodType> {
+export interface FunctionDef<I extends z.ZodType, O extends z.ZodObject> {
   name: string;
   summary: string;
   description: string;
@@ -25,6 +27,25 @@ export interface FunctionDef<I extends z.ZodType = z.ZodType, O extends z.ZodTyp
   handler: (ctx: FunctionContext, input: z.output<I>) => Promise<z.input<O>>;
 }
 
-export function defineFunction<I extends z.ZodType, O extends z.ZodType>(def: FunctionDef<I, O>): FunctionDef<I, O> {
-  return def;
+/** What the HTTP layer needs of any function, whatever its types. */
+export interface CallableFunction {
+  name: string;
+  summary: string;
+  description: string;
+  input: z.ZodType;
+  output: z.ZodObject;
+  status: 200 | 201 | 202;
+  /** Validates `body` (a 400 naming each field when invalid), then runs the handler. */
+  call(ctx: FunctionContext, body: unknown): Promise<object>;
+}
+
+export function defineFunction<I extends z.ZodType, O extends z.ZodObject>(def: FunctionDef<I, O>): FunctionDef<I, O> & CallableFunction {
+  return {
+    ...def,
+    async call(ctx, body) {
+      const parsed = def.input.safeParse(body);
+      if (!parsed.success) throw invalidInput(zodIssues(parsed.error));
+      return def.handler(ctx, parsed.data);
+    },
+  };
 }

@@ -1,6 +1,6 @@
 /** getTrainingRun, cancelTrainingRun, resumeTrainingRun: the run controls (they act between steps). */
 import { z } from "zod";
-import { ApiError, notFound } from "../http/errors.ts";
+import { conflict, notFound, unavailable } from "../errors.ts";
 import { ACTIVE, findRun, transition } from "../training/runs.ts";
 import { RunViewSchema, runView } from "../training/view.ts";
 import { defineFunction, type FunctionContext } from "./registry.ts";
@@ -37,7 +37,7 @@ export const cancelTrainingRun = defineFunction({
     const run = await ownRun(ctx, input.run_id);
     const now = ctx.now();
     if (!(await transition(ctx.db, run.id, ACTIVE, "cancelled", now, { finishedAt: now }))) {
-      throw new ApiError(409, "run_not_active", `run ${run.id} is ${run.status}; only queued or running runs can be cancelled`);
+      throw conflict("run_not_active", `run ${run.id} is ${run.status}; only queued or running runs can be cancelled`);
     }
     return runView(ctx.db, (await findRun(ctx.db, run.id))!, now);
   },
@@ -53,11 +53,20 @@ export const resumeTrainingRun = defineFunction({
   async handler(ctx, input) {
     const run = await ownRun(ctx, input.run_id);
     const now = ctx.now();
+    if (run.sweptAt !== null && run.status !== "succeeded") {
+      throw conflict("run_not_resumable", `run ${run.id} is ${run.status} and its checkpoints were removed on ${new Date(run.sweptAt).toISOString()} (RUN_RETENTION_DAYS after it ended): start a new run`);
+    }
     const to = run.seq > 0 ? "running" : "queued";
     if (!(await transition(ctx.db, run.id, ["cancelled", "failed"], to, now, { finishedAt: null, error: null, lastError: null }))) {
-      throw new ApiError(409, "run_not_resumable", `run ${run.id} is ${run.status}; only cancelled or failed runs can be resumed`);
+      throw conflict("run_not_resumable", `run ${run.id} is ${run.status}; only cancelled or failed runs can be resumed`);
     }
-    await ctx.env.STEPS.send({ run_id: run.id, seq: run.seq + 1 });
+    try {
+      await ctx.env.STEPS.send({ run_id: run.id, seq: run.seq + 1 });
+    } catch (e) {
+      // Nothing will run it: put the run back as it was, so that the call can simply be repeated.
+      await transition(ctx.db, run.id, [to], run.status, ctx.now(), { finishedAt: run.finishedAt, error: run.error, lastError: run.lastError });
+      throw unavailable("queue_unavailable", `the run could not be queued (${e instanceof Error ? e.message : String(e)}); it is still ${run.status}: try again`);
+    }
     return runView(ctx.db, (await findRun(ctx.db, run.id))!, now);
   },
 });

@@ -2,14 +2,18 @@
 import { z } from "zod";
 import { buildDataset, findDataset, loadExamples, storeDatasetObject } from "../data/datasets.ts";
 import { ExampleSchema, DATA_LIMITS, type DataReport, type Example } from "../data/examples.ts";
-import { invalid, notFound } from "../http/errors.ts";
 
 /** A run is at most this many queue steps (each a message, a checkpoint and a D1 commit). */
 export const MAX_STEPS_PER_RUN = 10_000;
 import { labelExamples, splitSizes } from "../model/prepare.ts";
 import { planRun } from "../model/plan.ts";
+import { dataShape, stepFootprint, type Footprint } from "../model/footprint.ts";
+import type { Hyper } from "../model/hyper.ts";
+import { learnedMemoryCount } from "../memory/learned.ts";
+import { MIB, STEP_BUDGET_BYTES } from "../isolate/budget.ts";
 import { TrainingConfigSchema, resolveHyper } from "../training/config.ts";
 import { createRun, noteStepError } from "../training/runs.ts";
+import { invalidInput, notFound } from "../errors.ts";
 import { defineFunction } from "./registry.ts";
 import { AgentIdSchema, randomId, randomSeed } from "./common.ts";
 
@@ -60,6 +64,10 @@ export const TrainAgentOutput = z.object({
     members: z.number().int().describe("Networks in the model's ensemble (each step trains every one)"),
     refit: z.boolean().describe("After the validation phase the networks retrain on every row (total_steps is then an upper bound)"),
     total_steps: z.number().int(),
+    memory: z
+      .object({ peak_mb: z.number().int(), budget_mb: z.number().int() })
+      .optional()
+      .describe("Estimated peak memory of one queue step, and what a step may use of the Worker's 128 MB"),
   }),
   config: z.record(z.string(), z.unknown()).describe("The resolved configuration (defaults filled, seed chosen)"),
   data_report: DataReportSchema.nullable().describe("Duplicates removed and contradicting labels found (inline data)"),
@@ -95,13 +103,16 @@ export const trainAgent = defineFunction({
     const sizes = splitSizes(labels, classes.length, hyper);
     const plan = planRun(sizes.n_train, sizes.n_valid, hyper);
     if (plan.total_steps > MAX_STEPS_PER_RUN) {
-      throw invalid([
+      throw invalidInput([
         {
           path: "config.examples_per_step",
           message: `this config needs ${plan.total_steps} queue steps (epochs × steps per epoch, or epochs ÷ epochs per step); the limit is ${MAX_STEPS_PER_RUN}: raise examples_per_step or lower epochs`,
         },
       ]);
     }
+    const footprint = stepFootprint(hyper, dataShape(examples, hyper), learnedMemoryCount(examples.length, classes.length));
+    if (footprint.peak_bytes > STEP_BUDGET_BYTES) throw invalidInput([tooLarge(footprint, hyper, input.training_data ? "training_data" : "dataset_id")]);
+    plan.memory = { peak_mb: Math.ceil(footprint.peak_bytes / MIB), budget_mb: STEP_BUDGET_BYTES / MIB };
     const runId = randomId("run");
     const now = ctx.now();
     if (pending) await storeDatasetObject(ctx.env.DATASETS, pending);
@@ -125,7 +136,7 @@ export const trainAgent = defineFunction({
       await ctx.env.STEPS.send({ run_id: runId, seq: 1 });
     } catch (e) {
       // The run stays queued; the watchdog enqueues it again.
-      await noteStepError(ctx.db, runId, `enqueue failed: ${(e as Error).message}`);
+      await noteStepError(ctx.db, runId, `enqueue failed: ${e instanceof Error ? e.message : String(e)}`, ctx.now());
     }
     return {
       run_id: runId,
@@ -133,10 +144,35 @@ export const trainAgent = defineFunction({
       agent_id: input.agent_id,
       dataset_id: datasetId,
       training_type: input.training_type,
-      plan: { n_train: plan.n_train, n_valid: plan.n_valid, epochs: plan.epochs, steps_per_epoch: plan.steps_per_epoch, epochs_per_step: plan.epochs_per_step, members: plan.members, refit: plan.refit !== null, total_steps: plan.total_steps },
+      plan: {
+        n_train: plan.n_train,
+        n_valid: plan.n_valid,
+        epochs: plan.epochs,
+        steps_per_epoch: plan.steps_per_epoch,
+        epochs_per_step: plan.epochs_per_step,
+        members: plan.members,
+        refit: plan.refit !== null,
+        total_steps: plan.total_steps,
+        memory: plan.memory,
+      },
       config: { ...hyper },
       data_report: report,
       links: { run: `/runs/${runId}`, events: `/runs/${runId}/events` },
     };
   },
 });
+
+const mb = (bytes: number) => `${Math.ceil(bytes / MIB)} MB`;
+
+/** The 400 for a run whose steps would not fit a Worker: which part is largest, and the levers that shrink it. */
+function tooLarge(f: Footprint, hyper: Hyper, dataField: string): { path: string; message: string } {
+  const largest = (Object.entries(f.levers) as [keyof Footprint["levers"], number][]).sort((a, b) => b[1] - a[1])[0][0];
+  const path = largest === "dense" ? "config.hidden" : largest === "embedding" ? "config.dim" : dataField;
+  return {
+    path,
+    message:
+      `this run needs about ${mb(f.peak_bytes)} at a queue step's peak (networks ${mb(f.parts.networks)} for ${f.members} ensemble member${f.members > 1 ? "s" : ""}, ` +
+      `training state ${mb(f.parts.state)}, data ${mb(f.parts.examples + f.parts.prepared)}); a step may use ${mb(STEP_BUDGET_BYTES)} of the Worker's 128 MB. ` +
+      `Lower config.hidden (${hyper.hidden}), config.ensemble (${f.members}), config.dim (${hyper.dim}) or config.features.max_rows (${f.vocabulary_rows} rows used), or train on fewer or shorter examples`,
+  };
+}

@@ -1,9 +1,16 @@
-/** The Hono app: auth, body limit, one error shape, functions, datasets, runs, OpenAPI. */
+/**
+ * The Hono app. Two parts:
+ * - public: `/health`, the dashboard shell `/` and `/openapi.json`, nothing else;
+ * - the API, a sub-app whose every route (present and future) requires an API key:
+ *   its key check is registered before any of its routes, so a route added to it
+ *   cannot be public by accident, and an unknown path without a key answers 401.
+ * Errors of every kind become responses in one place (`asApiError`).
+ */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
-import { HTTPException } from "hono/http-exception";
+import { invalidInput, zodIssues } from "../errors.ts";
 import { requireApiKey, type AppEnv } from "./auth.ts";
-import { ApiError, invalid, zodIssues } from "./errors.ts";
+import { ApiError, asApiError } from "./errors.ts";
 import { registerFunctions } from "./functions.ts";
 import { registerDatasets } from "./datasets.ts";
 import { registerRuns } from "./runs.ts";
@@ -12,27 +19,30 @@ import { dashboardHtml } from "./dashboard.ts";
 
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
 
+/** Paths answered without a key. */
+export const PUBLIC_PATHS = ["/health", "/", "/openapi.json"] as const;
+
+function protectedApi(): OpenAPIHono<AppEnv> {
+  const api = new OpenAPIHono<AppEnv>();
+  api.use("*", requireApiKey);
+  registerFunctions(api);
+  registerDatasets(api);
+  registerRuns(api);
+  registerEntities(api);
+  return api;
+}
+
 export function createApp(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
-      if (!result.success) throw invalid(zodIssues(result.error));
+      if (!result.success) throw invalidInput(zodIssues(result.error));
     },
   });
 
   app.onError((err, c) => {
-    if (err instanceof ApiError) return c.json(err.toJSON(), err.status);
-    if (err instanceof HTTPException) {
-      const status = err.status;
-      const e =
-        status === 400
-          ? new ApiError(400, "invalid_json", err.message, { issues: [{ path: "body", message: err.message }] })
-          : status === 415
-            ? new ApiError(415, "unsupported_media_type", "send the body as JSON with the header Content-Type: application/json")
-            : new ApiError(status as ApiError["status"], "http_error", err.message || "request failed");
-      return c.json(e.toJSON(), e.status);
-    }
-    console.error("unhandled error", err);
-    return c.json(new ApiError(500, "internal_error", "internal error; the request was not completed").toJSON(), 500);
+    const e = asApiError(err);
+    if (e.status >= 500) console.error(`${c.req.method} ${new URL(c.req.url).pathname} failed:`, err);
+    return c.json(e.toJSON(), e.status);
   });
   app.notFound((c) => c.json(new ApiError(404, "not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`).toJSON(), 404));
 
@@ -45,23 +55,25 @@ export function createApp(): OpenAPIHono<AppEnv> {
       },
     }),
   );
-  for (const path of ["/functions/*", "/datasets", "/datasets/*", "/runs/*", "/entities/*"]) app.use(path, requireApiKey);
 
-  app.openAPIRegistry.registerComponent("securitySchemes", "Bearer", { type: "http", scheme: "bearer" });
-  registerFunctions(app);
-  registerDatasets(app);
-  registerRuns(app);
-  registerEntities(app);
-
-  app.doc31("/openapi.json", {
-    openapi: "3.1.0",
-    info: {
-      title: "archon-training",
-      version: "0.1.0",
-      description: "Training System of Archon Orchestrator: train, execute and manage AI agents as base44-style functions.",
-    },
-  });
+  // Public routes first: they answer before the API's key check is reached.
   app.get("/health", (c) => c.json({ ok: true }));
   app.get("/", (c) => c.html(dashboardHtml()));
+  app.get("/openapi.json", (c) =>
+    c.json(
+      app.getOpenAPI31Document({
+        openapi: "3.1.0",
+        info: {
+          title: "archon-training",
+          version: "0.1.0",
+          description: "Training System of Archon Orchestrator: train, execute and manage AI agents as base44-style functions.",
+        },
+        security: [{ Bearer: [] }],
+      }),
+    ),
+  );
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "Bearer", { type: "http", scheme: "bearer" });
+  app.route("/", protectedApi());
   return app;
 }

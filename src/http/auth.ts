@@ -1,10 +1,10 @@
-/** Bearer API keys: the local app's key from `API_KEY`, or an app's key (SHA-256) in D1. */
+/** Bearer API keys: the local app's key from `API_KEY`, or an app's key (stored as SHA-256) in D1. */
 import { eq } from "drizzle-orm";
 import { createMiddleware } from "hono/factory";
 import { database } from "../db/client.ts";
 import { apiKeys } from "../db/schema.ts";
 import type { Env } from "../env.ts";
-import { sha256Hex } from "../storage/objects.ts";
+import { sha256, toHex } from "../storage/objects.ts";
 import { ApiError } from "./errors.ts";
 
 export const LOCAL_APP_ID = "default";
@@ -14,17 +14,13 @@ export interface AppEnv {
   Variables: { appId: string };
 }
 
-function constantTimeEqual(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return diff === 0;
-}
+const utf8 = new TextEncoder();
 
 export async function appForKey(env: Env, key: string): Promise<string | null> {
-  const hash = await sha256Hex(new TextEncoder().encode(key));
-  if (env.API_KEY && constantTimeEqual(hash, await sha256Hex(new TextEncoder().encode(env.API_KEY)))) return LOCAL_APP_ID;
-  const row = await database(env.DB).query.apiKeys.findFirst({ where: eq(apiKeys.keyHash, hash) });
+  const digest = await sha256(utf8.encode(key));
+  // Digests have one length, so the comparison takes the same time whatever the key.
+  if (env.API_KEY && crypto.subtle.timingSafeEqual(digest, await sha256(utf8.encode(env.API_KEY)))) return LOCAL_APP_ID;
+  const row = await database(env.DB).query.apiKeys.findFirst({ where: eq(apiKeys.keyHash, toHex(digest)) });
   return row?.appId ?? null;
 }
 

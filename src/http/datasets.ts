@@ -4,7 +4,7 @@ import { database } from "../db/client.ts";
 import { buildDataset, findDataset, insertDataset, storeDatasetObject } from "../data/datasets.ts";
 import { formatOf, parseCsv, parseJsonl, UploadQuerySchema } from "../data/upload.ts";
 import type { AppEnv } from "./auth.ts";
-import { ApiError, invalid, notFound } from "./errors.ts";
+import { invalidInput, notFound } from "../errors.ts";
 import { ERROR_RESPONSES, SECURITY } from "./responses.ts";
 
 const DatasetSchema = z.object({
@@ -55,11 +55,11 @@ export function registerDatasets(app: OpenAPIHono<AppEnv>): void {
     async (c) => {
       const format = formatOf(c.req.header("content-type"), c.req.valid("query").format);
       if (!format) {
-        throw invalid([{ path: "format", message: "send Content-Type text/csv or application/x-ndjson, or ?format=csv|jsonl" }]);
+        throw invalidInput([{ path: "format", message: "send Content-Type text/csv or application/x-ndjson, or ?format=csv|jsonl" }]);
       }
       const text = await c.req.text();
       const parsed = format === "csv" ? parseCsv(text) : parseJsonl(text);
-      if (parsed.issues.length > 0) throw invalid(parsed.issues);
+      if (parsed.issues.length > 0) throw invalidInput(parsed.issues);
       const appId = c.get("appId");
       const db = database(c.env.DB);
       const pending = await buildDataset(appId, parsed.examples, format, "body");
@@ -68,8 +68,7 @@ export function registerDatasets(app: OpenAPIHono<AppEnv>): void {
         await storeDatasetObject(c.env.DATASETS, pending);
         await insertDataset(db, pending.row);
       }
-      const row = existing ?? (await findDataset(db, appId, pending.row.id));
-      if (!row) throw new ApiError(500, "dataset_not_stored", "the dataset could not be stored");
+      const row = existing ?? { ...pending.row, createdAt: pending.row.createdAt ?? Date.now() };
       const body = { ...view(row), created: !existing, data_report: { ...pending.report } };
       return existing ? c.json(body, 200) : c.json(body, 201);
     },

@@ -4,35 +4,27 @@
  */
 import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
 import { MEMORY_TYPES } from "../db/schema.ts";
+import { database } from "../db/client.ts";
+import { invalidInput, notFound, zodIssues } from "../errors.ts";
 import { AgentIdSchema, randomId } from "../functions/common.ts";
-import { EmbeddingMismatchError } from "../memory/vector-index.ts";
-import {
-  createMemories,
-  deleteMemories,
-  getMemory,
-  listMemories,
-  memoryServices,
-  searchMemories,
-  updateMemory,
-  SORT_FIELDS,
-  type Memory,
-  type NewMemory,
-  type SortField,
-} from "../memory/store.ts";
+import { liveVersionId } from "../agent/versions.ts";
+import { MemoryContentSchema } from "../memory/content.ts";
+import { createMemories, deleteMemories, getMemory, listMemories, memoryServices, searchMemories, updateMemory, SORT_FIELDS, type Memory, type NewMemory } from "../memory/store.ts";
 import type { AppEnv } from "./auth.ts";
-import { ApiError, invalid, notFound, zodIssues } from "./errors.ts";
 import { ERROR_RESPONSES, SECURITY } from "./responses.ts";
 
 const WORKING_DEFAULT_TTL_S = 3600;
+export const MAX_BULK_MEMORIES = 500;
 
 const MemoryFields = {
   memory_type: z.enum(MEMORY_TYPES),
-  content: z.record(z.string(), z.unknown()).describe("Free JSON, e.g. { type: 'learned_pattern', pattern, confidence, learned_from }"),
+  content: MemoryContentSchema,
   importance: z.number().min(0).max(100),
   confidence: z.number().min(0).max(1),
   tags: z.array(z.string().min(1).max(64)).max(50),
   learned_from: z.string().max(200).nullable(),
 };
+const ExpiresIn = z.number().int().min(1).max(30 * 86_400);
 
 export const MemoryCreateSchema = z
   .object({
@@ -42,18 +34,19 @@ export const MemoryCreateSchema = z
     confidence: MemoryFields.confidence.default(1),
     tags: MemoryFields.tags.default([]),
     learned_from: MemoryFields.learned_from.optional(),
-    expires_in_seconds: z.number().int().min(1).max(30 * 86_400).optional().describe(`Working memories expire (default ${WORKING_DEFAULT_TTL_S} s)`),
+    expires_in_seconds: ExpiresIn.optional().describe(`Working memories expire (default ${WORKING_DEFAULT_TTL_S} s)`),
   })
   .strict();
 
 const MemoryUpdateSchema = z
-  .object({ ...MemoryFields, expires_in_seconds: z.number().int().min(1).max(30 * 86_400) })
+  .object({ ...MemoryFields, expires_in_seconds: ExpiresIn })
   .partial()
   .strict();
 
 export const MemorySchema = z.object({
   id: z.string(),
   agent_id: z.string(),
+  version_id: z.string().nullable().describe("The version whose training wrote it (only that version uses it); null: every version uses it"),
   memory_type: z.enum(MEMORY_TYPES),
   content: z.record(z.string(), z.unknown()),
   importance: z.number(),
@@ -67,12 +60,14 @@ export const MemorySchema = z.object({
   updated_date: z.string(),
 });
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+const iso = (ms: number) => new Date(ms).toISOString();
+const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
 
 export function memoryView(m: Memory): z.infer<typeof MemorySchema> {
   return {
     id: m.id,
     agent_id: m.agentId,
+    version_id: m.versionId,
     memory_type: m.memoryType,
     content: m.content,
     importance: m.importance,
@@ -80,10 +75,10 @@ export function memoryView(m: Memory): z.infer<typeof MemorySchema> {
     tags: m.tags,
     learned_from: m.learnedFrom,
     access_count: m.accessCount,
-    last_accessed_date: iso(m.lastAccessedAt),
-    expires_date: iso(m.expiresAt),
-    created_date: iso(m.createdAt)!,
-    updated_date: iso(m.updatedAt)!,
+    last_accessed_date: isoOrNull(m.lastAccessedAt),
+    expires_date: isoOrNull(m.expiresAt),
+    created_date: iso(m.createdAt),
+    updated_date: iso(m.updatedAt),
   };
 }
 
@@ -102,16 +97,33 @@ function toNew(input: z.output<typeof MemoryCreateSchema>, now: number): NewMemo
 }
 
 const FilterSchema = z
-  .object({ agent_id: z.string(), memory_type: z.enum(MEMORY_TYPES), learned_from: z.string(), tags: z.string().describe("the memory's tags contain this tag") })
+  .object({
+    agent_id: z.string().max(128),
+    memory_type: z.enum(MEMORY_TYPES),
+    learned_from: z.string().max(200),
+    version_id: z.string().max(64),
+    tags: z.string().max(64).describe("the memory's tags contain this tag"),
+  })
   .partial()
   .strict();
 
+const SORT_NAMES = Object.keys(SORT_FIELDS) as (keyof typeof SORT_FIELDS)[];
+const SortSchema = z
+  .string()
+  .default("-created_date")
+  .transform((s, ctx) => {
+    const desc = s.startsWith("-");
+    const field = SORT_NAMES.find((f) => f === (desc ? s.slice(1) : s));
+    if (!field) {
+      ctx.addIssue({ code: "custom", message: `sort must be one of ${SORT_NAMES.join(", ")}, optionally prefixed with -` });
+      return z.NEVER;
+    }
+    return { field, desc };
+  });
+
 const ListQuery = z.object({
-  filter: z.string().optional().describe('JSON equality filter, e.g. {"agent_id":"a1","memory_type":"semantic","tags":"billing"}'),
-  sort: z
-    .string()
-    .regex(new RegExp(`^-?(${Object.keys(SORT_FIELDS).join("|")})$`), `sort must be one of ${Object.keys(SORT_FIELDS).join(", ")}, optionally prefixed with -`)
-    .default("-created_date"),
+  filter: z.string().max(2_000).optional().describe('JSON equality filter, e.g. {"agent_id":"a1","memory_type":"semantic","tags":"billing"}'),
+  sort: SortSchema.describe(`One of ${SORT_NAMES.join(", ")}; prefix - for descending`),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   skip: z.coerce.number().int().min(0).max(1_000_000).default(0),
 });
@@ -121,7 +133,7 @@ const SearchSchema = z
     agent_id: AgentIdSchema,
     query: z.string().trim().min(1, "query must not be empty").max(2_000),
     top_k: z.number().int().min(1).max(50).default(10),
-    memory_types: z.array(z.enum(MEMORY_TYPES)).min(1).optional(),
+    memory_types: z.array(z.enum(MEMORY_TYPES)).min(1).max(4).optional(),
     min_score: z.number().min(0).max(1).optional(),
   })
   .strict();
@@ -131,87 +143,115 @@ const SearchResultSchema = z.object({
   scoring: z.string(),
 });
 
-const IdParam = z.object({ id: z.string() });
+const IdParam = z.object({ id: z.string().max(128) });
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
-const body = <T extends z.ZodType>(schema: T) => ({ body: { required: true, content: { "application/json": { schema } } } });
+const body = <T extends z.ZodType>(schema: T) => ({ required: true, content: { "application/json": { schema } } });
 const base = "/entities/AgentMemory";
+const common = { tags: ["entities"], security: SECURITY };
 
-async function withIndexErrors<T>(f: () => Promise<T>): Promise<T> {
+function parseFilter(raw: string | undefined): z.infer<typeof FilterSchema> {
+  if (raw === undefined) return {};
+  let value: unknown;
   try {
-    return await f();
-  } catch (e) {
-    if (e instanceof EmbeddingMismatchError) throw new ApiError(409, "embedding_mismatch", e.message);
-    throw e;
+    value = JSON.parse(raw);
+  } catch {
+    throw invalidInput([{ path: "filter", message: "filter must be a JSON object" }]);
   }
+  const parsed = FilterSchema.safeParse(value);
+  if (!parsed.success) throw invalidInput(zodIssues(parsed.error, ["filter"]));
+  return parsed.data;
 }
 
 export function registerEntities(app: OpenAPIHono<AppEnv>): void {
   const services = (env: AppEnv["Bindings"]) => memoryServices(env, () => randomId("mem"));
-  // Routes share one builder, so their handler types are not static: inputs are read with their schemas' types.
-  const route = (method: "get" | "post" | "put" | "delete", path: string, summary: string, request: object, ok: object, status = 200) =>
-    createRoute({ method, path, tags: ["entities"], summary, security: SECURITY, request, responses: { [status]: ok, ...ERROR_RESPONSES } });
 
-  app.openapi(route("post", base, "Create a memory", body(MemoryCreateSchema), json(MemorySchema, "Created"), 201), async (c) => {
-    const s = services(c.env);
-    const [m] = await withIndexErrors(() => createMemories(s, c.get("appId"), [toNew(c.req.valid("json" as never), s.now())]));
-    return c.json(memoryView(m), 201) as never;
-  });
+  app.openapi(
+    createRoute({ ...common, method: "post", path: base, summary: "Create a memory", request: { body: body(MemoryCreateSchema) }, responses: { 201: json(MemorySchema, "Created"), ...ERROR_RESPONSES } }),
+    async (c) => {
+      const s = services(c.env);
+      const [m] = await createMemories(s, c.get("appId"), [toNew(c.req.valid("json"), s.now())]);
+      return c.json(memoryView(m), 201);
+    },
+  );
 
-  app.openapi(route("post", `${base}/bulk`, "Create many memories", body(z.array(MemoryCreateSchema).min(1).max(500)), json(z.array(MemorySchema), "Created"), 201), async (c) => {
-    const s = services(c.env);
-    const input = c.req.valid("json" as never) as z.output<typeof MemoryCreateSchema>[];
-    const rows = await withIndexErrors(() => createMemories(s, c.get("appId"), input.map((i) => toNew(i, s.now()))));
-    return c.json(rows.map(memoryView), 201) as never;
-  });
+  app.openapi(
+    createRoute({
+      ...common,
+      method: "post",
+      path: `${base}/bulk`,
+      summary: `Create up to ${MAX_BULK_MEMORIES} memories`,
+      request: { body: body(z.array(MemoryCreateSchema).min(1).max(MAX_BULK_MEMORIES)) },
+      responses: { 201: json(z.array(MemorySchema), "Created"), ...ERROR_RESPONSES },
+    }),
+    async (c) => {
+      const s = services(c.env);
+      const rows = await createMemories(
+        s,
+        c.get("appId"),
+        c.req.valid("json").map((i) => toNew(i, s.now())),
+      );
+      return c.json(rows.map(memoryView), 201);
+    },
+  );
 
-  app.openapi(route("get", base, "List memories (filter, sort, limit, skip)", { query: ListQuery }, json(z.array(MemorySchema), "Memories")), async (c) => {
-    const q = c.req.valid("query" as never) as z.output<typeof ListQuery>;
-    let filter: z.infer<typeof FilterSchema> = {};
-    if (q.filter !== undefined) {
-      let raw: unknown;
-      try {
-        raw = JSON.parse(q.filter);
-      } catch {
-        throw invalid([{ path: "filter", message: "filter must be a JSON object" }]);
-      }
-      const parsed = FilterSchema.safeParse(raw);
-      if (!parsed.success) throw invalid(zodIssues(parsed.error, ["filter"]));
-      filter = parsed.data;
-    }
-    const desc = q.sort.startsWith("-");
-    const rows = await listMemories(services(c.env), c.get("appId"), filter, { field: q.sort.replace(/^-/, "") as SortField, desc }, q.limit, q.skip);
-    return c.json(rows.map(memoryView), 200) as never;
-  });
+  app.openapi(
+    createRoute({ ...common, method: "get", path: base, summary: "List memories (filter, sort, limit, skip)", request: { query: ListQuery }, responses: { 200: json(z.array(MemorySchema), "Memories"), ...ERROR_RESPONSES } }),
+    async (c) => {
+      const q = c.req.valid("query");
+      const rows = await listMemories(services(c.env), c.get("appId"), parseFilter(q.filter), q.sort, q.limit, q.skip);
+      return c.json(rows.map(memoryView), 200);
+    },
+  );
 
-  app.openapi(route("post", `${base}/search`, "Semantic search over an agent's memories", body(SearchSchema), json(SearchResultSchema, "Best matches first")), async (c) => {
-    const input = c.req.valid("json" as never) as z.output<typeof SearchSchema>;
-    const hits = await withIndexErrors(() =>
-      searchMemories(services(c.env), c.get("appId"), { agentId: input.agent_id, query: input.query, topK: input.top_k, memoryTypes: input.memory_types, minScore: input.min_score }),
-    );
-    return c.json(
-      {
-        results: hits.map((h) => ({ memory: memoryView(h.memory), similarity: h.similarity, score: h.score })),
-        scoring: "score = similarity × (0.5 + 0.5 × importance/100) × (0.75 + 0.25 × 2^(−age_days/30))",
-      },
-      200,
-    ) as never;
-  });
+  app.openapi(
+    createRoute({
+      ...common,
+      method: "post",
+      path: `${base}/search`,
+      summary: "Semantic search over an agent's memories (its own and its live version's)",
+      request: { body: body(SearchSchema) },
+      responses: { 200: json(SearchResultSchema, "Best matches first"), ...ERROR_RESPONSES },
+    }),
+    async (c) => {
+      const input = c.req.valid("json");
+      const appId = c.get("appId");
+      const hits = await searchMemories(services(c.env), appId, {
+        agentId: input.agent_id,
+        query: input.query,
+        topK: input.top_k,
+        versionId: await liveVersionId(database(c.env.DB), appId, input.agent_id),
+        memoryTypes: input.memory_types,
+        minScore: input.min_score,
+      });
+      return c.json(
+        {
+          results: hits.map((h) => ({ memory: memoryView(h.memory), similarity: h.similarity, score: h.score })),
+          scoring: "score = similarity × (0.5 + 0.5 × importance/100) × (0.75 + 0.25 × 2^(−age_days/30))",
+        },
+        200,
+      );
+    },
+  );
 
-  app.openapi(route("get", `${base}/{id}`, "Get a memory", { params: IdParam }, json(MemorySchema, "The memory")), async (c) => {
-    const { id } = c.req.valid("param" as never) as { id: string };
-    const m = await getMemory(services(c.env), c.get("appId"), id);
-    if (!m) throw notFound("memory", id);
-    return c.json(memoryView(m), 200) as never;
-  });
+  app.openapi(
+    createRoute({ ...common, method: "get", path: `${base}/{id}`, summary: "Get a memory", request: { params: IdParam }, responses: { 200: json(MemorySchema, "The memory"), ...ERROR_RESPONSES } }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const m = await getMemory(services(c.env), c.get("appId"), id);
+      if (!m) throw notFound("memory", id);
+      return c.json(memoryView(m), 200);
+    },
+  );
 
-  app.openapi(route("put", `${base}/{id}`, "Update a memory", { params: IdParam, ...body(MemoryUpdateSchema) }, json(MemorySchema, "Updated")), async (c) => {
-    const s = services(c.env);
-    const id = (c.req.valid("param" as never) as { id: string }).id;
-    const current = await getMemory(s, c.get("appId"), id);
-    if (!current) throw notFound("memory", id);
-    const p = c.req.valid("json" as never) as z.output<typeof MemoryUpdateSchema>;
-    const updated = await withIndexErrors(() =>
-      updateMemory(s, current, {
+  app.openapi(
+    createRoute({ ...common, method: "put", path: `${base}/{id}`, summary: "Update a memory", request: { params: IdParam, body: body(MemoryUpdateSchema) }, responses: { 200: json(MemorySchema, "Updated"), ...ERROR_RESPONSES } }),
+    async (c) => {
+      const s = services(c.env);
+      const { id } = c.req.valid("param");
+      const p = c.req.valid("json");
+      const current = await getMemory(s, c.get("appId"), id);
+      if (!current) throw notFound("memory", id);
+      const updated = await updateMemory(s, current, {
         ...(p.memory_type !== undefined && { memoryType: p.memory_type }),
         ...(p.content !== undefined && { content: p.content }),
         ...(p.importance !== undefined && { importance: p.importance }),
@@ -219,16 +259,26 @@ export function registerEntities(app: OpenAPIHono<AppEnv>): void {
         ...(p.tags !== undefined && { tags: p.tags }),
         ...(p.learned_from !== undefined && { learnedFrom: p.learned_from }),
         ...(p.expires_in_seconds !== undefined && { expiresAt: s.now() + p.expires_in_seconds * 1000 }),
-      }),
-    );
-    return c.json(memoryView(updated), 200) as never;
-  });
+      });
+      return c.json(memoryView(updated), 200);
+    },
+  );
 
-  app.openapi(route("delete", `${base}/{id}`, "Delete a memory and its vector", { params: IdParam }, json(z.object({ deleted: z.string() }), "Deleted")), async (c) => {
-    const s = services(c.env);
-    const { id } = c.req.valid("param" as never) as { id: string };
-    if (!(await getMemory(s, c.get("appId"), id))) throw notFound("memory", id);
-    await deleteMemories(s, c.get("appId"), [id]);
-    return c.json({ deleted: id }, 200) as never;
-  });
+  app.openapi(
+    createRoute({
+      ...common,
+      method: "delete",
+      path: `${base}/{id}`,
+      summary: "Delete a memory and its vector",
+      request: { params: IdParam },
+      responses: { 200: json(z.object({ deleted: z.string() }), "Deleted"), ...ERROR_RESPONSES },
+    }),
+    async (c) => {
+      const s = services(c.env);
+      const { id } = c.req.valid("param");
+      if (!(await getMemory(s, c.get("appId"), id))) throw notFound("memory", id);
+      await deleteMemories(s, c.get("appId"), [id]);
+      return c.json({ deleted: id }, 200);
+    },
+  );
 }

@@ -1,19 +1,20 @@
-/** API errors: one JSON shape for every 4xx/5xx the service answers. */
+/**
+ * The one place errors become HTTP responses: one JSON shape for every
+ * 4xx/5xx the service answers, `{ error: { code, message, issues?, … } }`.
+ * Domain errors map by kind; ApiError carries what only HTTP knows
+ * (401, 405, 413, 415, unknown routes).
+ */
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import type { z } from "zod";
-
-export interface IssueDto {
-  path: string;
-  message: string;
-}
+import { HTTPException } from "hono/http-exception";
+import { DomainError, type ErrorKind, type Issue } from "../errors.ts";
 
 export class ApiError extends Error {
   readonly status: ContentfulStatusCode;
   readonly code: string;
-  readonly issues: IssueDto[] | undefined;
+  readonly issues: Issue[] | undefined;
   readonly details: Record<string, unknown> | undefined;
 
-  constructor(status: ContentfulStatusCode, code: string, message: string, opts: { issues?: IssueDto[]; details?: Record<string, unknown> } = {}) {
+  constructor(status: ContentfulStatusCode, code: string, message: string, opts: { issues?: Issue[]; details?: Record<string, unknown> } = {}) {
     super(message);
     this.status = status;
     this.code = code;
@@ -26,24 +27,16 @@ export class ApiError extends Error {
   }
 }
 
-export function pathString(path: readonly PropertyKey[], prefix: readonly PropertyKey[] = []): string {
-  const full = [...prefix, ...path];
-  return full.length === 0 ? "body" : full.map(String).join(".");
-}
+const STATUS: Record<ErrorKind, ContentfulStatusCode> = { invalid: 400, not_found: 404, conflict: 409, unavailable: 503 };
 
-export function zodIssues(error: z.ZodError, prefix: readonly PropertyKey[] = []): IssueDto[] {
-  return error.issues.map((i) => ({ path: pathString(i.path, prefix), message: i.message }));
-}
-
-export function invalid(issues: IssueDto[], message?: string): ApiError {
-  const first = issues[0];
-  return new ApiError(400, "invalid_request", message ?? (first ? `${first.path}: ${first.message}` : "invalid request"), { issues });
-}
-
-export function notFound(what: string, id: string): ApiError {
-  return new ApiError(404, "not_found", `${what} '${id}' was not found`);
-}
-
-export function conflict(message: string, details?: Record<string, unknown>): ApiError {
-  return new ApiError(409, "conflict", message, { details });
+/** Any thrown value as the error the client sees (500 only for what no client input explains). */
+export function asApiError(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err instanceof DomainError) return new ApiError(STATUS[err.kind], err.code, err.message, { issues: err.issues, details: err.details });
+  if (err instanceof HTTPException) {
+    if (err.status === 400) return new ApiError(400, "invalid_json", err.message, { issues: [{ path: "body", message: err.message || "the body is not valid JSON" }] });
+    if (err.status === 415) return new ApiError(415, "unsupported_media_type", "send the body as JSON with the header Content-Type: application/json");
+    return new ApiError(err.status as ContentfulStatusCode, "http_error", err.message || "request failed");
+  }
+  return new ApiError(500, "internal_error", "internal error; the request was not completed");
 }

@@ -5,7 +5,7 @@ import { database } from "../db/client.ts";
 import { findRun, TERMINAL } from "../training/runs.ts";
 import { RunViewSchema, runView } from "../training/view.ts";
 import type { AppEnv } from "./auth.ts";
-import { notFound } from "./errors.ts";
+import { notFound } from "../errors.ts";
 import { ERROR_RESPONSES, SECURITY } from "./responses.ts";
 
 const POLL_MS = 500;

@@ -5,6 +5,7 @@
  *   the class's validation recall as confidence;
  * - up to MAX_DEMOS training examples (stratified) as episodic demos, which
  *   executeAgent retrieves when the network is unsure.
+ * They belong to the version the run makes (`versionId`): only it uses them.
  * Ids derive from the run, so a redone final step writes nothing twice.
  */
 import type { Example } from "../model/hyper.ts";
@@ -14,7 +15,7 @@ import type { NewMemory } from "./store.ts";
 export const MAX_DEMOS = 2000;
 const PHRASES_PER_CLASS = 5;
 
-export function learnedMemories(runId: string, agentId: string, examples: readonly Example[], classes: readonly string[], recall: ArrayLike<number>): NewMemory[] {
+export function learnedMemories(runId: string, agentId: string, versionId: string, examples: readonly Example[], classes: readonly string[], recall: ArrayLike<number>): NewMemory[] {
   const classIndex = new Map(classes.map((c, i) => [c, i]));
   const terms = examples.map((e) => {
     const toks = tokenize(e.input);
@@ -46,6 +47,7 @@ export function learnedMemories(runId: string, agentId: string, examples: readon
     return {
       id: `mem_${tag}_p${c}`,
       agentId,
+      versionId,
       memoryType: "semantic",
       content: { type: "learned_pattern", class: label, pattern: phrases.join(", "), phrases, confidence, learned_from: runId },
       importance: 60,
@@ -64,6 +66,7 @@ export function learnedMemories(runId: string, agentId: string, examples: readon
     demos.push({
       id: `mem_${tag}_d${i}`,
       agentId,
+      versionId,
       memoryType: "episodic",
       content: { type: "demo", input: e.input, expected_output: e.expected_output },
       importance: 40,
@@ -73,4 +76,9 @@ export function learnedMemories(runId: string, agentId: string, examples: readon
     });
   });
   return [...patterns, ...demos];
+}
+
+/** How many memories a run on `examples` examples of `classes` classes writes. */
+export function learnedMemoryCount(examples: number, classes: number): number {
+  return classes + Math.min(MAX_DEMOS, examples);
 }

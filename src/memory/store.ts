@@ -1,12 +1,23 @@
-/** AgentMemory records in D1 and their vectors in the index, kept in step. */
-import { and, asc, desc, eq, inArray, isNotNull, lt, sql, type SQL } from "drizzle-orm";
+/**
+ * AgentMemory records in D1 and their vectors in the index, kept in step.
+ *
+ * A memory is the agent's (every version uses it) or, when training wrote it,
+ * its version's (`versionId`: only that version uses it). A version's
+ * memories are written before the version itself is committed, so until the
+ * version exists they are invisible — to search, list and get — and the sweeper
+ * (src/training/sweeper.ts) removes those of runs that never made it.
+ */
+import { and, asc, desc, eq, exists, inArray, isNotNull, isNull, lt, or, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { jsonRowSelects, runBatched } from "../db/bulk.ts";
-import { agentMemories, type MemoryType } from "../db/schema.ts";
+import { chunksWithinParameters } from "../db/limits.ts";
+import { agentMemories, agentVersions, type MemoryType } from "../db/schema.ts";
 import type { Env } from "../env.ts";
 import { database } from "../db/client.ts";
 import { embedderFrom, type Embedder } from "./embedder.ts";
-import { D1VectorIndex, VectorizeIndex, type VectorIndex } from "./vector-index.ts";
+import type { VectorIndex } from "./vectors/index.ts";
+import { D1VectorIndex } from "./vectors/d1-index.ts";
+import { VectorizeVectorIndex } from "./vectors/vectorize-index.ts";
 import { memoryText, retrievalScore, TYPE_BUDGETS } from "./scoring.ts";
 
 export type Memory = typeof agentMemories.$inferSelect;
@@ -23,17 +34,31 @@ export interface MemoryServices {
 
 export function memoryServices(env: Env, newId: () => string): MemoryServices {
   const db = database(env.DB);
-  const index = env.VECTOR_INDEX === "vectorize" && env.VECTORIZE ? new VectorizeIndex(env.VECTORIZE) : new D1VectorIndex(db);
+  const index = env.VECTOR_INDEX === "vectorize" && env.VECTORIZE ? new VectorizeVectorIndex(env.VECTORIZE) : new D1VectorIndex(db);
   return { db, index, embedder: embedderFrom(env), now: () => Date.now(), newId };
 }
 
-/** Inserts memories (any number) and indexes their embeddings. */
+/** A memory is visible when it is the agent's, or its version exists. */
+function visible(db: Db): SQL {
+  return or(
+    isNull(agentMemories.versionId),
+    exists(
+      db
+        .select({ one: sql`1` })
+        .from(agentVersions)
+        .where(and(eq(agentVersions.appId, agentMemories.appId), eq(agentVersions.id, agentMemories.versionId))),
+    ),
+  )!;
+}
+
+/** Inserts memories (any number) and indexes their embeddings. A memory whose id exists is left as it is. */
 export async function createMemories(s: MemoryServices, appId: string, items: NewMemory[]): Promise<Memory[]> {
   const now = s.now();
   const rows: Memory[] = items.map((m) => ({
     id: m.id ?? s.newId(),
     appId,
     agentId: m.agentId,
+    versionId: m.versionId ?? null,
     memoryType: m.memoryType,
     content: m.content,
     importance: m.importance,
@@ -49,21 +74,27 @@ export async function createMemories(s: MemoryServices, appId: string, items: Ne
   }));
   const vectors = await s.embedder.embed(rows.map((r) => memoryText(r.content)));
   // Vectors first: a memory row never exists without its vector (an orphan vector is never returned).
-  await s.index.upsert(rows.map((r, i) => ({ id: r.id, appId, agentId: r.agentId, memoryType: r.memoryType, embedder: s.embedder.name, values: vectors[i] })));
+  await s.index.upsert(rows.map((r, i) => ({ id: r.id, appId, agentId: r.agentId, memoryType: r.memoryType, versionId: r.versionId, embedder: s.embedder.name, values: vectors[i] })));
   const statements = jsonRowSelects(agentMemories, rows).map((select) => s.db.insert(agentMemories).select(select).onConflictDoNothing());
   await runBatched(s.db, statements);
   return rows;
 }
 
 export async function getMemory(s: MemoryServices, appId: string, id: string): Promise<Memory | undefined> {
-  return s.db.query.agentMemories.findFirst({ where: and(eq(agentMemories.appId, appId), eq(agentMemories.id, id)) });
+  // A plain select: the relational API aliases the table, which the correlated `visible` condition cannot name.
+  const [row] = await s.db
+    .select()
+    .from(agentMemories)
+    .where(and(eq(agentMemories.appId, appId), eq(agentMemories.id, id), visible(s.db)))
+    .limit(1);
+  return row;
 }
 
 export async function updateMemory(s: MemoryServices, current: Memory, patch: Partial<Pick<Memory, "content" | "importance" | "confidence" | "tags" | "memoryType" | "learnedFrom" | "expiresAt">>): Promise<Memory> {
   const next = { ...current, ...patch, updatedAt: s.now() };
   if (patch.content !== undefined || patch.memoryType !== undefined) {
     const [values] = await s.embedder.embed([memoryText(next.content)]);
-    await s.index.upsert([{ id: next.id, appId: next.appId, agentId: next.agentId, memoryType: next.memoryType, embedder: s.embedder.name, values }]);
+    await s.index.upsert([{ id: next.id, appId: next.appId, agentId: next.agentId, memoryType: next.memoryType, versionId: next.versionId, embedder: s.embedder.name, values }]);
   }
   const { id, appId, ...rest } = next;
   await s.db.update(agentMemories).set(rest).where(and(eq(agentMemories.appId, appId), eq(agentMemories.id, id)));
@@ -73,13 +104,15 @@ export async function updateMemory(s: MemoryServices, current: Memory, patch: Pa
 export async function deleteMemories(s: MemoryServices, appId: string, ids: string[]): Promise<void> {
   if (ids.length === 0) return;
   await s.index.deleteByIds(appId, ids);
-  for (let i = 0; i < ids.length; i += 90) await s.db.delete(agentMemories).where(and(eq(agentMemories.appId, appId), inArray(agentMemories.id, ids.slice(i, i + 90))));
+  const statements = chunksWithinParameters(ids, 1, 1).map((part) => s.db.delete(agentMemories).where(and(eq(agentMemories.appId, appId), inArray(agentMemories.id, part))));
+  await runBatched(s.db, statements);
 }
 
 export interface MemoryFilter {
   agent_id?: string;
   memory_type?: MemoryType;
   learned_from?: string;
+  version_id?: string;
   /** The memory's tags contain this tag. */
   tags?: string;
 }
@@ -88,10 +121,11 @@ export const SORT_FIELDS = { created_date: agentMemories.createdAt, updated_date
 export type SortField = keyof typeof SORT_FIELDS;
 
 export async function listMemories(s: MemoryServices, appId: string, filter: MemoryFilter, sort: { field: SortField; desc: boolean }, limit: number, skip: number): Promise<Memory[]> {
-  const where: SQL[] = [eq(agentMemories.appId, appId)];
+  const where: SQL[] = [eq(agentMemories.appId, appId), visible(s.db)];
   if (filter.agent_id !== undefined) where.push(eq(agentMemories.agentId, filter.agent_id));
   if (filter.memory_type !== undefined) where.push(eq(agentMemories.memoryType, filter.memory_type));
   if (filter.learned_from !== undefined) where.push(eq(agentMemories.learnedFrom, filter.learned_from));
+  if (filter.version_id !== undefined) where.push(eq(agentMemories.versionId, filter.version_id));
   if (filter.tags !== undefined) where.push(sql`EXISTS (SELECT 1 FROM json_each(${agentMemories.tags}) WHERE value = ${filter.tags})`);
   const col = SORT_FIELDS[sort.field];
   return s.db
@@ -107,6 +141,8 @@ export interface SearchRequest {
   agentId: string;
   query: string;
   topK: number;
+  /** The version searching: it sees the agent's memories and its own (null: the agent's only). */
+  versionId: string | null;
   memoryTypes?: MemoryType[];
   minScore?: number;
 }
@@ -117,24 +153,51 @@ export interface SearchHit {
   score: number;
 }
 
+/** Candidates asked of the index per result wanted (importance and recency may reorder them), and at most. */
+const CANDIDATES_PER_RESULT = 4;
+const MAX_CANDIDATES = 200;
+
+/** Memories by id (any number), keyed by id. */
+async function memoriesById(s: MemoryServices, appId: string, ids: string[]): Promise<Map<string, Memory>> {
+  const byId = new Map<string, Memory>();
+  for (const part of chunksWithinParameters(ids, 1, 1)) {
+    const rows = await s.db
+      .select()
+      .from(agentMemories)
+      .where(and(eq(agentMemories.appId, appId), inArray(agentMemories.id, part)));
+    for (const r of rows) byId.set(r.id, r);
+  }
+  return byId;
+}
+
 /** Similarity search combined with importance and recency (see scoring.ts); records the accesses. */
 export async function searchMemories(s: MemoryServices, appId: string, req: SearchRequest): Promise<SearchHit[]> {
   const now = s.now();
   const [vector] = await s.embedder.embed([req.query]);
-  const candidates = await s.index.query({ appId, agentId: req.agentId, embedder: s.embedder.name, vector, topK: Math.min(100, req.topK * 4), memoryTypes: req.memoryTypes });
+  const candidates = await s.index.query({
+    appId,
+    agentId: req.agentId,
+    embedder: s.embedder.name,
+    vector,
+    topK: Math.min(MAX_CANDIDATES, req.topK * CANDIDATES_PER_RESULT),
+    memoryTypes: req.memoryTypes,
+    versionId: req.versionId,
+  });
   if (candidates.length === 0) return [];
-  const rows = await s.db
-    .select()
-    .from(agentMemories)
-    .where(and(eq(agentMemories.appId, appId), inArray(agentMemories.id, candidates.map((c) => c.id))));
-  const byId = new Map(rows.map((r) => [r.id, r]));
-  const used: Record<string, number> = {};
+  const byId = await memoriesById(
+    s,
+    appId,
+    candidates.map((c) => c.id),
+  );
+  const used: Partial<Record<MemoryType, number>> = {};
   const hits: SearchHit[] = [];
-  const scored = candidates
-    .map((c) => ({ c, m: byId.get(c.id) }))
-    .filter((x): x is { c: (typeof candidates)[number]; m: Memory } => x.m !== undefined && (x.m.expiresAt === null || x.m.expiresAt > now))
-    .map(({ c, m }) => ({ memory: m, similarity: c.score, score: retrievalScore(c.score, m.importance, Math.max(m.updatedAt, m.lastAccessedAt ?? 0), now) }))
-    .sort((a, b) => b.score - a.score);
+  const scored: SearchHit[] = [];
+  for (const c of candidates) {
+    const m = byId.get(c.id);
+    if (!m || (m.expiresAt !== null && m.expiresAt <= now)) continue;
+    scored.push({ memory: m, similarity: c.score, score: retrievalScore(c.score, m.importance, Math.max(m.updatedAt, m.lastAccessedAt ?? 0), now) });
+  }
+  scored.sort((a, b) => b.score - a.score);
   for (const h of scored) {
     if (hits.length >= req.topK) break;
     if (req.minScore !== undefined && h.score < req.minScore) continue;
@@ -143,16 +206,20 @@ export async function searchMemories(s: MemoryServices, appId: string, req: Sear
     used[t] = (used[t] ?? 0) + 1;
     hits.push(h);
   }
-  if (hits.length > 0) {
-    await s.db
+  const statements = chunksWithinParameters(
+    hits.map((h) => h.memory.id),
+    1,
+    3,
+  ).map((part) =>
+    s.db
       .update(agentMemories)
       .set({ accessCount: sql`${agentMemories.accessCount} + 1`, lastAccessedAt: now })
-      .where(and(eq(agentMemories.appId, appId), inArray(agentMemories.id, hits.map((h) => h.memory.id))));
-  }
+      .where(and(eq(agentMemories.appId, appId), inArray(agentMemories.id, part))),
+  );
+  await runBatched(s.db, statements);
   return hits;
 }
 
 export async function expiredWorkingMemories(s: MemoryServices, now: number, limit: number): Promise<Memory[]> {
   return s.db.select().from(agentMemories).where(and(isNotNull(agentMemories.expiresAt), lt(agentMemories.expiresAt, now))).limit(limit);
 }
-

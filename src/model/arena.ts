@@ -51,11 +51,18 @@ function aligned(bytes: number): number {
   return Math.ceil(bytes / ALIGN) * ALIGN;
 }
 
+/** Bytes of the memory `allocate` would make for `layout` (whole pages), without allocating it. */
+export function measure(layout: (a: Allocator) => unknown): number {
+  const sizer = new Sizer();
+  layout(sizer);
+  return Math.ceil(sizer.bytes / PAGE) * PAGE;
+}
+
 /** Lays out `layout`'s buffers in a fresh memory and instantiates the kernels on it. */
 export function allocate<T>(layout: (a: Allocator) => T): { kernels: Kernels; buffers: T; bytes: number } {
   const sizer = new Sizer();
   layout(sizer);
   const pages = Math.ceil(sizer.bytes / PAGE);
   const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
-  return { kernels: instantiateKernels(memory), buffers: layout(new Carver(memory.buffer)), bytes: sizer.bytes };
+  return { kernels: instantiateKernels(memory), buffers: layout(new Carver(memory.buffer)), bytes: pages * PAGE };
 }

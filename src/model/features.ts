@@ -70,6 +70,23 @@ export function featureIds(text: string, cfg: NgramHashing): number[] {
   return out;
 }
 
+/**
+ * How many feature occurrences `featureIds(text, cfg)` yields (by the same
+ * rules, without hashing): an upper bound on the text's distinct features.
+ */
+export function featureCount(text: string, cfg: Pick<NgramHashing, "word_ngrams" | "char_min" | "char_max">): number {
+  const toks = tokenize(text);
+  let n = 0;
+  for (let k = 1; k <= cfg.word_ngrams; k++) n += Math.max(0, toks.length - k + 1);
+  if (cfg.char_max > 0) {
+    for (const t of toks) {
+      const len = t.length + 2;
+      for (let k = cfg.char_min; k <= cfg.char_max; k++) if (k !== len) n += Math.max(0, len - k + 1);
+    }
+  }
+  return n;
+}
+
 /** Raw term counts of each text as sparse rows (bucket ids ascending within a row). */
 export function countRows(texts: readonly string[], cfg: NgramHashing): SparseRows {
   const offsets = new Int32Array(texts.length + 1);

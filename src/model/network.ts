@@ -12,7 +12,7 @@
  */
 import type { SparseRows } from "./features.ts";
 import { Rng } from "./rng.ts";
-import { allocate, type Allocator } from "./arena.ts";
+import { allocate, measure, type Allocator } from "./arena.ts";
 import type { Kernels } from "./kernels.ts";
 import type { AdamState } from "./optimizer.ts";
 
@@ -110,6 +110,8 @@ export class Network {
   readonly grads: Tensors;
   readonly optimizer: AdamState | null;
   readonly kernels: Kernels;
+  /** Bytes of the network's WebAssembly memory. */
+  readonly memoryBytes: number;
   /** Embedding rows touched by the current batch; row touched[k] has its gradient in slot k. */
   readonly touched: Int32Array;
   touchedCount = 0;
@@ -121,8 +123,10 @@ export class Network {
 
   constructor(arch: Arch, params: Tensors, training?: TrainingOptions) {
     this.arch = arch;
-    const { kernels, buffers } = allocate((a) => layout(a, arch, training));
+    const sizing = training && { maxTouchedRows: training.maxTouchedRows, moments: momentLengths(training.optimizer) };
+    const { kernels, buffers, bytes } = allocate((a) => layout(a, arch, sizing));
     this.kernels = kernels;
+    this.memoryBytes = bytes;
     this.b = buffers;
     for (const [name, t] of Object.entries(buffers.params)) {
       if (!params[name] || params[name].length !== t.length) throw new Error(`tensor ${name} is missing or has the wrong size`);
@@ -269,16 +273,30 @@ export class Network {
   }
 }
 
+/** What a training network's memory holds beyond the weights: gradient slots for touched embedding rows, and the optimizer's two moments per tensor. */
+export interface TrainingSizing {
+  maxTouchedRows: number;
+  /** Floats of each tensor's first and second moment (optimizer.ts `adamShapes`). */
+  moments: Record<string, { m: number; v: number }>;
+}
+
+function momentLengths(optimizer: AdamState): TrainingSizing["moments"] {
+  return Object.fromEntries(Object.keys(optimizer.v).map((name) => [name, { m: optimizer.m[name]?.length ?? 0, v: optimizer.v[name].length }]));
+}
+
+/** Bytes of the WebAssembly memory a network of `arch` allocates (for training when `sizing` is given): the layout it is built with, measured. */
+export function networkBytes(arch: Arch, sizing?: TrainingSizing): number {
+  return measure((a) => layout(a, arch, sizing));
+}
+
 /** Every buffer of a network, in the order they sit in its memory. */
-function layout(a: Allocator, arch: Arch, training: TrainingOptions | undefined) {
+function layout(a: Allocator, arch: Arch, training: TrainingSizing | undefined) {
   const { dim: D, hidden: H, classes: C } = arch;
   const shapes = Object.entries(tensorShapes(arch));
   const tensors = (names: [string, [number, number]][]): Tensors => Object.fromEntries(names.map(([name, [r, c]]) => [name, a.f32(r * c)]));
   const dense = shapes.filter(([name]) => name !== "embedding.weight");
-  const moments = (): Tensors =>
-    training ? Object.fromEntries(shapes.map(([name]) => [name, a.f32(training.optimizer.m[name]?.length ?? 0)])) : {};
-  const variances = (): Tensors =>
-    training ? Object.fromEntries(shapes.map(([name]) => [name, a.f32(training.optimizer.v[name]?.length ?? 0)])) : {};
+  const moments = (): Tensors => (training ? Object.fromEntries(shapes.map(([name]) => [name, a.f32(training.moments[name]?.m ?? 0)])) : {});
+  const variances = (): Tensors => (training ? Object.fromEntries(shapes.map(([name]) => [name, a.f32(training.moments[name]?.v ?? 0)])) : {});
   const rows = training ? training.maxTouchedRows : 0;
   return {
     params: tensors(shapes),

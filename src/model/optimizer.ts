@@ -3,7 +3,7 @@
  * embedding table updates lazily, only the rows the batch touched (as in
  * "lazy Adam"), which keeps a step's cost proportional to its data.
  */
-import { layerOf, type Arch, type LayerName, type Network, type Tensors } from "./network.ts";
+import { layerOf, tensorShapes, type Arch, type LayerName, type Network, type Tensors } from "./network.ts";
 
 export interface AdamConfig {
   learning_rate: number;
@@ -24,14 +24,23 @@ export interface AdamState {
   v: Tensors;
 }
 
-/** Zeroed optimizer state; under Adagrad the embedding keeps one accumulator per row. */
-export function initAdam(params: Tensors, arch: Arch, embedding: AdamConfig["embedding"]): AdamState {
+/** Floats of each tensor's first and second moment: as many as the tensor, but under Adagrad the embedding keeps one accumulator per row (and no first moment). */
+export function adamShapes(arch: Arch, embedding: AdamConfig["embedding"]): Record<string, { m: number; v: number }> {
+  return Object.fromEntries(
+    Object.entries(tensorShapes(arch)).map(([name, [rows, cols]]) => {
+      const rowWise = name === "embedding.weight" && embedding === "adagrad";
+      return [name, { m: rowWise ? 0 : rows * cols, v: rowWise ? arch.rows : rows * cols }];
+    }),
+  );
+}
+
+/** Zeroed optimizer state (adamShapes). */
+export function initAdam(arch: Arch, embedding: AdamConfig["embedding"]): AdamState {
   const m: Tensors = {};
   const v: Tensors = {};
-  for (const [name, p] of Object.entries(params)) {
-    const rowWise = name === "embedding.weight" && embedding === "adagrad";
-    m[name] = new Float32Array(rowWise ? 0 : p.length);
-    v[name] = new Float32Array(rowWise ? arch.rows : p.length);
+  for (const [name, shape] of Object.entries(adamShapes(arch, embedding))) {
+    m[name] = new Float32Array(shape.m);
+    v[name] = new Float32Array(shape.v);
   }
   return { t: 0, m, v };
 }

@@ -34,6 +34,8 @@ export interface Plan extends Phase {
   train_steps: number;
   /** train_steps + 1 (the final step). */
   total_steps: number;
+  /** The estimated peak memory of a step and what a step may use (set when the run is accepted; footprint.ts). */
+  memory?: { peak_mb: number; budget_mb: number };
 }
 
 /** Whether the run retrains on every row after the validation phase. */

@@ -72,7 +72,7 @@ const ADAM: Pick<AdamConfig, "beta1" | "beta2" | "epsilon"> = { beta1: 0.9, beta
 export function initState(prepared: Prepared, hyper: Hyper): TrainState {
   const arch = archOf(hyper, prepared);
   const members = Array.from({ length: arch.members }, (_, k) => initParams(arch, memberSeed(hyper.seed, k), hyper.embedding_init));
-  const adam = members.map((params) => initAdam(params, arch, hyper.embedding_optimizer));
+  const adam = members.map(() => initAdam(arch, hyper.embedding_optimizer));
   return {
     params: joinMembers(members),
     adam: { t: 0, m: joinMembers(adam.map((a) => a.m)), v: joinMembers(adam.map((a) => a.v)) },
@@ -335,4 +335,18 @@ export function finalizeModel(chosen: Tensors, refitted: Tensors | null, prepare
 /** A copy of the parameters (the best epoch's candidate weights). */
 export function cloneTensors(t: Tensors): Tensors {
   return Object.fromEntries(Object.entries(t).map(([k, v]) => [k, v.slice()]));
+}
+
+/** Rows `trainingFit` measures at most (a seeded sample beyond), so the final step's cost stays bounded. */
+export const FIT_SAMPLE_ROWS = 2000;
+
+/**
+ * Accuracy and loss of the model's weights on the rows they trained on (every
+ * row after a refit, else the training split), or a seeded sample of them.
+ */
+export function trainingFit(model: AgentModel, prepared: Prepared, hyper: Hyper, refitted: boolean): { split: "train" | "train+validation"; accuracy: number; loss: number; examples: number } {
+  const rows = refitted ? prepared.all : prepared.train;
+  const sample = rows.length <= FIT_SAMPLE_ROWS ? rows : Int32Array.from(permutation(rows.length, hyper.seed, 0x7e57).subarray(0, FIT_SAMPLE_ROWS), (k) => rows[k]).sort();
+  const { loss, accuracy } = evaluate(new Ensemble(model.arch, model.params), prepared, sample);
+  return { split: refitted ? "train+validation" : "train", accuracy, loss, examples: sample.length };
 }

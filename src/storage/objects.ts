@@ -22,7 +22,14 @@ export async function deletePrefix(bucket: R2Bucket, prefix: string, keep: Reado
   return deleted;
 }
 
+export async function sha256(bytes: Uint8Array): Promise<ArrayBuffer> {
+  return crypto.subtle.digest("SHA-256", bytes);
+}
+
+export function toHex(bytes: ArrayBuffer | Uint8Array): string {
+  return [...(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes))].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 export async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", bytes);
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return toHex(await sha256(bytes));
 }

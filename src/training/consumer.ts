@@ -4,7 +4,7 @@ import { randomId } from "../functions/common.ts";
 import { memoryServices } from "../memory/store.ts";
 import type { Env } from "../env.ts";
 import { StepMessageSchema, type StepMessage } from "./messages.ts";
-import { failRun, findRun, noteStepError } from "./runs.ts";
+import { failRun, findRun, noteStepError, type Run } from "./runs.ts";
 import { processStep, type StepDeps } from "./step.ts";
 
 export function stepDeps(env: Env): StepDeps {
@@ -32,22 +32,40 @@ export async function consumeSteps(batch: MessageBatch<unknown>, deps: StepDeps)
       await processStep(deps, parsed.data, message.attempts);
       message.ack();
     } catch (e) {
-      const reason = (e as Error).message ?? String(e);
+      const reason = e instanceof Error ? e.message : String(e);
       console.error(`step ${parsed.data.run_id}#${parsed.data.seq} failed (attempt ${message.attempts}): ${reason}`);
-      await noteStepError(deps.db, parsed.data.run_id, `step ${parsed.data.seq}, attempt ${message.attempts}: ${reason}`).catch(() => {});
+      await noteStepError(deps.db, parsed.data.run_id, `step ${parsed.data.seq}, attempt ${message.attempts}: ${reason}`, deps.now()).catch(() => {});
       message.retry();
     }
   }
 }
 
-/** A step that exhausted its retries: the run fails with the last error it recorded. */
+/**
+ * Why step `seq` of `run` never finished: the error its last attempt reported,
+ * or — when the last attempt started after any error was reported — that its
+ * invocation was stopped without a word, which is what exceeding the Worker's
+ * memory or CPU limit looks like.
+ */
+export function deadStepReason(run: Run, seq: number): string {
+  const lastErrorAt = run.lastErrorAt ?? -Infinity;
+  if (run.lastError && (run.stepStartedAt === null || lastErrorAt >= run.stepStartedAt)) return run.lastError;
+  const attempt = run.stepAttempt === null ? "" : `attempt ${run.stepAttempt} `;
+  const started = run.stepStartedAt === null ? "" : `started at ${new Date(run.stepStartedAt).toISOString()} and `;
+  const estimate = run.plan.memory ? ` (this run's estimated step peak is ${run.plan.memory.peak_mb} MB of the ${run.plan.memory.budget_mb} MB a step may use)` : "";
+  return (
+    `step ${seq}, ${attempt}${started}ended without finishing or reporting an error: the Worker most likely stopped it for exceeding its memory (128 MB)${estimate} ` +
+    `or its CPU time (limits.cpu_ms); lower config.hidden, config.ensemble, config.dim or config.examples_per_step and train again`
+  );
+}
+
+/** A step that exhausted its retries: the run fails with the reason its last attempt left. */
 export async function consumeDeadSteps(batch: MessageBatch<unknown>, deps: StepDeps): Promise<void> {
   for (const message of batch.messages) {
     const parsed = StepMessageSchema.safeParse(message.body);
     if (parsed.success) {
       const run = await findRun(deps.db, parsed.data.run_id);
       if (run && run.seq < parsed.data.seq) {
-        await failRun(deps.db, run.id, `step ${parsed.data.seq} failed after all retries: ${run.lastError ?? "unknown error"}`, deps.now());
+        await failRun(deps.db, run.id, `step ${parsed.data.seq} failed after all retries: ${deadStepReason(run, parsed.data.seq)}`, deps.now());
       }
     }
     message.ack();

@@ -1,7 +1,9 @@
-/** A run's examples and prepared data (split, featurized), cached per isolate across its steps. */
+/** A run's examples and prepared data (split, featurized), cached per isolate across its steps (a space of the shared isolate cache). */
 import { loadExamples } from "../data/datasets.ts";
 import type { Example, Hyper } from "../model/hyper.ts";
 import { prepare, prepareKey, type Prepared } from "../model/prepare.ts";
+import { CacheSpace } from "../isolate/cache.ts";
+import { MIB } from "../isolate/budget.ts";
 
 export interface RunData {
   examples: Example[];
@@ -9,20 +11,22 @@ export interface RunData {
 }
 
 /** A pure function of the dataset and the config fields in its key: safe to reuse across steps. */
-const cache = new Map<string, RunData>();
-const CACHE_ENTRIES = 2;
+const cache = new CacheSpace<RunData>("prepared", 32 * MIB);
+
+/** Bytes the data hold: typed arrays, and about 2 bytes a character plus 160 per example for the texts. */
+export function runDataBytes(d: RunData): number {
+  const p = d.prepared;
+  const arrays = [p.labels, p.train, p.valid, p.all, p.vocab, p.idf, p.x.offsets, p.x.idx, p.x.val];
+  const texts = d.examples.reduce((s, e) => s + 2 * (e.input.length + e.expected_output.length) + 160, 0);
+  return arrays.reduce((s, a) => s + a.byteLength, 0) + texts;
+}
 
 export async function runData(bucket: R2Bucket, appId: string, datasetId: string, hyper: Hyper): Promise<RunData> {
   const k = JSON.stringify([appId, datasetId, prepareKey(hyper)]);
   const hit = cache.get(k);
-  if (hit) {
-    cache.delete(k);
-    cache.set(k, hit);
-    return hit;
-  }
+  if (hit) return hit;
   const examples = await loadExamples(bucket, appId, datasetId);
   const data = { examples, prepared: prepare(examples, hyper) };
-  cache.set(k, data);
-  while (cache.size > CACHE_ENTRIES) cache.delete(cache.keys().next().value!);
+  cache.set(k, data, runDataBytes(data));
   return data;
 }

@@ -72,6 +72,7 @@ export async function commitStep(db: Db, c: StepCommit): Promise<boolean> {
       .select(
         db
           .select({
+            appId: trainingRuns.appId,
             runId: trainingRuns.id,
             seq: trainingRuns.seq,
             epoch: v(c.epoch, "epoch"),
@@ -90,6 +91,7 @@ export async function commitStep(db: Db, c: StepCommit): Promise<boolean> {
         .select(
           db
             .select({
+              appId: trainingRuns.appId,
               runId: trainingRuns.id,
               epoch: v(e.epoch, "epoch"),
               trainLoss: v(e.train_loss, "train_loss"),
@@ -153,8 +155,18 @@ export async function failRun(db: Db, runId: string, error: string, now: number)
     .where(and(eq(trainingRuns.id, runId), inArray(trainingRuns.status, ACTIVE)));
 }
 
-export async function noteStepError(db: Db, runId: string, error: string): Promise<void> {
-  await db.update(trainingRuns).set({ lastError: error }).where(eq(trainingRuns.id, runId));
+export async function noteStepError(db: Db, runId: string, error: string, now: number): Promise<void> {
+  await db.update(trainingRuns).set({ lastError: error, lastErrorAt: now }).where(eq(trainingRuns.id, runId));
+}
+
+/** A step (the one after the last committed) starts: if its invocation dies, this is what is left to tell. */
+export async function noteStepStart(db: Db, runId: string, attempt: number, now: number): Promise<void> {
+  await db.update(trainingRuns).set({ stepStartedAt: now, stepAttempt: attempt }).where(eq(trainingRuns.id, runId));
+}
+
+/** The id of the version a run makes (deterministic: a redone final step makes the same one). */
+export function versionIdOf(runId: string): string {
+  return `ver_${runId.slice(4)}`;
 }
 
 /** Sets a run's status if it is in one of `from`; returns whether it changed. */
@@ -175,6 +187,11 @@ export async function staleRuns(db: Db, before: number, limit: number): Promise<
     .where(and(inArray(trainingRuns.status, ACTIVE), lt(trainingRuns.updatedAt, before)))
     .orderBy(asc(trainingRuns.updatedAt))
     .limit(limit);
+}
+
+/** The run's checkpoints are gone (deleted after success, or swept): it can no longer be resumed. */
+export async function markSwept(db: Db, runId: string, now: number): Promise<void> {
+  await db.update(trainingRuns).set({ sweptAt: now }).where(eq(trainingRuns.id, runId));
 }
 
 export async function touchRun(db: Db, runId: string, now: number): Promise<void> {

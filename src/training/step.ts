@@ -14,8 +14,11 @@
  *
  * The step after training ends finalizes: it calibrates the chosen epoch's
  * weights (or, after a refit, the refit's with the chosen epoch's
- * temperature), writes learned patterns and demos to the agent's memory,
- * and creates the agent version.
+ * temperature), writes the version's weights and the learned patterns and
+ * demos (which belong to that version and stay invisible until it exists),
+ * then commits the version, the run's success and the agent's live version in
+ * one atomic batch. A final step that loses its run (cancelled, failed) leaves
+ * only invisible leftovers, which the sweeper removes (sweeper.ts).
  * Everything is deterministic in the run's seed, so a redone step writes the
  * same bytes.
  */
@@ -24,7 +27,7 @@ import { CheckpointError } from "../model/checkpoint.ts";
 import { decodeModel, encodeModel } from "../model/model.ts";
 import type { Prepared } from "../model/prepare.ts";
 import { stepEndingEpoch } from "../model/plan.ts";
-import { finalizeModel, initState, trainStep, type StepReport, type TrainState } from "../model/trainer.ts";
+import { finalizeModel, initState, trainingFit, trainStep, type StepReport, type TrainState } from "../model/trainer.ts";
 import type { Tensors } from "../model/network.ts";
 import { keys } from "../storage/keys.ts";
 import { deletePrefix, getBytes, putBytes } from "../storage/objects.ts";
@@ -33,11 +36,11 @@ import { createMemories, type MemoryServices } from "../memory/store.ts";
 import { learnedMemories } from "../memory/learned.ts";
 import { runData } from "./prepared.ts";
 import type { StepMessage } from "./messages.ts";
-import { commitFinal, commitStep, failRun, findRun, markRunning, runEpochMetrics, TERMINAL, type Run } from "./runs.ts";
+import { commitFinal, commitStep, failRun, findRun, markRunning, markSwept, noteStepStart, runEpochMetrics, TERMINAL, versionIdOf, type Run } from "./runs.ts";
 import { decodeState, encodeState } from "./state.ts";
 import { DEFAULT_VERSION_PARAMS } from "../agent/versions.ts";
 
-export type CrashPoint = "before-checkpoint" | "after-checkpoint" | "after-commit";
+export type CrashPoint = "before-checkpoint" | "after-checkpoint" | "after-commit" | "final-before-commit" | "final-after-commit";
 
 export interface StepDeps {
   db: Db;
@@ -47,8 +50,8 @@ export interface StepDeps {
   /** Where the final step writes learned patterns and demos. */
   memory: MemoryServices;
   now: () => number;
-  /** Fault injection for tests: may throw at the named point. */
-  crash?: (point: CrashPoint, msg: StepMessage) => void;
+  /** Fault injection for tests: may throw at the named point, or act there (cancel the run) before going on. */
+  crash?: (point: CrashPoint, msg: StepMessage) => void | Promise<void>;
 }
 
 export type StepOutcome = "missing-run" | "terminal" | "stale" | "re-enqueued" | "trained" | "lost-race" | "finalized" | "failed";
@@ -74,6 +77,7 @@ export async function processStep(deps: StepDeps, msg: StepMessage, attempt = 1)
   }
   if (msg.seq > run.seq + 1) return "stale";
   if (run.status === "queued") await markRunning(deps.db, run.id, deps.now());
+  await noteStepStart(deps.db, run.id, attempt, deps.now());
   try {
     return run.trainingDone || msg.seq > run.plan.train_steps ? await finalStep(deps, run, msg) : await trainingStep(deps, run, msg);
   } catch (e) {
@@ -93,14 +97,14 @@ async function trainingStep(deps: StepDeps, run: Run, msg: StepMessage): Promise
   const hyper = run.config;
   const { prepared } = await runData(deps.datasets, run.appId, run.datasetId, hyper);
   const { state, report, previousBest } = await trainFromCheckpoint(deps, run, prepared, msg.seq);
-  deps.crash?.("before-checkpoint", msg);
+  await deps.crash?.("before-checkpoint", msg);
   // The chosen epoch's weights: the state checkpoint itself when the epoch ended this step, else a model of their own.
   if (report.best_model) {
     await putBytes(deps.checkpoints, keys.bestModel(run.appId, run.id, state.progress.best_epoch), report.best_model);
     report.best_model = null; // 15 MB less while the state is encoded
   }
   await putBytes(deps.checkpoints, keys.stepCheckpoint(run.appId, run.id, msg.seq), encodeState(state, msg.seq));
-  deps.crash?.("after-checkpoint", msg);
+  await deps.crash?.("after-checkpoint", msg);
   const advanced = await commitStep(deps.db, {
     runId: run.id,
     seq: msg.seq,
@@ -115,7 +119,7 @@ async function trainingStep(deps: StepDeps, run: Run, msg: StepMessage): Promise
     now: deps.now(),
   });
   if (!advanced) return "lost-race";
-  deps.crash?.("after-commit", msg);
+  await deps.crash?.("after-commit", msg);
   // Only the last committed state and the best epoch's weights are still needed.
   const keep = bestWeightsKey(run, state.progress.best_epoch);
   const doomed = new Set<string>();
@@ -167,15 +171,17 @@ async function finalStep(deps: StepDeps, run: Run, msg: StepMessage): Promise<St
   // After a refit the last state holds the refit's weights.
   const refitted = run.plan.refit ? (await readState(deps, run, msg.seq - 1)).params : null;
   const { model, recall } = finalizeModel(bestParams, refitted, prepared, hyper);
-  const versionId = `ver_${run.id.slice(4)}`;
+  const fit = trainingFit(model, prepared, hyper, refitted !== null);
+  const versionId = versionIdOf(run.id);
   const checkpointKey = keys.versionModel(run.appId, run.agentId, versionId);
-  // Learned patterns and demos (deterministic ids: a redo writes nothing twice), beside the version's weights.
-  const memories = learnedMemories(run.id, run.agentId, examples, model.classes, recall);
+  // The version's learned patterns and demos (deterministic ids: a redo writes nothing twice), beside its weights.
+  const memories = learnedMemories(run.id, run.agentId, versionId, examples, model.classes, recall);
   const [epochs] = await Promise.all([
     runEpochMetrics(deps.db, run.id),
     createMemories(deps.memory, run.appId, memories),
     putBytes(deps.checkpoints, checkpointKey, encodeModel(model)),
   ]);
+  await deps.crash?.("final-before-commit", msg);
   const best = epochs.find((e) => e.epoch === run.bestEpoch);
   const created = await commitFinal(
     deps.db,
@@ -191,17 +197,24 @@ async function finalStep(deps: StepDeps, run: Run, msg: StepMessage): Promise<St
       classes: model.classes,
       params: { ...DEFAULT_VERSION_PARAMS, temperature: model.temperature },
       metrics: {
+        weights: refitted ? "refit" : "chosen_epoch",
         best_epoch: run.bestEpoch,
-        valid_accuracy: best?.valid_accuracy ?? null,
-        valid_loss: best?.valid_loss ?? null,
-        baseline_valid_accuracy: epochs.find((e) => e.epoch === 0)?.valid_accuracy ?? null,
         train_examples: run.plan.n_train,
         valid_examples: run.plan.n_valid,
+        training_fit: fit,
+        validation:
+          best && best.valid_accuracy !== null && best.valid_loss !== null
+            ? { split: "validation", weights: "chosen_epoch", epoch: run.bestEpoch, accuracy: best.valid_accuracy, loss: best.valid_loss, examples: run.plan.n_valid, selection_biased: true }
+            : null,
+        baseline_valid_accuracy: epochs.find((e) => e.epoch === 0)?.valid_accuracy ?? null,
+        temperature: { value: model.temperature, fitted_on: run.plan.n_valid > 0 ? "validation split, with the chosen epoch's weights" : null },
       },
     },
     deps.now(),
   );
   if (!created) return "lost-race";
+  await deps.crash?.("final-after-commit", msg);
   await deletePrefix(deps.checkpoints, keys.runPrefix(run.appId, run.id));
+  await markSwept(deps.db, run.id, deps.now());
   return "finalized";
 }

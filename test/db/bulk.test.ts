@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { eq } from "drizzle-orm";
 import { database } from "../../src/db/client.ts";
 import { agentMemories } from "../../src/db/schema.ts";
-import { D1VectorIndex } from "../../src/memory/vector-index.ts";
+import { D1VectorIndex } from "../../src/memory/vectors/d1-index.ts";
 import { createMemories, memoryServices } from "../../src/memory/store.ts";
 import { randomId } from "../../src/functions/common.ts";
 import { Rng } from "../../src/model/rng.ts";
@@ -18,6 +18,7 @@ describe("bulk inserts through one JSON parameter", () => {
       appId: "bulk",
       agentId: "bulk-agent",
       memoryType: "episodic" as const,
+      versionId: null,
       embedder: "test-384",
       values: Float32Array.from({ length: 384 }, () => (rng.next() - 0.5) * 1e-3 * (i + 1)),
     }));

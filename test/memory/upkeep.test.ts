@@ -41,6 +41,6 @@ it("decays importance, merges near-duplicates, expires working memories — and 
 
   const factAfterFirst = (await getMemory(now, "default", fact.id))!.importance;
   const second = await upkeep(at(later + 2 * 3_600_000));
-  expect(second).toEqual({ expired: 0, decayed: 0, merged: 0 });
+  expect(second).toEqual({ expired: 0, decayed: 0, merged: 0, conflicts: 0 });
   expect((await getMemory(now, "default", fact.id))!.importance).toBe(factAfterFirst);
 });

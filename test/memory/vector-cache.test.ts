@@ -1,12 +1,13 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { database } from "../../src/db/client.ts";
-import { D1VectorIndex, type VectorRecord } from "../../src/memory/vector-index.ts";
+import { D1VectorIndex } from "../../src/memory/vectors/d1-index.ts";
+import type { VectorRecord } from "../../src/memory/vectors/index.ts";
 
 const db = database(env.DB);
 const unit = (dim: number, i: number) => Float32Array.from({ length: dim }, (_, k) => (k === i ? 1 : 0));
-const rec = (id: string, values: Float32Array, agentId = "cache-agent"): VectorRecord => ({ id, appId: "cache", agentId, memoryType: "semantic", embedder: "test-8", values });
-const search = (index: D1VectorIndex, vector: Float32Array, agentId = "cache-agent") => index.query({ appId: "cache", agentId, embedder: "test-8", vector, topK: 3 });
+const rec = (id: string, values: Float32Array, agentId = "cache-agent"): VectorRecord => ({ id, appId: "cache", agentId, memoryType: "semantic", versionId: null, embedder: "test-8", values });
+const search = (index: D1VectorIndex, vector: Float32Array, agentId = "cache-agent") => index.query({ appId: "cache", agentId, embedder: "test-8", vector, topK: 3, versionId: null });
 
 describe("the D1 vector index keeps an agent's vectors in the isolate", () => {
   it("sees every write made through an index, and writes of other isolates once they bump the generation", async () => {
@@ -30,7 +31,7 @@ describe("the D1 vector index keeps an agent's vectors in the isolate", () => {
 
   it("scans an agent too large for its cache straight from D1, with the same answers", async () => {
     const records = Array.from({ length: 40 }, (_, i) => rec(`big-${i}`, Float32Array.from({ length: 8 }, (_, k) => Math.cos(i * (k + 1))), "big-agent"));
-    const small = new D1VectorIndex(db, 64); // 40 × 8 floats do not fit
+    const small = new D1VectorIndex(db, 256); // 40 × 8 floats (1,280 bytes) do not fit
     const roomy = new D1VectorIndex(db);
     await roomy.upsert(records);
     for (const i of [0, 7, 33]) {

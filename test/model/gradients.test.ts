@@ -29,7 +29,7 @@ describe("backpropagation", () => {
   it("matches central finite differences on every layer", () => {
     const params = initParams(arch, 3);
     // Float64 would be nicer; Float32 with a moderate step is accurate to ~1e-3 relative.
-    const net = new Network(arch, params, { maxTouchedRows: arch.rows, optimizer: initAdam(params, arch, "adagrad") });
+    const net = new Network(arch, params, { maxTouchedRows: arch.rows, optimizer: initAdam(arch, "adagrad") });
     net.zeroGrad();
     texts.forEach((_, r) => {
       net.forward(x, r, null, 0);

@@ -1,0 +1,67 @@
+/**
+ * The vector index behind memory search: one interface, two implementations.
+ * `D1VectorIndex` (d1-index.ts; default, local and tests) keeps Float32 blobs
+ * in D1 and answers exact cosine top-k, from an isolate cache while the
+ * agent's generation is unchanged; `VectorizeVectorIndex` (vectorize-index.ts) uses
+ * Cloudflare Vectorize with the same filter. VECTOR_INDEX=vectorize selects it.
+ */
+import { DomainError } from "../../errors.ts";
+import type { MemoryType } from "../../db/schema.ts";
+
+export interface VectorRecord {
+  id: string;
+  appId: string;
+  agentId: string;
+  memoryType: MemoryType;
+  /** The version the memory serves alone; null: every version of the agent. */
+  versionId: string | null;
+  embedder: string;
+  values: Float32Array;
+}
+
+export interface VectorQuery {
+  appId: string;
+  agentId: string;
+  embedder: string;
+  vector: Float32Array;
+  topK: number;
+  memoryTypes?: readonly MemoryType[];
+  /** Which version asks: it sees the agent's vectors and its own (null: the agent's only). */
+  versionId: string | null;
+}
+
+export interface VectorMatch {
+  id: string;
+  memoryType: MemoryType;
+  versionId: string | null;
+  /** Cosine similarity. */
+  score: number;
+}
+
+export interface VectorIndex {
+  upsert(records: VectorRecord[]): Promise<void>;
+  query(q: VectorQuery): Promise<VectorMatch[]>;
+  getByIds(appId: string, ids: string[]): Promise<VectorRecord[]>;
+  deleteByIds(appId: string, ids: string[]): Promise<void>;
+}
+
+/** Vectors of one agent must come from one embedder (same name, same dimension). */
+export class EmbeddingMismatchError extends DomainError {
+  constructor(message: string) {
+    super("conflict", "embedding_mismatch", message);
+  }
+}
+
+/** A query must come from the embedder of the agent's vectors. */
+export function checkQuery(q: VectorQuery, vectors: { embedder: string; dim: number }): void {
+  if (vectors.embedder !== q.embedder || vectors.dim !== q.vector.length) {
+    throw new EmbeddingMismatchError(
+      `agent '${q.agentId}' has vectors from ${vectors.embedder} (${vectors.dim} dimensions); the query is from ${q.embedder} (${q.vector.length}): re-embed its memories or keep one embedder`,
+    );
+  }
+}
+
+/** Whether a vector of `versionId` serves a query of `asking`. */
+export function inScope(versionId: string | null, asking: string | null): boolean {
+  return versionId === null || versionId === asking;
+}

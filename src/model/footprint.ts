@@ -1,0 +1,149 @@
+/**
+ * The memory a run's queue steps need at their peak, estimated before the run
+ * is accepted, from the same code the steps allocate with:
+ *
+ *   step peak = max(preparing the data, a training step, the final step)
+ *
+ *   preparing = examples + prepared data + the featurizer's scratch
+ *               (occurrence lists 4·occ, hashed and mapped rows 2 × 8·nnz,
+ *               weights 4·nnz, document frequencies 4·buckets, vocabulary
+ *               candidates 16·distinct; inside one synchronous call, so the
+ *               step bench cannot sample it: an analytical bound)
+ *   training  = examples + prepared data
+ *             + networks:   every member's WebAssembly memory, measured by the
+ *                           network's own layout (network.ts `networkBytes`):
+ *                           weights, gradients and both optimizer moments of
+ *                           every dense tensor (4 floats per parameter), the
+ *                           embedding table with its optimizer state, gradient
+ *                           slots for the rows one batch touches, activations
+ *             + state:      the training state as a checkpoint (weights and
+ *                           optimizer moments of every member, float32): the
+ *                           one read (until the networks have copied it in),
+ *                           the best epoch's weights (when that epoch ends
+ *                           mid-step, dropped before the state is written) or
+ *                           the one written — one at a time
+ *   final     = examples + prepared data + the chosen epoch's state (and the
+ *             refit's, after a refit) + the larger of: the inference networks
+ *             that evaluate the model, or the encoded version with the learned
+ *             memories on their way to D1 (rows, vectors and their JSON:
+ *             MEMORY_ROW_BYTES + 4 bytes a character of an average example each)
+ *   examples  = 2 bytes a character + EXAMPLE_OVERHEAD_BYTES each
+ *   prepared  = 8·nnz + 4·(rows + 1) + 12·rows + 8·vocabulary rows
+ *
+ * nnz (feature entries) is bounded by feature occurrences (`featureCount`);
+ * the vocabulary is the distinct hashed features (counted exactly), at most
+ * max_rows (which the members share).
+ * bench/step-memory.ts prints this estimate beside the measured peak, and
+ * test/node/footprint.test.ts checks that it bounds the measurement.
+ */
+import { featureCount, featureIds } from "./features.ts";
+import type { Example, Hyper } from "./hyper.ts";
+import { networkBytes, tensorShapes, type Arch } from "./network.ts";
+import { adamShapes } from "./optimizer.ts";
+import { labelExamples, MAX_EMBEDDING_FLOATS, membersFor, splitSizes } from "./prepare.ts";
+
+/** JS object, array slot and string headers of one parsed example. */
+const EXAMPLE_OVERHEAD_BYTES = 160;
+/** One learned memory on its way to D1 beside its text: its row, its 384-float vector and their JSON (the vector as hex). Measured: 6.2 KB with BANKING77's short texts. */
+const MEMORY_ROW_BYTES = 6_144;
+/** A checkpoint's JSON header (tensor table, metadata). */
+const HEADER_BYTES = 65_536;
+
+/** What the estimate needs to know of a dataset. */
+export interface DataShape {
+  /** Rows prepared: the examples, plus each class's text with label_examples. */
+  rows: number;
+  n_train: number;
+  n_valid: number;
+  classes: number;
+  /** Characters of every input and output. */
+  chars: number;
+  /** Feature occurrences over all rows (bounds the feature entries, nnz). */
+  occurrences: number;
+  /** Distinct hashed features over all rows (bounds the vocabulary, which the training rows' features make). */
+  distinct: number;
+  /** Most feature occurrences of one row. */
+  longest: number;
+}
+
+export function dataShape(examples: readonly Example[], hyper: Hyper): DataShape {
+  const { classes, labels } = labelExamples(examples);
+  const { n_train, n_valid } = splitSizes(labels, classes.length, hyper);
+  const texts = examples.map((e) => e.input);
+  if (hyper.label_examples) texts.push(...classes);
+  let occurrences = 0;
+  let longest = 0;
+  let distinct = 0;
+  const seen = new Uint8Array(hyper.features.buckets);
+  for (const t of texts) {
+    const n = featureCount(t, hyper.features);
+    occurrences += n;
+    longest = Math.max(longest, n);
+    for (const id of featureIds(t, hyper.features)) {
+      if (seen[id]) continue;
+      seen[id] = 1;
+      distinct++;
+    }
+  }
+  const chars = examples.reduce((s, e) => s + e.input.length + e.expected_output.length, 0);
+  return { rows: texts.length, n_train, n_valid, classes: classes.length, chars, occurrences, distinct, longest };
+}
+
+export interface Footprint {
+  /** The largest of the phases, in bytes. */
+  peak_bytes: number;
+  phases: { prepare: number; training: number; final: number };
+  /** What the training phase holds, by part (bytes). */
+  parts: { examples: number; prepared: number; networks: number; state: number; best_model: number };
+  /** The levers behind the parts (bytes): dense layers, embedding tables, data. */
+  levers: { dense: number; embedding: number; data: number };
+  members: number;
+  vocabulary_rows: number;
+}
+
+/** `learnedMemories`: how many memories the final step writes (patterns and demos). */
+export function stepFootprint(hyper: Hyper, shape: DataShape, learnedMemories: number): Footprint {
+  const members = membersFor(hyper, shape.n_train);
+  const maxRows = Math.max(1, Math.min(hyper.features.max_rows, Math.floor(MAX_EMBEDDING_FLOATS / (members * hyper.dim))));
+  const vocabRows = Math.max(1, Math.min(maxRows, shape.distinct));
+  const arch: Arch = { rows: vocabRows, dim: hyper.dim, hidden: hyper.hidden, classes: shape.classes, members };
+  const moments = adamShapes(arch, hyper.embedding_optimizer);
+  const maxTouchedRows = Math.max(1, Math.min(vocabRows, hyper.batch_size * shape.longest));
+  const trainingNet = networkBytes(arch, { maxTouchedRows, moments });
+  const inferenceNet = networkBytes(arch);
+
+  const shapes = tensorShapes(arch);
+  let paramFloats = 0;
+  let embeddingFloats = 0;
+  for (const [name, [r, c]] of Object.entries(shapes)) {
+    paramFloats += r * c;
+    if (name.startsWith("embedding.")) embeddingFloats += r * c + moments[name].m + moments[name].v;
+  }
+  const momentFloats = Object.values(moments).reduce((s, m) => s + m.m + m.v, 0);
+  const stateBytes = members * 4 * (paramFloats + momentFloats) + HEADER_BYTES;
+  const modelBytes = members * 4 * paramFloats + 8 * vocabRows + HEADER_BYTES;
+  const versionBytes = members * (2 * vocabRows * hyper.dim + 4 * (paramFloats - vocabRows * hyper.dim)) + 8 * vocabRows + HEADER_BYTES;
+
+  const nnz = shape.occurrences;
+  const examples = 2 * shape.chars + EXAMPLE_OVERHEAD_BYTES * shape.rows;
+  const prepared = 8 * nnz + 4 * (shape.rows + 1) + 12 * shape.rows + 8 * vocabRows;
+  const scratch = 4 * nnz + 16 * nnz + 4 * nnz + 4 * hyper.features.buckets + 16 * shape.distinct;
+  const networks = members * trainingNet;
+  const memories = learnedMemories * (MEMORY_ROW_BYTES + (4 * shape.chars) / Math.max(1, shape.rows));
+  const refit = hyper.refit === "auto" ? shape.n_train <= 2000 && shape.n_valid > 0 : hyper.refit && shape.n_valid > 0;
+
+  const phases = {
+    prepare: examples + prepared + scratch,
+    training: examples + prepared + networks + Math.max(stateBytes, modelBytes),
+    final: examples + prepared + (refit ? 2 : 1) * stateBytes + Math.max(members * inferenceNet, versionBytes + memories),
+  };
+  const embedding = members * 4 * (embeddingFloats + maxTouchedRows * hyper.dim);
+  return {
+    peak_bytes: Math.max(phases.prepare, phases.training, phases.final),
+    phases,
+    parts: { examples, prepared, networks, state: stateBytes, best_model: modelBytes },
+    levers: { dense: Math.max(0, networks + stateBytes - 2 * embedding), embedding: 2 * embedding, data: examples + prepared },
+    members,
+    vocabulary_rows: vocabRows,
+  };
+}
