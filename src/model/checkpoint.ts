@@ -67,7 +67,7 @@ export function decodeCheckpoint<M>(bytes: ArrayBuffer | Uint8Array): { meta: M;
   if (format !== 1 && format !== FORMAT) throw new CheckpointError(`unsupported checkpoint format ${format}`);
   const headerLen = view.getUint32(8, true);
   if (12 + headerLen > buf.byteLength) throw new CheckpointError("checkpoint header is truncated");
-  const header = JSON.parse(new TextDecoder().decode(buf.subarray(12, 12 + headerLen))) as Header<M>;
+  const header = parseHeader<M>(buf.subarray(12, 12 + headerLen));
   const dataStart = Math.ceil((12 + headerLen) / 8) * 8;
   const dataBytes = buf.byteLength - dataStart;
   const tensors: Tensors = {};
@@ -81,6 +81,24 @@ export function decodeCheckpoint<M>(bytes: ArrayBuffer | Uint8Array): { meta: M;
         : new Float32Array(buf.buffer, buf.byteOffset + dataStart + at, t.length);
   }
   return { meta: header.meta, tensors };
+}
+
+/** The JSON header, checked for the shape decoding relies on. */
+function parseHeader<M>(bytes: Uint8Array): Header<M> {
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    throw new CheckpointError("checkpoint header is not JSON");
+  }
+  if (typeof header !== "object" || header === null || !("meta" in header) || !("tensors" in header) || !Array.isArray(header.tensors)) {
+    throw new CheckpointError("checkpoint header lacks its metadata or tensor table");
+  }
+  for (const t of header.tensors) {
+    const ok = typeof t === "object" && t !== null && typeof t.name === "string" && Number.isInteger(t.offset) && t.offset >= 0 && Number.isInteger(t.length) && t.length >= 0;
+    if (!ok) throw new CheckpointError("checkpoint tensor table is malformed");
+  }
+  return header as Header<M>;
 }
 
 const f32 = new Float32Array(1);
