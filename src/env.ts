@@ -12,6 +12,9 @@ export interface Env {
   ENVIRONMENT?: string;
   /** Minutes without a committed step after which the watchdog re-enqueues a run. */
   WATCHDOG_STALE_MINUTES?: string;
+  /** Seconds one progress stream (GET /runs/{id}/events) lasts before the client reconnects (default 25), and between heartbeats (default 15). */
+  SSE_STREAM_SECONDS?: string;
+  SSE_HEARTBEAT_SECONDS?: string;
   /** Days a failed or cancelled run keeps its checkpoints (it can be resumed until then); default 7. */
   RUN_RETENTION_DAYS?: string;
   /** "vectorize" uses the VECTORIZE binding; the D1-backed index otherwise. */

@@ -15,16 +15,27 @@ input{font:inherit;padding:.2rem .4rem;width:22rem}</style></head>
 <script>
 document.getElementById('go').onclick = async () => {
   const key = document.getElementById('key').value, id = document.getElementById('run').value.trim();
-  const res = await fetch('/runs/' + id + '/events', { headers: { authorization: 'Bearer ' + key } });
-  if (!res.ok) { document.getElementById('out').textContent = await res.text(); return; }
-  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader(); let buf = '';
-  for (;;) { const { value, done } = await reader.read(); if (done) break; buf += value;
-    let i; while ((i = buf.indexOf('\\n\\n')) >= 0) { const ev = buf.slice(0, i); buf = buf.slice(i + 2);
-      const data = ev.split('\\n').filter(l => l.startsWith('data:')).map(l => l.slice(5)).join('');
-      if (!data) continue; const run = JSON.parse(data);
-      document.getElementById('fill').style.width = (100 * run.progress.fraction).toFixed(1) + '%';
-      document.getElementById('out').textContent = run.status + '  ' + run.progress.phase + ' epoch ' + run.progress.epoch + '/' + run.progress.epochs + '\\n' +
-        run.metrics.epochs.map(e => 'epoch ' + e.epoch + '  valid_acc ' + (e.valid_accuracy ?? '-') + '  valid_loss ' + (e.valid_loss ?? '-')).join('\\n'); } }
+  const out = document.getElementById('out');
+  let lastId = '', done = false, retry = 1000;
+  // A stream closes after a while; reconnect with the last event id until the run is done.
+  while (!done) {
+    const headers = { authorization: 'Bearer ' + key };
+    if (lastId) headers['last-event-id'] = lastId;
+    const res = await fetch('/runs/' + id + '/events', { headers });
+    if (!res.ok) { out.textContent = await res.text(); return; }
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader(); let buf = '';
+    for (;;) { const { value, done: end } = await reader.read(); if (end) break; buf += value;
+      let i; while ((i = buf.indexOf('\\n\\n')) >= 0) { const ev = buf.slice(0, i); buf = buf.slice(i + 2);
+        const field = (name) => ev.split('\\n').filter(l => l.startsWith(name + ':')).map(l => l.slice(name.length + 1).trim()).join('');
+        if (field('retry')) retry = Number(field('retry'));
+        const data = field('data'); if (!data) continue;
+        lastId = field('id') || lastId; if (field('event') === 'done') done = true;
+        const run = JSON.parse(data);
+        document.getElementById('fill').style.width = (100 * run.progress.fraction).toFixed(1) + '%';
+        out.textContent = run.status + '  ' + run.progress.phase + ' epoch ' + run.progress.epoch + '/' + run.progress.epochs + '\\n' +
+          run.metrics.epochs.map(e => 'epoch ' + e.epoch + '  valid_acc ' + (e.valid_accuracy ?? '-') + '  valid_loss ' + (e.valid_loss ?? '-')).join('\\n'); } }
+    if (!done) await new Promise(r => setTimeout(r, retry));
+  }
 };
 </script></body></html>`;
 }
