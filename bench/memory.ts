@@ -32,7 +32,7 @@ function corpus(n: number, seed: number): string[] {
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 
 const { key } = ensureApiKey();
-const worker = await startWorker({ port: 8799, persistTo: `.wrangler/bench-memory-${Date.now()}` });
+const worker = await startWorker({ persistTo: `.wrangler/bench-memory-${Date.now()}` });
 const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
 const post = async <T>(path: string, body: unknown): Promise<T> => {
   const res = await fetch(`${worker.url}${path}`, { method: "POST", headers, body: JSON.stringify(body) });

@@ -61,7 +61,7 @@ function stepPeakMb(trainPath: string, seed: number): number {
 async function viaWorker(train: Example[], hyper: Hyper, inProcessS: number): Promise<void> {
   const { startWorker, ensureApiKey } = await import("../scripts/worker.mjs");
   const { key } = ensureApiKey();
-  const worker = await startWorker({ port: 8798, persistTo: ".wrangler/bench-state" });
+  const worker = await startWorker({ persistTo: ".wrangler/bench-state" });
   try {
     const auth = { authorization: `Bearer ${key}` };
     const jsonl = train.map((e) => JSON.stringify(e)).join("\n");

@@ -13,9 +13,17 @@ const pct = (x) => (x === null || x === undefined ? "   -  " : `${(100 * x).toFi
 const { key } = ensureApiKey();
 const persistTo = join(ROOT, ".demo", "state");
 rmSync(join(ROOT, ".demo"), { recursive: true, force: true });
-const port = Number(process.env.DEMO_PORT ?? 8797);
-console.log(`Starting the Worker locally (wrangler dev, local D1/R2/Queues) on port ${port}…`);
-const worker = await startWorker({ port, persistTo });
+// A free port unless DEMO_PORT names one (which must then be free).
+const port = process.env.DEMO_PORT ? Number(process.env.DEMO_PORT) : undefined;
+console.log("Starting the Worker locally (wrangler dev, local D1/R2/Queues)…");
+let worker;
+try {
+  worker = await startWorker({ port, persistTo, portHint: "run the demo on another port with DEMO_PORT=<port> npm run demo (or leave DEMO_PORT unset to take a free one)" });
+} catch (e) {
+  console.error(`demo could not start the Worker: ${e.message}`);
+  process.exit(1);
+}
+console.log(`Worker on ${worker.url}`);
 let exitCode = 0;
 try {
   const call = async (fn, body) => {

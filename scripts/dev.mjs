@@ -4,7 +4,13 @@ import { ensureApiKey, startWorker } from "./worker.mjs";
 const { key, created } = ensureApiKey();
 console.log(created ? `Created .dev.vars with a new API key: ${key}` : `API key (from .dev.vars): ${key}`);
 const port = Number(process.env.PORT ?? 8787);
-const worker = await startWorker({ port, quiet: false });
+let worker;
+try {
+  worker = await startWorker({ port, quiet: false, portHint: "start it on another port with PORT=<port> npm run dev" });
+} catch (e) {
+  console.error(`npm run dev: ${e.message}`);
+  process.exit(1);
+}
 console.log(`\narchon-training is running on ${worker.url}  (API: ${worker.url}/openapi.json)`);
 console.log(`Functions: curl -s ${worker.url}/openapi.json   (every call carries -H 'authorization: Bearer ${key}'; README shows a trainAgent example)`);
 for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => (worker.stop(), process.exit(0)));

@@ -2,6 +2,7 @@
 import { spawn, execFileSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
+import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 
@@ -32,15 +33,56 @@ export function migrateLocal(persistTo) {
   });
 }
 
+/** A port the OS says is free now (for the Worker or its inspector). */
+export async function freePort() {
+  const server = createServer();
+  await new Promise((resolve, reject) => server.once("error", reject).listen(0, "127.0.0.1", resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Rejects, naming the port and how to choose another, when something already listens on it. */
+export async function assertPortFree(port, hint = "choose another port") {
+  const server = createServer();
+  try {
+    await new Promise((resolve, reject) => server.once("error", reject).listen(port, "127.0.0.1", resolve));
+  } catch (e) {
+    if (e.code === "EADDRINUSE" || e.code === "EACCES") throw new Error(`port ${port} is already in use (another server answers there): stop it, or ${hint}`);
+    throw e;
+  }
+  await new Promise((resolve) => server.close(resolve));
+}
+
 /**
- * Starts `wrangler dev` on `port` and resolves once /health answers.
- * Returns { url, stop() }; stop() kills the server by its own pid.
+ * Starts `wrangler dev` on `port` (a free one when not given; a given port
+ * must be free) and resolves once /health answers with this instance's id, so
+ * that another server on the port is never taken for it.
+ * Returns { url, port, stop() }; stop() kills the server by its own pid.
  */
-export async function startWorker({ port = 8787, persistTo, quiet = true, extraArgs = [] } = {}) {
+export async function startWorker({ port, persistTo, quiet = true, extraArgs = [], portHint } = {}) {
+  if (port === undefined) port = await freePort();
+  else await assertPortFree(port, portHint);
   migrateLocal(persistTo);
+  const instance = randomBytes(8).toString("hex");
   const child = spawn(
     process.execPath,
-    [WRANGLER, "dev", "--port", String(port), "--ip", "127.0.0.1", "--test-scheduled", "--show-interactive-dev-session=false", ...wranglerArgs(persistTo), ...extraArgs],
+    [
+      WRANGLER,
+      "dev",
+      "--port",
+      String(port),
+      "--ip",
+      "127.0.0.1",
+      "--inspector-port",
+      String(await freePort()),
+      "--var",
+      `INSTANCE_ID:${instance}`,
+      "--test-scheduled",
+      "--show-interactive-dev-session=false",
+      ...wranglerArgs(persistTo),
+      ...extraArgs,
+    ],
     { cwd: ROOT, stdio: quiet ? ["ignore", "pipe", "pipe"] : ["ignore", "inherit", "inherit"], detached: true, env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
   );
   let log = "";
@@ -59,7 +101,7 @@ export async function startWorker({ port = 8787, persistTo, quiet = true, extraA
     if (child.exitCode !== null) throw new Error(`wrangler dev exited (${child.exitCode}):\n${log.slice(-3000)}`);
     try {
       const r = await fetch(`${url}/health`);
-      if (r.ok) break;
+      if (r.ok && (await r.json()).instance === instance) break;
     } catch {}
     if (Date.now() > deadline) {
       stop();
@@ -67,5 +109,5 @@ export async function startWorker({ port = 8787, persistTo, quiet = true, extraA
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  return { url, stop, child, log: () => log };
+  return { url, port, stop, child, log: () => log };
 }

@@ -10,6 +10,8 @@ export interface Env {
   /** The local app's API key (`.dev.vars`); apps' keys also live in D1 `api_keys`. */
   API_KEY?: string;
   ENVIRONMENT?: string;
+  /** Set by scripts/worker.mjs for each local Worker it starts; /health answers it. */
+  INSTANCE_ID?: string;
   /** Minutes without a committed step after which the watchdog re-enqueues a run. */
   WATCHDOG_STALE_MINUTES?: string;
   /** Seconds one progress stream (GET /runs/{id}/events) lasts before the client reconnects (default 25), and between heartbeats (default 15). */

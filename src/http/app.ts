@@ -57,7 +57,8 @@ export function createApp(): OpenAPIHono<AppEnv> {
   );
 
   // Public routes first: they answer before the API's key check is reached.
-  app.get("/health", (c) => c.json({ ok: true }));
+  // `instance` tells a script that started this Worker that it is talking to it (not to another server on the port).
+  app.get("/health", (c) => c.json({ ok: true, instance: c.env.INSTANCE_ID ?? null }));
   app.get("/", (c) => c.html(dashboardHtml()));
   app.get("/openapi.json", (c) =>
     c.json(
