@@ -16,6 +16,7 @@ import { registerDatasets } from "./datasets.ts";
 import { registerRuns } from "./runs.ts";
 import { registerEntities } from "./entities.ts";
 import { dashboardHtml } from "./dashboard.ts";
+import { requestStarted } from "../isolate/activity.ts";
 
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
 
@@ -45,6 +46,16 @@ export function createApp(): OpenAPIHono<AppEnv> {
     return c.json(e.toJSON(), e.status);
   });
   app.notFound((c) => c.json(new ApiError(404, "not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`).toJSON(), 404));
+
+  // Tell long work in this isolate (training steps) when requests are in flight, so it pauses for them (isolate/activity.ts).
+  app.use("*", async (_, next) => {
+    const ended = requestStarted();
+    try {
+      await next();
+    } finally {
+      ended();
+    }
+  });
 
   app.use(
     "*",

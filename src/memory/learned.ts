@@ -10,18 +10,34 @@
  */
 import type { Example } from "../model/hyper.ts";
 import { tokenize } from "../model/features.ts";
+import { finish, type Work } from "../model/work.ts";
 import type { NewMemory } from "./store.ts";
 
 export const MAX_DEMOS = 2000;
 const PHRASES_PER_CLASS = 5;
 
 export function learnedMemories(runId: string, agentId: string, versionId: string, examples: readonly Example[], classes: readonly string[], recall: ArrayLike<number>): NewMemory[] {
+  return finish(learnedMemoriesWork(runId, agentId, versionId, examples, classes, recall));
+}
+
+/** Examples tokenized between two reports of work done, and the work of one character. */
+const TOKENIZE_CHUNK = 500;
+const TOKENIZE_WORK_PER_CHAR = 400;
+
+export function* learnedMemoriesWork(runId: string, agentId: string, versionId: string, examples: readonly Example[], classes: readonly string[], recall: ArrayLike<number>): Work<NewMemory[]> {
   const classIndex = new Map(classes.map((c, i) => [c, i]));
-  const terms = examples.map((e) => {
+  const terms: Set<string>[] = [];
+  let chars = 0;
+  for (const e of examples) {
     const toks = tokenize(e.input);
     const bigrams = toks.slice(1).map((t, i) => `${toks[i]} ${t}`);
-    return new Set([...toks.filter((t) => t.length > 2), ...bigrams]);
-  });
+    terms.push(new Set([...toks.filter((t) => t.length > 2), ...bigrams]));
+    chars += e.input.length;
+    if (terms.length % TOKENIZE_CHUNK === 0) {
+      yield chars * TOKENIZE_WORK_PER_CHAR;
+      chars = 0;
+    }
+  }
   const df = new Map<string, number>();
   const dfByClass = classes.map(() => new Map<string, number>());
   const perClass = new Array<number>(classes.length).fill(0);

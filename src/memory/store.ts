@@ -9,7 +9,7 @@
  */
 import { and, asc, desc, eq, exists, inArray, isNotNull, isNull, lt, or, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { jsonRowSelects, runBatched } from "../db/bulk.ts";
+import { jsonRowSelects, mapIterable, runBatched, runEach } from "../db/bulk.ts";
 import { chunksWithinParameters } from "../db/limits.ts";
 import { agentMemories, agentVersions, type MemoryType } from "../db/schema.ts";
 import type { Env } from "../env.ts";
@@ -75,8 +75,7 @@ export async function createMemories(s: MemoryServices, appId: string, items: Ne
   const vectors = await s.embedder.embed(rows.map((r) => memoryText(r.content)));
   // Vectors first: a memory row never exists without its vector (an orphan vector is never returned).
   await s.index.upsert(rows.map((r, i) => ({ id: r.id, appId, agentId: r.agentId, memoryType: r.memoryType, versionId: r.versionId, embedder: s.embedder.name, values: vectors[i] })));
-  const statements = jsonRowSelects(agentMemories, rows).map((select) => s.db.insert(agentMemories).select(select).onConflictDoNothing());
-  await runBatched(s.db, statements);
+  await runEach(mapIterable(jsonRowSelects(agentMemories, rows), (select) => s.db.insert(agentMemories).select(select).onConflictDoNothing()));
   return rows;
 }
 

@@ -9,6 +9,7 @@
  * the rest are dropped. Weights are sublinear TF × IDF, L2-normalized per text.
  */
 import { fnv1a, mix32 } from "./hash.ts";
+import { finish, type Work } from "./work.ts";
 
 export interface FeatureConfig {
   /** Size of the hash space n-grams are hashed into. */
@@ -89,8 +90,27 @@ export function featureCount(text: string, cfg: Pick<NgramHashing, "word_ngrams"
 
 /** Raw term counts of each text as sparse rows (bucket ids ascending within a row). */
 export function countRows(texts: readonly string[], cfg: NgramHashing): SparseRows {
+  return finish(countRowsWork(texts, cfg));
+}
+
+/** Texts hashed between two reports of work done. */
+const HASH_CHUNK = 256;
+/** Work of hashing one feature occurrence, in multiply-adds (measured: ~78 ns, ~280 multiply-adds of the kernels). */
+export const HASH_WORK = 280;
+
+export function* countRowsWork(texts: readonly string[], cfg: NgramHashing): Work<SparseRows> {
   const offsets = new Int32Array(texts.length + 1);
-  const rows = texts.map((t) => Int32Array.from(featureIds(t, cfg)).sort());
+  const rows: Int32Array[] = [];
+  let occurrences = 0;
+  for (const t of texts) {
+    const ids = Int32Array.from(featureIds(t, cfg)).sort();
+    rows.push(ids);
+    occurrences += ids.length;
+    if (rows.length % HASH_CHUNK === 0) {
+      yield occurrences * HASH_WORK;
+      occurrences = 0;
+    }
+  }
   let nnz = 0;
   for (const ids of rows) {
     for (let i = 0; i < ids.length; i++) if (i === 0 || ids[i] !== ids[i - 1]) nnz++;

@@ -44,8 +44,8 @@ import { labelExamples, MAX_EMBEDDING_FLOATS, membersFor, splitSizes } from "./p
 
 /** JS object, array slot and string headers of one parsed example. */
 const EXAMPLE_OVERHEAD_BYTES = 160;
-/** One learned memory on its way to D1 beside its text: its row, its 384-float vector and their JSON (the vector as hex). Measured: 6.2 KB with BANKING77's short texts. */
-const MEMORY_ROW_BYTES = 6_144;
+/** One learned memory on its way to D1 beside its text: its row, its 384-float vector and their JSON (the vector as hex). Measured: 6.2 KB with BANKING77's short texts; 7 KiB leaves a margin. */
+const MEMORY_ROW_BYTES = 7_168;
 /** A checkpoint's JSON header (tensor table, metadata). */
 const HEADER_BYTES = 65_536;
 

@@ -2,7 +2,8 @@
  * Data preparation, free of Worker APIs: classes, the seeded stratified
  * split, the ensemble's size, the learned vocabulary and TF-IDF features.
  */
-import { buildVocabulary, countRows, inverseDocumentFrequency, toVocabularyRows, weightRows, type SparseRows } from "./features.ts";
+import { buildVocabulary, countRowsWork, inverseDocumentFrequency, toVocabularyRows, weightRows, type SparseRows } from "./features.ts";
+import { finish, type Work } from "./work.ts";
 import type { Arch } from "./network.ts";
 import { Rng } from "./rng.ts";
 import type { Example, Hyper } from "./hyper.ts";
@@ -50,6 +51,11 @@ export function prepareKey(hyper: Hyper): string {
  * (rows after the examples'; never held out).
  */
 export function prepare(examples: readonly Example[], hyper: Hyper): Prepared {
+  return finish(prepareWork(examples, hyper));
+}
+
+/** `prepare` as work reported while hashing and between its stages. */
+export function* prepareWork(examples: readonly Example[], hyper: Hyper): Work<Prepared> {
   const { classes, labels: exampleLabels } = labelExamples(examples);
   const split = stratifiedSplit(exampleLabels, classes.length, hyper.seed, hyper.validation_split);
   const inputs = examples.map((e) => e.input);
@@ -64,9 +70,11 @@ export function prepare(examples: readonly Example[], hyper: Hyper): Prepared {
   const members = membersFor(hyper, train.length);
   // The members share the embedding budget.
   const maxRows = Math.max(1, Math.min(f.max_rows, Math.floor(MAX_EMBEDDING_FLOATS / (members * hyper.dim))));
-  const hashed = countRows(inputs, f);
+  const hashed = yield* countRowsWork(inputs, f);
   const vocab = buildVocabulary(hashed, train, f.buckets, maxRows, f.min_df);
+  yield hashed.idx.length * 16;
   const counts = toVocabularyRows(hashed, vocab);
+  yield hashed.idx.length * 16;
   const idf = inverseDocumentFrequency(counts, train, vocab.length);
   const all = Int32Array.from([...train, ...split.valid]).sort();
   return { classes, labels, train, valid: split.valid, all, members, vocab, idf, x: weightRows(counts, idf) };

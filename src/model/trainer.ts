@@ -2,7 +2,8 @@
  * Training engine, free of Worker APIs: the training state and one
  * resumable step of training, evaluation and the final model. The queue
  * consumer and the in-process benchmark both drive training through
- * `trainStep`, so they run the same code.
+ * `trainStepWork` (work.ts: the consumer pauses it between batches to serve
+ * requests, the benchmark runs it through), so they run the same code.
  */
 import { initParams, type LayerName, type Network, type Tensors } from "./network.ts";
 import { Ensemble, joinMembers, memberSeed } from "./ensemble.ts";
@@ -13,6 +14,7 @@ import { encodeModel, type AgentModel } from "./model.ts";
 import type { Hyper } from "./hyper.ts";
 import { archOf, type Prepared } from "./prepare.ts";
 import { stepEndingEpoch, stepPosition, type Phase, type Plan } from "./plan.ts";
+import { finish, forwardCost, type Work } from "./work.ts";
 
 export interface Progress {
   epoch_loss: number;
@@ -94,17 +96,18 @@ function learningRate(hyper: Hyper, t: number, total: number): number {
   }
 }
 
+/** Rows evaluated between two reports of work done. */
+const EVAL_CHUNK = 32;
+
 /** Loss, accuracy and (optionally) the ensemble's mean logits on rows `rows`. */
-export function evaluate(
-  ens: Ensemble,
-  prepared: Prepared,
-  rows: Int32Array,
-  keepLogits = false,
-): { loss: number; accuracy: number; logits: Float32Array | null } {
+export function* evaluateWork(ens: Ensemble, prepared: Prepared, rows: Int32Array, keepLogits = false): Work<{ loss: number; accuracy: number; logits: Float32Array | null }> {
   const C = ens.arch.classes;
   const logits = keepLogits ? new Float32Array(rows.length * C) : null;
+  const { offsets } = prepared.x;
   let loss = 0;
   let correct = 0;
+  let features = 0;
+  let chunk = 0;
   for (let k = 0; k < rows.length; k++) {
     const r = rows[k];
     ens.forward(prepared.x, r);
@@ -114,14 +117,24 @@ export function evaluate(
     for (let c = 1; c < C; c++) if (ens.probs[c] > ens.probs[best]) best = c;
     if (best === y) correct++;
     if (logits) logits.set(ens.logits, k * C);
+    features += offsets[r + 1] - offsets[r];
+    if (++chunk === EVAL_CHUNK || k === rows.length - 1) {
+      yield ens.nets.length * chunk * forwardCost(ens.arch, features / chunk);
+      features = 0;
+      chunk = 0;
+    }
   }
   const n = Math.max(1, rows.length);
   return { loss: loss / n, accuracy: correct / n, logits };
 }
 
-function validMetrics(ens: Ensemble, prepared: Prepared): { loss: number | null; accuracy: number | null } {
+export function evaluate(ens: Ensemble, prepared: Prepared, rows: Int32Array, keepLogits = false): { loss: number; accuracy: number; logits: Float32Array | null } {
+  return finish(evaluateWork(ens, prepared, rows, keepLogits));
+}
+
+function* validMetrics(ens: Ensemble, prepared: Prepared): Work<{ loss: number | null; accuracy: number | null }> {
   if (prepared.valid.length === 0) return { loss: null, accuracy: null };
-  const { loss, accuracy } = evaluate(ens, prepared, prepared.valid);
+  const { loss, accuracy } = yield* evaluateWork(ens, prepared, prepared.valid);
   return { loss, accuracy };
 }
 
@@ -134,6 +147,11 @@ function validMetrics(ens: Ensemble, prepared: Prepared): { loss: number | null;
  * training is over. Deterministic in (state, prepared, hyper, seq).
  */
 export function trainStep(state: TrainState, prepared: Prepared, hyper: Hyper, plan: Plan, seq: number): StepReport {
+  return finish(trainStepWork(state, prepared, hyper, plan, seq));
+}
+
+/** `trainStep` as work that reports its progress after every batch and every few evaluated rows. */
+export function* trainStepWork(state: TrainState, prepared: Prepared, hyper: Hyper, plan: Plan, seq: number): Work<StepReport> {
   const p = state.progress;
   const refitting = plan.refit !== null && p.refit_from > 0 && seq >= p.refit_from;
   const phase = refitting ? plan.refit! : plan;
@@ -156,7 +174,7 @@ export function trainStep(state: TrainState, prepared: Prepared, hyper: Hyper, p
   const last = refitting ? Math.min(lastOfStep, p.best_epoch) : lastOfStep;
   const epochs: EpochMetrics[] = [];
   if (seq === 1) {
-    const m = validMetrics(ens, prepared);
+    const m = yield* validMetrics(ens, prepared);
     epochs.push({ epoch: 0, train_loss: null, valid_loss: m.loss, valid_accuracy: m.accuracy });
   }
   const adam: AdamConfig = {
@@ -176,7 +194,7 @@ export function trainStep(state: TrainState, prepared: Prepared, hyper: Hyper, p
   for (; epoch <= last; epoch++) {
     // Every member trains on the same rows with its own shuffles and dropout.
     for (const [k, net] of ens.nets.entries()) {
-      const done = trainBatches(net, prepared, rows, hyper, memberSeed(hyper.seed, k), phase, adam, frozen, epoch, firstBatch, lastBatch);
+      const done = yield* trainBatches(net, prepared, rows, hyper, memberSeed(hyper.seed, k), phase, adam, frozen, epoch, firstBatch, lastBatch);
       lossSum += done.lossSum / ens.nets.length;
       p.epoch_loss += done.lossSum / ens.nets.length;
       if (k === 0) {
@@ -195,7 +213,7 @@ export function trainStep(state: TrainState, prepared: Prepared, hyper: Hyper, p
       }
       continue;
     }
-    const m = endEpoch(ens, prepared, hyper, plan, p, epoch);
+    const m = yield* endEpoch(ens, prepared, hyper, plan, p, epoch);
     epochs.push(m.metrics);
     if (m.improved) {
       improved = true;
@@ -223,8 +241,8 @@ export function trainStep(state: TrainState, prepared: Prepared, hyper: Hyper, p
   };
 }
 
-/** Batches [firstBatch, lastBatch) of `epoch`: forward, backward and an optimizer step per batch. */
-function trainBatches(
+/** Batches [firstBatch, lastBatch) of `epoch`: forward, backward and an optimizer step per batch (reporting each batch's work). */
+function* trainBatches(
   net: Network,
   prepared: Prepared,
   rows: Int32Array,
@@ -236,7 +254,7 @@ function trainBatches(
   epoch: number,
   firstBatch: number,
   lastBatch: number,
-): { lossSum: number; examples: number } {
+): Work<{ lossSum: number; examples: number }> {
   const order = permutation(plan.n_train, seed, 0x10000 + epoch);
   const bs = hyper.batch_size;
   const totalBatches = plan.epochs * plan.batches_per_epoch;
@@ -256,13 +274,20 @@ function trainBatches(
     }
     examples += to - from;
     adamStep(net, adam, learningRate(hyper, t, totalBatches), frozen);
+    // Forward and backward: about three forward passes of work per example.
+    let features = 0;
+    for (let k = from; k < to; k++) {
+      const r = rows[order[k]];
+      features += prepared.x.offsets[r + 1] - prepared.x.offsets[r];
+    }
+    yield 3 * forwardCost(net.arch, features / (to - from)) * (to - from);
   }
   return { lossSum, examples };
 }
 
 /** Validation metrics at the end of `epoch`; updates best epoch, patience and stop in `p`. */
-function endEpoch(ens: Ensemble, prepared: Prepared, hyper: Hyper, plan: Plan, p: Progress, epoch: number): { metrics: EpochMetrics; improved: boolean } {
-  const m = validMetrics(ens, prepared);
+function* endEpoch(ens: Ensemble, prepared: Prepared, hyper: Hyper, plan: Plan, p: Progress, epoch: number): Work<{ metrics: EpochMetrics; improved: boolean }> {
+  const m = yield* validMetrics(ens, prepared);
   const metrics = { epoch, train_loss: p.epoch_loss / Math.max(1, p.epoch_examples), valid_loss: m.loss, valid_accuracy: m.accuracy };
   p.epoch_loss = 0;
   p.epoch_examples = 0;
@@ -311,12 +336,16 @@ export function toModel(params: Tensors, prepared: Prepared, hyper: Hyper, tempe
  * class's recall there (NaN for a class with no validation row).
  */
 export function finalizeModel(chosen: Tensors, refitted: Tensors | null, prepared: Prepared, hyper: Hyper): { model: AgentModel; recall: Float64Array } {
+  return finish(finalizeModelWork(chosen, refitted, prepared, hyper));
+}
+
+export function* finalizeModelWork(chosen: Tensors, refitted: Tensors | null, prepared: Prepared, hyper: Hyper): Work<{ model: AgentModel; recall: Float64Array }> {
   const arch = archOf(hyper, prepared);
   const C = arch.classes;
   const recall = new Float64Array(C).fill(NaN);
   let temperature = 1;
   if (prepared.valid.length > 0) {
-    const { logits } = evaluate(new Ensemble(arch, chosen), prepared, prepared.valid, true);
+    const { logits } = yield* evaluateWork(new Ensemble(arch, chosen), prepared, prepared.valid, true);
     const labels = Int32Array.from(prepared.valid, (r) => prepared.labels[r]);
     temperature = fitTemperature(logits!, C, labels);
     const hit = new Float64Array(C);
@@ -344,9 +373,13 @@ export const FIT_SAMPLE_ROWS = 2000;
  * Accuracy and loss of the model's weights on the rows they trained on (every
  * row after a refit, else the training split), or a seeded sample of them.
  */
-export function trainingFit(model: AgentModel, prepared: Prepared, hyper: Hyper, refitted: boolean): { split: "train" | "train+validation"; accuracy: number; loss: number; examples: number } {
+export function* trainingFitWork(model: AgentModel, prepared: Prepared, hyper: Hyper, refitted: boolean): Work<{ split: "train" | "train+validation"; accuracy: number; loss: number; examples: number }> {
   const rows = refitted ? prepared.all : prepared.train;
   const sample = rows.length <= FIT_SAMPLE_ROWS ? rows : Int32Array.from(permutation(rows.length, hyper.seed, 0x7e57).subarray(0, FIT_SAMPLE_ROWS), (k) => rows[k]).sort();
-  const { loss, accuracy } = evaluate(new Ensemble(model.arch, model.params), prepared, sample);
+  const { loss, accuracy } = yield* evaluateWork(new Ensemble(model.arch, model.params), prepared, sample);
   return { split: refitted ? "train+validation" : "train", accuracy, loss, examples: sample.length };
+}
+
+export function trainingFit(model: AgentModel, prepared: Prepared, hyper: Hyper, refitted: boolean): { split: "train" | "train+validation"; accuracy: number; loss: number; examples: number } {
+  return finish(trainingFitWork(model, prepared, hyper, refitted));
 }

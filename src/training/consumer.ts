@@ -6,6 +6,7 @@ import type { Env } from "../env.ts";
 import { StepMessageSchema, type StepMessage } from "./messages.ts";
 import { failRun, findRun, noteStepError, type Run } from "./runs.ts";
 import { processStep, type StepDeps } from "./step.ts";
+import { Slicer } from "../isolate/slices.ts";
 
 export function stepDeps(env: Env): StepDeps {
   return {
@@ -17,6 +18,7 @@ export function stepDeps(env: Env): StepDeps {
     },
     memory: memoryServices(env, () => randomId("mem")),
     now: () => Date.now(),
+    slicer: new Slicer(),
   };
 }
 

@@ -27,13 +27,14 @@ import { CheckpointError } from "../model/checkpoint.ts";
 import { decodeModel, encodeModel } from "../model/model.ts";
 import type { Prepared } from "../model/prepare.ts";
 import { stepEndingEpoch } from "../model/plan.ts";
-import { finalizeModel, initState, trainingFit, trainStep, type StepReport, type TrainState } from "../model/trainer.ts";
+import { finalizeModelWork, initState, trainingFitWork, trainStepWork, type StepReport, type TrainState } from "../model/trainer.ts";
+import type { Slicer } from "../isolate/slices.ts";
 import type { Tensors } from "../model/network.ts";
 import { keys } from "../storage/keys.ts";
 import { deletePrefix, getBytes, putBytes } from "../storage/objects.ts";
 import { MissingDatasetError } from "../data/datasets.ts";
 import { createMemories, type MemoryServices } from "../memory/store.ts";
-import { learnedMemories } from "../memory/learned.ts";
+import { learnedMemoriesWork } from "../memory/learned.ts";
 import { runData } from "./prepared.ts";
 import type { StepMessage } from "./messages.ts";
 import { commitFinal, commitStep, failRun, findRun, markRunning, markSwept, noteStepStart, runEpochMetrics, TERMINAL, versionIdOf, type Run } from "./runs.ts";
@@ -50,6 +51,8 @@ export interface StepDeps {
   /** Where the final step writes learned patterns and demos. */
   memory: MemoryServices;
   now: () => number;
+  /** Gives the event loop a turn every slice of training work, so requests are served meanwhile. */
+  slicer: Slicer;
   /** Fault injection for tests: may throw at the named point, or act there (cancel the run) before going on. */
   crash?: (point: CrashPoint, msg: StepMessage) => void | Promise<void>;
 }
@@ -95,7 +98,7 @@ export async function processStep(deps: StepDeps, msg: StepMessage, attempt = 1)
 async function trainingStep(deps: StepDeps, run: Run, msg: StepMessage): Promise<StepOutcome> {
   const started = deps.now();
   const hyper = run.config;
-  const { prepared } = await runData(deps.datasets, run.appId, run.datasetId, hyper);
+  const { prepared } = await runData(deps.datasets, run.appId, run.datasetId, hyper, deps.slicer);
   const { state, report, previousBest } = await trainFromCheckpoint(deps, run, prepared, msg.seq);
   await deps.crash?.("before-checkpoint", msg);
   // The chosen epoch's weights: the state checkpoint itself when the epoch ended this step, else a model of their own.
@@ -139,7 +142,7 @@ async function trainingStep(deps: StepDeps, run: Run, msg: StepMessage): Promise
 async function trainFromCheckpoint(deps: StepDeps, run: Run, prepared: Prepared, seq: number): Promise<{ state: TrainState; report: StepReport; previousBest: number }> {
   const state = seq === 1 ? initState(prepared, run.config) : await readState(deps, run, seq - 1);
   const previousBest = state.progress.best_epoch;
-  return { state, report: trainStep(state, prepared, run.config, run.plan, seq), previousBest };
+  return { state, report: await deps.slicer.run(trainStepWork(state, prepared, run.config, run.plan, seq)), previousBest };
 }
 
 /** The training state checkpoint of step `seq`. */
@@ -167,15 +170,15 @@ async function finalStep(deps: StepDeps, run: Run, msg: StepMessage): Promise<St
   const hyper = run.config;
   if (!run.bestEpoch) throw new PermanentStepError("training ended without a best epoch");
   const bestParams = await bestWeights(deps, run, run.bestEpoch);
-  const { examples, prepared } = await runData(deps.datasets, run.appId, run.datasetId, hyper);
+  const { examples, prepared } = await runData(deps.datasets, run.appId, run.datasetId, hyper, deps.slicer);
   // After a refit the last state holds the refit's weights.
   const refitted = run.plan.refit ? (await readState(deps, run, msg.seq - 1)).params : null;
-  const { model, recall } = finalizeModel(bestParams, refitted, prepared, hyper);
-  const fit = trainingFit(model, prepared, hyper, refitted !== null);
+  const { model, recall } = await deps.slicer.run(finalizeModelWork(bestParams, refitted, prepared, hyper));
+  const fit = await deps.slicer.run(trainingFitWork(model, prepared, hyper, refitted !== null));
   const versionId = versionIdOf(run.id);
   const checkpointKey = keys.versionModel(run.appId, run.agentId, versionId);
   // The version's learned patterns and demos (deterministic ids: a redo writes nothing twice), beside its weights.
-  const memories = learnedMemories(run.id, run.agentId, versionId, examples, model.classes, recall);
+  const memories = await deps.slicer.run(learnedMemoriesWork(run.id, run.agentId, versionId, examples, model.classes, recall));
   const [epochs] = await Promise.all([
     runEpochMetrics(deps.db, run.id),
     createMemories(deps.memory, run.appId, memories),

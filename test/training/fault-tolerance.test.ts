@@ -7,28 +7,19 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { database } from "../../src/db/client.ts";
-import { trainAgent } from "../../src/functions/trainAgent.ts";
-import type { Env } from "../../src/env.ts";
 import type { StepMessage } from "../../src/training/messages.ts";
-import { processStep, type CrashPoint, type StepDeps, type StepOutcome } from "../../src/training/step.ts";
+import { processStep, type CrashPoint, type StepOutcome } from "../../src/training/step.ts";
 import { findRun } from "../../src/training/runs.ts";
 import { rescueStaleRuns } from "../../src/training/watchdog.ts";
 import { sha256Hex } from "../../src/storage/objects.ts";
-import { memoryServices } from "../../src/memory/store.ts";
-import { randomId } from "../../src/functions/common.ts";
-import { FAQ_TRAIN, SMALL } from "../helpers.ts";
+import { call, FAQ_TRAIN, SMALL } from "../helpers.ts";
+import type { Env } from "../../src/env.ts";
+import { resumeTrainingRun } from "../../src/functions/runControls.ts";
 import { fit } from "../../src/model/fit.ts";
 import { encodeModel } from "../../src/model/model.ts";
 import type { Hyper } from "../../src/model/hyper.ts";
 import { labelExamples, stratifiedSplit } from "../../src/model/prepare.ts";
-
-class InjectedCrash extends Error {}
-
-interface Delivery {
-  msg: StepMessage;
-  attempt: number;
-}
+import { crashOnce, db, drain, startRun as startHarnessRun, stepDepsFor, type Delivery } from "./harness.ts";
 
 interface Faults {
   /** Crash once at (point, seq). */
@@ -39,51 +30,33 @@ interface Faults {
   stale?: boolean;
 }
 
-const db = database(env.DB);
 // Two ensemble members; 216 training rows (192 examples + 24 class texts) = 14 batches an epoch, 5 a step
 // (160 member-examples): 3 steps an epoch. Then the refit on all 264 rows: 17 batches, 4 steps an epoch.
 const CONFIG = { ...SMALL, epochs: 4, batch_size: 16, ensemble: 2, examples_per_step: 160, validation_split: 0.2, seed: 1234, early_stopping: false };
 
-async function startRun(agentId: string, queue: Delivery[], config: Record<string, unknown> = CONFIG): Promise<string> {
-  const fakeEnv: Env = { ...env, STEPS: { send: async (msg: StepMessage) => void queue.push({ msg, attempt: 1 }) } as unknown as Queue<StepMessage> };
-  const out = await trainAgent.handler(
-    { env: fakeEnv, db, appId: "default", now: () => Date.now(), waitUntil: () => {} },
-    trainAgent.input.parse({ agent_id: agentId, training_data: FAQ_TRAIN, config }),
-  );
-  return out.run_id;
+function startRun(agentId: string, queue: Delivery[], config: Record<string, unknown> = CONFIG): Promise<string> {
+  return startHarnessRun(agentId, queue, FAQ_TRAIN, config);
 }
 
-/** Drives the queue to exhaustion; returns the outcomes seen. */
+/** Drives the queue to exhaustion with the faults injected; returns the outcomes seen. */
 async function drive(queue: Delivery[], faults: Faults): Promise<StepOutcome[]> {
-  const pending = new Set((faults.crashes ?? []).map((c) => `${c.point}@${c.seq}`));
-  const deps: StepDeps = {
-    db,
-    datasets: env.DATASETS,
-    checkpoints: env.CHECKPOINTS,
+  const crashes = crashOnce(faults.crashes ?? []);
+  const deps = stepDepsFor(queue, {
     enqueue: async (msg) => {
       queue.push({ msg, attempt: 1 });
       if (faults.duplicate) queue.push({ msg, attempt: 1 });
     },
-    memory: memoryServices(env, () => randomId("mem")),
-    now: () => Date.now(),
-    crash: (point, msg) => {
-      const k = `${point}@${msg.seq}`;
-      if (pending.delete(k)) throw new InjectedCrash(k);
-    },
-  };
+    crash: crashes.crash,
+  });
   const outcomes: StepOutcome[] = [];
   for (let guard = 0; queue.length > 0; guard++) {
     if (guard > 500) throw new Error("the queue does not drain");
     const d = queue.shift()!;
-    try {
-      outcomes.push(await processStep(deps, d.msg, d.attempt));
-      if (faults.stale && d.msg.seq > 2) queue.push({ msg: { ...d.msg, seq: d.msg.seq - 2 }, attempt: 1 });
-    } catch (e) {
-      if (!(e instanceof InjectedCrash)) throw e;
-      queue.unshift({ msg: d.msg, attempt: d.attempt + 1 }); // the queue redelivers an unacked message
-    }
+    // One delivery (redelivered at once when it crashes, as the queue would); what it enqueues joins `queue`.
+    outcomes.push(...(await drain([d], deps)));
+    if (faults.stale && d.msg.seq > 2) queue.push({ msg: { ...d.msg, seq: d.msg.seq - 2 }, attempt: 1 });
   }
-  expect(pending.size, `crash points never reached: ${[...pending]}`).toBe(0);
+  expect(crashes.unreached(), "crash points never reached").toEqual([]);
   return outcomes;
 }
 
@@ -188,14 +161,7 @@ describe("resumable steps", () => {
     const queue: Delivery[] = [];
     const runId = await startRun("ft-watchdog", queue);
     queue.length = 0; // the first step's message is lost
-    const deps = {
-      db,
-      datasets: env.DATASETS,
-      checkpoints: env.CHECKPOINTS,
-      memory: memoryServices(env, () => randomId("mem")),
-      now: () => Date.now(),
-      enqueue: async (msg: StepMessage) => void queue.push({ msg, attempt: 1 }),
-    };
+    const deps = stepDepsFor(queue);
     expect(await rescueStaleRuns(deps, 60_000)).not.toContain(runId); // not stale yet
     expect(await rescueStaleRuns({ ...deps, now: () => Date.now() + 120_000 }, 60_000)).toContain(runId);
     expect(queue.map((d) => d.msg)).toEqual([{ run_id: runId, seq: 1 }]);
@@ -216,5 +182,81 @@ describe("resumable steps", () => {
     const failed = (await findRun(db, runId))!;
     expect(failed.status).toBe("failed");
     expect(failed.error).toMatch(/dataset ds_gone is missing/);
+  });
+
+  it("crashes inside the final step (before and after its commit) end with the same version and memories, written once", async () => {
+    const reference = await runWith("ft-final-ref", {});
+    const refRun = (await env.DB.prepare("SELECT id, seq FROM training_runs WHERE agent_id = 'ft-final-ref'").first<{ id: string; seq: number }>())!;
+    const finalSeq = refRun.seq;
+    const crashed = await runWith("ft-final-crash", {
+      duplicate: true,
+      crashes: [
+        { point: "final-before-commit", seq: finalSeq },
+        { point: "final-after-commit", seq: finalSeq },
+      ],
+    });
+    expect(crashed.weights).toEqual(reference.weights);
+    expect(crashed.epochs).toEqual(reference.epochs);
+    const memories = async (agent: string) =>
+      (await env.DB.prepare("SELECT count(*) AS n FROM agent_memories m JOIN training_runs r ON r.id = m.learned_from WHERE r.agent_id = ?").bind(agent).first<{ n: number }>())!.n;
+    expect(await memories("ft-final-crash")).toBe(await memories("ft-final-ref"));
+    expect(await memories("ft-final-ref")).toBeGreaterThan(0);
+    const versions = await env.DB.prepare("SELECT count(*) AS n FROM agent_versions WHERE agent_id = 'ft-final-crash'").first<{ n: number }>();
+    expect(versions!.n).toBe(1);
+  });
+
+  it("the same step delivered twice at once: one commits, the other changes nothing, and the run ends as an uninterrupted one", async () => {
+    const reference = await runWith("ft-concurrent-ref", {});
+    const queue: Delivery[] = [];
+    const runId = await startRun("ft-concurrent", queue);
+    const deps = stepDepsFor(queue);
+    const outcomes: StepOutcome[] = [];
+    for (let guard = 0; queue.length > 0; guard++) {
+      if (guard > 200) throw new Error("the queue does not drain");
+      const d = queue.shift()!;
+      // Two consumers get the same message at the same moment.
+      outcomes.push(...(await Promise.all([processStep(deps, d.msg, 1), processStep(deps, d.msg, 1)])));
+      // A step's successor is enqueued by whichever copy committed: keep one of each.
+      const seen = new Set<string>();
+      for (let i = queue.length - 1; i >= 0; i--) {
+        const k = JSON.stringify(queue[i].msg);
+        if (seen.has(k)) queue.splice(i, 1);
+        seen.add(k);
+      }
+    }
+    expect(outcomes.filter((o) => o === "lost-race" || o === "stale").length).toBeGreaterThan(0);
+    const r = await result(runId);
+    expect(r.weights).toEqual(reference.weights);
+    expect(r.epochs).toEqual(reference.epochs);
+    expect(r.steps).toEqual(reference.steps);
+  });
+
+  it("cancelled while a step is in flight (not before the first): the step is not committed, and a resume ends as an uninterrupted run", async () => {
+    const reference = await runWith("ft-cancel-ref", {});
+    const queue: Delivery[] = [];
+    const runId = await startRun("ft-cancel", queue);
+    let cancelledAt = 0;
+    const deps = stepDepsFor(queue, {
+      crash: async (point, msg: StepMessage) => {
+        // Step 3 has trained and written its checkpoint when the user cancels.
+        if (point === "after-checkpoint" && msg.seq === 3 && !cancelledAt) {
+          cancelledAt = msg.seq;
+          expect((await call("cancelTrainingRun", { run_id: runId })).status).toBe(200);
+        }
+      },
+    });
+    const outcomes = await drain(queue, deps);
+    expect(outcomes.at(-1)).toBe("lost-race");
+    const stopped = (await findRun(db, runId))!;
+    expect(stopped).toMatchObject({ status: "cancelled", seq: 2 });
+    // Resume with a queue of our own (the Worker's queue consumer would race this test's).
+    const collecting: Env = { ...env, STEPS: { send: async (msg: StepMessage) => void queue.push({ msg, attempt: 1 }) } as unknown as Env["STEPS"] };
+    await resumeTrainingRun.handler({ env: collecting, db, appId: "default", now: () => Date.now(), waitUntil: () => {} }, { run_id: runId });
+    expect(queue.map((d) => d.msg)).toEqual([{ run_id: runId, seq: 3 }]);
+    await drain(queue, deps);
+    const r = await result(runId);
+    expect(r.weights).toEqual(reference.weights);
+    expect(r.epochs).toEqual(reference.epochs);
+    expect(r.steps).toEqual(reference.steps);
   });
 });

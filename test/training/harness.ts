@@ -13,6 +13,7 @@ import { processStep, type CrashPoint, type StepDeps, type StepOutcome } from ".
 import { memoryServices } from "../../src/memory/store.ts";
 import { randomId } from "../../src/functions/common.ts";
 import type { Example } from "../../src/data/examples.ts";
+import { Slicer } from "../../src/isolate/slices.ts";
 
 export class InjectedCrash extends Error {}
 
@@ -41,6 +42,7 @@ export function stepDepsFor(queue: Delivery[], overrides: Partial<StepDeps> = {}
     enqueue: async (msg) => void queue.push({ msg, attempt: 1 }),
     memory: memoryServices(env, () => randomId("mem")),
     now: () => Date.now(),
+    slicer: new Slicer(),
     ...overrides,
   };
 }

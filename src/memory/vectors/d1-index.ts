@@ -7,7 +7,7 @@
  */
 import { and, eq, inArray, isNull, or, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../../db/client.ts";
-import { jsonRowSelects, runBatched } from "../../db/bulk.ts";
+import { jsonRowSelects, mapIterable, runBatched, runEach } from "../../db/bulk.ts";
 import { chunksWithinParameters } from "../../db/limits.ts";
 import { memoryVectors, vectorGenerations, type MemoryType } from "../../db/schema.ts";
 import { agentKey, agentVectors, entryBytes, MAX_CACHED_AGENT_BYTES, type CachedAgent } from "./agent-cache.ts";
@@ -66,7 +66,7 @@ export class D1VectorIndex implements VectorIndex {
       dim: r.values.length,
       vector: toBlob(r.values),
     }));
-    const statements = jsonRowSelects(memoryVectors, rows).map((select) =>
+    const statements = mapIterable(jsonRowSelects(memoryVectors, rows), (select) =>
       this.db
         .insert(memoryVectors)
         .select(select)
@@ -75,7 +75,7 @@ export class D1VectorIndex implements VectorIndex {
           set: { memoryType: sql`excluded.memory_type`, versionId: sql`excluded.version_id`, embedder: sql`excluded.embedder`, dim: sql`excluded.dim`, vector: sql`excluded.vector` },
         }),
     );
-    await runBatched(this.db, statements);
+    await runEach(statements);
     await this.bump([...agents.values()].map((r) => ({ appId: r.appId, agentId: r.agentId })));
   }
 
