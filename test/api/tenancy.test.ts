@@ -13,7 +13,7 @@ describe("tenancy", () => {
       .run();
     const started = await call<{ run_id: string; dataset_id: string }>("trainAgent", { agent_id: "shared-name", training_data: FAQ_TRAIN.slice(0, 40), config: { ...SMALL, epochs: 1, seed: 1 } });
     expect(started.status).toBe(202);
-    await waitForRun(started.body.run_id);
+    expect((await waitForRun(started.body.run_id)).status).toBe("succeeded");
 
     // The other app sees none of it...
     expect((await call("getTrainingRun", { run_id: started.body.run_id }, OTHER_KEY)).status).toBe(404);
@@ -29,6 +29,7 @@ describe("tenancy", () => {
     expect((await waitForRun(own.body.run_id, 60_000, OTHER_KEY)).status).toBe("succeeded");
     const mine = await call<{ class: string }>("executeAgent", { agent_id: "shared-name", input: "reset my password" });
     const theirs = await call<{ class: string }>("executeAgent", { agent_id: "shared-name", input: "reset my password" }, OTHER_KEY);
+    expect([mine.status, theirs.status]).toEqual([200, 200]);
     const classesOf = (rows: typeof FAQ_TRAIN) => new Set(rows.map((r) => r.expected_output));
     expect(classesOf(FAQ_TRAIN.slice(0, 40)).has(mine.body.class)).toBe(true);
     expect(classesOf(FAQ_TRAIN.slice(40, 80)).has(theirs.body.class)).toBe(true);
@@ -39,13 +40,25 @@ describe("tenancy", () => {
     for (const method of ["GET", "PUT", "DELETE"]) {
       expect((await request(method, `/entities/AgentMemory/${mem.body.id}`, method === "PUT" ? { importance: 1 } : undefined, OTHER_KEY)).status).toBe(404);
     }
-    const theirList = await request<unknown[]>("GET", `/entities/AgentMemory?filter=${encodeURIComponent(JSON.stringify({ agent_id: "shared-name" }))}`, undefined, OTHER_KEY);
-    expect(JSON.stringify(theirList.body)).not.toContain("secret of the default app");
-    const theirSearch = await request<{ results: unknown[] }>("POST", "/entities/AgentMemory/search", { agent_id: "shared-name", query: "secret of the default app" }, OTHER_KEY);
-    expect(JSON.stringify(theirSearch.body)).not.toContain("secret of the default app");
+    // The other app's list and search hold its own memories only: every one of them, and nothing else.
+    const ownRun = own.body.run_id;
+    const otherAppMemories = await env.DB.prepare("SELECT id FROM agent_memories WHERE app_id = 'other-app' AND agent_id = 'shared-name' ORDER BY id").all<{ id: string }>();
+    expect(otherAppMemories.results.length).toBeGreaterThan(0);
+    const theirList = await request<{ id: string; learned_from: string }[]>("GET", `/entities/AgentMemory?filter=${encodeURIComponent(JSON.stringify({ agent_id: "shared-name" }))}&limit=500`, undefined, OTHER_KEY);
+    expect(theirList.status).toBe(200);
+    expect(theirList.body.map((m) => m.id).sort()).toEqual(otherAppMemories.results.map((r) => r.id));
+    expect(theirList.body.every((m) => m.learned_from === ownRun)).toBe(true);
+    const theirSearch = await request<{ results: { memory: { id: string; learned_from: string } }[] }>("POST", "/entities/AgentMemory/search", { agent_id: "shared-name", query: "secret of the default app", top_k: 50 }, OTHER_KEY);
+    expect(theirSearch.status).toBe(200);
+    expect(theirSearch.body.results.length).toBeGreaterThan(0);
+    expect(theirSearch.body.results.every((h) => otherAppMemories.results.some((r) => r.id === h.memory.id) && h.memory.learned_from === ownRun)).toBe(true);
     expect((await request("GET", `/entities/AgentMemory/${mem.body.id}`)).status).toBe(200);
 
-    // Stored objects carry the app id.
+    // Stored objects carry the app id, and so does every row of the other app's run.
     expect((await env.DATASETS.list({ prefix: "apps/other-app/" })).objects.length).toBe(1);
+    for (const table of ["run_steps", "run_epochs"]) {
+      const rows = await env.DB.prepare(`SELECT DISTINCT app_id FROM ${table} WHERE run_id = ?`).bind(ownRun).all<{ app_id: string }>();
+      expect(rows.results.map((r) => r.app_id), table).toEqual(["other-app"]);
+    }
   });
 });

@@ -162,10 +162,14 @@ describe("POST /datasets", () => {
     expect(r.status).toBe(400);
     expect(r.body.error.issues?.map((i) => i.path)).toEqual(["lines.3.input", "lines.4.expected_output"]);
     const j = await request<ErrorBody>("POST", "/datasets", '{"input":"a","expected_output":"x"}\n{oops\n', env.API_KEY, { "content-type": "application/x-ndjson" });
+    expect(j.status).toBe(400);
+    expect(j.body.error.code).toBe("invalid_request");
     expect(j.body.error.issues?.[0]).toEqual({ path: "lines.2", message: "is not valid JSON" });
     const header = await request<ErrorBody>("POST", "/datasets", "question,answer\na,b\n", env.API_KEY, { "content-type": "text/csv" });
+    expect(header.status).toBe(400);
     expect(header.body.error.issues?.[0].path).toBe("lines.1");
     const fmt = await request<ErrorBody>("POST", "/datasets", "a,b", env.API_KEY, { "content-type": "application/octet-stream" });
+    expect(fmt.status).toBe(400);
     expect(fmt.body.error.issues?.[0].path).toBe("format");
     expect(await footprint()).toEqual(before);
   });

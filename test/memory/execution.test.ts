@@ -66,11 +66,18 @@ describe("memory-aware agents", () => {
       confidence: 1,
     });
     const started = await call<{ run_id: string }>("trainAgent", { agent_id: "mem-small", training_data: FAQ_TRAIN.slice(0, 30), config: { ...SMALL, epochs: 1, seed: 1 } });
-    await waitForRun(started.body.run_id);
+    expect(started.status).toBe(202);
+    expect((await waitForRun(started.body.run_id)).status).toBe("succeeded");
     const r = await call<ExecuteResult>("executeAgent", { agent_id: "mem-small", input: "small tiny run question" });
+    expect(r.status).toBe(200);
+    expect(r.body.source).not.toBe("rule");
     expect(r.body.output).not.toBe("stranger's answer");
+    // The agent's own memories were searched (its learned patterns and demos), and only those.
+    expect(r.body.memories_used.length).toBeGreaterThan(0);
     for (const m of r.body.memories_used) {
-      expect((await request<{ agent_id: string }>("GET", `/entities/AgentMemory/${m.id}`)).body.agent_id).toBe("mem-small");
+      const got = await request<{ agent_id: string }>("GET", `/entities/AgentMemory/${m.id}`);
+      expect(got.status).toBe(200);
+      expect(got.body.agent_id).toBe("mem-small");
     }
   });
 });
