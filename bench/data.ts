@@ -4,7 +4,7 @@ import Papa from "papaparse";
 import { analyzeExamples, ExampleSchema } from "../src/data/examples.ts";
 import { Rng } from "../src/model/rng.ts";
 import type { Example, Hyper } from "../src/model/hyper.ts";
-import { resolveHyper, TrainingConfigSchema } from "../src/training/config.ts";
+import { resolveHyper, TrainingConfigSchema } from "../src/model/hyper.ts";
 
 /**
  * CSV with text,category (or input,expected_output) columns, or JSONL of

@@ -4,28 +4,21 @@
  */
 import { z } from "zod";
 import type { Issue } from "../errors.ts";
+import { EXAMPLE_TEXT_LIMITS, TextExampleSchema } from "../model/hyper.ts";
 
 export const DATA_LIMITS = {
   maxExamples: 100_000,
-  maxInputChars: 2_000,
-  maxOutputChars: 4_000,
+  maxInputChars: EXAMPLE_TEXT_LIMITS.input,
+  maxOutputChars: EXAMPLE_TEXT_LIMITS.expected_output,
   maxClasses: 2_000,
   /** Contradictions and duplicates listed in a report (the counts are complete). */
   maxListed: 20,
 } as const;
 
-const nonEmpty = (field: string, max: number) =>
-  z
-    .string({ error: (i) => (i.input === undefined ? `${field} is required` : `${field} must be a string`) })
-    .trim()
-    .min(1, `${field} must not be empty`)
-    .max(max, `${field} must be at most ${max} characters`);
-
 export const FeedbackSchema = z.union([z.string().max(2_000), z.number(), z.boolean(), z.record(z.string(), z.unknown())]);
 
-export const ExampleSchema = z.object({
-  input: nonEmpty("input", DATA_LIMITS.maxInputChars),
-  expected_output: nonEmpty("expected_output", DATA_LIMITS.maxOutputChars),
+/** A training example as datasets hold it: the engine's example and optional feedback about it. */
+export const ExampleSchema = TextExampleSchema.extend({
   feedback: FeedbackSchema.optional().describe("Optional rating or note about this example"),
 });
 export type Example = z.output<typeof ExampleSchema>;

@@ -11,7 +11,7 @@ import { dataShape, stepFootprint, type Footprint } from "../model/footprint.ts"
 import type { Hyper } from "../model/hyper.ts";
 import { learnedMemoryCount } from "../memory/learned.ts";
 import { MIB, STEP_BUDGET_BYTES } from "../isolate/budget.ts";
-import { TrainingConfigSchema, resolveHyper } from "../training/config.ts";
+import { TrainingConfigSchema, resolveHyper } from "../model/hyper.ts";
 import { createRun, noteStepError } from "../training/runs.ts";
 import { invalidInput, notFound } from "../errors.ts";
 import { defineFunction } from "./registry.ts";

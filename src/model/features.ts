@@ -8,22 +8,24 @@
  * `min_df` texts); each kept bucket is one row of the embedding table and
  * the rest are dropped. Weights are sublinear TF × IDF, L2-normalized per text.
  */
+import { z } from "zod";
 import { fnv1a, mix32 } from "./hash.ts";
 import { finish, type Work } from "./work.ts";
 
-export interface FeatureConfig {
-  /** Size of the hash space n-grams are hashed into. */
-  buckets: number;
-  /** Most vocabulary entries (rows of the embedding table) a model keeps. */
-  max_rows: number;
-  /** Fewest training texts a bucket must occur in to enter the vocabulary. */
-  min_df: number;
-  /** Largest word n-gram (1 = words only, 2 = plus bigrams, ...). */
-  word_ngrams: number;
-  /** Smallest and largest character n-gram; char_max = 0 disables them. */
-  char_min: number;
-  char_max: number;
-}
+/** The feature levers, with their tuned defaults (see bench/). */
+export const FeaturesSchema = z
+  .object({
+    buckets: z.number().int().min(1024).max(1 << 22).default(1 << 20).describe("Size of the hash space n-grams are hashed into"),
+    max_rows: z.number().int().min(16).max(1 << 20).default(30_000).describe("Vocabulary size cap: the most frequent training buckets become embedding rows"),
+    min_df: z.number().int().min(1).max(1000).default(1).describe("Fewest training texts a bucket must occur in to enter the vocabulary"),
+    word_ngrams: z.number().int().min(1).max(3).default(2).describe("Largest word n-gram (1 = words only, 2 = plus bigrams)"),
+    char_min: z.number().int().min(1).max(8).default(3).describe("Smallest character n-gram"),
+    char_max: z.number().int().min(0).max(8).default(4).describe("Largest character n-gram (0: none)"),
+  })
+  .strict()
+  .refine((f) => f.char_max === 0 || f.char_max >= f.char_min, { message: "char_max must be 0 or at least char_min", path: ["char_max"] });
+
+export type FeatureConfig = z.output<typeof FeaturesSchema>;
 
 /** What hashing n-grams needs of a FeatureConfig. */
 export type NgramHashing = Pick<FeatureConfig, "buckets" | "word_ngrams" | "char_min" | "char_max">;

@@ -37,10 +37,10 @@
  * test/node/footprint.test.ts checks that it bounds the measurement.
  */
 import { featureCount, featureIds } from "./features.ts";
-import type { Example, Hyper } from "./hyper.ts";
+import { MAX_EMBEDDING_FLOATS, type Example, type Hyper } from "./hyper.ts";
 import { networkBytes, tensorShapes, type Arch } from "./network.ts";
 import { adamShapes } from "./optimizer.ts";
-import { labelExamples, MAX_EMBEDDING_FLOATS, membersFor, splitSizes } from "./prepare.ts";
+import { labelExamples, membersFor, splitSizes } from "./prepare.ts";
 
 /** JS object, array slot and string headers of one parsed example. */
 const EXAMPLE_OVERHEAD_BYTES = 160;

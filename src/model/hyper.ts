@@ -1,47 +1,106 @@
-/** The training levers (resolved: the API fills defaults, src/training/config.ts) and what the engine trains on. */
-import type { FeatureConfig } from "./features.ts";
-import type { LayerName, Regularization } from "./network.ts";
+/**
+ * The training levers: the schema of trainAgent's `config` (every lever a
+ * named option with a tuned default, validated with the reason in each
+ * message), and the resolved levers the engine trains with (`Hyper`: defaults
+ * filled, seed chosen; what a run stores and replays). Also the engine's
+ * training example. Types derive from the schemas.
+ */
+import { z } from "zod";
+import { FeaturesSchema } from "./features.ts";
+import { LAYER_NAMES } from "./network.ts";
 
-export interface Example {
-  input: string;
-  expected_output: string;
+/** Embedding floats a model may hold over all its members (30,000 rows × 128: a version stays under 16 MB). */
+export const MAX_EMBEDDING_FLOATS = 3_840_000;
+
+/** Longest input and expected output of a training example (characters). */
+export const EXAMPLE_TEXT_LIMITS = { input: 2_000, expected_output: 4_000 } as const;
+
+const nonEmpty = (field: string, max: number) =>
+  z
+    .string({ error: (i) => (i.input === undefined ? `${field} is required` : `${field} must be a string`) })
+    .trim()
+    .min(1, `${field} must not be empty`)
+    .max(max, `${field} must be at most ${max} characters`);
+
+/** What the engine trains on: an input and the output expected for it (its class). */
+export const TextExampleSchema = z.object({
+  input: nonEmpty("input", EXAMPLE_TEXT_LIMITS.input),
+  expected_output: nonEmpty("expected_output", EXAMPLE_TEXT_LIMITS.expected_output),
+});
+export type Example = z.output<typeof TextExampleSchema>;
+
+// Defaults (in the schema, one place) are tuned on BANKING77: see bench/ and the README.
+
+const EarlyStoppingObject = z
+  .object({
+    patience: z.number().int().min(1).max(100).default(5).describe("Epochs without improvement before stopping"),
+    min_delta: z.number().min(0).max(1).default(0).describe("Smallest validation-accuracy gain that counts"),
+  })
+  .strict();
+
+export const EarlyStoppingSchema = z.union([z.boolean(), EarlyStoppingObject]);
+
+export const TrainingConfigSchema = z
+  .object({
+    epochs: z.number().int().min(1).max(500).default(10).describe("Passes over the training split"),
+    learning_rate: z.number().gt(0).max(1).default(0.002).describe("Adam step size"),
+    validation_split: z.number().min(0).max(0.5).default(0.1).describe("Held-out fraction (stratified, seeded)"),
+    batch_size: z.number().int().min(1).max(1024).default(16),
+    seed: z.number().int().min(0).max(0xffffffff).optional().describe("Seed of initialization, split and shuffles; random when absent"),
+    early_stopping: EarlyStoppingSchema.default(true).describe("true, false, or { patience, min_delta } on validation accuracy"),
+    selection_tolerance: z
+      .number()
+      .min(0)
+      .max(5)
+      .default(1)
+      .describe("The version takes the latest epoch within this many standard errors of the best validation accuracy (0: the best epoch)"),
+    dropout: z.number().min(0).max(0.9).default(0.1),
+    label_smoothing: z.number().min(0).max(0.5).default(0.2),
+    weight_decay: z.number().min(0).max(1).default(0),
+    label_examples: z.boolean().default(true).describe("Each class's output text also trains as an input of that class"),
+    embedding_optimizer: z.enum(["adam", "adagrad"]).default("adagrad"),
+    embedding_init: z.number().min(0).max(10).default(0.3).describe("Embedding rows start uniform in ±embedding_init/√dim"),
+    embedding_lr_scale: z.number().gt(0).max(1000).default(5).describe("Step size of the embedding rows relative to learning_rate (adagrad)"),
+    lr_schedule: z.enum(["constant", "linear", "cosine"]).default("linear"),
+    warmup_fraction: z.number().min(0).max(0.5).default(0),
+    features: FeaturesSchema.prefault({}),
+    dim: z.number().int().min(4).max(512).default(128).describe("Embedding dimension"),
+    hidden: z.number().int().min(4).max(1024).default(128).describe("Width of early_layers and late_layers"),
+    ensemble: z
+      .union([z.literal("auto"), z.number().int().min(1).max(5)])
+      .default("auto")
+      .describe('Networks averaged in the model; "auto": 3 up to 2,000 training rows, 2 up to 4,000, else 1'),
+    refit: z
+      .union([z.literal("auto"), z.boolean()])
+      .default("auto")
+      .describe('After the validation phase, retrain on every row for the chosen number of epochs; "auto": up to 2,000 training rows'),
+    examples_per_step: z.number().int().min(1).max(1_000_000).default(50_000).describe("Training examples per queue step: a slice of an epoch, or whole epochs when an epoch is smaller"),
+    freeze_layers: z.array(z.enum(LAYER_NAMES)).max(4).default([]).describe("Layers whose weights stay fixed"),
+  })
+  .strict()
+  .refine((c) => c.dim * c.features.max_rows <= MAX_EMBEDDING_FLOATS, {
+    message: `dim × features.max_rows must be at most ${MAX_EMBEDDING_FLOATS.toLocaleString("en-US")} (15 MB of embeddings, which ensemble members share: a version stays under 16 MB)`,
+    path: ["dim"],
+  });
+
+/** Fills the seed and normalizes early_stopping into the engine's Hyper. */
+export function resolveHyper(cfg: TrainingConfig, randomSeed: () => number): Hyper {
+  const { early_stopping, seed, ...rest } = cfg;
+  return {
+    ...rest,
+    seed: seed ?? randomSeed(),
+    early_stopping: early_stopping === true ? EarlyStoppingObject.parse({}) : early_stopping === false ? null : early_stopping,
+  };
 }
 
-export interface EarlyStopping {
-  /** Epochs without improvement of validation accuracy before stopping. */
-  patience: number;
-  /** Smallest accuracy gain that counts as an improvement. */
-  min_delta: number;
-}
+export type TrainingConfig = z.output<typeof TrainingConfigSchema>;
+export type EarlyStopping = z.output<typeof EarlyStoppingObject>;
 
-/** Every training lever, resolved (the API fills defaults). */
-export interface Hyper extends Regularization {
-  epochs: number;
-  learning_rate: number;
-  batch_size: number;
-  seed: number;
-  validation_split: number;
-  weight_decay: number;
-  /** Each class's output text also trains as an input of that class. */
-  label_examples: boolean;
-  embedding_optimizer: "adam" | "adagrad";
-  /** Embedding rows start uniform in ±embedding_init/√dim. */
-  embedding_init: number;
-  embedding_lr_scale: number;
-  lr_schedule: "constant" | "linear" | "cosine";
-  warmup_fraction: number;
-  early_stopping: EarlyStopping | null;
-  /** The chosen epoch is the latest within this many standard errors of the top validation accuracy (0: the top one). */
-  selection_tolerance: number;
-  features: FeatureConfig;
-  dim: number;
-  hidden: number;
-  /** Networks in the model's ensemble; "auto": 3 up to 2,000 training rows, 2 up to 4,000, else 1. */
-  ensemble: number | "auto";
-  /** Retrain on every row (validation too) after the validation phase; "auto": up to 2,000 training rows. */
-  refit: boolean | "auto";
-  /** Training examples per queue step (rounded up to whole batches). */
-  examples_per_step: number;
-  freeze_layers: LayerName[];
-}
+/** Every training lever, resolved: the config with its seed chosen and early stopping as settings or none. */
+export type Hyper = Omit<TrainingConfig, "seed" | "early_stopping"> & { seed: number; early_stopping: EarlyStopping | null };
 
+/** The resolved defaults: what an empty config gives (bar the seed). */
+export const DEFAULT_HYPER: Omit<Hyper, "seed"> = (() => {
+  const { seed: _, ...defaults } = resolveHyper(TrainingConfigSchema.parse({}), () => 0);
+  return defaults;
+})();

@@ -15,6 +15,7 @@ import { Rng } from "./rng.ts";
 import { allocate, measure, type Allocator } from "./arena.ts";
 import type { Kernels } from "./kernels.ts";
 import type { AdamState } from "./optimizer.ts";
+import type { Hyper } from "./hyper.ts";
 
 export const LAYER_NAMES = ["embedding", "early_layers", "late_layers", "output"] as const;
 export type LayerName = (typeof LAYER_NAMES)[number];
@@ -74,12 +75,8 @@ export function initParams(a: Arch, seed: number, embeddingInit = 1): Tensors {
   return out;
 }
 
-export interface Regularization {
-  /** Inverted-dropout rate on the embedding and hidden activations. */
-  dropout: number;
-  /** Target mass spread over all classes (0 = plain cross-entropy). */
-  label_smoothing: number;
-}
+/** The regularization levers backward() applies: inverted dropout on the embedding and hidden activations, label smoothing of the targets. */
+export type Regularization = Pick<Hyper, "dropout" | "label_smoothing">;
 
 /** Options of a network that trains (an inference network holds weights and activations only). */
 export interface TrainingOptions {

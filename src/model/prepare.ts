@@ -6,7 +6,7 @@ import { buildVocabulary, countRowsWork, inverseDocumentFrequency, toVocabularyR
 import { finish, type Work } from "./work.ts";
 import type { Arch } from "./network.ts";
 import { Rng } from "./rng.ts";
-import type { Example, Hyper } from "./hyper.ts";
+import { MAX_EMBEDDING_FLOATS, type Example, type Hyper } from "./hyper.ts";
 
 export interface Prepared {
   classes: string[];
@@ -29,8 +29,6 @@ export function archOf(hyper: Hyper, prepared: Pick<Prepared, "vocab" | "classes
   return { rows: prepared.vocab.length, dim: hyper.dim, hidden: hyper.hidden, classes: prepared.classes.length, members: prepared.members };
 }
 
-/** Embedding floats a model may hold over all its members (30,000 rows × 128: a version stays under 16 MB). */
-export const MAX_EMBEDDING_FLOATS = 3_840_000;
 
 /** Networks in the ensemble for `nTrain` training rows. */
 export function membersFor(hyper: Hyper, nTrain: number): number {

@@ -5,7 +5,7 @@ import { initState } from "../../src/model/trainer.ts";
 import { prepare } from "../../src/model/prepare.ts";
 import { layerOf, type LayerName } from "../../src/model/network.ts";
 import type { Hyper } from "../../src/model/hyper.ts";
-import { DEFAULT_HYPER } from "../../src/training/config.ts";
+import { DEFAULT_HYPER } from "../../src/model/hyper.ts";
 import { FAQ_TRAIN } from "../helpers.ts";
 
 const hyper = (frozen: LayerName[]): Hyper => ({

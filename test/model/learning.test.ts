@@ -6,7 +6,7 @@ import { encodeModel, predict } from "../../src/model/model.ts";
 import { Ensemble } from "../../src/model/ensemble.ts";
 import { Rng } from "../../src/model/rng.ts";
 import type { Example, Hyper } from "../../src/model/hyper.ts";
-import { DEFAULT_HYPER } from "../../src/training/config.ts";
+import { DEFAULT_HYPER } from "../../src/model/hyper.ts";
 import { sha256Hex } from "../../src/storage/objects.ts";
 import { FAQ_HELDOUT, FAQ_TRAIN } from "../helpers.ts";
 

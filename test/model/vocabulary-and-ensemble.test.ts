@@ -4,7 +4,7 @@ import { Ensemble, joinMembers, memberTensors } from "../../src/model/ensemble.t
 import { initParams, Network, type Arch } from "../../src/model/network.ts";
 import type { Hyper } from "../../src/model/hyper.ts";
 import { membersFor, prepare, prepareKey } from "../../src/model/prepare.ts";
-import { DEFAULT_HYPER } from "../../src/training/config.ts";
+import { DEFAULT_HYPER } from "../../src/model/hyper.ts";
 import { FAQ_TRAIN } from "../helpers.ts";
 
 const hashing = { buckets: 1 << 20, word_ngrams: 2, char_min: 3, char_max: 4 };
