@@ -5,6 +5,7 @@
 import { z } from "zod";
 import type { Issue } from "../errors.ts";
 import { EXAMPLE_TEXT_LIMITS, TextExampleSchema } from "../model/hyper.ts";
+import { boundedJson } from "../json.ts";
 
 export const DATA_LIMITS = {
   maxExamples: 100_000,
@@ -15,7 +16,8 @@ export const DATA_LIMITS = {
   maxListed: 20,
 } as const;
 
-export const FeedbackSchema = z.union([z.string().max(2_000), z.number(), z.boolean(), z.record(z.string(), z.unknown())]);
+/** Feedback about an example: a rating, a note, or a small JSON object (at most 4 KB and 8 levels deep). */
+export const FeedbackSchema = z.union([z.string().max(2_000), z.number(), z.boolean(), boundedJson(z.record(z.string(), z.unknown()), { maxBytes: 4_096, maxDepth: 8 }, "feedback")]);
 
 /** A training example as datasets hold it: the engine's example and optional feedback about it. */
 export const ExampleSchema = TextExampleSchema.extend({

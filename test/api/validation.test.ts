@@ -54,8 +54,19 @@ describe("trainAgent rejects bad input with the field path", () => {
     ["an unknown layer to freeze", { ...good, config: { freeze_layers: ["middle"] } }, "config.freeze_layers.0", undefined],
     ["an embedding too large for a Worker", { ...good, config: { dim: 512, features: { max_rows: 1 << 20 } } }, "config.dim", /at most/],
     ["an unknown top-level field", { ...good, learning_rate: 0.1 }, "body", /learning_rate/],
+    ["feedback that is too large", { ...good, training_data: [{ input: "a", expected_output: "x", feedback: { note: "n".repeat(5_000) } }, ...good.training_data] }, "training_data.0.feedback", /4096 bytes/],
   ])("%s", async (_, body, path, pattern) => {
     await expectInvalid(body, path, pattern);
+  });
+
+  it("feedback nested too deep (as text: deeper than JSON.stringify could go)", async () => {
+    const deep = `${'{"a":'.repeat(50_000)}1${"}".repeat(50_000)}`;
+    const body = `{"agent_id":"val-bot","training_data":[{"input":"a","expected_output":"x","feedback":${deep}},{"input":"b","expected_output":"y"}]}`;
+    const r = await request<ErrorBody>("POST", "/functions/trainAgent", body);
+    expect(r.status).toBe(400);
+    expect(r.body.error.issues?.[0]).toMatchObject({ path: "training_data.0.feedback" });
+    expect(r.body.error.issues?.[0].message).toMatch(/nested more than 8 levels/);
+    expect(await footprint()).toEqual(before);
   });
 
   it("a body that is not JSON", async () => {
