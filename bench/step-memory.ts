@@ -26,6 +26,7 @@ import { decodeState, encodeState } from "../src/training/state.ts";
 import { learnedMemories, learnedMemoryCount } from "../src/memory/learned.ts";
 import { LocalHashEmbedder } from "../src/memory/embedder.ts";
 import { memoryText } from "../src/memory/scoring.ts";
+import { memoryRows } from "../src/memory/store.ts";
 import { jsonRowSelects } from "../src/db/bulk.ts";
 import { agentMemories, memoryVectors } from "../src/db/schema.ts";
 import type { Example, Hyper } from "../src/model/hyper.ts";
@@ -84,24 +85,7 @@ async function finalStep(examples: Example[], prepared: Prepared, hyper: Hyper, 
   const memories = learnedMemories("run_benchbenchbenchbenchbench", "bench-agent", "ver_bench", examples, model.classes, recall);
   const embedder = new LocalHashEmbedder();
   const vectors = await embedder.embed(memories.map((m) => memoryText(m.content)));
-  const rows = memories.map((m, i) => ({
-    id: m.id ?? `m${i}`,
-    appId: "bench",
-    agentId: m.agentId,
-    versionId: m.versionId ?? null,
-    memoryType: m.memoryType,
-    content: m.content,
-    importance: m.importance,
-    confidence: m.confidence,
-    tags: m.tags,
-    learnedFrom: m.learnedFrom ?? null,
-    accessCount: 0,
-    lastAccessedAt: null,
-    expiresAt: null,
-    decayedAt: null,
-    createdAt: 0,
-    updatedAt: 0,
-  }));
+  const rows = memoryRows("bench", memories, 0, () => "unused");
   const vectorRows = rows.map((r, i) => ({ id: r.id, appId: r.appId, agentId: r.agentId, memoryType: r.memoryType, versionId: r.versionId, embedder: embedder.name, dim: embedder.dim, vector: Buffer.from(vectors[i].buffer) }));
   const statements = [...jsonRowSelects(memoryVectors, vectorRows), ...jsonRowSelects(agentMemories, rows)];
   await mark("final");

@@ -51,11 +51,10 @@ function visible(db: Db): SQL {
   )!;
 }
 
-/** Inserts memories (any number) and indexes their embeddings. A memory whose id exists is left as it is. */
-export async function createMemories(s: MemoryServices, appId: string, items: NewMemory[]): Promise<Memory[]> {
-  const now = s.now();
-  const rows: Memory[] = items.map((m) => ({
-    id: m.id ?? s.newId(),
+/** The rows new memories become (ids given or new, nothing accessed or decayed yet). */
+export function memoryRows(appId: string, items: readonly NewMemory[], now: number, newId: () => string): Memory[] {
+  return items.map((m) => ({
+    id: m.id ?? newId(),
     appId,
     agentId: m.agentId,
     versionId: m.versionId ?? null,
@@ -72,6 +71,11 @@ export async function createMemories(s: MemoryServices, appId: string, items: Ne
     createdAt: now,
     updatedAt: now,
   }));
+}
+
+/** Inserts memories (any number) and indexes their embeddings. A memory whose id exists is left as it is. */
+export async function createMemories(s: MemoryServices, appId: string, items: NewMemory[]): Promise<Memory[]> {
+  const rows = memoryRows(appId, items, s.now(), s.newId);
   const vectors = await s.embedder.embed(rows.map((r) => memoryText(r.content)));
   // Vectors first: a memory row never exists without its vector (an orphan vector is never returned).
   await s.index.upsert(rows.map((r, i) => ({ id: r.id, appId, agentId: r.agentId, memoryType: r.memoryType, versionId: r.versionId, embedder: s.embedder.name, values: vectors[i] })));
