@@ -79,7 +79,7 @@ async function viaWorker(train: Example[], hyper: Hyper, inProcessS: number): Pr
     for (;;) {
       run = (await (await fetch(`${worker.url}/runs/${started.run_id}`, { headers: auth })).json()) as RunView;
       if (["succeeded", "failed", "cancelled"].includes(run.status)) break;
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 500)); // each poll is a request the training step pauses for
     }
     const workerS = (performance.now() - t0) / 1000;
     if (run.status !== "succeeded") throw new Error(`worker run ${run.status}: ${run.error}`);

@@ -82,7 +82,7 @@ try {
     const r = await call("executeAgent", { agent_id: "support-faq", input: e.input });
     if (r.class === e.expected_output) correct++;
   }
-  console.log(`\nHeld-out accuracy on the validation split: ${pct(run.metrics.baseline_valid_accuracy)} before training → ${pct(run.metrics.best_valid_accuracy)} after`);
+  console.log(`\nAccuracy on the validation split (it also chose the epoch): ${pct(run.metrics.baseline_valid_accuracy)} before training → ${pct(run.metrics.best_valid_accuracy)} after`);
   console.log(`executeAgent on ${heldout.length} paraphrases never seen in training: ${pct(correct / heldout.length)} correct (chance ${pct(1 / faq.intents.length)})`);
 
   const ask = async (q) => {

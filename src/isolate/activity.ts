@@ -1,25 +1,23 @@
 /**
  * Requests in flight in this isolate, as the HTTP layer reports them. Long
- * work that pauses to let requests in (slices.ts) resumes on the next timer
- * turn or when a request ends, whichever comes first: while requests keep the
- * event loop busy, timers may not fire at all (workerd runs I/O continuations
- * first), and work waiting only for a timer would starve.
+ * work that pauses to let requests in (slices.ts) reads these counters; it
+ * never waits on a promise another request settles: in workerd a promise
+ * belongs to the request that created it, and waiting across requests either
+ * never settles or is taken for a hang.
  */
 let inFlight = 0;
-/** Resolved, and replaced, whenever a request ends; shared by every waiter meanwhile. */
-let nextEnd: { promise: Promise<void>; resolve: () => void } | null = null;
+/** Requests started since the isolate began (a pause compares it before and after). */
+let started = 0;
 
 /** Marks a request as started; call the returned function once when it ends. */
 export function requestStarted(): () => void {
   inFlight++;
+  started++;
   let ended = false;
   return () => {
     if (ended) return;
     ended = true;
     inFlight--;
-    const waiting = nextEnd;
-    nextEnd = null;
-    waiting?.resolve();
   };
 }
 
@@ -27,12 +25,7 @@ export function requestsInFlight(): number {
   return inFlight;
 }
 
-/** Resolves when the next request ends. */
-export function nextRequestEnd(): Promise<void> {
-  if (!nextEnd) {
-    let resolve = () => {};
-    const promise = new Promise<void>((r) => (resolve = r));
-    nextEnd = { promise, resolve };
-  }
-  return nextEnd.promise;
+/** Requests started so far: unchanged over a pause means nobody asked for anything meanwhile. */
+export function requestsStarted(): number {
+  return started;
 }
