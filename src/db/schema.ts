@@ -248,7 +248,8 @@ export const memoryVectors = sqliteTable(
     dim: integer("dim").notNull(),
     vector: blob("vector", { mode: "buffer" }).notNull(),
   },
-  (t) => [primaryKey({ columns: [t.appId, t.id] }), index("vectors_by_agent").on(t.appId, t.agentId, t.memoryType)],
+  // (app_id, agent_id) alone: its entries are in rowid order, so a scan's keyset pages (rowid > ?) seek instead of sorting every page.
+  (t) => [primaryKey({ columns: [t.appId, t.id] }), index("vectors_by_agent_rowid").on(t.appId, t.agentId)],
 );
 
 /**
