@@ -312,7 +312,9 @@ function* endEpoch(ens: Ensemble, prepared: Prepared, hyper: Hyper, plan: Plan, 
     p.best_accuracy = acc;
     p.best_loss = loss;
   }
-  if (epoch >= plan.epochs || (hyper.early_stopping && p.since_best >= hyper.early_stopping.patience)) p.stopped = true;
+  // Without a validation split there is nothing to judge improvement by: every epoch asked for is trained.
+  const patienceOut = hyper.early_stopping !== null && m.accuracy !== null && p.since_best >= hyper.early_stopping.patience;
+  if (epoch >= plan.epochs || patienceOut) p.stopped = true;
   return { metrics, improved };
 }
 

@@ -60,6 +60,14 @@ describe("the agent network learns", () => {
   });
 });
 
+describe("without a validation split", () => {
+  it("trains every epoch asked for: early stopping has nothing to judge by", () => {
+    const r = fit(synthetic(64, 7), { ...small, epochs: 10, validation_split: 0, early_stopping: { patience: 2, min_delta: 0 } });
+    expect(r.epochs.map((e) => e.epoch)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(r.best_epoch).toBe(10);
+  });
+});
+
 describe("calibration", () => {
   it("temperature scaling recovers the temperature that generated the labels", () => {
     const rng = new Rng(5);
