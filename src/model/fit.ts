@@ -3,7 +3,7 @@
  * the best epoch's weights kept in memory. Used by the benchmark and tests.
  */
 import type { Example, Hyper } from "./hyper.ts";
-import { prepare } from "./prepare.ts";
+import { prepare, type Prepared } from "./prepare.ts";
 import { planRun, type Plan } from "./plan.ts";
 import { cloneTensors, finalizeModel, initState, trainStep, type EpochMetrics, type StepReport } from "./trainer.ts";
 import { decodeModel, type AgentModel } from "./model.ts";
@@ -16,7 +16,11 @@ export interface FitResult {
 }
 
 export function fit(examples: readonly Example[], hyper: Hyper, onStep?: (r: StepReport, plan: Plan) => void): FitResult {
-  const prepared = prepare(examples, hyper);
+  return fitPrepared(prepare(examples, hyper), hyper, onStep);
+}
+
+/** `fit` on data already prepared (an adaptation run's, say). */
+export function fitPrepared(prepared: Prepared, hyper: Hyper, onStep?: (r: StepReport, plan: Plan) => void): FitResult {
   const plan = planRun(prepared.train.length, prepared.valid.length, hyper);
   const state = initState(prepared, hyper);
   const epochs: EpochMetrics[] = [];

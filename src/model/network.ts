@@ -181,7 +181,16 @@ export class Network {
    * smoothing), and accumulation of its gradients (scaled by `scale`).
    * Layers in `frozen` get no gradient. Returns the loss.
    */
-  backward(x: SparseRows, r: number, y: number, reg: Regularization, dropped: boolean, scale: number, frozen: ReadonlySet<LayerName>): number {
+  backward(
+    x: SparseRows,
+    r: number,
+    y: number,
+    reg: Regularization,
+    dropped: boolean,
+    scale: number,
+    frozen: ReadonlySet<LayerName>,
+    soft?: { target: ArrayLike<number>; weight: number },
+  ): number {
     if (!this.optimizer) throw new Error("backward() needs a network built for training");
     const { dim: D, hidden: H, classes: C } = this.arch;
     const p = this.params;
@@ -191,8 +200,10 @@ export class Network {
     const eps = reg.label_smoothing;
     const off = eps / C;
     let loss = 0;
+    const sw = soft ? soft.weight : 0;
     for (let c = 0; c < C; c++) {
-      const q = (c === y ? 1 - eps : 0) + off;
+      // The target: the (smoothed) label, mixed with a soft target when one is given (distillation).
+      const q = (1 - sw) * ((c === y ? 1 - eps : 0) + off) + (soft ? sw * soft.target[c] : 0);
       if (q > 0) loss -= q * Math.log(Math.max(this.probs[c], 1e-12));
       dz[c] = (this.probs[c] - q) * scale;
     }
@@ -226,6 +237,11 @@ export class Network {
       k.bag_grad(this.embGrad.byteOffset, slot.byteOffset, val.byteOffset, n, de.byteOffset, D);
     }
     return loss;
+  }
+
+  /** What the last forward pass computed before the output layer: the embedding bag and the last hidden layer (views). */
+  get representation(): { embedding: Float32Array; hidden: Float32Array } {
+    return { embedding: this.b.e, hidden: this.b.h2 };
   }
 
   /** Gradient of the embedding row in slot `slot` accumulated in this batch (a view). */

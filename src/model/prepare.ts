@@ -4,7 +4,7 @@
  */
 import { buildVocabulary, countRowsWork, inverseDocumentFrequency, toVocabularyRows, weightRows, type SparseRows } from "./features.ts";
 import { finish, type Work } from "./work.ts";
-import type { Arch } from "./network.ts";
+import type { Arch, Tensors } from "./network.ts";
 import { Rng } from "./rng.ts";
 import { MAX_EMBEDDING_FLOATS, type Example, type Hyper } from "./hyper.ts";
 
@@ -23,6 +23,36 @@ export interface Prepared {
   idf: Float32Array;
   /** TF-IDF features over embedding rows, one row per example. */
   x: SparseRows;
+  /**
+   * Logged executions among the rows (adaptation runs): where `propensity` is
+   * above 0 the row's label is the logged action, learned from off-policy
+   * (trainer.ts); elsewhere the row is a labeled example.
+   */
+  logged?: LoggedRows;
+  /** Weights to start from instead of seeded ones (every member, in the ensemble's naming): an update of an existing model. */
+  start?: Tensors;
+  /**
+   * Soft targets (distillation, as in Learning without Forgetting): row r's
+   * target is mixed with targets[r·classes …] by `weight` where `has[r]` is 1.
+   */
+  soft?: { targets: Float32Array; has: Uint8Array; weight: number };
+}
+
+/** Bandit feedback on some rows: the propensity of the logged action, its reward in [0, 1], and the row's importance weight. */
+export interface LoggedRows {
+  propensity: Float32Array;
+  reward: Float32Array;
+  /** min(clip, 1/propensity), divided by its mean over the logged rows (self-normalized). */
+  weight: Float32Array;
+  /** How strongly an unrewarded action is pushed down, relative to how a rewarded one is pulled up. */
+  negative: number;
+}
+
+/** Settings of off-policy learning from logged rows. */
+export interface OffPolicySettings {
+  /** Largest importance weight 1/propensity a row may carry before normalization. */
+  clip: number;
+  negative: number;
 }
 
 export function archOf(hyper: Hyper, prepared: Pick<Prepared, "vocab" | "classes" | "members">): Arch {
@@ -54,15 +84,77 @@ export function prepare(examples: readonly Example[], hyper: Hyper): Prepared {
 
 /** `prepare` as work reported while hashing and between its stages. */
 export function* prepareWork(examples: readonly Example[], hyper: Hyper): Work<Prepared> {
-  const { classes, labels: exampleLabels } = labelExamples(examples);
-  const split = stratifiedSplit(exampleLabels, classes.length, hyper.seed, hyper.validation_split);
-  const inputs = examples.map((e) => e.input);
-  let labels = exampleLabels;
+  const { classes, labels } = labelExamples(examples);
+  const split = stratifiedSplit(labels, classes.length, hyper.seed, hyper.validation_split);
+  return yield* featurizeRows(
+    examples.map((e) => e.input),
+    labels,
+    classes,
+    split,
+    hyper,
+  );
+}
+
+/** One logged execution to learn from off-policy: its input, the class it answered, with what probability, and the reward. */
+export interface LoggedExample {
+  input: string;
+  action: number;
+  propensity: number;
+  reward: number;
+}
+
+/**
+ * Data of an adaptation run: the labeled `anchor` (split as `prepare` splits
+ * examples; it keeps the agent from forgetting) and the `logged` executions
+ * (all trained on, off-policy), over the agent's `classes` (its actions).
+ */
+export function* prepareAdaptationWork(
+  anchor: readonly Example[],
+  logged: readonly LoggedExample[],
+  classes: readonly string[],
+  hyper: Hyper,
+  offPolicy: OffPolicySettings,
+): Work<Prepared> {
+  const index = new Map(classes.map((c, i) => [c, i]));
+  const anchorLabels = Int32Array.from(anchor, (e) => {
+    const c = index.get(e.expected_output);
+    if (c === undefined) throw new Error(`anchor example with an unknown class: ${e.expected_output.slice(0, 60)}`);
+    return c;
+  });
+  const split = stratifiedSplit(anchorLabels, classes.length, hyper.seed, hyper.validation_split);
+  const n = anchor.length;
+  const labels = Int32Array.from([...anchorLabels, ...logged.map((l) => l.action)]);
+  const train = Int32Array.from([...split.train, ...logged.map((_, i) => n + i)]);
+  const prepared = yield* featurizeRows([...anchor.map((e) => e.input), ...logged.map((l) => l.input)], labels, [...classes], { train, valid: split.valid }, hyper);
+  // Class texts (label_examples) come after every other row.
+  const rows = prepared.labels.length;
+  const propensity = new Float32Array(rows);
+  const reward = new Float32Array(rows);
+  const weight = new Float32Array(rows);
+  let sum = 0;
+  logged.forEach((l, i) => {
+    propensity[n + i] = l.propensity;
+    reward[n + i] = l.reward;
+    weight[n + i] = Math.min(offPolicy.clip, 1 / l.propensity);
+    sum += weight[n + i];
+  });
+  const meanWeight = sum / Math.max(1, logged.length);
+  for (let i = 0; i < logged.length; i++) weight[n + i] /= meanWeight;
+  return { ...prepared, logged: { propensity, reward, weight, negative: offPolicy.negative } };
+}
+
+/**
+ * Featurizes `inputs` (labelled `labels` over `classes`) with the given split.
+ * With `label_examples`, each class's own text joins the training split as
+ * one more input of that class (rows after the others'; never held out).
+ */
+export function* featurizeRows(inputs: string[], labels: Int32Array, classes: string[], split: { train: Int32Array; valid: Int32Array }, hyper: Hyper): Work<Prepared> {
   let train = split.train;
   if (hyper.label_examples) {
-    inputs.push(...classes);
-    labels = Int32Array.from([...exampleLabels, ...classes.keys()]);
-    train = Int32Array.from([...split.train, ...classes.map((_, c) => examples.length + c)]);
+    const n = inputs.length;
+    inputs = [...inputs, ...classes];
+    labels = Int32Array.from([...labels, ...classes.keys()]);
+    train = Int32Array.from([...split.train, ...classes.map((_, c) => n + c)]);
   }
   const f = hyper.features;
   const members = membersFor(hyper, train.length);

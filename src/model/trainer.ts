@@ -71,12 +71,13 @@ export interface StepReport {
 
 const ADAM: Pick<AdamConfig, "beta1" | "beta2" | "epsilon"> = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
 
+/** The state training starts from: seeded weights, or the prepared data's own (an update of an existing model); fresh optimizer state. */
 export function initState(prepared: Prepared, hyper: Hyper): TrainState {
   const arch = archOf(hyper, prepared);
-  const members = Array.from({ length: arch.members }, (_, k) => initParams(arch, memberSeed(hyper.seed, k), hyper.embedding_init));
-  const adam = members.map(() => initAdam(arch, hyper.embedding_optimizer));
+  const params = prepared.start ? cloneTensors(prepared.start) : joinMembers(Array.from({ length: arch.members }, (_, k) => initParams(arch, memberSeed(hyper.seed, k), hyper.embedding_init)));
+  const adam = Array.from({ length: arch.members }, () => initAdam(arch, hyper.embedding_optimizer));
   return {
-    params: joinMembers(members),
+    params,
     adam: { t: 0, m: joinMembers(adam.map((a) => a.m)), v: joinMembers(adam.map((a) => a.v)) },
     progress: { epoch_loss: 0, epoch_examples: 0, best_epoch: 0, best_accuracy: -1, best_loss: Infinity, top_accuracy: -1, top_loss: Infinity, since_best: 0, refit_from: 0, stopped: false },
   };
@@ -267,10 +268,27 @@ function* trainBatches(
     const to = Math.min(plan.n_train, from + bs);
     net.zeroGrad();
     const scale = 1 / (to - from);
+    const logged = prepared.logged;
+    const soft = prepared.soft;
+    // Logged rows learn toward (or away from) their action as is: no label smoothing.
+    const offPolicy = { dropout: hyper.dropout, label_smoothing: 0 };
     for (let k = from; k < to; k++) {
       const r = rows[order[k]];
       net.forward(prepared.x, r, rng, hyper.dropout);
-      lossSum += net.backward(prepared.x, r, prepared.labels[r], hyper, rng !== null, scale, frozen);
+      if (logged && logged.propensity[r] > 0) {
+        // Off-policy, counterfactual risk minimization with the log-policy surrogate of the IPS objective:
+        // w·[ −r·log π(a|x) − negative·(1 − r)·log(1 − π(a|x)) ], w the clipped, self-normalized 1/propensity.
+        // Both terms' gradients are that of cross-entropy toward the logged action a, scaled:
+        // by w·r (pull a up), and by −w·negative·(1 − r)·π(a)/(1 − π(a)) (push a down, bounded).
+        const a = prepared.labels[r];
+        const rwd = logged.reward[r];
+        const pa = Math.min(net.probs[a], 0.999);
+        const coef = logged.weight[r] * (rwd - logged.negative * (1 - rwd) * (pa / (1 - pa)));
+        lossSum += Math.abs(coef) * net.backward(prepared.x, r, a, offPolicy, rng !== null, scale * coef, frozen);
+      } else if (soft && soft.has[r]) {
+        const C = net.arch.classes;
+        lossSum += net.backward(prepared.x, r, prepared.labels[r], hyper, rng !== null, scale, frozen, { target: soft.targets.subarray(r * C, (r + 1) * C), weight: soft.weight });
+      } else lossSum += net.backward(prepared.x, r, prepared.labels[r], hyper, rng !== null, scale, frozen);
     }
     examples += to - from;
     adamStep(net, adam, learningRate(hyper, t, totalBatches), frozen);
