@@ -88,7 +88,10 @@ class Agent {
 function simulate(agent: Agent, inputs: readonly Example[], n: number, rng: Rng): (LoggedExample & { truth: string })[] {
   return Array.from({ length: n }, () => {
     const e = inputs[rng.int(inputs.length)];
-    const { action, propensity } = chooseAction(agent.probs(e.input), exploration, rng.next());
+    // The simulated agent always answers with its network (confident: no fallback), so a class is always shown.
+    const shown = chooseAction(agent.probs(e.input), exploration, rng.next(), rng.next());
+    const action = shown.action ?? 0;
+    const propensity = shown.propensity ?? 1;
     return { input: e.input, action, propensity, reward: agent.model.classes[action] === e.expected_output ? 1 : 0, truth: e.expected_output };
   });
 }

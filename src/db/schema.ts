@@ -5,6 +5,8 @@
 import { sql } from "drizzle-orm";
 import type { Hyper } from "../model/hyper.ts";
 import type { Plan } from "../model/plan.ts";
+import type { Exploration } from "../model/policy.ts";
+import type { AdaptationPolicy, RewardFunction } from "../model/adaptation.ts";
 import { blob, index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 const createdAt = () => integer("created_at").notNull().default(sql`(unixepoch('subsec') * 1000)`);
@@ -22,7 +24,11 @@ export const agents = sqliteTable(
   {
     appId: text("app_id").notNull(),
     id: text("id").notNull(),
+    /** The live version (what executeAgent answers with); other versions are candidates. */
     activeVersionId: text("active_version_id"),
+    /** How executeAgent explores (model/policy.ts) and when the cron adapts the agent (src/adapt). */
+    exploration: text("exploration", { mode: "json" }).$type<Exploration>(),
+    adaptationPolicy: text("adaptation_policy", { mode: "json" }).$type<AdaptationPolicy>(),
     createdAt: createdAt(),
     updatedAt: integer("updated_at").notNull(),
   },
@@ -125,6 +131,8 @@ export interface VersionParams {
   confidence_threshold: number;
   fallback_answer: string;
   temperature: number;
+  /** The network reads the execution's context as features (a context_aware version). */
+  context_features?: boolean;
 }
 
 /** Accuracy and loss of some weights on a named split. */
@@ -169,6 +177,10 @@ export const agentVersions = sqliteTable(
     classes: text("classes", { mode: "json" }).$type<string[]>().notNull(),
     params: text("params", { mode: "json" }).$type<VersionParams>().notNull(),
     metrics: text("metrics", { mode: "json" }).$type<VersionMetrics>().notNull(),
+    /** What made it: supervised training, or an adaptation strategy (src/adapt). */
+    kind: text("kind").notNull().default("training"),
+    /** The version an adaptation started from. */
+    baseVersionId: text("base_version_id"),
     createdAt: createdAt(),
   },
   (t) => [uniqueIndex("versions_by_agent").on(t.appId, t.agentId, t.version), uniqueIndex("versions_by_run").on(t.runId)],
@@ -189,9 +201,92 @@ export const executions = sqliteTable(
     latencyMs: real("latency_ms").notNull(),
     tokens: integer("tokens").notNull().default(0),
     costUsd: real("cost_usd").notNull().default(0),
+    /** What answered: rule, model, demo or fallback. */
+    source: text("source").notNull().default("model"),
+    /** The class shown (the bandit's action) and the probability the policy had of showing it; null when no class was shown. */
+    action: integer("action"),
+    propensity: real("propensity"),
+    explored: integer("explored", { mode: "boolean" }).notNull().default(false),
+    context: text("context", { mode: "json" }).$type<Record<string, string | number | boolean>>(),
     createdAt: createdAt(),
   },
   (t) => [index("executions_by_agent").on(t.appId, t.agentId, t.createdAt)],
+);
+
+export const FEEDBACK_LABELS = ["correct", "incorrect", "helpful", "unhelpful"] as const;
+
+/** What an app's user said about one execution (one record per execution: a later one replaces it). */
+export const feedback = sqliteTable(
+  "feedback",
+  {
+    appId: text("app_id").notNull(),
+    executionId: text("execution_id").notNull(),
+    agentId: text("agent_id").notNull(),
+    versionId: text("version_id").notNull(),
+    reward: real("reward"),
+    label: text("label", { enum: FEEDBACK_LABELS }),
+    correctOutput: text("correct_output"),
+    userSatisfaction: real("user_satisfaction"),
+    comment: text("comment"),
+    /** "api" (submitFeedback) or "webhook". */
+    via: text("via").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.appId, t.executionId] }), index("feedback_by_agent").on(t.appId, t.agentId, t.createdAt)],
+);
+
+/** Secrets that sign an app's feedback webhooks (Standard Webhooks); a rotated one stays valid until `expiresAt`. */
+export const webhookSecrets = sqliteTable(
+  "webhook_secrets",
+  {
+    appId: text("app_id").notNull(),
+    id: text("id").notNull(),
+    secret: text("secret").notNull(),
+    createdAt: integer("created_at").notNull(),
+    expiresAt: integer("expires_at"),
+  },
+  (t) => [primaryKey({ columns: [t.appId, t.id] })],
+);
+
+/** Webhook deliveries seen (by webhook-id): a repeat answers as the first did and changes nothing. */
+export const webhookDeliveries = sqliteTable(
+  "webhook_deliveries",
+  {
+    appId: text("app_id").notNull(),
+    webhookId: text("webhook_id").notNull(),
+    status: integer("status").notNull(),
+    response: text("response").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.appId, t.webhookId] })],
+);
+
+/** One adaptAgentBehavior (from a call or the cron): what it was asked, what it measured, and what it decided. */
+export const adaptations = sqliteTable(
+  "adaptations",
+  {
+    id: text("id").primaryKey(),
+    appId: text("app_id").notNull(),
+    agentId: text("agent_id").notNull(),
+    strategy: text("strategy").notNull(),
+    rewardFunction: text("reward_function", { mode: "json" }).$type<RewardFunction>().notNull(),
+    /** As the app reported them, and as the service measured them over the same executions. */
+    reportedMetrics: text("reported_metrics", { mode: "json" }).$type<Record<string, number>>(),
+    measuredMetrics: text("measured_metrics", { mode: "json" }).$type<Record<string, number>>().notNull(),
+    baseVersionId: text("base_version_id").notNull(),
+    runId: text("run_id"),
+    /** R2 object with what the run learns from and what the gate evaluates on. */
+    dataKey: text("data_key"),
+    autoPromote: integer("auto_promote", { mode: "boolean" }).notNull(),
+    candidateVersionId: text("candidate_version_id"),
+    /** The safety gate: estimates, interval, effective sample size, decision and reason. */
+    gate: text("gate", { mode: "json" }).$type<Record<string, unknown>>(),
+    status: text("status").notNull(),
+    trigger: text("trigger").notNull(),
+    createdAt: integer("created_at").notNull(),
+    finishedAt: integer("finished_at"),
+  },
+  (t) => [index("adaptations_by_agent").on(t.appId, t.agentId, t.createdAt), uniqueIndex("adaptations_by_run").on(t.runId)],
 );
 
 export const MEMORY_TYPES = ["semantic", "episodic", "procedural", "working"] as const;

@@ -16,3 +16,8 @@ export function randomId(prefix: string): string {
 export function randomSeed(): number {
   return crypto.getRandomValues(new Uint32Array(1))[0];
 }
+
+/** An execution's context: at most 20 keys of short strings, numbers or booleans. */
+export const ContextSchema = z
+  .record(z.string().min(1).max(64), z.union([z.string().max(200), z.number(), z.boolean()]))
+  .refine((c) => Object.keys(c).length <= 20, { message: "context may hold at most 20 keys" });

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { executeAgent as run } from "../agent/execute.ts";
 import { memoryServices } from "../memory/store.ts";
 import { defineFunction } from "./registry.ts";
-import { AgentIdSchema, randomId } from "./common.ts";
+import { AgentIdSchema, ContextSchema, randomId } from "./common.ts";
 
 export const executeAgent = defineFunction({
   name: "executeAgent",
@@ -13,7 +13,8 @@ export const executeAgent = defineFunction({
     .object({
       agent_id: AgentIdSchema,
       input: z.string({ error: (i) => (i.input === undefined ? "input is required" : "input must be a string") }).trim().min(1, "input must not be empty").max(2_000, "input must be at most 2000 characters"),
-      version: z.number().int().min(1).optional().describe("Version number; the active version when absent"),
+      version: z.number().int().min(1).optional().describe("Version number; the live version when absent"),
+      context: ContextSchema.optional().describe("What the app knows about the situation, e.g. { channel: 'email', plan: 'pro' }: logged with the execution, and features of context_aware versions"),
     })
     .strict(),
   output: z.object({
@@ -23,12 +24,19 @@ export const executeAgent = defineFunction({
     class: z.string().describe("The predicted response class"),
     fallback: z.boolean().describe("true when nothing answered with enough confidence and output is the fallback answer"),
     source: z.enum(["rule", "model", "demo", "fallback"]).describe("What answered: a procedural memory, the network, the nearest demo, or the fallback"),
+    explored: z.boolean().describe("The answer is a class the agent drew while exploring (exploration is set per agent with configureAgent)"),
     version: z.number().int(),
     latency_ms: z.number(),
     memories_used: z.array(z.object({ id: z.string(), memory_type: z.string(), score: z.number(), similarity: z.number() })).describe("Memories retrieved for this input, best first"),
   }),
   status: 200,
   async handler(ctx, input) {
-    return run(ctx.db, ctx.env.CHECKPOINTS, memoryServices(ctx.env, () => randomId("mem")), { appId: ctx.appId, agentId: input.agent_id, input: input.input, version: input.version }, () => randomId("exe"));
+    return run(
+      ctx.db,
+      ctx.env.CHECKPOINTS,
+      memoryServices(ctx.env, () => randomId("mem")),
+      { appId: ctx.appId, agentId: input.agent_id, input: input.input, version: input.version, context: input.context },
+      () => randomId("exe"),
+    );
   },
 });

@@ -1,7 +1,9 @@
 import { executeAgent } from "./executeAgent.ts";
 import { cancelTrainingRun, getTrainingRun, resumeTrainingRun } from "./runControls.ts";
 import { trainAgent } from "./trainAgent.ts";
+import { configureAgent } from "./configureAgent.ts";
+import { listWebhookSecrets, rotateWebhookSecret, submitFeedback } from "./feedback.ts";
 import type { CallableFunction } from "./registry.ts";
 
 /** Every function callable as POST /functions/{name}. */
-export const FUNCTIONS: readonly CallableFunction[] = [trainAgent, executeAgent, getTrainingRun, cancelTrainingRun, resumeTrainingRun];
+export const FUNCTIONS: readonly CallableFunction[] = [trainAgent, executeAgent, getTrainingRun, cancelTrainingRun, resumeTrainingRun, configureAgent, submitFeedback, rotateWebhookSecret, listWebhookSecrets];

@@ -1,6 +1,7 @@
 /**
  * The Hono app. Two parts:
- * - public: `/health`, the dashboard shell `/` and `/openapi.json`, nothing else;
+ * - public: `/health`, the dashboard shell `/` and `/openapi.json`; and the
+ *   feedback webhook, which a signature authenticates instead of a key;
  * - the API, a sub-app whose every route (present and future) requires an API key:
  *   its key check is registered before any of its routes, so a route added to it
  *   cannot be public by accident, and an unknown path without a key answers 401.
@@ -16,6 +17,7 @@ import { registerDatasets } from "./datasets.ts";
 import { registerRuns } from "./runs.ts";
 import { registerEntities } from "./entities.ts";
 import { dashboardHtml } from "./dashboard.ts";
+import { registerWebhooks } from "./webhooks.ts";
 import { requestStarted } from "../isolate/activity.ts";
 
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -84,6 +86,8 @@ export function createApp(): OpenAPIHono<AppEnv> {
       }),
     ),
   );
+
+  registerWebhooks(app);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "Bearer", { type: "http", scheme: "bearer" });
   app.route("/", protectedApi());

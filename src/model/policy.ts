@@ -25,13 +25,18 @@ function argmax(xs: ArrayLike<number>): number {
   return best;
 }
 
-/** The distribution actions are drawn from, given the model's calibrated probabilities. */
-export function actionDistribution(probs: ArrayLike<number>, exploration: Exploration): Float64Array {
+/**
+ * The probability of showing each class: exploring (probability `rate`) draws a
+ * class as the strategy says; exploiting shows the most probable class when
+ * the network is `confident`, and no class otherwise (a rule, a demo or the
+ * fallback answers). The rest of the mass (1 − sum) is "no class shown".
+ */
+export function actionDistribution(probs: ArrayLike<number>, exploration: Exploration, confident = true): Float64Array {
   const K = probs.length;
   const out = new Float64Array(K);
   const greedy = argmax(probs);
   const rate = exploration.strategy === "none" ? 0 : exploration.rate;
-  out[greedy] += 1 - rate;
+  if (confident) out[greedy] += 1 - rate;
   if (rate > 0) {
     if (exploration.strategy === "epsilon_greedy") for (let a = 0; a < K; a++) out[a] += rate / K;
     else {
@@ -43,19 +48,34 @@ export function actionDistribution(probs: ArrayLike<number>, exploration: Explor
   return out;
 }
 
-/** Draws an action with `u` uniform in [0, 1): the action, its propensity, and whether it was the greedy one. */
-export function chooseAction(probs: ArrayLike<number>, exploration: Exploration, u: number): { action: number; propensity: number; greedy: boolean } {
-  const dist = actionDistribution(probs, exploration);
-  const greedy = argmax(probs);
-  let action = dist.length - 1;
-  let acc = 0;
-  for (let a = 0; a < dist.length; a++) {
-    acc += dist[a];
-    if (u < acc) {
-      action = a;
-      break;
+/**
+ * Draws what to show: `u` (uniform in [0, 1)) decides whether to explore, `v`
+ * which class exploring draws. Returns the class shown and its propensity
+ * (its whole probability of being shown: actionDistribution), or null when
+ * no class is shown, and whether it was drawn by exploring.
+ */
+export function chooseAction(
+  probs: ArrayLike<number>,
+  exploration: Exploration,
+  u: number,
+  v: number,
+  confident = true,
+): { action: number | null; propensity: number | null; explored: boolean } {
+  const dist = actionDistribution(probs, exploration, confident);
+  const rate = exploration.strategy === "none" ? 0 : exploration.rate;
+  if (u < rate) {
+    const K = probs.length;
+    let sum = 0;
+    for (let a = 0; a < K; a++) sum += exploration.strategy === "epsilon_greedy" ? 1 : probs[a];
+    let acc = 0;
+    for (let a = 0; a < K; a++) {
+      acc += (exploration.strategy === "epsilon_greedy" ? 1 : probs[a]) / (sum || 1);
+      if (v < acc) return { action: a, propensity: dist[a], explored: true };
     }
+    const last = K - 1;
+    return { action: last, propensity: dist[last], explored: true };
   }
-  if (dist[action] === 0) action = greedy; // only when u lands past a rounding gap
-  return { action, propensity: dist[action], greedy: action === greedy };
+  if (!confident) return { action: null, propensity: null, explored: false };
+  const a = argmax(probs);
+  return { action: a, propensity: dist[a], explored: false };
 }

@@ -130,6 +130,8 @@ export async function commitFinal(db: Db, runId: string, seq: number, version: N
             classes: v(JSON.stringify(version.classes), "classes"),
             params: v(JSON.stringify(version.params), "params"),
             metrics: v(JSON.stringify(version.metrics), "metrics"),
+            kind: v(version.kind ?? "training", "kind"),
+            baseVersionId: v(version.baseVersionId ?? null, "base_version_id"),
             createdAt: v(now, "created_at"),
           })
           .from(trainingRuns)
