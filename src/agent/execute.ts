@@ -17,22 +17,22 @@
  */
 import type { Db } from "../db/client.ts";
 import { executions } from "../db/schema.ts";
+import type { ExecutionTrace } from "../model/trace.ts";
 import { predict } from "../model/model.ts";
-import { chooseAction, NO_EXPLORATION } from "../model/policy.ts";
+import { actionDistribution, chooseAction, NO_EXPLORATION } from "../model/policy.ts";
 import { modelText, type ExecutionContext } from "../model/context.ts";
 import { searchMemories, type MemoryServices } from "../memory/store.ts";
-import { findAgent, loadModel, resolveVersion } from "./versions.ts";
-
-/** A procedural rule answers when it is this similar to the input and this trusted. */
-export const RULE_MIN_SIMILARITY = 0.5;
-export const RULE_MIN_CONFIDENCE = 0.8;
-/** A demo answers (when no class is shown) from this similarity on. */
-export const DEMO_MIN_SIMILARITY = 0.6;
-export const MEMORIES_PER_EXECUTION = 5;
-/** A correction from feedback answers (before the network) from this similarity on: the same question. */
-export const CORRECTION_MIN_SIMILARITY = 0.9;
-/** Rules within this similarity of the best matching rule share its trigger: the most recently changed one answers. */
-export const RULE_TIE_SIMILARITY = 0.05;
+import { findAgent, loadModel, memoriesVersionOf, resolveVersion } from "./versions.ts";
+import {
+  answerKey,
+  decideMemory,
+  executionSettings,
+  MAX_MEMORIES_RETRIEVED,
+  RULE_MIN_CONFIDENCE,
+  RULE_MIN_SIMILARITY,
+  traceHit,
+  type Candidate,
+} from "./decide.ts";
 
 export interface ExecuteRequest {
   appId: string;
@@ -69,41 +69,50 @@ export async function executeAgent(
   const started = performance.now();
   const agent = await findAgent(db, req.appId, req.agentId);
   const version = await resolveVersion(db, agent, req.version);
-  const [{ model, ensemble }, hits] = await Promise.all([
+  const [{ model, ensemble }, retrieved] = await Promise.all([
     loadModel(checkpoints, version),
-    searchMemories(memory, req.appId, { agentId: agent.id, query: req.input, topK: MEMORIES_PER_EXECUTION, versionId: version.id }),
+    searchMemories(memory, req.appId, { agentId: agent.id, query: req.input, topK: MAX_MEMORIES_RETRIEVED, versionId: memoriesVersionOf(version) }),
   ]);
   const p = predict(model, modelText(req.input, req.context, version.params.context_features === true), ensemble);
   const text = (v: unknown) => (typeof v === "string" && v.length > 0 ? v : null);
-  const rules = hits.filter((h) => h.memory.memoryType === "procedural" && text(h.memory.content.answer) && h.similarity >= RULE_MIN_SIMILARITY && h.memory.confidence >= RULE_MIN_CONFIDENCE);
-  const bestRule = Math.max(...rules.map((h) => h.similarity));
-  const rule = rules
-    .filter((h) => h.similarity >= bestRule - RULE_TIE_SIMILARITY)
-    .sort((a, b) => b.memory.updatedAt - a.memory.updatedAt || b.memory.createdAt - a.memory.createdAt || (a.memory.id < b.memory.id ? -1 : 1))[0];
-  const correction = hits.find((h) => h.memory.content.correction === true && text(h.memory.content.expected_output) && h.similarity >= CORRECTION_MIN_SIMILARITY);
-  const demo = correction ?? hits.find((h) => h.memory.content.type === "demo" && text(h.memory.content.expected_output) && h.similarity >= DEMO_MIN_SIMILARITY);
-  const confident = p.confidence >= version.params.confidence_threshold;
-  const shown = rule || correction ? { action: null, propensity: null, explored: false } : chooseAction(p.probs, agent.exploration ?? NO_EXPLORATION, random(), random(), confident);
-  const source: AnswerSource = rule ? "rule" : shown.action !== null ? "model" : demo ? "demo" : "fallback";
-  const output =
-    source === "rule"
-      ? text(rule!.memory.content.answer)!
-      : source === "model"
-        ? model.classes[shown.action!]
-        : source === "demo"
-          ? text(demo!.memory.content.expected_output)!
-          : version.params.fallback_answer;
+  // What each retrieved memory could answer as, and the answer (a rule's, or a demo's expected output).
+  const ruleOrder = retrieved
+    .map((h, i) => ({ h, i }))
+    .filter(({ h }) => h.memory.memoryType === "procedural" && text(h.memory.content.answer) && h.similarity >= RULE_MIN_SIMILARITY && h.memory.confidence >= RULE_MIN_CONFIDENCE)
+    .sort((a, b) => b.h.memory.updatedAt - a.h.memory.updatedAt || b.h.memory.createdAt - a.h.memory.createdAt || (a.h.memory.id < b.h.memory.id ? -1 : 1))
+    .map(({ i }) => i);
+  const candidates: Candidate[] = retrieved.map((h, i) => {
+    const demo = h.memory.content.type === "demo" && text(h.memory.content.expected_output) !== null;
+    return { rule: ruleOrder.includes(i), correction: demo && h.memory.content.correction === true, demo, similarity: h.similarity, priority: Math.max(0, ruleOrder.indexOf(i)) };
+  });
+  const answers = retrieved.map((h, i) => (candidates[i].rule ? text(h.memory.content.answer) : text(h.memory.content.expected_output)));
+  const settings = executionSettings(version.params);
+  const decision = decideMemory(candidates, settings);
+  const confident = p.confidence >= settings.confidence_threshold;
+  const exploration = agent.exploration ?? NO_EXPLORATION;
+  const shown = decision.kind !== "policy" ? { action: null, propensity: null, explored: false } : chooseAction(p.probs, exploration, random(), random(), confident);
+  const memoryIndex = decision.kind === "policy" ? decision.demo : decision.index;
+  const source: AnswerSource = decision.kind === "rule" ? "rule" : shown.action !== null ? "model" : memoryIndex !== null ? "demo" : "fallback";
+  const output = source === "model" ? model.classes[shown.action!] : memoryIndex !== null && source !== "fallback" ? answers[memoryIndex]! : version.params.fallback_answer;
+  const classIndex = new Map(model.classes.map((c, i) => [c, i]));
+  const dist = actionDistribution(p.probs, exploration, confident);
+  const trace: ExecutionTrace = {
+    hits: candidates.map((c, i) => traceHit(c, answers[i] === null ? null : answerKey(answers[i]!, classIndex))),
+    no_class: Math.max(0, 1 - dist.reduce((s, x) => s + x, 0)),
+  };
+  const used = retrieved.slice(0, settings.memories_per_execution);
+  const answering = memoryIndex !== null && source !== "model" && source !== "fallback" ? retrieved[memoryIndex] : null;
   const result: ExecuteResult = {
     execution_id: newId(),
     output,
-    confidence: source === "rule" ? rule!.memory.confidence : source === "demo" ? demo!.similarity : source === "model" ? p.probs[shown.action!] : p.confidence,
+    confidence: source === "rule" ? answering!.memory.confidence : source === "demo" ? answering!.similarity : source === "model" ? p.probs[shown.action!] : p.confidence,
     class: source === "model" ? model.classes[shown.action!] : model.classes[p.class],
     fallback: source === "fallback",
     source,
     explored: shown.explored,
     version: version.version,
     latency_ms: performance.now() - started,
-    memories_used: hits.map((h) => ({ id: h.memory.id, memory_type: h.memory.memoryType, score: h.score, similarity: h.similarity })),
+    memories_used: used.map((h) => ({ id: h.memory.id, memory_type: h.memory.memoryType, score: h.score, similarity: h.similarity })),
   };
   await db.insert(executions).values({
     id: result.execution_id,
@@ -121,6 +130,7 @@ export async function executeAgent(
     propensity: shown.propensity,
     explored: shown.explored,
     context: req.context ?? null,
+    trace,
     createdAt: Date.now(),
   });
   return result;
