@@ -14,6 +14,9 @@
  * is really worth.
  */
 import { Rng } from "../model/rng.ts";
+import type { Estimate } from "../model/adaptation.ts";
+
+export type { Estimate };
 
 export interface LoggedOutcome {
   propensity: number;
@@ -26,11 +29,6 @@ export interface LoggedOutcome {
   loggedExpected: number;
 }
 
-export interface Estimate {
-  value: number;
-  lower: number;
-  upper: number;
-}
 
 export interface OffPolicyEstimates {
   ips: Estimate;
@@ -80,9 +78,12 @@ export function offPolicyEstimates(logs: readonly LoggedOutcome[], opts: { boots
     samples.snips[b] = e.snips;
     samples.dr[b] = e.dr;
   }
+  // Rewards lie in [0, 1], and so does any policy's expected reward: estimates beyond are clamped.
+  const clamp = (x: number) => Math.min(1, Math.max(0, x));
   const interval = (value: number, s: Float64Array): Estimate => {
+    if (s.length === 0) return { value: clamp(value), lower: clamp(value), upper: clamp(value) };
     const sorted = s.slice().sort();
-    return { value, lower: percentile(sorted, 0.025), upper: percentile(sorted, 0.975) };
+    return { value: clamp(value), lower: clamp(percentile(sorted, 0.025)), upper: clamp(percentile(sorted, 0.975)) };
   };
   const weights = Float64Array.from(logs, (l) => l.target / l.propensity);
   const sw = weights.reduce((s, x) => s + x, 0);

@@ -71,8 +71,26 @@ export async function loadModel(bucket: R2Bucket, v: Version): Promise<Loaded> {
   return loaded;
 }
 
-/** The id of the agent's live version; null when the agent does not exist or has none. */
-export async function liveVersionId(db: Db, appId: string, agentId: string): Promise<string | null> {
-  const agent = await db.query.agents.findFirst({ columns: { activeVersionId: true }, where: and(eq(agents.appId, appId), eq(agents.id, agentId)) });
-  return agent?.activeVersionId ?? null;
+/** The version whose learned memories `v` uses (its own, or a tuned version's base's). */
+export function memoriesVersionOf(v: Pick<Version, "id" | "memoriesVersionId">): string {
+  return v.memoriesVersionId ?? v.id;
+}
+
+/** The memories version of the agent's live version; null when the agent does not exist or has none. */
+export async function liveMemoriesVersionId(db: Db, appId: string, agentId: string): Promise<string | null> {
+  const [row] = await db
+    .select({ id: agentVersions.id, memoriesVersionId: agentVersions.memoriesVersionId })
+    .from(agents)
+    .innerJoin(agentVersions, and(eq(agentVersions.appId, agents.appId), eq(agentVersions.id, agents.activeVersionId)))
+    .where(and(eq(agents.appId, appId), eq(agents.id, agentId)))
+    .limit(1);
+  return row ? memoriesVersionOf(row) : null;
+}
+
+/** Makes version `version` the agent's live one; returns the one it replaces. */
+export async function promoteVersion(db: Db, agent: Agent, version: number, now: number): Promise<{ live: Version; previous: Version | null }> {
+  const target = await resolveVersion(db, agent, version);
+  const previous = agent.activeVersionId ? ((await db.query.agentVersions.findFirst({ where: and(eq(agentVersions.appId, agent.appId), eq(agentVersions.id, agent.activeVersionId)) })) ?? null) : null;
+  await db.update(agents).set({ activeVersionId: target.id, updatedAt: now }).where(and(eq(agents.appId, agent.appId), eq(agents.id, agent.id)));
+  return { live: target, previous };
 }

@@ -15,3 +15,9 @@ export function chunksWithinParameters<T>(items: readonly T[], perItem: number, 
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
 }
+
+/** Whether `e` is SQLite's refusal of a row that breaks unique index `index` (D1 names the index's columns, `table.column, …`). */
+export function violatesUnique(e: unknown, columns: string): boolean {
+  const text = e instanceof Error ? `${e.message} ${e.cause instanceof Error ? e.cause.message : ""}` : String(e);
+  return text.includes("UNIQUE constraint failed") && text.includes(columns);
+}

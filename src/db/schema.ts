@@ -6,7 +6,8 @@ import { sql } from "drizzle-orm";
 import type { Hyper } from "../model/hyper.ts";
 import type { Plan } from "../model/plan.ts";
 import type { Exploration } from "../model/policy.ts";
-import type { AdaptationPolicy, RewardFunction } from "../model/adaptation.ts";
+import type { ExecutionTrace } from "../model/trace.ts";
+import { ADAPTATION_STRATEGIES, type AdaptationPolicy, type GateReport, type RewardFunction } from "../model/adaptation.ts";
 import { blob, index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 const createdAt = () => integer("created_at").notNull().default(sql`(unixepoch('subsec') * 1000)`);
@@ -91,7 +92,14 @@ export const trainingRuns = sqliteTable(
     /** When the sweeper removed a failed or cancelled run's checkpoints (it can no longer be resumed). */
     sweptAt: integer("swept_at"),
   },
-  (t) => [index("runs_by_agent").on(t.appId, t.agentId, t.createdAt), index("runs_by_status").on(t.status, t.updatedAt)],
+  (t) => [
+    index("runs_by_agent").on(t.appId, t.agentId, t.createdAt),
+    index("runs_by_status").on(t.status, t.updatedAt),
+    /** Never two adaptations of one agent at once (src/adapt/start.ts), whoever starts them. */
+    uniqueIndex("runs_one_adaptation")
+      .on(t.appId, t.agentId)
+      .where(sql`${t.status} IN ('queued', 'running') AND ${t.trainingType} IN ('reinforcement', 'context_aware', 'online')`),
+  ],
 );
 
 /** One row per committed step: what it trained and how long it took. */
@@ -133,7 +141,12 @@ export interface VersionParams {
   temperature: number;
   /** The network reads the execution's context as features (a context_aware version). */
   context_features?: boolean;
+  /** Memories an execution uses (of those retrieved, best first); default MEMORIES_PER_EXECUTION (agent/decide.ts). */
+  memories_per_execution?: number;
+  /** A demo answers (when no class is shown) from this similarity on; default DEMO_MIN_SIMILARITY. */
+  demo_min_similarity?: number;
 }
+
 
 /** Accuracy and loss of some weights on a named split. */
 export interface SplitFigures {
@@ -162,6 +175,8 @@ export interface VersionMetrics {
   /** The untrained network on the validation split (chance level). */
   baseline_valid_accuracy: number | null;
   temperature: { value: number; fitted_on: string | null };
+  /** An adapted version: its adaptation and the safety gate's verdict. */
+  adaptation?: { id: string; strategy: string; base_version: number; gate: GateReport };
 }
 
 /** Immutable agent versions. */
@@ -181,6 +196,8 @@ export const agentVersions = sqliteTable(
     kind: text("kind").notNull().default("training"),
     /** The version an adaptation started from. */
     baseVersionId: text("base_version_id"),
+    /** Whose learned memories (patterns, demos) it uses: null, its own; a tuned version (same network) uses its base's. */
+    memoriesVersionId: text("memories_version_id"),
     createdAt: createdAt(),
   },
   (t) => [uniqueIndex("versions_by_agent").on(t.appId, t.agentId, t.version), uniqueIndex("versions_by_run").on(t.runId)],
@@ -208,6 +225,7 @@ export const executions = sqliteTable(
     propensity: real("propensity"),
     explored: integer("explored", { mode: "boolean" }).notNull().default(false),
     context: text("context", { mode: "json" }).$type<Record<string, string | number | boolean>>(),
+    trace: text("trace", { mode: "json" }).$type<ExecutionTrace>(),
     createdAt: createdAt(),
   },
   (t) => [index("executions_by_agent").on(t.appId, t.agentId, t.createdAt)],
@@ -268,11 +286,11 @@ export const adaptations = sqliteTable(
     id: text("id").primaryKey(),
     appId: text("app_id").notNull(),
     agentId: text("agent_id").notNull(),
-    strategy: text("strategy").notNull(),
+    strategy: text("strategy", { enum: ADAPTATION_STRATEGIES }).notNull(),
     rewardFunction: text("reward_function", { mode: "json" }).$type<RewardFunction>().notNull(),
     /** As the app reported them, and as the service measured them over the same executions. */
     reportedMetrics: text("reported_metrics", { mode: "json" }).$type<Record<string, number>>(),
-    measuredMetrics: text("measured_metrics", { mode: "json" }).$type<Record<string, number>>().notNull(),
+    measuredMetrics: text("measured_metrics", { mode: "json" }).$type<Record<string, number | null>>().notNull(),
     baseVersionId: text("base_version_id").notNull(),
     runId: text("run_id"),
     /** R2 object with what the run learns from and what the gate evaluates on. */
@@ -280,9 +298,10 @@ export const adaptations = sqliteTable(
     autoPromote: integer("auto_promote", { mode: "boolean" }).notNull(),
     candidateVersionId: text("candidate_version_id"),
     /** The safety gate: estimates, interval, effective sample size, decision and reason. */
-    gate: text("gate", { mode: "json" }).$type<Record<string, unknown>>(),
-    status: text("status").notNull(),
-    trigger: text("trigger").notNull(),
+    gate: text("gate", { mode: "json" }).$type<GateReport>(),
+    /** queued (its run trains the candidate; the run tells whether it failed), promoted, candidate, or unchanged (tuning found nothing better). */
+    status: text("status", { enum: ["queued", "promoted", "candidate", "unchanged"] }).notNull(),
+    trigger: text("trigger", { enum: ["api", "cron"] }).notNull(),
     createdAt: integer("created_at").notNull(),
     finishedAt: integer("finished_at"),
   },

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { conflict, notFound, unavailable } from "../errors.ts";
 import { ACTIVE, findRun, transition } from "../training/runs.ts";
 import { RunViewSchema, runView } from "../training/view.ts";
+import { violatesUnique } from "../db/limits.ts";
 import { defineFunction, type FunctionContext } from "./registry.ts";
 import { RunIdSchema } from "./common.ts";
 
@@ -57,7 +58,14 @@ export const resumeTrainingRun = defineFunction({
       throw conflict("run_not_resumable", `run ${run.id} is ${run.status} and its checkpoints were removed on ${new Date(run.sweptAt).toISOString()} (RUN_RETENTION_DAYS after it ended): start a new run`);
     }
     const to = run.seq > 0 ? "running" : "queued";
-    if (!(await transition(ctx.db, run.id, ["cancelled", "failed"], to, now, { finishedAt: null, error: null, lastError: null }))) {
+    let resumed: boolean;
+    try {
+      resumed = await transition(ctx.db, run.id, ["cancelled", "failed"], to, now, { finishedAt: null, error: null, lastError: null });
+    } catch (e) {
+      if (!violatesUnique(e, "training_runs.app_id, training_runs.agent_id")) throw e;
+      throw conflict("adaptation_in_progress", `run ${run.id} adapts agent '${run.agentId}', which another adaptation is adapting now; resume it after that one ends`);
+    }
+    if (!resumed) {
       throw conflict("run_not_resumable", `run ${run.id} is ${run.status}; only cancelled or failed runs can be resumed`);
     }
     try {

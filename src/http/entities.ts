@@ -7,7 +7,7 @@ import { MEMORY_TYPES } from "../db/schema.ts";
 import { database } from "../db/client.ts";
 import { invalidInput, notFound, zodIssues } from "../errors.ts";
 import { AgentIdSchema, randomId } from "../functions/common.ts";
-import { liveVersionId } from "../agent/versions.ts";
+import { liveMemoriesVersionId } from "../agent/versions.ts";
 import { MemoryContentSchema } from "../memory/content.ts";
 import { createMemories, deleteMemories, getMemory, listMemories, memoryServices, searchMemories, updateMemory, SORT_FIELDS, type Memory, type NewMemory } from "../memory/store.ts";
 import type { AppEnv } from "./auth.ts";
@@ -219,7 +219,7 @@ export function registerEntities(app: OpenAPIHono<AppEnv>): void {
         agentId: input.agent_id,
         query: input.query,
         topK: input.top_k,
-        versionId: await liveVersionId(database(c.env.DB), appId, input.agent_id),
+        versionId: await liveMemoriesVersionId(database(c.env.DB), appId, input.agent_id),
         memoryTypes: input.memory_types,
         minScore: input.min_score,
       });

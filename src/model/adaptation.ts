@@ -90,3 +90,24 @@ export function rewardOf(fn: RewardFunction, f: FeedbackSignals, output: string,
   }
   return weight > 0 ? clamp01(total / weight) : null;
 }
+
+/** An estimate with its 95% interval. */
+export const EstimateSchema = z.object({ value: z.number(), lower: z.number(), upper: z.number() });
+export type Estimate = z.output<typeof EstimateSchema>;
+
+/** The safety gate's verdict on a candidate version (src/adapt/gate.ts). */
+export const GateReportSchema = z.object({
+  metric: z.string().describe("What was estimated, on which held-out data"),
+  candidate: EstimateSchema.extend({
+    n: z.number().int(),
+    ips: EstimateSchema.optional(),
+    snips: EstimateSchema.optional(),
+    ess: z.number().optional().describe("Effective sample size of the importance weights"),
+  }),
+  current: z.object({ value: z.number(), n: z.number().int() }).describe("The current version on the same data (observed)"),
+  passed: z.boolean().describe("The candidate's lower bound beats the current version"),
+  promoted: z.boolean().describe("It went live: passed, auto_promote, and the version it adapts was still live"),
+  reason: z.string(),
+  segments: z.array(z.object({ segment: z.string(), n: z.number().int(), candidate: z.number(), current: z.number() })).optional().describe("Per context segment (context_aware)"),
+});
+export type GateReport = z.output<typeof GateReportSchema>;

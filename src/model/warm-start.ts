@@ -28,6 +28,18 @@ import { forwardCost, type Work } from "./work.ts";
 import { Ensemble } from "./ensemble.ts";
 import { predict } from "./model.ts";
 
+/** The update's classes: the model's, in its order, then new ones in order of appearance. */
+export function updateClasses(previous: readonly string[], examples: readonly Example[]): string[] {
+  const classes = [...previous];
+  const seen = new Set(classes);
+  for (const e of examples) {
+    if (seen.has(e.expected_output)) continue;
+    seen.add(e.expected_output);
+    classes.push(e.expected_output);
+  }
+  return classes;
+}
+
 /** Sorted union of `old` and the `maxNew` most frequent buckets of `rows` (in at least minDf of them) that `old` lacks. */
 export function extendVocabulary(counts: SparseRows, rows: ArrayLike<number>, old: Int32Array, maxNew: number, minDf: number): Int32Array {
   const known = new Set(old);
@@ -54,14 +66,8 @@ export function extendVocabulary(counts: SparseRows, rows: ArrayLike<number>, ol
  * than toward its label — Learning without Forgetting. 0: labels only.
  */
 export function* prepareUpdateWork(previous: AgentModel, replay: readonly Example[], added: readonly Example[], hyper: Hyper, distill = 0): Work<Prepared> {
-  const classes = [...previous.classes];
+  const classes = updateClasses(previous.classes, [...replay, ...added]);
   const index = new Map(classes.map((c, i) => [c, i]));
-  for (const e of [...replay, ...added]) {
-    if (!index.has(e.expected_output)) {
-      index.set(e.expected_output, classes.length);
-      classes.push(e.expected_output);
-    }
-  }
   const members = previous.arch.members;
   const inputs = [...replay.map((e) => e.input), ...added.map((e) => e.input)];
   const addedLabels = Int32Array.from(added, (e) => index.get(e.expected_output)!);

@@ -7,4 +7,5 @@ export const keys = {
   stepCheckpoint: (app: string, runId: string, seq: number) => `apps/${seg(app)}/runs/${runId}/steps/${String(seq).padStart(6, "0")}.ckpt`,
   bestModel: (app: string, runId: string, epoch: number) => `apps/${seg(app)}/runs/${runId}/best/epoch-${String(epoch).padStart(4, "0")}.model`,
   versionModel: (app: string, agentId: string, versionId: string) => `apps/${seg(app)}/agents/${seg(agentId)}/versions/${versionId}.model`,
+  adaptationData: (app: string, adaptationId: string) => `apps/${seg(app)}/adaptations/${adaptationId}.json`,
 };

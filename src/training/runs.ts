@@ -1,5 +1,6 @@
 /** D1 access for training runs: creation, reads, and the conditional transitions of steps. */
-import { and, asc, eq, exists, inArray, lt, sql } from "drizzle-orm";
+import { and, asc, eq, exists, inArray, lt, sql, type SQL } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "../db/client.ts";
 import { agents, datasets, runEpochs, runSteps, trainingRuns, agentVersions, type RunStatus } from "../db/schema.ts";
 import type { EpochMetrics } from "../model/trainer.ts";
@@ -108,46 +109,59 @@ export async function commitStep(db: Db, c: StepCommit): Promise<boolean> {
   return update.meta.changes > 0;
 }
 
+/** What the final step of an adaptation run commits beside its version. */
+export interface FinalExtras {
+  /** Make the version live (a training run always does; an adaptation run when its gate passed). */
+  promote: boolean;
+  /** Statements to run in the same batch, only while the run is still at seq-1 (`atPrevious` holds). */
+  alongside?: (atPrevious: SQL) => BatchItem<"sqlite">[];
+}
+
 /**
- * The final step: the version, the run's success and the agent's active
- * version in one batch, only if the run is still running at seq-1.
+ * The final step: the version, the run's success and (when promoted) the
+ * agent's active version in one batch, only if the run is still running at
+ * seq-1. A version that adapts another is promoted only while that other one
+ * is still live: a version trained meanwhile is not replaced behind its back.
  */
-export async function commitFinal(db: Db, runId: string, seq: number, version: NewVersion, now: number): Promise<boolean> {
-  const atPrevious = and(eq(trainingRuns.id, runId), eq(trainingRuns.seq, seq - 1), eq(trainingRuns.status, "running"));
+export async function commitFinal(db: Db, runId: string, seq: number, version: NewVersion, now: number, extras: FinalExtras = { promote: true }): Promise<boolean> {
+  const atPrevious = and(eq(trainingRuns.id, runId), eq(trainingRuns.seq, seq - 1), eq(trainingRuns.status, "running"))!;
   const nextVersion = sql<number>`(SELECT COALESCE(MAX(${agentVersions.version}), 0) + 1 FROM ${agentVersions} WHERE ${agentVersions.appId} = ${version.appId} AND ${agentVersions.agentId} = ${version.agentId})`;
-  const [insert] = await db.batch([
-    db
-      .insert(agentVersions)
-      .select(
-        db
-          .select({
-            id: v(version.id, "id"),
-            appId: trainingRuns.appId,
-            agentId: trainingRuns.agentId,
-            version: nextVersion.as("version"),
-            runId: trainingRuns.id,
-            checkpointKey: v(version.checkpointKey, "checkpoint_key"),
-            classes: v(JSON.stringify(version.classes), "classes"),
-            params: v(JSON.stringify(version.params), "params"),
-            metrics: v(JSON.stringify(version.metrics), "metrics"),
-            kind: v(version.kind ?? "training", "kind"),
-            baseVersionId: v(version.baseVersionId ?? null, "base_version_id"),
-            createdAt: v(now, "created_at"),
-          })
-          .from(trainingRuns)
-          .where(atPrevious),
-      )
-      .onConflictDoNothing(),
-    db
-      .update(agents)
-      .set({ activeVersionId: version.id, updatedAt: now })
-      .where(and(eq(agents.appId, version.appId), eq(agents.id, version.agentId), exists(db.select({ one: sql`1` }).from(trainingRuns).where(atPrevious)))),
-    db
-      .update(trainingRuns)
-      .set({ seq, status: "succeeded", versionId: version.id, finishedAt: now, updatedAt: now, lastError: null })
-      .where(atPrevious),
-  ]);
-  return insert.meta.changes > 0;
+  const insert = db
+    .insert(agentVersions)
+    .select(
+      db
+        .select({
+          id: v(version.id, "id"),
+          appId: trainingRuns.appId,
+          agentId: trainingRuns.agentId,
+          version: nextVersion.as("version"),
+          runId: trainingRuns.id,
+          checkpointKey: v(version.checkpointKey, "checkpoint_key"),
+          classes: v(JSON.stringify(version.classes), "classes"),
+          params: v(JSON.stringify(version.params), "params"),
+          metrics: v(JSON.stringify(version.metrics), "metrics"),
+          kind: v(version.kind ?? "training", "kind"),
+          baseVersionId: v(version.baseVersionId ?? null, "base_version_id"),
+          memoriesVersionId: v(version.memoriesVersionId ?? null, "memories_version_id"),
+          createdAt: v(now, "created_at"),
+        })
+        .from(trainingRuns)
+        .where(atPrevious),
+    )
+    .onConflictDoNothing();
+  const live = [eq(agents.appId, version.appId), eq(agents.id, version.agentId), exists(db.select({ one: sql`1` }).from(trainingRuns).where(atPrevious))];
+  if (version.baseVersionId) live.push(eq(agents.activeVersionId, version.baseVersionId));
+  const promote = db
+    .update(agents)
+    .set(extras.promote ? { activeVersionId: version.id, updatedAt: now } : { updatedAt: now })
+    .where(and(...live));
+  const finish = db
+    .update(trainingRuns)
+    .set({ seq, status: "succeeded", versionId: version.id, finishedAt: now, updatedAt: now, lastError: null })
+    .where(atPrevious);
+  // The run's update goes last: it ends what `atPrevious` holds for.
+  const [inserted] = await db.batch([insert, promote, ...(extras.alongside?.(atPrevious) ?? []), finish]);
+  return inserted.meta.changes > 0;
 }
 
 export async function failRun(db: Db, runId: string, error: string, now: number): Promise<void> {

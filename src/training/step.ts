@@ -40,6 +40,7 @@ import type { StepMessage } from "./messages.ts";
 import { commitFinal, commitStep, failRun, findRun, markRunning, markSwept, noteStepStart, runEpochMetrics, TERMINAL, versionIdOf, type Run } from "./runs.ts";
 import { decodeState, encodeState } from "./state.ts";
 import { DEFAULT_VERSION_PARAMS } from "../agent/versions.ts";
+import { gateWork, judged } from "../adapt/finish.ts";
 
 export type CrashPoint = "before-checkpoint" | "after-checkpoint" | "after-commit" | "final-before-commit" | "final-after-commit";
 
@@ -98,7 +99,7 @@ export async function processStep(deps: StepDeps, msg: StepMessage, attempt = 1)
 async function trainingStep(deps: StepDeps, run: Run, msg: StepMessage): Promise<StepOutcome> {
   const started = deps.now();
   const hyper = run.config;
-  const { prepared } = await runData(deps.datasets, run.appId, run.datasetId, hyper, deps.slicer);
+  const { prepared } = await runData(deps, run);
   const { state, report, previousBest } = await trainFromCheckpoint(deps, run, prepared, msg.seq);
   await deps.crash?.("before-checkpoint", msg);
   // The chosen epoch's weights: the state checkpoint itself when the epoch ended this step, else a model of their own.
@@ -170,7 +171,7 @@ async function finalStep(deps: StepDeps, run: Run, msg: StepMessage): Promise<St
   const hyper = run.config;
   if (!run.bestEpoch) throw new PermanentStepError("training ended without a best epoch");
   const bestParams = await bestWeights(deps, run, run.bestEpoch);
-  const { examples, prepared } = await runData(deps.datasets, run.appId, run.datasetId, hyper, deps.slicer);
+  const { examples, prepared, adaptation } = await runData(deps, run);
   // After a refit the last state holds the refit's weights.
   const refitted = run.plan.refit ? (await readState(deps, run, msg.seq - 1)).params : null;
   const { model, recall } = await deps.slicer.run(finalizeModelWork(bestParams, refitted, prepared, hyper));
@@ -184,6 +185,9 @@ async function finalStep(deps: StepDeps, run: Run, msg: StepMessage): Promise<St
     createMemories(deps.memory, run.appId, memories),
     putBytes(deps.checkpoints, checkpointKey, encodeModel(model)),
   ]);
+  // An adaptation's candidate is judged by its safety gate before anything is committed.
+  const gate = adaptation ? await deps.slicer.run(gateWork(adaptation.data, adaptation.record, model, adaptation.base, hyper.seed)) : null;
+  const judgment = adaptation && gate ? await judged(deps.db, adaptation.data, adaptation.record, versionId, gate, model.temperature, deps.now()) : null;
   await deps.crash?.("final-before-commit", msg);
   const best = epochs.find((e) => e.epoch === run.bestEpoch);
   const created = await commitFinal(
@@ -198,7 +202,9 @@ async function finalStep(deps: StepDeps, run: Run, msg: StepMessage): Promise<St
       runId: run.id,
       checkpointKey,
       classes: model.classes,
-      params: { ...DEFAULT_VERSION_PARAMS, temperature: model.temperature },
+      params: judgment?.params ?? { ...DEFAULT_VERSION_PARAMS, temperature: model.temperature },
+      kind: adaptation?.record.strategy ?? "training",
+      baseVersionId: adaptation?.record.baseVersionId ?? null,
       metrics: {
         weights: refitted ? "refit" : "chosen_epoch",
         best_epoch: run.bestEpoch,
@@ -211,9 +217,11 @@ async function finalStep(deps: StepDeps, run: Run, msg: StepMessage): Promise<St
             : null,
         baseline_valid_accuracy: epochs.find((e) => e.epoch === 0)?.valid_accuracy ?? null,
         temperature: { value: model.temperature, fitted_on: run.plan.n_valid > 0 ? "validation split, with the chosen epoch's weights" : null },
+        ...(adaptation && judgment && { adaptation: { id: adaptation.record.id, strategy: adaptation.record.strategy, base_version: judgment.baseVersion, gate: judgment.gate } }),
       },
     },
     deps.now(),
+    judgment ? { promote: judgment.gate.promoted, alongside: judgment.alongside } : { promote: true },
   );
   if (!created) return "lost-race";
   await deps.crash?.("final-after-commit", msg);

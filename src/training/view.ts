@@ -4,6 +4,7 @@ import { and, eq, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { agentVersions, runSteps, RUN_STATUSES } from "../db/schema.ts";
 import { runEpochMetrics, type Run } from "./runs.ts";
+import { AdaptationViewSchema, adaptationOfRun, adaptationView } from "../adapt/view.ts";
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -48,14 +49,18 @@ export const RunViewSchema = z.object({
   }),
   config: z.record(z.string(), z.unknown()),
   plan: z.record(z.string(), z.unknown()),
+  adaptation: AdaptationViewSchema.pick({ adaptation_id: true, strategy: true, status: true, base_version: true, candidate_version: true, gate: true })
+    .nullable()
+    .describe("The adaptation this run trains a candidate for (adaptAgentBehavior), with the safety gate's verdict once it ends"),
 });
 export type RunView = z.infer<typeof RunViewSchema>;
 
 export async function runView(db: Db, run: Run, now: number): Promise<RunView> {
-  const [epochs, [steps], version] = await Promise.all([
+  const [epochs, [steps], version, adaptation] = await Promise.all([
     runEpochMetrics(db, run.id),
     db.select({ n: sql<number>`count(*)`, ms: sql<number | null>`avg(${runSteps.ms})` }).from(runSteps).where(eq(runSteps.runId, run.id)),
     run.versionId ? db.query.agentVersions.findFirst({ where: and(eq(agentVersions.id, run.versionId), eq(agentVersions.appId, run.appId)) }) : undefined,
+    adaptationOfRun(db, run.appId, run.id).then((a) => (a ? adaptationView(db, a) : null)),
   ]);
   // Early stopping and the refit (as long as the chosen epoch) shorten a run: until its end the plan's total is an upper bound.
   const total = run.status === "succeeded" ? run.seq : run.trainingDone ? run.seq + 1 : run.plan.total_steps;
@@ -94,5 +99,8 @@ export async function runView(db: Db, run: Run, now: number): Promise<RunView> {
     },
     config: { ...run.config },
     plan: { ...run.plan },
+    adaptation: adaptation
+      ? { adaptation_id: adaptation.adaptation_id, strategy: adaptation.strategy, status: adaptation.status, base_version: adaptation.base_version, candidate_version: adaptation.candidate_version, gate: adaptation.gate }
+      : null,
   };
 }

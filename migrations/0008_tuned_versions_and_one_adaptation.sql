@@ -1,0 +1,2 @@
+ALTER TABLE `agent_versions` ADD `memories_version_id` text;--> statement-breakpoint
+CREATE UNIQUE INDEX `runs_one_adaptation` ON `training_runs` (`app_id`,`agent_id`) WHERE "training_runs"."status" IN ('queued', 'running') AND "training_runs"."training_type" IN ('reinforcement', 'context_aware', 'online');
