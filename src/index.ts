@@ -1,4 +1,4 @@
-/** The Worker: HTTP (Hono), queue consumers (training steps, dead letters) and cron (watchdog, sweeper, memory upkeep). */
+/** The Worker: HTTP (Hono), queue consumers (training steps, dead letters) and cron (watchdog, sweeper, due adaptations, memory upkeep). */
 import type { Env } from "./env.ts";
 import { createApp } from "./http/app.ts";
 import { consumeDeadSteps, consumeSteps, stepDeps } from "./training/consumer.ts";
@@ -6,7 +6,8 @@ import { rescueStaleRuns } from "./training/watchdog.ts";
 import { DEFAULT_RUN_RETENTION_DAYS, sweepRuns } from "./training/sweeper.ts";
 import { upkeep } from "./memory/upkeep.ts";
 import { memoryServices } from "./memory/store.ts";
-import { randomId } from "./functions/common.ts";
+import { randomId, randomSeed } from "./functions/common.ts";
+import { adaptDueAgents } from "./adapt/cron.ts";
 
 const app = createApp();
 
@@ -46,6 +47,10 @@ export default {
     await task("sweeper", async () => {
       const swept = await sweepRuns(deps, setting(env.RUN_RETENTION_DAYS, DEFAULT_RUN_RETENTION_DAYS) * DAY_MS);
       return swept.memories + swept.runs > 0 ? swept : undefined;
+    });
+    await task("adaptation", async () => {
+      const report = await adaptDueAgents({ db: deps.db, env, now: () => Date.now(), newId: randomId, seed: randomSeed });
+      return report.started.length + report.refused.length > 0 ? report : undefined;
     });
     await task("memory upkeep", async () => {
       const report = await upkeep(memoryServices(env, () => randomId("mem")));
