@@ -37,9 +37,10 @@ import { predict, type AgentModel } from "../src/model/model.ts";
 import { Ensemble } from "../src/model/ensemble.ts";
 import { Rng } from "../src/model/rng.ts";
 import { fnv1a } from "../src/model/hash.ts";
-import { actionDistribution, chooseAction, ExplorationSchema, type Exploration } from "../src/model/policy.ts";
+import { chooseAction, ExplorationSchema, type Exploration } from "../src/model/policy.ts";
 import type { Example, Hyper } from "../src/model/hyper.ts";
-import { offPolicyEstimates, type LoggedOutcome } from "../src/adapt/ope.ts";
+import { offPolicyGate } from "../src/adapt/gate.ts";
+import { kindStats } from "../src/adapt/reward-model.ts";
 import { benchHyper, readExamples, sampleShots } from "./data.ts";
 
 const { values: args } = parseArgs({
@@ -122,20 +123,32 @@ const adaptS = (performance.now() - t1) / 1000;
 const accAfter = after.accuracy(test);
 console.log(`3. reinforcement (clip ${adapt.clip}, negative ${adapt.negative}): test accuracy ${accAfter.toFixed(4)} in ${adaptS.toFixed(1)} s`);
 
-// OPE of the new version, deployed with the same exploration, on the held-out logs.
-const outcomes: LoggedOutcome[] = holdLogs.map((l) => {
-  const q = after.probs(l.input);
-  const dist = actionDistribution(q, exploration);
-  let expected = 0;
-  for (let a = 0; a < q.length; a++) expected += dist[a] * q[a];
-  return { propensity: l.propensity, reward: l.reward, target: dist[l.action], expected, loggedExpected: q[l.action] };
-});
-const ope = offPolicyEstimates(outcomes, { seed });
+// The safety gate of the Worker on the new version, deployed with the same exploration, on the held-out logs.
+const asRow = (l: LoggedExample) => ({ input: l.input, context: null, action: l.action, propensity: l.propensity, reward: l.reward });
+// The simulated agent has no memories and is always confident: its executions' traces say so.
+const asTraced = (l: LoggedExample) => ({ ...asRow(l), output: before.model.classes[l.action], source: "model", trace: { hits: [], no_class: 0 } });
+const gate = finish(
+  offPolicyGate({
+    candidate: after.model,
+    useContext: false,
+    current: before.model,
+    currentUsesContext: false,
+    settings: { confidence_threshold: 0, memories_per_execution: 5, demo_min_similarity: 0.6 },
+    learn: learnLogs.map(asRow),
+    kinds: kindStats([]),
+    judge: holdLogs.map(asTraced),
+    exploration,
+    autoPromote: true,
+    seed,
+  }),
+);
+const ope = { n: gate.candidate.n, ess: gate.candidate.ess!, ips: gate.candidate.ips!, snips: gate.candidate.snips!, dr: gate.candidate };
 const fresh = simulate(after, test, Number(args.executions), new Rng(seed, 0xf7e5));
 const measured = fresh.reduce((s, l) => s + l.reward, 0) / fresh.length;
 const fmt = (e: { value: number; lower: number; upper: number }) => `${e.value.toFixed(4)} [${e.lower.toFixed(4)}, ${e.upper.toFixed(4)}]`;
 console.log(`   OPE of the new version on ${ope.n} held-out executions (ESS ${ope.ess.toFixed(0)}): IPS ${fmt(ope.ips)}  SNIPS ${fmt(ope.snips)}  DR ${fmt(ope.dr)}`);
 console.log(`   measured on a fresh stream of ${fresh.length} test executions: ${measured.toFixed(4)} (DR error ${(ope.dr.value - measured).toFixed(4)})`);
+console.log(`   the gate: ${gate.reason}`);
 
 const labeled = [...base, ...pool];
 const upper = new Agent(fit(labeled, hyper).model).accuracy(test);

@@ -2,8 +2,10 @@ import { executeAgent } from "./executeAgent.ts";
 import { cancelTrainingRun, getTrainingRun, resumeTrainingRun } from "./runControls.ts";
 import { trainAgent } from "./trainAgent.ts";
 import { configureAgent } from "./configureAgent.ts";
+import { adaptAgentBehavior, getAdaptation } from "./adaptAgentBehavior.ts";
+import { promoteVersion } from "./promoteVersion.ts";
 import { listWebhookSecrets, rotateWebhookSecret, submitFeedback } from "./feedback.ts";
 import type { CallableFunction } from "./registry.ts";
 
 /** Every function callable as POST /functions/{name}. */
-export const FUNCTIONS: readonly CallableFunction[] = [trainAgent, executeAgent, getTrainingRun, cancelTrainingRun, resumeTrainingRun, configureAgent, submitFeedback, rotateWebhookSecret, listWebhookSecrets];
+export const FUNCTIONS: readonly CallableFunction[] = [trainAgent, executeAgent, getTrainingRun, cancelTrainingRun, resumeTrainingRun, configureAgent, submitFeedback, rotateWebhookSecret, listWebhookSecrets, adaptAgentBehavior, getAdaptation, promoteVersion];
