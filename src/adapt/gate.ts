@@ -25,7 +25,7 @@ import { offPolicyEstimates } from "./ope.ts";
 import type { Estimate, GateReport } from "../model/adaptation.ts";
 import type { LoggedRow, TracedRow } from "./data.ts";
 import { RewardModel, type KindStats } from "./reward-model.ts";
-import { loggedAnswers, outcome, withPolicy, type ExecutionSettings, type ReplayRow } from "./replay.ts";
+import { crossFit, loggedAnswers, outcome, withPolicy, type ExecutionSettings, type ReplayRow } from "./replay.ts";
 
 export type { GateReport };
 
@@ -51,14 +51,14 @@ export const MIN_GATE_ESS = 10;
  * (DR decides) against what the current version observed on the same
  * executions, per context segment too.
  */
-export function replayGate(rows: readonly ReplayRow[], settings: ExecutionSettings, rewards: RewardModel, autoPromote: boolean, seed: number, metric: string): GateReport {
+export function replayGate(rows: readonly ReplayRow[], settings: ExecutionSettings, rewards: RewardModel, autoPromote: boolean, seed: number, metric: string, drClip = Infinity): GateReport {
   const outcomes = rows.map((r) => outcome(r, settings, rewards));
-  const ope = offPolicyEstimates(outcomes, { seed });
+  const ope = offPolicyEstimates(outcomes, { seed, drClip });
   const observed = (part: readonly ReplayRow[]) => part.reduce((s, r) => s + r.reward, 0) / Math.max(1, part.length);
   const current = observed(rows);
   const segments = [...new Set(rows.map((r) => r.segment))].sort().map((segment) => {
     const part = rows.filter((r) => r.segment === segment);
-    return { segment, n: part.length, candidate: offPolicyEstimates(outcomes.filter((_, i) => rows[i].segment === segment), { seed, bootstrap: 0 }).dr.value, current: observed(part) };
+    return { segment, n: part.length, candidate: offPolicyEstimates(outcomes.filter((_, i) => rows[i].segment === segment), { seed, bootstrap: 0, drClip }).dr.value, current: observed(part) };
   });
   const thin = ope.ess < MIN_GATE_ESS;
   return {
@@ -93,6 +93,8 @@ export interface OffPolicyCase {
   exploration: Exploration;
   autoPromote: boolean;
   seed: number;
+  /** Largest importance weight in the doubly robust correction (default: none). */
+  drClip?: number;
 }
 
 function* probabilities(model: AgentModel, rows: readonly { input: string; context: LoggedRow["context"] }[], useContext: boolean): Work<Float32Array[]> {
@@ -109,8 +111,11 @@ function* probabilities(model: AgentModel, rows: readonly { input: string; conte
  * The off-policy gate (reinforcement, context_aware): the candidate version —
  * its network, with the current version's execution settings and memories —
  * replayed on held-out executions with feedback. The reward model is the
- * current version's network calibrated on the rows learned from: a candidate
- * that is confidently wrong cannot vouch for itself.
+ * current version's network calibrated on the rows learned from, corrected
+ * for how the candidate sees each class by what the held-out rewards say
+ * (cross-fitted: no row's r̂ uses its own reward). The candidate's
+ * probabilities are features, never rewards: one that is confidently wrong
+ * cannot vouch for itself.
  */
 export function* offPolicyGate(c: OffPolicyCase): Work<GateReport> {
   const learnProbs = yield* probabilities(c.current, c.learn, c.currentUsesContext);
@@ -122,8 +127,9 @@ export function* offPolicyGate(c: OffPolicyCase): Work<GateReport> {
   });
   const rewards = new RewardModel(observations, c.kinds);
   const logged = loggedAnswers(c.judge, yield* probabilities(c.current, c.judge, c.currentUsesContext), c.current.classes, c.settings);
-  const rows = withPolicy(logged, rewards, c.exploration, yield* probabilities(c.candidate, logged.map((l) => c.judge[l.index]), c.useContext));
-  return replayGate(rows, c.settings, rewards, c.autoPromote, c.seed, "expected reward on held-out executions with feedback, replayed with the candidate's network (doubly robust)");
+  const candidateProbs = yield* probabilities(c.candidate, logged.map((l) => c.judge[l.index]), c.useContext);
+  const rows = withPolicy(logged, rewards, c.exploration, candidateProbs, crossFit(logged, rewards, candidateProbs, c.seed));
+  return replayGate(rows, c.settings, rewards, c.autoPromote, c.seed, "expected reward on held-out executions with feedback, replayed with the candidate's network (doubly robust)", c.drClip);
 }
 
 function* accuracyOn(model: AgentModel, data: readonly Example[]): Work<boolean[]> {

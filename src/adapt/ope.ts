@@ -40,7 +40,7 @@ export interface OffPolicyEstimates {
 }
 
 
-function estimators(logs: readonly LoggedOutcome[], idx: ArrayLike<number>): { ips: number; snips: number; dr: number } {
+function estimators(logs: readonly LoggedOutcome[], idx: ArrayLike<number>, drClip: number): { ips: number; snips: number; dr: number } {
   let ips = 0;
   let wr = 0;
   let w = 0;
@@ -51,7 +51,7 @@ function estimators(logs: readonly LoggedOutcome[], idx: ArrayLike<number>): { i
     ips += weight * l.reward;
     wr += weight * l.reward;
     w += weight;
-    dr += l.expected + weight * (l.reward - l.loggedExpected);
+    dr += l.expected + Math.min(weight, drClip) * (l.reward - l.loggedExpected);
   }
   const n = Math.max(1, idx.length);
   return { ips: ips / n, snips: w > 0 ? wr / w : 0, dr: dr / n };
@@ -63,17 +63,18 @@ function percentile(sorted: Float64Array, q: number): number {
   return sorted[i];
 }
 
-export function offPolicyEstimates(logs: readonly LoggedOutcome[], opts: { bootstrap?: number; seed?: number } = {}): OffPolicyEstimates {
+export function offPolicyEstimates(logs: readonly LoggedOutcome[], opts: { bootstrap?: number; seed?: number; drClip?: number } = {}): OffPolicyEstimates {
   const n = logs.length;
+  const drClip = opts.drClip ?? Infinity;
   const all = Int32Array.from({ length: n }, (_, i) => i);
-  const point = estimators(logs, all);
+  const point = estimators(logs, all, drClip);
   const B = opts.bootstrap ?? 500;
   const rng = new Rng(opts.seed ?? 1, 0x09e);
   const samples = { ips: new Float64Array(B), snips: new Float64Array(B), dr: new Float64Array(B) };
   const idx = new Int32Array(n);
   for (let b = 0; b < B; b++) {
     for (let i = 0; i < n; i++) idx[i] = rng.int(n);
-    const e = estimators(logs, idx);
+    const e = estimators(logs, idx, drClip);
     samples.ips[b] = e.ips;
     samples.snips[b] = e.snips;
     samples.dr[b] = e.dr;

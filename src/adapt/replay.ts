@@ -14,14 +14,16 @@
  * probabilities are known — y₀ the logged answer and μ its probability when
  * it was logged (its propensity, the trace's no-class probability, or 1 for a
  * rule or a correction). r̂ is reward-model.ts's, built on the logging
- * version's network: never on the judged one.
+ * version's network; judging a candidate network, it is corrected by what
+ * held-out rewards say of the candidate's classes (cross-fitted).
  */
 import { answerKey, decideMemory, traceCandidates, type Candidate, type ExecutionSettings } from "../agent/decide.ts";
 import { actionDistribution, type Exploration } from "../model/policy.ts";
 import { segmentOf } from "../model/context.ts";
 import type { LoggedOutcome } from "./ope.ts";
 import type { TracedRow } from "./data.ts";
-import { kindStats, RewardModel, type AnswerKind, type ClassObservation } from "./reward-model.ts";
+import { Rng } from "../model/rng.ts";
+import { CrossFittedCorrection, kindStats, RewardModel, type AnswerKind, type CandidateObservation, type ClassObservation } from "./reward-model.ts";
 
 export type { ExecutionSettings };
 
@@ -52,6 +54,8 @@ export interface LoggedAnswer {
 
 /** A logged execution with the judged network's policy: per confidence (0: not confident, 1: confident) its class distribution, mass and value. */
 export interface ReplayRow extends LoggedAnswer {
+  /** r̂ of showing class a on this row. */
+  classReward: (a: number) => number;
   /** The judged network's top probability (what its confidence threshold compares). */
   max: number;
   dist: [Float64Array, Float64Array];
@@ -133,40 +137,80 @@ export function fitRewardModel(rows: readonly LoggedAnswer[]): RewardModel {
 /**
  * Adds the judged network's policy: `policyProbs[i]` its probabilities for row
  * i (default: the logging network's — the version itself, with other
- * settings), deployed with `exploration`.
+ * settings), deployed with `exploration`. With `correction` (judging a
+ * candidate network), r̂ of a class is the reward model's plus the
+ * cross-fitted correction for how the candidate sees that class; rows fall
+ * into two folds by a seeded draw.
  */
-export function withPolicy(rows: readonly LoggedAnswer[], model: RewardModel, exploration: Exploration, policyProbs?: readonly Float32Array[]): ReplayRow[] {
+export function withPolicy(
+  rows: readonly LoggedAnswer[],
+  model: RewardModel,
+  exploration: Exploration,
+  policyProbs?: readonly Float32Array[],
+  correction?: { model: CrossFittedCorrection; folds: Uint8Array },
+): ReplayRow[] {
   return rows.map((r, i) => {
     const q = policyProbs?.[i] ?? r.probs;
+    const qTop = argmax(q);
+    const base = (a: number) => model.classReward(r.probs[a] ?? 0, a === r.top);
+    const classReward = correction ? (a: number) => base(a) + correction.model.of(correction.folds[i], q[a] ?? 0, a === qTop, a === r.top) : base;
     const dist: [Float64Array, Float64Array] = [actionDistribution(q, exploration, false), actionDistribution(q, exploration, true)];
     const classValue: [number, number] = [0, 0];
     const classMass: [number, number] = [0, 0];
     for (const k of [0, 1] as const) {
       for (let a = 0; a < dist[k].length; a++) {
         if (dist[k][a] === 0) continue;
-        classValue[k] += dist[k][a] * model.classReward(r.probs[a] ?? 0, a === r.top);
+        classValue[k] += dist[k][a] * classReward(a);
         classMass[k] += dist[k][a];
       }
     }
-    return { ...r, max: q[argmax(q)], dist, classMass, classValue };
+    return { ...r, classReward, max: q[qTop], dist, classMass, classValue };
   });
+}
+
+/**
+ * The cross-fitted correction of `model` for judging a candidate whose
+ * probabilities on `rows` are `policyProbs` (reward-model.ts), with the folds
+ * it assigns the rows.
+ */
+export function crossFit(rows: readonly LoggedAnswer[], model: RewardModel, policyProbs: readonly Float32Array[], seed: number): { model: CrossFittedCorrection; folds: Uint8Array } {
+  const order = new Rng(seed, 0xf01d).shuffle(Int32Array.from(rows.keys()));
+  const folds = new Uint8Array(rows.length);
+  order.forEach((row, rank) => (folds[row] = rank % 2));
+  const observations: CandidateObservation[] = [];
+  rows.forEach((r, i) => {
+    if (r.loggedKind !== "class") return;
+    const c = Number(r.loggedKey.slice(1));
+    const q = policyProbs[i];
+    observations.push({ fold: folds[i], candProb: q[c] ?? 0, candTop: c === argmax(q), baseTop: c === r.top, residual: r.reward - model.classReward(r.probs[c] ?? 0, c === r.top) });
+  });
+  return { model: new CrossFittedCorrection(observations), folds };
+}
+
+/** r̂ of an answer on a row: a class's by the row's class rewards, else its kind's. */
+function rewardOf(r: ReplayRow, key: string, kind: AnswerKind, model: RewardModel): number {
+  if (key.startsWith("c")) {
+    const c = Number(key.slice(1));
+    if (c < r.probs.length) return r.classReward(c);
+  }
+  return model.of(key, kind, r.probs, r.top);
 }
 
 /** One row's outcome under `settings` (for ope.ts: IPS, SNIPS, DR). */
 export function outcome(r: ReplayRow, s: ExecutionSettings, model: RewardModel): LoggedOutcome {
   const d = decideMemory(r.candidates, s);
-  const loggedExpected = model.of(r.loggedKey, r.loggedKind, r.probs, r.top);
+  const loggedExpected = rewardOf(r, r.loggedKey, r.loggedKind, model);
   if (d.kind !== "policy") {
     const key = r.keys[d.index] ?? `${d.kind}${d.index}`;
     const same = d.kind === r.loggedKind && key === r.loggedKey;
-    return { propensity: r.mu, reward: r.reward, target: same ? 1 : 0, expected: model.of(key, d.kind, r.probs, r.top), loggedExpected };
+    return { propensity: r.mu, reward: r.reward, target: same ? 1 : 0, expected: rewardOf(r, key, d.kind, model), loggedExpected };
   }
   const k = r.max >= s.confidence_threshold ? 1 : 0;
   const mass = Math.max(0, 1 - r.classMass[k]);
   const noClass = noClassKey(d, r.keys);
   const kind: AnswerKind = d.demo !== null ? "demo" : "fallback";
   const target = r.loggedKind === "class" ? (r.dist[k][Number(r.loggedKey.slice(1))] ?? 0) : kind === r.loggedKind && noClass === r.loggedKey ? mass : 0;
-  return { propensity: r.mu, reward: r.reward, target, expected: r.classValue[k] + mass * model.of(noClass, kind, r.probs, r.top), loggedExpected };
+  return { propensity: r.mu, reward: r.reward, target, expected: r.classValue[k] + mass * rewardOf(r, noClass, kind, model), loggedExpected };
 }
 
 /** Mean doubly robust estimate of `settings` over `rows`. */

@@ -89,3 +89,55 @@ export class RewardModel {
     return this.kinds[kind];
   }
 }
+
+/**
+ * A correction of the reward model for judging one candidate, fitted on the
+ * held-out executions themselves with cross-fitting: the rows are cut in two
+ * folds, and each fold's rows get the correction learned on the other fold —
+ * so no row's estimate uses its own reward, and the doubly robust estimate
+ * stays unbiased. The correction is the mean residual (reward − r̂) of logged
+ * classes by how the candidate sees them (its top class or not, whether that
+ * is also the logging network's top, its probability bin), shrunk toward 0:
+ * where the held-out rows say little, r̂ is the base model's. The candidate's
+ * probabilities are only features: what it is worth is learned from rewards
+ * on inputs it never trained on, so a confidently wrong candidate gets a low
+ * r̂, and a better one is no longer judged as if it were the logging version
+ * (which left the whole difference to the noisy importance-weighted term).
+ */
+export interface CandidateObservation {
+  /** The fold the row belongs to (0 or 1). */
+  fold: number;
+  candProb: number;
+  candTop: boolean;
+  baseTop: boolean;
+  residual: number;
+}
+
+function cellOf(candProb: number, candTop: boolean, baseTop: boolean): number {
+  return ((candTop ? 0 : 2) + (baseTop ? 0 : 1)) * BINS + binOf(candProb);
+}
+
+export class CrossFittedCorrection {
+  /** Per fold: the correction its rows get (learned on the other fold). */
+  private readonly tables: [Float64Array, Float64Array];
+
+  constructor(observations: readonly CandidateObservation[]) {
+    const fit = (fold: number) => {
+      const sum = new Float64Array(4 * BINS);
+      const n = new Float64Array(4 * BINS);
+      for (const o of observations) {
+        if (o.fold === fold) continue;
+        const c = cellOf(o.candProb, o.candTop, o.baseTop);
+        sum[c] += o.residual;
+        n[c]++;
+      }
+      return Float64Array.from(sum, (s, c) => s / (n[c] + PSEUDO));
+    };
+    this.tables = [fit(0), fit(1)];
+  }
+
+  /** The correction of r̂ for a row of `fold` showing a class the candidate gives `candProb`. */
+  of(fold: number, candProb: number, candTop: boolean, baseTop: boolean): number {
+    return this.tables[fold][cellOf(candProb, candTop, baseTop)];
+  }
+}
