@@ -9,6 +9,7 @@
  * (so the choice does not flatter itself). It runs within the call: a
  * replay costs one prediction per row and a few hundred cheap evaluations.
  */
+import { liveChange } from "../deploy/history.ts";
 import { and, eq, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { adaptations, agents, agentVersions, trainingRuns } from "../db/schema.ts";
@@ -119,11 +120,19 @@ export async function tunePerformance(deps: StartDeps, req: Omit<StartRequest, "
       createdAt: now,
     }),
     db.insert(adaptations).values({ ...record, runId, candidateVersionId: versionId, gate: candidateGate, status: gate.promoted ? "promoted" : "candidate" }),
-    db
-      .update(agents)
-      .set(gate.promoted ? { activeVersionId: versionId, updatedAt: now } : { updatedAt: now })
-      .where(
-and(eq(agents.appId, req.appId), eq(agents.id, agent.id), eq(agents.activeVersionId, live.id))),
+    ...(gate.promoted
+      ? liveChange(db, {
+          appId: req.appId,
+          agentId: agent.id,
+          toVersionId: versionId,
+          action: "adaptation",
+          actor: req.trigger,
+          reason: `adaptation ${adaptationId} (performance_tuning): ${gate.reason}`,
+          recordId: `dep_${versionId}`,
+          now,
+          whileLive: live.id,
+        })
+      : [db.update(agents).set({ updatedAt: now }).where(and(eq(agents.appId, req.appId), eq(agents.id, agent.id)))]),
   ]);
   if (gate.promoted) {
     // Another version went live meanwhile: this one was not promoted over it.

@@ -22,7 +22,11 @@ import { predict } from "../model/model.ts";
 import { actionDistribution, chooseAction, NO_EXPLORATION } from "../model/policy.ts";
 import { modelText, type ExecutionContext } from "../model/context.ts";
 import { searchMemories, type MemoryServices } from "../memory/store.ts";
-import { findAgent, loadModel, memoriesVersionOf, resolveVersion } from "./versions.ts";
+import { findAgent, loadModel, memoriesVersionOf, resolveVersion, versionById, type Version } from "./versions.ts";
+import { activeSplit, route } from "../deploy/routing.ts";
+import type { AgentModel } from "../model/model.ts";
+import type { Ensemble } from "../model/ensemble.ts";
+import type { Exploration } from "../model/policy.ts";
 import {
   answerKey,
   decideMemory,
@@ -40,6 +44,8 @@ export interface ExecuteRequest {
   input: string;
   version?: number;
   context?: ExecutionContext;
+  /** The app's user: executions of one user go to one version while a rollout or experiment splits traffic. */
+  userId?: string;
 }
 
 export type AnswerSource = "rule" | "model" | "demo" | "fallback";
@@ -58,22 +64,36 @@ export interface ExecuteResult {
   memories_used: { id: string; memory_type: string; score: number; similarity: number }[];
 }
 
-export async function executeAgent(
-  db: Db,
-  checkpoints: R2Bucket,
-  memory: MemoryServices,
-  req: ExecuteRequest,
-  newId: () => string,
-  random: () => number = Math.random,
-): Promise<ExecuteResult> {
-  const started = performance.now();
-  const agent = await findAgent(db, req.appId, req.agentId);
-  const version = await resolveVersion(db, agent, req.version);
-  const [{ model, ensemble }, retrieved] = await Promise.all([
-    loadModel(checkpoints, version),
-    searchMemories(memory, req.appId, { agentId: agent.id, query: req.input, topK: MAX_MEMORIES_RETRIEVED, versionId: memoriesVersionOf(version) }),
-  ]);
-  const p = predict(model, modelText(req.input, req.context, version.params.context_features === true), ensemble);
+/** A version ready to answer: its weights loaded. */
+export interface Answerer {
+  memory: MemoryServices;
+  appId: string;
+  agentId: string;
+  version: Version;
+  model: AgentModel;
+  ensemble: Ensemble;
+}
+
+/** What answered an input, and what the execution log needs. */
+export interface Answer extends Omit<ExecuteResult, "execution_id" | "version" | "latency_ms"> {
+  /** The network's top class and its calibrated probability (whatever answered). */
+  top: number;
+  topConfidence: number;
+  action: number | null;
+  propensity: number | null;
+  trace: ExecutionTrace;
+}
+
+export async function answererFor(db: Db, checkpoints: R2Bucket, memory: MemoryServices, appId: string, agentId: string, version: Version): Promise<Answerer> {
+  const { model, ensemble } = await loadModel(checkpoints, version);
+  return { memory, appId, agentId, version, model, ensemble };
+}
+
+/** The version's answer to `input`: memories first, then its policy (exploring as `exploration` says), a demo, or the fallback. Writes nothing. */
+export async function answerInput(a: Answerer, input: string, context: ExecutionContext | undefined, exploration: Exploration, random: () => number): Promise<Answer> {
+  const { version, model, ensemble } = a;
+  const retrieved = await searchMemories(a.memory, a.appId, { agentId: a.agentId, query: input, topK: MAX_MEMORIES_RETRIEVED, versionId: memoriesVersionOf(version) });
+  const p = predict(model, modelText(input, context, version.params.context_features === true), ensemble);
   const text = (v: unknown) => (typeof v === "string" && v.length > 0 ? v : null);
   // What each retrieved memory could answer as, and the answer (a rule's, or a demo's expected output).
   const ruleOrder = retrieved
@@ -89,7 +109,6 @@ export async function executeAgent(
   const settings = executionSettings(version.params);
   const decision = decideMemory(candidates, settings);
   const confident = p.confidence >= settings.confidence_threshold;
-  const exploration = agent.exploration ?? NO_EXPLORATION;
   const shown = decision.kind !== "policy" ? { action: null, propensity: null, explored: false } : chooseAction(p.probs, exploration, random(), random(), confident);
   const memoryIndex = decision.kind === "policy" ? decision.demo : decision.index;
   const source: AnswerSource = decision.kind === "rule" ? "rule" : shown.action !== null ? "model" : memoryIndex !== null ? "demo" : "fallback";
@@ -102,17 +121,49 @@ export async function executeAgent(
   };
   const used = retrieved.slice(0, settings.memories_per_execution);
   const answering = memoryIndex !== null && source !== "model" && source !== "fallback" ? retrieved[memoryIndex] : null;
-  const result: ExecuteResult = {
-    execution_id: newId(),
+  return {
     output,
     confidence: source === "rule" ? answering!.memory.confidence : source === "demo" ? answering!.similarity : source === "model" ? p.probs[shown.action!] : p.confidence,
     class: source === "model" ? model.classes[shown.action!] : model.classes[p.class],
     fallback: source === "fallback",
     source,
     explored: shown.explored,
+    memories_used: used.map((h) => ({ id: h.memory.id, memory_type: h.memory.memoryType, score: h.score, similarity: h.similarity })),
+    top: p.class,
+    topConfidence: p.confidence,
+    action: shown.action,
+    propensity: shown.propensity,
+    trace,
+  };
+}
+
+export async function executeAgent(
+  db: Db,
+  checkpoints: R2Bucket,
+  memory: MemoryServices,
+  req: ExecuteRequest,
+  newId: () => string,
+  random: () => number = Math.random,
+): Promise<ExecuteResult> {
+  const started = performance.now();
+  const agent = await findAgent(db, req.appId, req.agentId);
+  // A rollout or an experiment may split the traffic of an agent's live version (an explicit version is never routed).
+  const split = req.version === undefined && agent.activeVersionId ? await activeSplit(db, req.appId, agent.id) : undefined;
+  const routed = split ? route(split, req.userId ?? req.input) : null;
+  const version = routed ? await versionById(db, agent, routed.versionId) : await resolveVersion(db, agent, req.version);
+  const answerer = await answererFor(db, checkpoints, memory, req.appId, agent.id, version);
+  const a = await answerInput(answerer, req.input, req.context, agent.exploration ?? NO_EXPLORATION, random);
+  const result: ExecuteResult = {
+    execution_id: newId(),
+    output: a.output,
+    confidence: a.confidence,
+    class: a.class,
+    fallback: a.fallback,
+    source: a.source,
+    explored: a.explored,
     version: version.version,
     latency_ms: performance.now() - started,
-    memories_used: used.map((h) => ({ id: h.memory.id, memory_type: h.memory.memoryType, score: h.score, similarity: h.similarity })),
+    memories_used: a.memories_used,
   };
   await db.insert(executions).values({
     id: result.execution_id,
@@ -121,16 +172,18 @@ export async function executeAgent(
     versionId: version.id,
     input: req.input,
     output: result.output,
-    classIndex: p.class,
-    confidence: p.confidence,
+    classIndex: a.top,
+    confidence: a.topConfidence,
     fallback: result.fallback,
     latencyMs: result.latency_ms,
-    source,
-    action: shown.action,
-    propensity: shown.propensity,
-    explored: shown.explored,
+    source: a.source,
+    action: a.action,
+    propensity: a.propensity,
+    explored: a.explored,
     context: req.context ?? null,
-    trace,
+    trace: a.trace,
+    userId: req.userId ?? null,
+    route: routed?.route ?? null,
     createdAt: Date.now(),
   });
   return result;

@@ -9,6 +9,7 @@ import { getBytes } from "../storage/objects.ts";
 import { CacheSpace } from "../isolate/cache.ts";
 import { MIB } from "../isolate/budget.ts";
 import { conflict, notFound } from "../errors.ts";
+import { changeLive } from "../deploy/history.ts";
 
 export type Agent = typeof agents.$inferSelect;
 export type Version = typeof agentVersions.$inferSelect;
@@ -35,6 +36,13 @@ export async function resolveVersion(db: Db, agent: Agent, version?: number): Pr
   if (!where) throw conflict("no_version", `agent '${agent.id}' has no trained version yet: train it with trainAgent first`);
   const found = await db.query.agentVersions.findFirst({ where });
   if (!found) throw notFound("version", `${agent.id}@${version ?? "active"}`);
+  return found;
+}
+
+/** A version of `agent` by its id. */
+export async function versionById(db: Db, agent: Agent, id: string): Promise<Version> {
+  const found = await db.query.agentVersions.findFirst({ where: and(eq(agentVersions.appId, agent.appId), eq(agentVersions.agentId, agent.id), eq(agentVersions.id, id)) });
+  if (!found) throw notFound("version", id);
   return found;
 }
 
@@ -87,10 +95,19 @@ export async function liveMemoriesVersionId(db: Db, appId: string, agentId: stri
   return row ? memoriesVersionOf(row) : null;
 }
 
-/** Makes version `version` the agent's live one; returns the one it replaces. */
-export async function promoteVersion(db: Db, agent: Agent, version: number, now: number): Promise<{ live: Version; previous: Version | null }> {
+/** Makes version `version` the agent's live one (recorded as a deployment); returns the one it replaces. */
+export async function promoteVersion(
+  db: Db,
+  agent: Agent,
+  version: number,
+  how: { action: "promote" | "rollback"; actor: string; reason: string; recordId: string },
+  now: number,
+): Promise<{ live: Version; previous: Version | null }> {
   const target = await resolveVersion(db, agent, version);
   const previous = agent.activeVersionId ? ((await db.query.agentVersions.findFirst({ where: and(eq(agentVersions.appId, agent.appId), eq(agentVersions.id, agent.activeVersionId)) })) ?? null) : null;
-  await db.update(agents).set({ activeVersionId: target.id, updatedAt: now }).where(and(eq(agents.appId, agent.appId), eq(agents.id, agent.id)));
+  if (previous?.id === target.id) throw conflict("already_live", `version ${version} of agent '${agent.id}' is already live`);
+  // Only from the version seen as live: a concurrent change is not overwritten unseen.
+  const changed = await changeLive(db, { appId: agent.appId, agentId: agent.id, toVersionId: target.id, ...how, now, whileLive: previous?.id, onlyIfNone: !previous });
+  if (!changed) throw conflict("live_changed", `the live version of agent '${agent.id}' changed meanwhile; call again`);
   return { live: target, previous };
 }

@@ -52,6 +52,10 @@ export const datasets = sqliteTable(
   (t) => [primaryKey({ columns: [t.appId, t.id] })],
 );
 
+/** How a trained version is deployed (src/deploy). */
+export const DEPLOY_MODES = ["candidate", "immediate"] as const;
+export type DeployMode = (typeof DEPLOY_MODES)[number];
+
 export const RUN_STATUSES = ["validating", "queued", "running", "succeeded", "failed", "cancelled"] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
@@ -91,6 +95,8 @@ export const trainingRuns = sqliteTable(
     stepAttempt: integer("step_attempt"),
     /** When the sweeper removed a failed or cancelled run's checkpoints (it can no longer be resumed). */
     sweptAt: integer("swept_at"),
+    /** candidate: the version goes live only if the agent has none (else by promotion, rollout or experiment); immediate: it goes live. */
+    deploy: text("deploy", { enum: DEPLOY_MODES }).notNull().default("immediate"),
   },
   (t) => [
     index("runs_by_agent").on(t.appId, t.agentId, t.createdAt),
@@ -177,6 +183,8 @@ export interface VersionMetrics {
   temperature: { value: number; fitted_on: string | null };
   /** An adapted version: its adaptation and the safety gate's verdict. */
   adaptation?: { id: string; strategy: string; base_version: number; gate: GateReport };
+  /** Its latest evaluation (testAgent): the scores per criterion. */
+  evaluation?: { id: string; cases: number; scores: Record<string, number>; at: number };
 }
 
 /** Immutable agent versions. */
@@ -226,9 +234,13 @@ export const executions = sqliteTable(
     explored: integer("explored", { mode: "boolean" }).notNull().default(false),
     context: text("context", { mode: "json" }).$type<Record<string, string | number | boolean>>(),
     trace: text("trace", { mode: "json" }).$type<ExecutionTrace>(),
+    /** The app's user (sticky routing of rollouts and experiments). */
+    userId: text("user_id"),
+    /** The rollout or experiment that routed it, and its arm: "exp_…:treatment", "rol_…:control". */
+    route: text("route"),
     createdAt: createdAt(),
   },
-  (t) => [index("executions_by_agent").on(t.appId, t.agentId, t.createdAt)],
+  (t) => [index("executions_by_agent").on(t.appId, t.agentId, t.createdAt), index("executions_by_route").on(t.appId, t.route)],
 );
 
 export const FEEDBACK_LABELS = ["correct", "incorrect", "helpful", "unhelpful"] as const;
@@ -378,4 +390,129 @@ export const vectorGenerations = sqliteTable(
     generation: integer("generation").notNull().default(0),
   },
   (t) => [primaryKey({ columns: [t.appId, t.agentId] })],
+);
+
+export const DEPLOY_ACTIONS = ["train", "adaptation", "promote", "rollback", "rollout", "experiment"] as const;
+
+/** Every change of an agent's live version: who made it, how and why. */
+export const deployments = sqliteTable(
+  "deployments",
+  {
+    id: text("id").primaryKey(),
+    appId: text("app_id").notNull(),
+    agentId: text("agent_id").notNull(),
+    fromVersionId: text("from_version_id"),
+    toVersionId: text("to_version_id").notNull(),
+    action: text("action", { enum: DEPLOY_ACTIONS }).notNull(),
+    /** "api" (a call with the app's key), "cron", or "run" (a training or adaptation run's final step). */
+    actor: text("actor").notNull(),
+    reason: text("reason").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("deployments_by_agent").on(t.appId, t.agentId, t.createdAt)],
+);
+
+export const EVALUATION_STATUSES = ["queued", "running", "succeeded", "failed"] as const;
+
+/** One testAgent: its suite (in R2), the versions, and the report. */
+export const evaluations = sqliteTable(
+  "evaluations",
+  {
+    id: text("id").primaryKey(),
+    appId: text("app_id").notNull(),
+    agentId: text("agent_id").notNull(),
+    versionId: text("version_id").notNull(),
+    compareVersionId: text("compare_version_id"),
+    status: text("status", { enum: EVALUATION_STATUSES }).notNull(),
+    criteria: text("criteria", { mode: "json" }).$type<string[]>().notNull(),
+    cases: integer("cases").notNull(),
+    /** R2 object with the suite and the options. */
+    suiteKey: text("suite_key").notNull(),
+    /** Cases evaluated so far (queued evaluations advance in steps). */
+    done: integer("done").notNull().default(0),
+    /** Last committed step (0: none). */
+    seq: integer("seq").notNull().default(0),
+    report: text("report", { mode: "json" }).$type<Record<string, unknown>>(),
+    error: text("error"),
+    createdAt: integer("created_at").notNull(),
+    finishedAt: integer("finished_at"),
+  },
+  (t) => [index("evaluations_by_agent").on(t.appId, t.agentId, t.createdAt)],
+);
+
+export const TRAFFIC_SPLIT_KINDS = ["rollout", "experiment"] as const;
+export const TRAFFIC_SPLIT_STATUSES = ["active", "completed", "rolled_back", "stopped"] as const;
+
+/**
+ * A share of an agent's traffic sent to another version: a gradual rollout
+ * (steps of growing share, advanced by the cron while its gate holds) or an
+ * A/B experiment (a fixed share, decided by a sequential test). At most one
+ * active per agent.
+ */
+export const trafficSplits = sqliteTable(
+  "traffic_splits",
+  {
+    id: text("id").primaryKey(),
+    appId: text("app_id").notNull(),
+    agentId: text("agent_id").notNull(),
+    kind: text("kind", { enum: TRAFFIC_SPLIT_KINDS }).notNull(),
+    controlVersionId: text("control_version_id").notNull(),
+    treatmentVersionId: text("treatment_version_id").notNull(),
+    /** The treatment's share of traffic now (0–1). */
+    share: real("share").notNull(),
+    /** Rollout: the steps of share, and the index of the current one. */
+    steps: text("steps", { mode: "json" }).$type<number[]>(),
+    stepIndex: integer("step_index").notNull().default(0),
+    /** What decides: the metric, samples needed, and what to do when decided. */
+    settings: text("settings", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    status: text("status", { enum: TRAFFIC_SPLIT_STATUSES }).notNull(),
+    /** The last decision (or check) with its figures. */
+    result: text("result", { mode: "json" }).$type<Record<string, unknown>>(),
+    /** Executions before this time belong to earlier steps. */
+    stepStartedAt: integer("step_started_at").notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [
+    index("splits_by_agent").on(t.appId, t.agentId, t.createdAt),
+    uniqueIndex("splits_one_active").on(t.appId, t.agentId).where(sql`${t.status} = 'active'`),
+  ],
+);
+
+export const METRIC_TYPES = ["training", "execution", "evaluation", "custom"] as const;
+
+/** Metrics apps report (recordMetric) and the service records (runs, evaluations); executions are measured from their own table. */
+export const metricPoints = sqliteTable(
+  "metric_points",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    appId: text("app_id").notNull(),
+    agentId: text("agent_id"),
+    type: text("type", { enum: METRIC_TYPES }).notNull(),
+    name: text("name").notNull(),
+    value: real("value").notNull(),
+    /** "app" or "service". */
+    source: text("source").notNull(),
+    at: integer("at").notNull(),
+  },
+  (t) => [index("metrics_by_name").on(t.appId, t.name, t.at)],
+);
+
+/** Hourly roll-ups of metric points older than the raw retention. */
+export const metricRollups = sqliteTable(
+  "metric_rollups",
+  {
+    appId: text("app_id").notNull(),
+    agentId: text("agent_id").notNull().default(""),
+    type: text("type", { enum: METRIC_TYPES }).notNull(),
+    name: text("name").notNull(),
+    hour: integer("hour").notNull(),
+    count: integer("count").notNull(),
+    sum: real("sum").notNull(),
+    min: real("min").notNull(),
+    max: real("max").notNull(),
+    p50: real("p50").notNull(),
+    p95: real("p95").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.appId, t.name, t.agentId, t.type, t.hour] })],
 );

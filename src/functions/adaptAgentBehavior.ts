@@ -1,5 +1,6 @@
 /** adaptAgentBehavior and getAdaptation: the loop's Update (src/adapt). */
 import { z } from "zod";
+import { DEPLOY_MODES } from "../db/schema.ts";
 import { ADAPTATION_STRATEGIES, RewardFunctionSchema } from "../model/adaptation.ts";
 import { startAdaptation, isRunStrategy, ADAPT_DEFAULTS } from "../adapt/start.ts";
 import { tunePerformance } from "../adapt/tuning.ts";
@@ -38,10 +39,18 @@ export const adaptAgentBehavior = defineFunction({
       adaptation_strategy: z.enum(ADAPTATION_STRATEGIES, { error: `adaptation_strategy must be one of ${ADAPTATION_STRATEGIES.join(", ")}` }),
       reward_function: RewardFunctionSchema.default("maximize_success"),
       performance_metrics: PerformanceMetricsSchema.optional(),
-      auto_promote: z.boolean().default(true).describe("false: every candidate waits for promoteVersion"),
+      auto_promote: z.boolean().optional().describe("false: the candidate waits for promoteVersion (the same as deploy 'candidate')"),
+      deploy: z
+        .enum(DEPLOY_MODES, { error: () => `deploy must be one of ${DEPLOY_MODES.join(", ")}` })
+        .optional()
+        .describe("immediate (default): the candidate goes live as soon as the safety gate passes it; candidate: it waits for promoteVersion, a rollout or an experiment"),
       config: SettingsSchema.optional(),
     })
-    .strict(),
+    .strict()
+    .refine((v) => v.deploy === undefined || v.auto_promote === undefined || v.auto_promote === (v.deploy === "immediate"), {
+      path: ["deploy"],
+      message: "deploy and auto_promote disagree: give one of them",
+    }),
   output: AdaptationViewSchema.extend({
     data: z.object({ learn: z.number().int(), holdout: z.number().int() }).describe("Feedback rows learned from, and held out for the gate"),
     plan: z.object({ n_train: z.number().int(), n_valid: z.number().int(), epochs: z.number().int(), total_steps: z.number().int(), memory_mb: z.number() }).nullable(),
@@ -54,7 +63,7 @@ export const adaptAgentBehavior = defineFunction({
       agentId: input.agent_id,
       rewardFunction: input.reward_function,
       reportedMetrics: input.performance_metrics ?? null,
-      autoPromote: input.auto_promote,
+      autoPromote: input.auto_promote ?? input.deploy !== "candidate",
       trigger: "api" as const,
     };
     const strategy = input.adaptation_strategy;

@@ -14,6 +14,7 @@ export const executeAgent = defineFunction({
       agent_id: AgentIdSchema,
       input: z.string({ error: (i) => (i.input === undefined ? "input is required" : "input must be a string") }).trim().min(1, "input must not be empty").max(2_000, "input must be at most 2000 characters"),
       version: z.number().int().min(1).optional().describe("Version number; the live version when absent"),
+      user_id: z.string().min(1).max(256).optional().describe("The app's user: while a rollout or experiment splits the agent's traffic, one user always gets one version (without it, the input decides)"),
       context: ContextSchema.optional().describe("What the app knows about the situation, e.g. { channel: 'email', plan: 'pro' }: logged with the execution, and features of context_aware versions"),
     })
     .strict(),
@@ -35,7 +36,7 @@ export const executeAgent = defineFunction({
       ctx.db,
       ctx.env.CHECKPOINTS,
       memoryServices(ctx.env, () => randomId("mem")),
-      { appId: ctx.appId, agentId: input.agent_id, input: input.input, version: input.version, context: input.context },
+      { appId: ctx.appId, agentId: input.agent_id, input: input.input, version: input.version, context: input.context, userId: input.user_id },
       () => randomId("exe"),
     );
   },

@@ -3,9 +3,9 @@ import { cancelTrainingRun, getTrainingRun, resumeTrainingRun } from "./runContr
 import { trainAgent } from "./trainAgent.ts";
 import { configureAgent } from "./configureAgent.ts";
 import { adaptAgentBehavior, getAdaptation } from "./adaptAgentBehavior.ts";
-import { promoteVersion } from "./promoteVersion.ts";
+import { getVersion, listVersions, promoteVersion, rollbackAgent } from "./versions.ts";
 import { listWebhookSecrets, rotateWebhookSecret, submitFeedback } from "./feedback.ts";
 import type { CallableFunction } from "./registry.ts";
 
 /** Every function callable as POST /functions/{name}. */
-export const FUNCTIONS: readonly CallableFunction[] = [trainAgent, executeAgent, getTrainingRun, cancelTrainingRun, resumeTrainingRun, configureAgent, submitFeedback, rotateWebhookSecret, listWebhookSecrets, adaptAgentBehavior, getAdaptation, promoteVersion];
+export const FUNCTIONS: readonly CallableFunction[] = [trainAgent, executeAgent, getTrainingRun, cancelTrainingRun, resumeTrainingRun, configureAgent, submitFeedback, rotateWebhookSecret, listWebhookSecrets, adaptAgentBehavior, getAdaptation, listVersions, getVersion, promoteVersion, rollbackAgent];

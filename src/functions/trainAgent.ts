@@ -1,4 +1,5 @@
 /** trainAgent: validate, store the dataset, create the run, enqueue its first step; answer 202 at once. */
+import { DEPLOY_MODES } from "../db/schema.ts";
 import { z } from "zod";
 import { buildDataset, findDataset, loadExamples, storeDatasetObject } from "../data/datasets.ts";
 import { ExampleSchema, DATA_LIMITS, type DataReport, type Example } from "../data/examples.ts";
@@ -32,6 +33,10 @@ export const TrainAgentInput = z
       .optional(),
     training_type: z.enum(["supervised"], { error: () => "training_type must be 'supervised' (few_shot and transfer are not available yet)" }).default("supervised"),
     config: TrainingConfigSchema.prefault({}),
+    deploy: z
+      .enum(DEPLOY_MODES, { error: () => `deploy must be one of ${DEPLOY_MODES.join(", ")}` })
+      .default("candidate")
+      .describe("candidate (default): the new version goes live only if the agent has none yet — else by promoteVersion, a rollout or an experiment; immediate: it goes live when the run succeeds"),
   })
   .strict()
   .superRefine((v, ctx) => {
@@ -55,6 +60,7 @@ export const TrainAgentOutput = z.object({
   agent_id: z.string(),
   dataset_id: z.string(),
   training_type: z.string(),
+  deploy: z.enum(DEPLOY_MODES),
   plan: z.object({
     n_train: z.number().int(),
     n_valid: z.number().int(),
@@ -125,6 +131,7 @@ export const trainAgent = defineFunction({
         agentId: input.agent_id,
         status: "queued",
         trainingType: input.training_type,
+        deploy: input.deploy,
         datasetId,
         config: hyper,
         plan,
@@ -144,6 +151,7 @@ export const trainAgent = defineFunction({
       agent_id: input.agent_id,
       dataset_id: datasetId,
       training_type: input.training_type,
+      deploy: input.deploy,
       plan: {
         n_train: plan.n_train,
         n_valid: plan.n_valid,

@@ -1,6 +1,7 @@
 /** D1 access for training runs: creation, reads, and the conditional transitions of steps. */
 import { and, asc, eq, exists, inArray, lt, sql, type SQL } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
+import { liveChange } from "../deploy/history.ts";
 import type { Db } from "../db/client.ts";
 import { agents, datasets, runEpochs, runSteps, trainingRuns, agentVersions, type RunStatus } from "../db/schema.ts";
 import type { EpochMetrics } from "../model/trainer.ts";
@@ -111,8 +112,12 @@ export async function commitStep(db: Db, c: StepCommit): Promise<boolean> {
 
 /** What the final step of an adaptation run commits beside its version. */
 export interface FinalExtras {
-  /** Make the version live (a training run always does; an adaptation run when its gate passed). */
+  /** Make the version live (a training run: when deployed immediately or the agent has none; an adaptation run: when its gate passed). */
   promote: boolean;
+  /** Only when the agent has no live version yet (a training run deployed as a candidate). */
+  onlyIfNone?: boolean;
+  /** Why, for the deployment record. */
+  reason?: string;
   /** Statements to run in the same batch, only while the run is still at seq-1 (`atPrevious` holds). */
   alongside?: (atPrevious: SQL) => BatchItem<"sqlite">[];
 }
@@ -149,18 +154,28 @@ export async function commitFinal(db: Db, runId: string, seq: number, version: N
         .where(atPrevious),
     )
     .onConflictDoNothing();
-  const live = [eq(agents.appId, version.appId), eq(agents.id, version.agentId), exists(db.select({ one: sql`1` }).from(trainingRuns).where(atPrevious))];
-  if (version.baseVersionId) live.push(eq(agents.activeVersionId, version.baseVersionId));
-  const promote = db
-    .update(agents)
-    .set(extras.promote ? { activeVersionId: version.id, updatedAt: now } : { updatedAt: now })
-    .where(and(...live));
+  const stillAtPrevious = exists(db.select({ one: sql`1` }).from(trainingRuns).where(atPrevious));
+  const promote = extras.promote
+    ? liveChange(db, {
+        appId: version.appId,
+        agentId: version.agentId,
+        toVersionId: version.id,
+        action: version.baseVersionId ? "adaptation" : "train",
+        actor: "run",
+        reason: extras.reason ?? `run ${runId} finished`,
+        recordId: `dep_${version.id}`,
+        now,
+        whileLive: version.baseVersionId ?? undefined,
+        onlyIfNone: extras.onlyIfNone,
+        when: stillAtPrevious,
+      })
+    : [db.update(agents).set({ updatedAt: now }).where(and(eq(agents.appId, version.appId), eq(agents.id, version.agentId), stillAtPrevious))];
   const finish = db
     .update(trainingRuns)
     .set({ seq, status: "succeeded", versionId: version.id, finishedAt: now, updatedAt: now, lastError: null })
     .where(atPrevious);
   // The run's update goes last: it ends what `atPrevious` holds for.
-  const [inserted] = await db.batch([insert, promote, ...(extras.alongside?.(atPrevious) ?? []), finish]);
+  const [inserted] = await db.batch([insert, ...promote, ...(extras.alongside?.(atPrevious) ?? []), finish]);
   return inserted.meta.changes > 0;
 }
 

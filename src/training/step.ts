@@ -221,7 +221,13 @@ async function finalStep(deps: StepDeps, run: Run, msg: StepMessage): Promise<St
       },
     },
     deps.now(),
-    judgment ? { promote: judgment.gate.promoted, alongside: judgment.alongside } : { promote: true },
+    judgment
+      ? { promote: judgment.gate.promoted, alongside: judgment.alongside, reason: `adaptation ${adaptation!.record.id}: ${judgment.gate.reason}` }
+      : {
+          promote: true,
+          onlyIfNone: run.deploy === "candidate",
+          reason: run.deploy === "candidate" ? `run ${run.id}: the agent's first version` : `run ${run.id}: deploy "immediate"`,
+        },
   );
   if (!created) return "lost-race";
   await deps.crash?.("final-after-commit", msg);

@@ -76,11 +76,19 @@ describe("trainAgent → queue steps → executeAgent", () => {
     const viaRest = await request<RunView>("GET", `/runs/${run.run_id}`);
     expect(viaRest.body.metrics).toEqual(run.metrics);
 
-    // A second run makes version 2 the active one; version 1 stays addressable.
-    const second = await call<{ run_id: string }>("trainAgent", { agent_id: "faq-bot", dataset_id: run.dataset_id, config: { epochs: 2, seed: 8 } });
+    // A second run makes version 2 a candidate: version 1 stays live until 2 is promoted; both stay addressable.
+    const second = await call<{ run_id: string; deploy: string }>("trainAgent", { agent_id: "faq-bot", dataset_id: run.dataset_id, config: { epochs: 2, seed: 8 } });
     expect(second.status).toBe(202);
+    expect(second.body.deploy).toBe("candidate");
     expect((await waitForRun(second.body.run_id)).status).toBe("succeeded");
+    expect((await call<Execution>("executeAgent", { agent_id: "faq-bot", input: "track my parcel" })).body.version).toBe(1);
+    expect((await call<Execution>("executeAgent", { agent_id: "faq-bot", input: "track my parcel", version: 2 })).body.version).toBe(2);
+    expect((await call("promoteVersion", { agent_id: "faq-bot", version: 2, reason: "reviewed" })).status).toBe(200);
     expect((await call<Execution>("executeAgent", { agent_id: "faq-bot", input: "track my parcel" })).body.version).toBe(2);
+    // deploy "immediate": the new version goes live when its run succeeds.
+    const third = await call<{ run_id: string }>("trainAgent", { agent_id: "faq-bot", dataset_id: run.dataset_id, config: { epochs: 1, seed: 9 }, deploy: "immediate" });
+    expect((await waitForRun(third.body.run_id)).status).toBe("succeeded");
+    expect((await call<Execution>("executeAgent", { agent_id: "faq-bot", input: "track my parcel" })).body.version).toBe(3);
     expect((await call<Execution>("executeAgent", { agent_id: "faq-bot", input: "track my parcel", version: 1 })).body.version).toBe(1);
   });
 

@@ -59,7 +59,7 @@ describe("memories belong to the version that learned them", () => {
     expect(v1.body.version).toBe(1);
     expect(v1.body.memories_used.length).toBeGreaterThan(0);
     expect(await learnedFrom(v1.body.memories_used.map((m) => m.id))).not.toContain(run2);
-    const v2 = await call<Execution>("executeAgent", { agent_id: "scope-bot", input });
+    const v2 = await call<Execution>("executeAgent", { agent_id: "scope-bot", input, version: 2 });
     expect(v2.body.version).toBe(2);
     const v2From = await learnedFrom(v2.body.memories_used.map((m) => m.id));
     expect(v2From).toContain(run2);
