@@ -1,11 +1,11 @@
 /** Bindings and variables of the Worker (see wrangler.toml). */
-import type { StepMessage } from "./training/messages.ts";
+import type { QueueMessage } from "./training/messages.ts";
 
 export interface Env {
   DB: D1Database;
   DATASETS: R2Bucket;
   CHECKPOINTS: R2Bucket;
-  STEPS: Queue<StepMessage>;
+  STEPS: Queue<QueueMessage>;
   VECTORIZE?: Vectorize;
   /** The local app's API key (`.dev.vars`); apps' keys also live in D1 `api_keys`. */
   API_KEY?: string;

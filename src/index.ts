@@ -8,6 +8,7 @@ import { upkeep } from "./memory/upkeep.ts";
 import { memoryServices } from "./memory/store.ts";
 import { randomId, randomSeed } from "./functions/common.ts";
 import { adaptDueAgents } from "./adapt/cron.ts";
+import { evaluationDeps } from "./evaluation/job.ts";
 
 const app = createApp();
 
@@ -35,7 +36,7 @@ export default {
   async queue(batch: MessageBatch<unknown>, env: Env, _ctx: ExecutionContext): Promise<void> {
     const deps = stepDeps(env);
     if (batch.queue.endsWith("-dlq")) await consumeDeadSteps(batch, deps);
-    else await consumeSteps(batch, deps);
+    else await consumeSteps(batch, deps, evaluationDeps(env, deps.db, deps.now));
   },
 
   async scheduled(_controller: ScheduledController, env: Env, _ctx: ExecutionContext): Promise<void> {

@@ -54,7 +54,8 @@ const RECOGNIZERS: { type: PiiFinding["type"]; pattern: RegExp; valid?: (m: stri
       return a !== "000" && a !== "666" && a[0] !== "9" && b !== "00" && c !== "0000";
     },
   },
-  { type: "PHONE_NUMBER", pattern: /(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?|\b\d{2,4}[ .-])\d{3,4}[ .-]\d{3,4}\b/g, valid: (m) => m.replace(/\D/g, "").length >= 9 },
+  // Not part of a longer run of digit groups (a card number that failed its checksum is not a phone number).
+  { type: "PHONE_NUMBER", pattern: /(?<!\d[ .-]?)(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?|\b\d{2,4}[ .-])\d{3,4}[ .-]\d{3,4}\b(?![ .-]?\d)/g, valid: (m) => m.replace(/\D/g, "").length >= 9 },
   {
     type: "IP_ADDRESS",
     pattern: /\b(?:\d{1,3}\.){3}\d{1,3}\b/g,

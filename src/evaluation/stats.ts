@@ -37,17 +37,6 @@ export function pairedBootstrap(a: ArrayLike<number>, b: ArrayLike<number>, opts
   return { value, lower: n > 0 ? percentile(means, 0.025) : 0, upper: n > 0 ? percentile(means, 0.975) : 0 };
 }
 
-/** ln Γ(x) for x > 0 (Lanczos, g = 7). */
-export function logGamma(x: number): number {
-  const c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61503916999185, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
-  if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - logGamma(1 - x);
-  x -= 1;
-  let a = c[0];
-  const t = x + 7.5;
-  for (let i = 1; i < 9; i++) a += c[i] / (x + i);
-  return 0.5 * Math.log(2 * Math.PI) + (x + 0.5) * Math.log(t) - t + Math.log(a);
-}
-
 /**
  * McNemar's exact test: `b` cases only the first got right, `c` only the
  * second. Two-sided p = min(1, 2·P(X ≤ min(b, c))), X ~ Binomial(b + c, ½).
@@ -56,9 +45,12 @@ export function mcnemar(b: number, c: number): { b: number; c: number; p_value: 
   const n = b + c;
   if (n === 0) return { b, c, p_value: 1 };
   const k = Math.min(b, c);
-  const lnHalfN = n * Math.log(0.5);
-  const lnFactN = logGamma(n + 1);
+  // ln P(X = i) by the recurrence P(i + 1) = P(i)·(n − i)/(i + 1), in logs (0.5^n underflows beyond n ≈ 1074).
+  let lnP = n * Math.log(0.5);
   let tail = 0;
-  for (let i = 0; i <= k; i++) tail += Math.exp(lnFactN - logGamma(i + 1) - logGamma(n - i + 1) + lnHalfN);
+  for (let i = 0; i <= k; i++) {
+    tail += Math.exp(lnP);
+    lnP += Math.log(n - i) - Math.log(i + 1);
+  }
   return { b, c, p_value: Math.min(1, 2 * tail) };
 }

@@ -24,6 +24,8 @@ export interface FunctionDef<I extends z.ZodType, O extends z.ZodObject> {
   output: O;
   /** HTTP status of success (202 for work that continues in the background). */
   status: 200 | 201 | 202;
+  /** When success answers with another status depending on the result (e.g. 202 for work that was queued). */
+  statusOf?(output: z.input<O>): 200 | 201 | 202;
   handler: (ctx: FunctionContext, input: z.output<I>) => Promise<z.input<O>>;
 }
 
@@ -35,6 +37,7 @@ export interface CallableFunction {
   input: z.ZodType;
   output: z.ZodObject;
   status: 200 | 201 | 202;
+  statusOf?(output: object): 200 | 201 | 202;
   /** Validates `body` (a 400 naming each field when invalid), then runs the handler. */
   call(ctx: FunctionContext, body: unknown): Promise<object>;
 }

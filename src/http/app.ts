@@ -15,6 +15,7 @@ import { ApiError, asApiError } from "./errors.ts";
 import { registerFunctions } from "./functions.ts";
 import { registerDatasets } from "./datasets.ts";
 import { registerRuns } from "./runs.ts";
+import { registerEvaluations } from "./evaluations.ts";
 import { registerEntities } from "./entities.ts";
 import { dashboardHtml } from "./dashboard.ts";
 import { registerWebhooks } from "./webhooks.ts";
@@ -31,6 +32,7 @@ function protectedApi(): OpenAPIHono<AppEnv> {
   registerFunctions(api);
   registerDatasets(api);
   registerRuns(api);
+  registerEvaluations(api);
   registerEntities(api);
   return api;
 }

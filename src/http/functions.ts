@@ -38,6 +38,7 @@ export function registerFunctions(app: OpenAPIHono<AppEnv>): void {
         request: { body: { required: true, content: { "application/json": { schema: def.input } } } },
         responses: {
           [def.status]: { description: "Success", content: { "application/json": { schema: def.output } } },
+          ...(def.statusOf && def.status !== 202 && { 202: { description: "Accepted: the work goes on in the background", content: { "application/json": { schema: def.output } } } }),
           ...ERROR_RESPONSES,
         },
       }),
@@ -53,7 +54,7 @@ export function registerFunctions(app: OpenAPIHono<AppEnv>): void {
         },
         await jsonBody(c),
       );
-      return c.json(out, def.status);
+      return c.json(out, def.statusOf?.(out) ?? def.status);
     });
   }
   const names = FUNCTIONS.map((f) => f.name);

@@ -8,4 +8,6 @@ export const keys = {
   bestModel: (app: string, runId: string, epoch: number) => `apps/${seg(app)}/runs/${runId}/best/epoch-${String(epoch).padStart(4, "0")}.model`,
   versionModel: (app: string, agentId: string, versionId: string) => `apps/${seg(app)}/agents/${seg(agentId)}/versions/${versionId}.model`,
   adaptationData: (app: string, adaptationId: string) => `apps/${seg(app)}/adaptations/${adaptationId}.json`,
+  evaluationSuite: (app: string, evaluationId: string) => `apps/${seg(app)}/evaluations/${evaluationId}/suite.json`,
+  evaluationPart: (app: string, evaluationId: string, seq: number) => `apps/${seg(app)}/evaluations/${evaluationId}/part-${String(seq).padStart(4, "0")}.json`,
 };

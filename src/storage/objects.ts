@@ -33,3 +33,13 @@ export function toHex(bytes: ArrayBuffer | Uint8Array): string {
 export async function sha256Hex(bytes: Uint8Array): Promise<string> {
   return toHex(await sha256(bytes));
 }
+
+/** A JSON object from R2, or null when absent. */
+export async function getJson(bucket: R2Bucket, key: string): Promise<unknown> {
+  const bytes = await getBytes(bucket, key);
+  return bytes === null ? null : JSON.parse(new TextDecoder().decode(bytes));
+}
+
+export async function putJson(bucket: R2Bucket, key: string, value: unknown): Promise<void> {
+  await putBytes(bucket, key, new TextEncoder().encode(JSON.stringify(value)), "application/json");
+}

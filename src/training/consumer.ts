@@ -3,7 +3,8 @@ import { database } from "../db/client.ts";
 import { randomId } from "../functions/common.ts";
 import { memoryServices } from "../memory/store.ts";
 import type { Env } from "../env.ts";
-import { StepMessageSchema, type StepMessage } from "./messages.ts";
+import { EvaluationMessageSchema, StepMessageSchema, type StepMessage } from "./messages.ts";
+import { failEvaluation, processEvaluationStep, type EvaluationDeps } from "../evaluation/job.ts";
 import { failRun, findRun, noteStepError, type Run } from "./runs.ts";
 import { processStep, type StepDeps } from "./step.ts";
 import { Slicer } from "../isolate/slices.ts";
@@ -22,8 +23,19 @@ export function stepDeps(env: Env): StepDeps {
   };
 }
 
-export async function consumeSteps(batch: MessageBatch<unknown>, deps: StepDeps): Promise<void> {
+export async function consumeSteps(batch: MessageBatch<unknown>, deps: StepDeps, evaluations: EvaluationDeps): Promise<void> {
   for (const message of batch.messages) {
+    const evaluation = EvaluationMessageSchema.safeParse(message.body);
+    if (evaluation.success) {
+      try {
+        await processEvaluationStep(evaluations, evaluation.data);
+        message.ack();
+      } catch (e) {
+        console.error(`evaluation ${evaluation.data.evaluation_id}#${evaluation.data.seq} failed (attempt ${message.attempts}): ${e instanceof Error ? e.message : String(e)}`);
+        message.retry();
+      }
+      continue;
+    }
     const parsed = StepMessageSchema.safeParse(message.body);
     if (!parsed.success) {
       console.error("dropping malformed step message", message.body);
@@ -63,6 +75,12 @@ export function deadStepReason(run: Run, seq: number): string {
 /** A step that exhausted its retries: the run fails with the reason its last attempt left. */
 export async function consumeDeadSteps(batch: MessageBatch<unknown>, deps: StepDeps): Promise<void> {
   for (const message of batch.messages) {
+    const evaluation = EvaluationMessageSchema.safeParse(message.body);
+    if (evaluation.success) {
+      await failEvaluation(deps.db, evaluation.data.evaluation_id, `step ${evaluation.data.seq} failed after all retries`, deps.now());
+      message.ack();
+      continue;
+    }
     const parsed = StepMessageSchema.safeParse(message.body);
     if (parsed.success) {
       const run = await findRun(deps.db, parsed.data.run_id);

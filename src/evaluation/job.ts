@@ -1,0 +1,160 @@
+/**
+ * Evaluations: testAgent starts one; a small suite is answered within the
+ * call, a large one as a queued job of steps (CASES_PER_STEP cases each), with
+ * the step protocol of training runs — a step's results go to R2 first, then
+ * the evaluation advances in D1 only if it is still at the previous step, so
+ * duplicated, redelivered or crashed steps never count a case twice or lose
+ * one. The last step builds the report from every part and, in one batch,
+ * ends the evaluation, annotates the version's metrics and records the
+ * scores as metrics.
+ */
+import { and, eq, sql } from "drizzle-orm";
+import { z } from "zod";
+import type { Db } from "../db/client.ts";
+import { agentVersions, evaluations, metricPoints, trainingRuns } from "../db/schema.ts";
+import { answererFor } from "../agent/execute.ts";
+import { findAgent, versionById, type Version } from "../agent/versions.ts";
+import { findDataset, loadExamples } from "../data/datasets.ts";
+import { memoryServices, type MemoryServices } from "../memory/store.ts";
+import type { Env } from "../env.ts";
+import { randomId } from "../functions/common.ts";
+import { getJson, putJson } from "../storage/objects.ts";
+import { keys } from "../storage/keys.ts";
+import { CentroidBaseline } from "./baseline.ts";
+import { evaluateCases, type CaseRecord, type Evaluators } from "./evaluate.ts";
+import { buildReport, ReportSchema, type Report } from "./report.ts";
+import type { EvaluationMessage } from "../training/messages.ts";
+import { CASES_PER_STEP, StoredSuiteSchema, type StoredSuite } from "./suite.ts";
+
+export type Evaluation = typeof evaluations.$inferSelect;
+
+export interface EvaluationDeps {
+  db: Db;
+  datasets: R2Bucket;
+  checkpoints: R2Bucket;
+  memory: MemoryServices;
+  enqueue: (msg: EvaluationMessage) => Promise<void>;
+  now: () => number;
+}
+
+
+export function evaluationDeps(env: Env, db: Db, now: () => number): EvaluationDeps {
+  return {
+    db,
+    datasets: env.DATASETS,
+    checkpoints: env.CHECKPOINTS,
+    memory: memoryServices(env, () => randomId("mem")),
+    enqueue: async (msg) => {
+      await env.STEPS.send(msg);
+    },
+    now,
+  };
+}
+
+export const stepsOf = (cases: number) => Math.max(1, Math.ceil(cases / CASES_PER_STEP));
+
+/** The baseline from the version's training data (the dataset of its run); null when that data is gone. */
+async function baselineFor(deps: EvaluationDeps, version: Version, model: Evaluators["main"]["model"]): Promise<CentroidBaseline | null> {
+  const run = await deps.db.query.trainingRuns.findFirst({ columns: { datasetId: true }, where: eq(trainingRuns.id, version.runId) });
+  if (!run) return null;
+  if (!(await findDataset(deps.db, version.appId, run.datasetId))) return null;
+  try {
+    return new CentroidBaseline(model, await loadExamples(deps.datasets, version.appId, run.datasetId));
+  } catch {
+    return null;
+  }
+}
+
+export async function evaluatorsFor(deps: EvaluationDeps, record: Evaluation, suite: StoredSuite): Promise<{ ev: Evaluators; compareLabel: string | null }> {
+  const agent = await findAgent(deps.db, record.appId, record.agentId);
+  const version = await versionById(deps.db, agent, record.versionId);
+  const main = await answererFor(deps.db, deps.checkpoints, deps.memory, record.appId, agent.id, version);
+  const compareVersion = record.compareVersionId ? await versionById(deps.db, agent, record.compareVersionId) : null;
+  const compare = compareVersion ? await answererFor(deps.db, deps.checkpoints, deps.memory, record.appId, agent.id, compareVersion) : null;
+  const needsLabels = suite.cases.some((c) => c.expected !== undefined && !c.should_refuse);
+  const baseline = needsLabels ? await baselineFor(deps, version, main.model) : null;
+  return {
+    ev: { main, compare, baseline, embedder: deps.memory.embedder, criteria: suite.criteria, options: suite.options },
+    compareLabel: compareVersion ? `version ${compareVersion.version}` : null,
+  };
+}
+
+/** The statements that end an evaluation with its report (only while `at` holds), for one batch. */
+function finishStatements(db: Db, record: Evaluation, report: Report, at: ReturnType<typeof and>, seq: number, now: number) {
+  const annotation = JSON.stringify({ id: record.id, cases: report.cases, scores: report.scores, at: now });
+  const still = sql`EXISTS (SELECT 1 FROM ${evaluations} WHERE ${at})`;
+  return [
+    db
+      .update(agentVersions)
+      .set({ metrics: sql`json_set(${agentVersions.metrics}, '$.evaluation', json(${annotation}))` })
+      .where(and(eq(agentVersions.appId, record.appId), eq(agentVersions.id, record.versionId), still)),
+    ...Object.entries(report.scores).map(([name, value]) =>
+      db
+        .insert(metricPoints)
+        .select(
+          db
+            .select({
+              id: sql<number>`NULL`.as("id"),
+              appId: sql<string>`${record.appId}`.as("app_id"),
+              agentId: sql<string>`${record.agentId}`.as("agent_id"),
+              type: sql<"evaluation">`'evaluation'`.as("type"),
+              name: sql<string>`${`evaluation.${name}`}`.as("name"),
+              value: sql<number>`${value}`.as("value"),
+              source: sql<string>`'service'`.as("source"),
+              at: sql<number>`${now}`.as("at"),
+            })
+            .from(evaluations)
+            .where(at),
+        ),
+    ),
+    db.update(evaluations).set({ status: "succeeded", report, seq, done: record.cases, finishedAt: now }).where(at),
+  ] as const;
+}
+
+/** Evaluates the whole suite now (small suites) and stores the report. */
+export async function evaluateInline(deps: EvaluationDeps, record: Evaluation, suite: StoredSuite): Promise<void> {
+  const { ev, compareLabel } = await evaluatorsFor(deps, record, suite);
+  const records = await evaluateCases(ev, suite.cases, 0);
+  const report = buildReport(records, suite.criteria, suite.options, ev.embedder.name, compareLabel);
+  const at = and(eq(evaluations.id, record.id), eq(evaluations.seq, 0));
+  await deps.db.batch(finishStatements(deps.db, record, report, at, 1, deps.now()));
+}
+
+const PartSchema = z.array(z.custom<CaseRecord>((v) => typeof v === "object" && v !== null && "main" in v));
+
+/** One step of a queued evaluation; "done" when the message needs nothing more. */
+export async function processEvaluationStep(deps: EvaluationDeps, msg: EvaluationMessage): Promise<"advanced" | "finished" | "ignored"> {
+  const record = await deps.db.query.evaluations.findFirst({ where: eq(evaluations.id, msg.evaluation_id) });
+  if (!record || record.status === "succeeded" || record.status === "failed") return "ignored";
+  const total = stepsOf(record.cases);
+  if (record.seq >= msg.seq) {
+    // Committed before (a redelivery): make sure the next step was sent.
+    if (record.seq === msg.seq && msg.seq < total) await deps.enqueue({ evaluation_id: record.id, seq: msg.seq + 1 });
+    return "ignored";
+  }
+  if (record.seq < msg.seq - 1) return "ignored";
+  const suite = StoredSuiteSchema.parse(await getJson(deps.checkpoints, keys.evaluationSuite(record.appId, record.id)));
+  const { ev, compareLabel } = await evaluatorsFor(deps, record, suite);
+  const from = (msg.seq - 1) * CASES_PER_STEP;
+  const slice = suite.cases.slice(from, from + CASES_PER_STEP);
+  const records = await evaluateCases(ev, slice, from);
+  const at = and(eq(evaluations.id, record.id), eq(evaluations.seq, msg.seq - 1));
+  const now = deps.now();
+  if (msg.seq < total) {
+    await putJson(deps.checkpoints, keys.evaluationPart(record.appId, record.id, msg.seq), records);
+    const advanced = await deps.db.update(evaluations).set({ seq: msg.seq, done: from + slice.length, status: "running" }).where(at);
+    if (advanced.meta.changes > 0) await deps.enqueue({ evaluation_id: record.id, seq: msg.seq + 1 });
+    return "advanced";
+  }
+  const all: CaseRecord[] = [];
+  for (let s = 1; s < msg.seq; s++) all.push(...PartSchema.parse(await getJson(deps.checkpoints, keys.evaluationPart(record.appId, record.id, s))));
+  all.push(...records);
+  const report = ReportSchema.parse(buildReport(all, suite.criteria, suite.options, ev.embedder.name, compareLabel));
+  await deps.db.batch(finishStatements(deps.db, record, report, at, msg.seq, now));
+  return "finished";
+}
+
+export async function failEvaluation(d: Db, id: string, error: string, now: number): Promise<void> {
+  await d.update(evaluations).set({ status: "failed", error, finishedAt: now }).where(and(eq(evaluations.id, id), sql`${evaluations.status} IN ('queued', 'running')`));
+}
+
