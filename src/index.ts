@@ -9,6 +9,7 @@ import { memoryServices } from "./memory/store.ts";
 import { randomId, randomSeed } from "./functions/common.ts";
 import { adaptDueAgents } from "./adapt/cron.ts";
 import { evaluationDeps } from "./evaluation/job.ts";
+import { checkActiveSplits } from "./deploy/splits.ts";
 
 const app = createApp();
 
@@ -52,6 +53,10 @@ export default {
     await task("adaptation", async () => {
       const report = await adaptDueAgents({ db: deps.db, env, now: () => Date.now(), newId: randomId, seed: randomSeed });
       return report.started.length + report.refused.length > 0 ? report : undefined;
+    });
+    await task("rollouts and experiments", async () => {
+      const checked = await checkActiveSplits(deps.db, Date.now());
+      return Object.values(checked).some((o) => o !== "waiting") ? checked : undefined;
     });
     await task("memory upkeep", async () => {
       const report = await upkeep(memoryServices(env, () => randomId("mem")));

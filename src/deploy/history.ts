@@ -3,13 +3,14 @@
  * (who, how, why) written in the same atomic batch as the change itself, so
  * the history never disagrees with the agent. `liveChange` gives both
  * statements for a batch: the record is inserted first, from the agent's row
- * as it is before the change and only if the change applies, then the agent
- * is updated under the same conditions.
+ * as it is before the change and only if the change applies, then any active
+ * rollout or experiment of the agent is stopped, then the agent is updated
+ * under the same conditions.
  */
-import { and, desc, eq, isNull, ne, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, exists, isNull, ne, sql, type SQL } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "../db/client.ts";
-import { agents, deployments, DEPLOY_ACTIONS } from "../db/schema.ts";
+import { agents, deployments, DEPLOY_ACTIONS, trafficSplits } from "../db/schema.ts";
 
 export type DeployAction = (typeof DEPLOY_ACTIONS)[number];
 
@@ -34,7 +35,7 @@ export interface LiveChange {
 const bind = <T>(value: T, name: string) => sql<T>`${value}`.as(name);
 
 /** The record and the update of a live-version change, for one batch; nothing happens when a condition fails or the version is already live. */
-export function liveChange(db: Db, c: LiveChange): [BatchItem<"sqlite">, BatchItem<"sqlite">] {
+export function liveChange(db: Db, c: LiveChange): [BatchItem<"sqlite">, BatchItem<"sqlite">, BatchItem<"sqlite">] {
   const where = and(
     eq(agents.appId, c.appId),
     eq(agents.id, c.agentId),
@@ -62,13 +63,18 @@ export function liveChange(db: Db, c: LiveChange): [BatchItem<"sqlite">, BatchIt
         .where(where),
     )
     .onConflictDoNothing();
+  // A rollout or experiment splits the traffic of the version that was live: it ends with that version's reign.
+  const stopSplits = db
+    .update(trafficSplits)
+    .set({ status: "stopped", share: 0, updatedAt: c.now })
+    .where(and(eq(trafficSplits.appId, c.appId), eq(trafficSplits.agentId, c.agentId), eq(trafficSplits.status, "active"), exists(db.select({ one: sql`1` }).from(agents).where(where))));
   const update = db.update(agents).set({ activeVersionId: c.toVersionId, updatedAt: c.now }).where(where);
-  return [record, update];
+  return [record, stopSplits, update];
 }
 
 /** Applies a change; true when it took place. */
 export async function changeLive(db: Db, c: LiveChange): Promise<boolean> {
-  const [, updated] = await db.batch(liveChange(db, c));
+  const [, , updated] = await db.batch(liveChange(db, c));
   return updated.meta.changes > 0;
 }
 
