@@ -19,6 +19,8 @@ export interface Env {
   SSE_HEARTBEAT_SECONDS?: string;
   /** Days a failed or cancelled run keeps its checkpoints (it can be resumed until then); default 7. */
   RUN_RETENTION_DAYS?: string;
+  /** Days metric points stay raw before the cron rolls them up into hours (default 30). */
+  METRICS_RAW_DAYS?: string;
   /** "vectorize" uses the VECTORIZE binding; the D1-backed index otherwise. */
   VECTOR_INDEX?: string;
   /** "openai" for OpenAI embeddings (OPENAI_API_KEY, OPENAI_BASE_URL, EMBEDDINGS_MODEL, EMBEDDINGS_DIM); local hashing otherwise. */

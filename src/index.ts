@@ -10,6 +10,7 @@ import { randomId, randomSeed } from "./functions/common.ts";
 import { adaptDueAgents } from "./adapt/cron.ts";
 import { evaluationDeps } from "./evaluation/job.ts";
 import { checkActiveSplits } from "./deploy/splits.ts";
+import { DEFAULT_METRICS_RAW_DAYS, rollUpMetrics } from "./metrics/retention.ts";
 
 const app = createApp();
 
@@ -57,6 +58,10 @@ export default {
     await task("rollouts and experiments", async () => {
       const checked = await checkActiveSplits(deps.db, Date.now());
       return Object.values(checked).some((o) => o !== "waiting") ? checked : undefined;
+    });
+    await task("metric roll-ups", async () => {
+      const rolled = await rollUpMetrics(env.DB, Date.now() - setting(env.METRICS_RAW_DAYS, DEFAULT_METRICS_RAW_DAYS) * DAY_MS);
+      return rolled > 0 ? { rolled_up: rolled } : undefined;
     });
     await task("memory upkeep", async () => {
       const report = await upkeep(memoryServices(env, () => randomId("mem")));

@@ -6,8 +6,9 @@ import { adaptAgentBehavior, getAdaptation } from "./adaptAgentBehavior.ts";
 import { getVersion, listVersions, promoteVersion, rollbackAgent } from "./versions.ts";
 import { getEvaluation, listEvaluations, testAgent } from "./testAgent.ts";
 import { getExperiment, getRollout, startExperiment, startRollout, stopTrafficSplit } from "./deploy.ts";
+import { getMetrics, recordMetric } from "./metrics.ts";
 import { listWebhookSecrets, rotateWebhookSecret, submitFeedback } from "./feedback.ts";
 import type { CallableFunction } from "./registry.ts";
 
 /** Every function callable as POST /functions/{name}. */
-export const FUNCTIONS: readonly CallableFunction[] = [trainAgent, executeAgent, getTrainingRun, cancelTrainingRun, resumeTrainingRun, configureAgent, submitFeedback, rotateWebhookSecret, listWebhookSecrets, adaptAgentBehavior, getAdaptation, listVersions, getVersion, promoteVersion, rollbackAgent, testAgent, getEvaluation, listEvaluations, startRollout, getRollout, startExperiment, getExperiment, stopTrafficSplit];
+export const FUNCTIONS: readonly CallableFunction[] = [trainAgent, executeAgent, getTrainingRun, cancelTrainingRun, resumeTrainingRun, configureAgent, submitFeedback, rotateWebhookSecret, listWebhookSecrets, adaptAgentBehavior, getAdaptation, listVersions, getVersion, promoteVersion, rollbackAgent, testAgent, getEvaluation, listEvaluations, startRollout, getRollout, startExperiment, getExperiment, stopTrafficSplit, recordMetric, getMetrics];

@@ -16,6 +16,7 @@ import { registerFunctions } from "./functions.ts";
 import { registerDatasets } from "./datasets.ts";
 import { registerRuns } from "./runs.ts";
 import { registerEvaluations } from "./evaluations.ts";
+import { registerMetrics } from "./metrics.ts";
 import { registerEntities } from "./entities.ts";
 import { dashboardHtml } from "./dashboard.ts";
 import { registerWebhooks } from "./webhooks.ts";
@@ -33,6 +34,7 @@ function protectedApi(): OpenAPIHono<AppEnv> {
   registerDatasets(api);
   registerRuns(api);
   registerEvaluations(api);
+  registerMetrics(api);
   registerEntities(api);
   return api;
 }
