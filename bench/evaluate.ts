@@ -1,0 +1,118 @@
+/**
+ * npm run bench:evaluate -- [--train FILE --test FILE] [--seed S] [--calls N]
+ *
+ * testAgent and routing on a local Worker (wrangler dev, local D1, R2, Queues):
+ *   1. trains BANKING77's training set through trainAgent (the same config as
+ *      `npm run bench`), uploads the 3,080 test examples as a dataset and runs
+ *      testAgent on it (a queued evaluation: accuracy, calibration, latency),
+ *      timing it; the network's top-class accuracy in the report is checked
+ *      against the same model trained in this process (what `npm run bench`
+ *      prints), and the answer accuracy (with the fallback, memories and
+ *      demos of executeAgent) is shown beside it;
+ *   2. executeAgent over HTTP, N calls without and N with an active
+ *      experiment (routing by user_id, and the route logged).
+ * The last line is machine-readable:
+ *   testagent_s=… cases=… answer_accuracy=… top_class_accuracy=… bench_accuracy=… agreement=… exec_p50_ms=… exec_p95_ms=… split_p50_ms=… split_p95_ms=…
+ */
+import { existsSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { ensureApiKey, startWorker } from "../scripts/worker.mjs";
+import { benchHyper, readExamples } from "./data.ts";
+import { fit } from "../src/model/fit.ts";
+import { decodeModel, encodeModel, predict } from "../src/model/model.ts";
+import { Ensemble } from "../src/model/ensemble.ts";
+import type { RunView } from "../src/training/view.ts";
+import type { EvaluationView } from "../src/evaluation/start.ts";
+
+const { values: args } = parseArgs({
+  options: {
+    train: { type: "string", default: "../shared/data/banking77/train.csv" },
+    test: { type: "string", default: "../shared/data/banking77/test.csv" },
+    seed: { type: "string", default: "1" },
+    calls: { type: "string", default: "300" },
+  },
+});
+if (!existsSync(args.train!) || !existsSync(args.test!)) {
+  console.log(`bench:evaluate: ${!existsSync(args.train!) ? args.train : args.test} is absent (../shared not checked out beside the repo?); nothing to measure.`);
+  process.exit(0);
+}
+const seed = Number(args.seed);
+const train = readExamples(args.train!, true);
+const test = readExamples(args.test!, false);
+const hyper = benchHyper("{}", seed);
+const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
+
+const { key } = ensureApiKey();
+const worker = await startWorker({ persistTo: `.wrangler/bench-evaluate-${Date.now()}` });
+const auth = { authorization: `Bearer ${key}` };
+async function post<T>(path: string, body: unknown): Promise<T> {
+  const res = await fetch(`${worker.url}${path}`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
+  const json = (await res.json()) as T;
+  if (!res.ok) throw new Error(`${path} answered ${res.status}: ${JSON.stringify(json)}`);
+  return json;
+}
+async function upload(rows: { input: string; expected_output: string }[]): Promise<string> {
+  const res = await fetch(`${worker.url}/datasets?format=jsonl`, { method: "POST", headers: auth, body: rows.map((e) => JSON.stringify(e)).join("\n") });
+  return ((await res.json()) as { dataset_id: string }).dataset_id;
+}
+async function trained(body: Record<string, unknown>): Promise<void> {
+  const { run_id } = await post<{ run_id: string }>("/functions/trainAgent", body);
+  for (;;) {
+    const run = (await (await fetch(`${worker.url}/runs/${run_id}`, { headers: auth })).json()) as RunView;
+    if (run.status === "succeeded") return;
+    if (run.status === "failed" || run.status === "cancelled") throw new Error(`run ${run_id} ${run.status}: ${run.error}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+try {
+  const { seed: _, ...config } = hyper;
+  await trained({ agent_id: "bank", dataset_id: await upload(train), config: { ...config, seed } });
+  const testSet = await upload(test);
+  const t0 = performance.now();
+  let view = await post<EvaluationView>("/functions/testAgent", { agent_id: "bank", dataset_id: testSet, evaluation_criteria: ["accuracy", "calibration", "latency"] });
+  while (view.status === "queued" || view.status === "running") {
+    await new Promise((r) => setTimeout(r, 500));
+    view = await post<EvaluationView>("/functions/getEvaluation", { evaluation_id: view.evaluation_id });
+  }
+  const testagentS = (performance.now() - t0) / 1000;
+  if (view.status !== "succeeded") throw new Error(`evaluation ${view.status}: ${view.error}`);
+  const report = view.report!;
+  const bins = report.criteria.calibration.details.reliability as { count: number; accuracy: number }[];
+  const topClass = bins.reduce((s, b) => s + b.count * b.accuracy, 0) / bins.reduce((s, b) => s + b.count, 0);
+  const latency = report.criteria.latency.details as { p50_ms: number; p95_ms: number };
+  console.log(`testAgent on ${report.cases} test examples: ${testagentS.toFixed(1)} s (${view.progress.steps} queued steps); answer accuracy ${report.scores.accuracy.toFixed(4)}, the network's top class ${topClass.toFixed(4)}, ECE ${(1 - report.scores.calibration).toFixed(3)}, answer latency p50 ${latency.p50_ms} ms p95 ${latency.p95_ms} ms`);
+  for (const c of report.comparisons) console.log(`  vs ${c.against}: ${c.version_score.toFixed(4)} against ${c.other_score.toFixed(4)}, difference ${c.difference.value.toFixed(4)} [${c.difference.lower.toFixed(4)}, ${c.difference.upper.toFixed(4)}], McNemar p ${c.mcnemar?.p_value.toPrecision(2)}`);
+
+  // The same model in this process, as `npm run bench` measures it.
+  const model = decodeModel(encodeModel(fit(train, hyper).model));
+  const ens = new Ensemble(model.arch, model.params);
+  const benchAccuracy = test.filter((e) => model.classes[predict(model, e.input, ens).class] === e.expected_output).length / test.length;
+  console.log(`npm run bench's accuracy for seed ${seed} (this process): ${benchAccuracy.toFixed(4)}; testAgent's top-class accuracy differs by ${Math.abs(benchAccuracy - topClass).toFixed(4)}`);
+
+  // Routing overhead: a second version, then executeAgent without and with an experiment.
+  await trained({ agent_id: "bank", dataset_id: await upload(train.filter((_, i) => i % 4 === 0)), config: { ...config, epochs: 3, seed: seed + 1 } });
+  const calls = Number(args.calls);
+  const timed = async (n: number, offset: number) => {
+    const out: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const t = performance.now();
+      await post("/functions/executeAgent", { agent_id: "bank", input: test[(offset + i) % test.length].input, user_id: `user-${offset + i}` });
+      out.push(performance.now() - t);
+    }
+    return out;
+  };
+  await timed(30, 0); // warm both versions' caches
+  await post("/functions/executeAgent", { agent_id: "bank", input: "warm", version: 2 });
+  const plain = await timed(calls, 100);
+  await post("/functions/startExperiment", { agent_id: "bank", treatment: 2, traffic: 0.5, on_decision: "none" });
+  const split = await timed(calls, 100 + calls);
+  console.log(`executeAgent over HTTP, ${calls} calls each: p50 ${quantile(plain, 0.5).toFixed(1)} ms, p95 ${quantile(plain, 0.95).toFixed(1)} ms without a split; p50 ${quantile(split, 0.5).toFixed(1)} ms, p95 ${quantile(split, 0.95).toFixed(1)} ms with an active experiment`);
+  console.log(
+    `testagent_s=${testagentS.toFixed(1)} cases=${report.cases} answer_accuracy=${report.scores.accuracy.toFixed(4)} top_class_accuracy=${topClass.toFixed(4)} bench_accuracy=${benchAccuracy.toFixed(4)} ` +
+      `agreement=${Math.abs(benchAccuracy - topClass).toFixed(4)} exec_p50_ms=${quantile(plain, 0.5).toFixed(1)} exec_p95_ms=${quantile(plain, 0.95).toFixed(1)} ` +
+      `split_p50_ms=${quantile(split, 0.5).toFixed(1)} split_p95_ms=${quantile(split, 0.95).toFixed(1)}`,
+  );
+} finally {
+  worker.stop();
+}
