@@ -8,7 +8,7 @@ import { upkeep } from "./memory/upkeep.ts";
 import { memoryServices } from "./memory/store.ts";
 import { randomId, randomSeed } from "./functions/common.ts";
 import { adaptDueAgents } from "./adapt/cron.ts";
-import { evaluationDeps } from "./evaluation/job.ts";
+import { evaluationDeps, rescueStaleEvaluations } from "./evaluation/job.ts";
 import { checkActiveSplits } from "./deploy/splits.ts";
 import { DEFAULT_METRICS_RAW_DAYS, rollUpMetrics } from "./metrics/retention.ts";
 
@@ -46,6 +46,10 @@ export default {
     await task("watchdog", async () => {
       const rescued = await rescueStaleRuns(deps, setting(env.WATCHDOG_STALE_MINUTES, 10) * 60_000);
       return rescued.length > 0 ? { re_enqueued: rescued } : undefined;
+    });
+    await task("evaluation watchdog", async () => {
+      const rescued = await rescueStaleEvaluations(evaluationDeps(env, deps.db, deps.now), setting(env.WATCHDOG_STALE_MINUTES, 10) * 60_000);
+      return rescued.length > 0 ? { rescued } : undefined;
     });
     await task("sweeper", async () => {
       const swept = await sweepRuns(deps, setting(env.RUN_RETENTION_DAYS, DEFAULT_RUN_RETENTION_DAYS) * DAY_MS);

@@ -435,9 +435,11 @@ export const evaluations = sqliteTable(
     report: text("report", { mode: "json" }).$type<Record<string, unknown>>(),
     error: text("error"),
     createdAt: integer("created_at").notNull(),
+    /** The last commit (the watchdog's heartbeat). */
+    updatedAt: integer("updated_at").notNull().default(0),
     finishedAt: integer("finished_at"),
   },
-  (t) => [index("evaluations_by_agent").on(t.appId, t.agentId, t.createdAt)],
+  (t) => [index("evaluations_by_agent").on(t.appId, t.agentId, t.createdAt), index("evaluations_by_status").on(t.status, t.updatedAt)],
 );
 
 export const TRAFFIC_SPLIT_KINDS = ["rollout", "experiment"] as const;

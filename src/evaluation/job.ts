@@ -8,7 +8,7 @@
  * ends the evaluation, annotates the version's metrics and records the
  * scores as metrics.
  */
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, inArray, lt, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Db } from "../db/client.ts";
 import { agentVersions, evaluations, metricPoints, trainingRuns } from "../db/schema.ts";
@@ -24,7 +24,7 @@ import { CentroidBaseline } from "./baseline.ts";
 import { evaluateCases, type CaseRecord, type Evaluators } from "./evaluate.ts";
 import { buildReport, ReportSchema, type Report } from "./report.ts";
 import type { EvaluationMessage } from "../training/messages.ts";
-import { CASES_PER_STEP, StoredSuiteSchema, type StoredSuite } from "./suite.ts";
+import { CASES_PER_STEP, INLINE_CASES, StoredSuiteSchema, type StoredSuite } from "./suite.ts";
 
 export type Evaluation = typeof evaluations.$inferSelect;
 
@@ -107,7 +107,7 @@ function finishStatements(db: Db, record: Evaluation, report: Report, at: Return
             .where(at),
         ),
     ),
-    db.update(evaluations).set({ status: "succeeded", report, seq, done: record.cases, finishedAt: now }).where(at),
+    db.update(evaluations).set({ status: "succeeded", report, seq, done: record.cases, finishedAt: now, updatedAt: now }).where(at),
   ] as const;
 }
 
@@ -142,7 +142,7 @@ export async function processEvaluationStep(deps: EvaluationDeps, msg: Evaluatio
   const now = deps.now();
   if (msg.seq < total) {
     await putJson(deps.checkpoints, keys.evaluationPart(record.appId, record.id, msg.seq), records);
-    const advanced = await deps.db.update(evaluations).set({ seq: msg.seq, done: from + slice.length, status: "running" }).where(at);
+    const advanced = await deps.db.update(evaluations).set({ seq: msg.seq, done: from + slice.length, status: "running", updatedAt: now }).where(at);
     if (advanced.meta.changes > 0) await deps.enqueue({ evaluation_id: record.id, seq: msg.seq + 1 });
     return "advanced";
   }
@@ -154,7 +154,31 @@ export async function processEvaluationStep(deps: EvaluationDeps, msg: Evaluatio
   return "finished";
 }
 
+/**
+ * The watchdog: an evaluation that has not advanced for `staleMs` lost its
+ * next message (its step is sent again; a duplicate is ignored), or — when
+ * it was answered within a call that ended before finishing — fails with the
+ * reason.
+ */
+export async function rescueStaleEvaluations(deps: EvaluationDeps, staleMs: number, limit = 50): Promise<string[]> {
+  const now = deps.now();
+  const stale = await deps.db
+    .select()
+    .from(evaluations)
+    .where(and(inArray(evaluations.status, ["queued", "running"]), lt(evaluations.updatedAt, now - staleMs)))
+    .limit(limit);
+  for (const e of stale) {
+    if (e.cases <= INLINE_CASES) {
+      await failEvaluation(deps.db, e.id, "the call that was answering this evaluation ended before it finished (a CPU or memory limit, or a dropped connection); run testAgent again", now);
+      continue;
+    }
+    await deps.enqueue({ evaluation_id: e.id, seq: e.seq + 1 });
+    await deps.db.update(evaluations).set({ updatedAt: now }).where(and(eq(evaluations.id, e.id), eq(evaluations.seq, e.seq)));
+  }
+  return stale.map((e) => e.id);
+}
+
 export async function failEvaluation(d: Db, id: string, error: string, now: number): Promise<void> {
-  await d.update(evaluations).set({ status: "failed", error, finishedAt: now }).where(and(eq(evaluations.id, id), sql`${evaluations.status} IN ('queued', 'running')`));
+  await d.update(evaluations).set({ status: "failed", error, finishedAt: now, updatedAt: now }).where(and(eq(evaluations.id, id), sql`${evaluations.status} IN ('queued', 'running')`));
 }
 

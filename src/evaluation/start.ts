@@ -72,6 +72,7 @@ export async function startEvaluation(deps: EvaluationDeps, req: EvaluationReque
     report: null,
     error: null,
     createdAt: now,
+    updatedAt: now,
     finishedAt: null,
   };
   await putJson(deps.checkpoints, record.suiteKey, suite);

@@ -6,7 +6,7 @@ import { METRIC_TYPES } from "../db/schema.ts";
 import { findAgent } from "../agent/versions.ts";
 import { invalidInput } from "../errors.ts";
 import { AgentIdSchema } from "../functions/common.ts";
-import { EXECUTION_METRICS, metricSeries } from "./series.ts";
+import { MEASURED_METRICS, metricSeries } from "./series.ts";
 import { DEFAULT_METRICS_RAW_DAYS } from "./retention.ts";
 
 const UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -14,7 +14,7 @@ export const MAX_BUCKETS = 1_000;
 
 export const metricSeriesInput = z
   .object({
-    name: z.string().min(1).max(64).describe(`A metric name; measured by the service from executions: ${Object.keys(EXECUTION_METRICS).join(", ")}; else recorded ones (recordMetric, training.*, evaluation.*)`),
+    name: z.string().min(1).max(64).describe(`A metric name; measured by the service from its tables: ${Object.keys(MEASURED_METRICS).join(", ")}; else recorded ones (recordMetric, training.*, evaluation.*)`),
     agent_id: AgentIdSchema.optional(),
     type: z.enum(METRIC_TYPES).optional(),
     from: z.iso.datetime({ offset: true }).optional().describe("Default: 24 hours before `to`"),

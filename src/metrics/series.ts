@@ -13,14 +13,39 @@ import type { Db } from "../db/client.ts";
 import { metricRollups, type METRIC_TYPES } from "../db/schema.ts";
 import { satisfactionSql, successSql } from "../feedback/sql.ts";
 
-export const EXECUTION_METRICS: Record<string, { value: SQL; withFeedback: boolean; describe: string }> = {
-  latency_ms: { value: sql`e.latency_ms`, withFeedback: false, describe: "executeAgent latency" },
-  confidence: { value: sql`e.confidence`, withFeedback: false, describe: "calibrated confidence of the top class" },
-  fallback: { value: sql`CAST(e.fallback AS REAL)`, withFeedback: false, describe: "1 when the fallback answered (mean: the error rate)" },
-  tokens: { value: sql`e.tokens`, withFeedback: false, describe: "language-model tokens" },
-  cost_usd: { value: sql`e.cost_usd`, withFeedback: false, describe: "language-model cost" },
-  accuracy: { value: successSql, withFeedback: true, describe: "success from feedback (correct/incorrect, corrections, reward)" },
-  user_satisfaction: { value: satisfactionSql, withFeedback: true, describe: "user satisfaction from feedback" },
+/** A metric the service measures from one of its tables: the SQL of its (at, value) rows for a query. */
+interface Measured {
+  describe: string;
+  values: (q: SeriesQuery) => SQL;
+}
+
+const agentFilter = (col: SQL, q: SeriesQuery) => (q.agentId ? sql`AND ${col} = ${q.agentId}` : sql``);
+
+function fromExecutions(value: SQL, withFeedback: boolean, describe: string): Measured {
+  return {
+    describe: `executions${withFeedback ? " with feedback" : ""}: ${describe}`,
+    values: (q) => sql`
+      SELECT e.created_at AS at, ${value} AS value FROM executions e
+      ${withFeedback ? sql`JOIN feedback f ON f.app_id = e.app_id AND f.execution_id = e.id` : sql``}
+      WHERE e.app_id = ${q.appId} ${agentFilter(sql`e.agent_id`, q)} AND e.created_at >= ${q.from} AND e.created_at < ${q.to}`,
+  };
+}
+
+export const MEASURED_METRICS: Record<string, Measured & { type: (typeof METRIC_TYPES)[number] }> = {
+  latency_ms: { type: "execution", ...fromExecutions(sql`e.latency_ms`, false, "executeAgent latency") },
+  confidence: { type: "execution", ...fromExecutions(sql`e.confidence`, false, "calibrated confidence of the top class") },
+  fallback: { type: "execution", ...fromExecutions(sql`CAST(e.fallback AS REAL)`, false, "1 when the fallback answered (mean: the error rate)") },
+  tokens: { type: "execution", ...fromExecutions(sql`e.tokens`, false, "language-model tokens") },
+  cost_usd: { type: "execution", ...fromExecutions(sql`e.cost_usd`, false, "language-model cost") },
+  accuracy: { type: "execution", ...fromExecutions(successSql, true, "success from feedback (correct/incorrect, corrections, reward)") },
+  user_satisfaction: { type: "execution", ...fromExecutions(satisfactionSql, true, "user satisfaction from feedback") },
+  step_ms: {
+    type: "training",
+    describe: "run_steps: wall time of each committed queue step of training (the resource a run uses)",
+    values: (q) => sql`
+      SELECT s.created_at AS at, s.ms AS value FROM run_steps s JOIN training_runs r ON r.id = s.run_id
+      WHERE s.app_id = ${q.appId} ${agentFilter(sql`r.agent_id`, q)} AND s.created_at >= ${q.from} AND s.created_at < ${q.to}`,
+  },
 };
 
 export interface SeriesQuery {
@@ -61,7 +86,7 @@ function aggregate(values: SQL, bucketMs: number): SQL {
 }
 
 export async function metricSeries(db: Db, q: SeriesQuery, rawSince: number): Promise<{ source: string; buckets: Bucket[] }> {
-  const exec = EXECUTION_METRICS[q.name];
+  const measured = MEASURED_METRICS[q.name];
   const out = new Map<number, Bucket & { sum: number }>();
   const add = (r: Row) => {
     const prior = out.get(r.b);
@@ -73,13 +98,9 @@ export async function metricSeries(db: Db, q: SeriesQuery, rawSince: number): Pr
     const count = prior.count + r.cnt;
     out.set(r.b, { ...prior, count, sum: prior.sum + r.mean * r.cnt, mean: (prior.sum + r.mean * r.cnt) / count, p50: (prior.p50 * prior.count + r.p50 * r.cnt) / count, p95: (prior.p95 * prior.count + r.p95 * r.cnt) / count });
   };
-  if (exec && (q.type === undefined || q.type === "execution")) {
-    const values = sql`
-      SELECT e.created_at AS at, ${exec.value} AS value FROM executions e
-      ${exec.withFeedback ? sql`JOIN feedback f ON f.app_id = e.app_id AND f.execution_id = e.id` : sql``}
-      WHERE e.app_id = ${q.appId} ${q.agentId ? sql`AND e.agent_id = ${q.agentId}` : sql``} AND e.created_at >= ${q.from} AND e.created_at < ${q.to}`;
-    for (const r of await db.all<Row>(aggregate(values, q.bucketMs))) add(r);
-    return { source: `executions${exec.withFeedback ? " with feedback" : ""}: ${exec.describe}`, buckets: [...out.values()].map(({ sum: _, ...b }) => b) };
+  if (measured && (q.type === undefined || q.type === measured.type)) {
+    for (const r of await db.all<Row>(aggregate(measured.values(q), q.bucketMs))) add(r);
+    return { source: measured.describe, buckets: [...out.values()].map(({ sum: _, ...b }) => b) };
   }
   const filters = sql`app_id = ${q.appId} AND name = ${q.name} ${q.agentId ? sql`AND agent_id = ${q.agentId}` : sql``} ${q.type ? sql`AND type = ${q.type}` : sql``}`;
   const raw = sql`SELECT at, value FROM metric_points WHERE ${filters} AND at >= ${Math.max(q.from, rawSince)} AND at < ${q.to}`;

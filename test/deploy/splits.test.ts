@@ -12,6 +12,7 @@ import { database } from "../../src/db/client.ts";
 import type { SplitView } from "../../src/deploy/splits.ts";
 import { Rng } from "../../src/model/rng.ts";
 import { call, FAQ_TRAIN, SMALL, waitForRun } from "../helpers.ts";
+import { sha256Hex } from "../../src/storage/objects.ts";
 
 async function cron(): Promise<void> {
   const ctx = createExecutionContext();
@@ -179,5 +180,19 @@ describe("experiments", () => {
     expect((await call("startExperiment", { agent_id: "ab-bot", treatment: 1, control: 1 })).status).toBe(409);
     expect((await call("startRollout", { agent_id: "ab-bot", version: 1, steps: [0.5, 0.2] })).status).toBe(400);
     expect((await call("getExperiment", { experiment_id: "exp_ffffffffffffffffffffffff" })).status).toBe(404);
+    // Another app sees none of it.
+    await env.DB.prepare("INSERT INTO api_keys (key_hash, app_id) VALUES (?, 'deploy-other')").bind(await sha256Hex(new TextEncoder().encode("deploy-other-key"))).run();
+    const [mine] = (await env.DB.prepare("SELECT id FROM traffic_splits WHERE agent_id = 'ab-bot'").all<{ id: string }>()).results;
+    expect((await call("getExperiment", { experiment_id: mine.id }, "deploy-other-key")).status).toBe(404);
+    expect((await call("stopTrafficSplit", { id: mine.id }, "deploy-other-key")).status).toBe(404);
+    for (const [fn, body] of [
+      ["listVersions", { agent_id: "ab-bot" }],
+      ["getVersion", { agent_id: "ab-bot", version: 1 }],
+      ["promoteVersion", { agent_id: "ab-bot", version: 1 }],
+      ["rollbackAgent", { agent_id: "ab-bot" }],
+      ["startRollout", { agent_id: "ab-bot", version: 1 }],
+      ["startExperiment", { agent_id: "ab-bot", treatment: 1 }],
+    ] as const)
+      expect((await call(fn, body, "deploy-other-key")).status, fn).toBe(404);
   });
 });

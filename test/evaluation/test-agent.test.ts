@@ -3,8 +3,9 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { sha256Hex } from "../../src/storage/objects.ts";
 import type { EvaluationView } from "../../src/evaluation/start.ts";
-import { processEvaluationStep } from "../../src/evaluation/job.ts";
-import { evaluationDeps } from "../../src/evaluation/job.ts";
+import { evaluationDeps, processEvaluationStep, rescueStaleEvaluations } from "../../src/evaluation/job.ts";
+import { startEvaluation } from "../../src/evaluation/start.ts";
+import type { EvaluationMessage } from "../../src/training/messages.ts";
 import { database } from "../../src/db/client.ts";
 import { call, countRows, FAQ_HELDOUT, FAQ_TRAIN, request, SMALL, waitForRun } from "../helpers.ts";
 
@@ -115,6 +116,26 @@ describe("testAgent", () => {
     expect(await processEvaluationStep(deps, { evaluation_id: r.body.evaluation_id, seq: 1 })).toBe("ignored");
     expect(await processEvaluationStep(deps, { evaluation_id: r.body.evaluation_id, seq: 2 })).toBe("ignored");
     expect((await call<EvaluationView>("getEvaluation", { evaluation_id: r.body.evaluation_id })).body).toEqual(done);
+  }, 120_000);
+
+  it("the watchdog resends a lost step, and fails an evaluation whose call ended midway", async () => {
+    const sent: EvaluationMessage[] = [];
+    const deps = { ...evaluationDeps(env, database(env.DB), () => Date.now()), enqueue: async (m: EvaluationMessage) => void sent.push(m) };
+    const cases = Array.from({ length: 520 }, (_, i) => ({ input: FAQ_TRAIN[i % FAQ_TRAIN.length].input, expected: FAQ_TRAIN[i % FAQ_TRAIN.length].expected_output }));
+    const lost = await startEvaluation({ ...deps, enqueue: async () => {} }, { appId: "default", agentId: AGENT, cases, criteria: ["accuracy"], options: { deny_list: [], latency_budget_ms: 200, noise: ["typos"], seed: 1 }, id: "evl_00000000000000000000abcd" });
+    expect(lost.status).toBe("queued");
+    await env.DB.prepare("INSERT INTO evaluations (id, app_id, agent_id, version_id, status, criteria, cases, suite_key, created_at, updated_at) SELECT 'evl_00000000000000000000dead', app_id, agent_id, version_id, 'running', criteria, 3, suite_key, created_at, 0 FROM evaluations WHERE id = ?")
+      .bind(lost.id)
+      .run();
+    const rescued = await rescueStaleEvaluations({ ...deps, now: () => Date.now() + 3_600_000 }, 600_000);
+    expect(rescued.sort()).toEqual(["evl_00000000000000000000abcd", "evl_00000000000000000000dead"]);
+    expect(sent).toEqual([{ evaluation_id: lost.id, seq: 1 }]);
+    while (sent.length > 0) await processEvaluationStep(deps, sent.shift()!);
+    const done = await call<EvaluationView>("getEvaluation", { evaluation_id: lost.id });
+    expect(done.body).toMatchObject({ status: "succeeded", cases: 520 });
+    const dead = await call<EvaluationView>("getEvaluation", { evaluation_id: "evl_00000000000000000000dead" });
+    expect(dead.body.status).toBe("failed");
+    expect(dead.body.error).toContain("ended before it finished");
   }, 120_000);
 
   it("refuses malformed suites with 400 naming the field, and foreign ids with 404, writing nothing", async () => {

@@ -56,6 +56,8 @@ describe("metrics", () => {
     const duration = await call<Series>("getMetrics", { name: "training.duration_ms", agent_id: "metric-bot", bucket: "1d" });
     expect(duration.body.buckets.reduce((s, b) => s + b.count, 0)).toBe(1);
     expect(duration.body.buckets[0].mean).toBeGreaterThan(0);
+    const steps = await call<Series>("getMetrics", { name: "step_ms", agent_id: "metric-bot", bucket: "1d" });
+    expect(steps.body.buckets.reduce((s, b) => s + b.count, 0)).toBeGreaterThanOrEqual(1);
   });
 
   it("refuses bad metrics and queries with 400 naming the field, and foreign agents with 404", async () => {
