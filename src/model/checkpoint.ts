@@ -5,8 +5,10 @@
  *
  * A tensor is stored as float32 (decoding returns a view into the buffer:
  * no copy) or, when the writer asks for it, as float16 (half the bytes;
- * decoded into a new Float32Array). Training state stays float32, so a
- * resumed run is bit-identical; a version's embedding tables are float16.
+ * decoded into a new Float32Array), or as int8 with one float32 scale per row
+ * of `row` values (symmetric, scale = max |x| / 127: a quarter of the bytes;
+ * a compressed version). Training state stays float32, so a resumed run is
+ * bit-identical; a version's embedding tables are float16.
  * Format 1 (float32 only, offsets in floats) is still read.
  */
 import type { Tensors } from "./network.ts";
@@ -16,7 +18,10 @@ const FORMAT = 2;
 
 export class CheckpointError extends Error {}
 
-type DType = "f32" | "f16";
+type DType = "f32" | "f16" | "i8";
+
+/** How a tensor is stored: float32, float16, or int8 with a scale per row of `row` values. */
+export type Storage = "f32" | "f16" | { dtype: "i8"; row: number };
 
 interface Entry {
   name: string;
@@ -24,6 +29,17 @@ interface Entry {
   offset: number;
   length: number;
   dtype?: DType;
+  /** i8: values per scale. */
+  row?: number;
+}
+
+const align4 = (n: number) => Math.ceil(n / 4) * 4;
+
+/** Bytes a tensor takes: its values (padded to 4) and, for int8, its scales. */
+function storedBytes(e: Entry): number {
+  const dtype = e.dtype ?? "f32";
+  if (dtype === "i8") return align4(e.length) + 4 * Math.ceil(e.length / e.row!);
+  return align4(e.length * (dtype === "f16" ? 2 : 4));
 }
 
 interface Header<M> {
@@ -31,14 +47,16 @@ interface Header<M> {
   tensors: Entry[];
 }
 
-export function encodeCheckpoint<M>(meta: M, tensors: Tensors, half: (name: string) => boolean = () => false): Uint8Array {
+export function encodeCheckpoint<M>(meta: M, tensors: Tensors, storage: (name: string) => Storage = () => "f32"): Uint8Array {
   const names = Object.keys(tensors).sort();
   const table: Entry[] = [];
   let bytes = 0;
   for (const name of names) {
-    const dtype: DType = half(name) ? "f16" : "f32";
-    table.push({ name, offset: bytes, length: tensors[name].length, dtype });
-    bytes += Math.ceil((tensors[name].length * (dtype === "f16" ? 2 : 4)) / 4) * 4;
+    const how = storage(name);
+    const entry: Entry = typeof how === "string" ? { name, offset: bytes, length: tensors[name].length, dtype: how } : { name, offset: bytes, length: tensors[name].length, dtype: "i8", row: how.row };
+    if (entry.dtype === "i8" && (!Number.isInteger(entry.row) || entry.row! < 1)) throw new CheckpointError(`tensor ${name}: int8 rows need a length`);
+    table.push(entry);
+    bytes += storedBytes(entry);
   }
   const header = new TextEncoder().encode(JSON.stringify({ meta, tensors: table } satisfies Header<M>));
   const dataStart = Math.ceil((12 + header.length) / 8) * 8;
@@ -51,6 +69,7 @@ export function encodeCheckpoint<M>(meta: M, tensors: Tensors, half: (name: stri
   for (const t of table) {
     const src = tensors[t.name];
     if (t.dtype === "f16") toHalf(src, new Uint16Array(buf, dataStart + t.offset, t.length));
+    else if (t.dtype === "i8") toInt8(src, t.row!, new Int8Array(buf, dataStart + t.offset, t.length), new Float32Array(buf, dataStart + t.offset + align4(t.length), Math.ceil(t.length / t.row!)));
     else new Float32Array(buf, dataStart + t.offset, t.length).set(src);
   }
   return new Uint8Array(buf);
@@ -74,11 +93,15 @@ export function decodeCheckpoint<M>(bytes: ArrayBuffer | Uint8Array): { meta: M;
   for (const t of header.tensors) {
     const dtype = t.dtype ?? "f32";
     const at = format === 1 ? t.offset * 4 : t.offset;
-    if (at + t.length * (dtype === "f16" ? 2 : 4) > dataBytes) throw new CheckpointError(`tensor ${t.name} is truncated`);
+    if (dtype === "i8" && (!Number.isInteger(t.row) || t.row! < 1)) throw new CheckpointError(`tensor ${t.name} lacks its row length`);
+    if (at + storedBytes(t) > dataBytes + (dtype === "f32" ? 0 : 3)) throw new CheckpointError(`tensor ${t.name} is truncated`);
+    const start = buf.byteOffset + dataStart + at;
     tensors[t.name] =
       dtype === "f16"
-        ? fromHalf(new Uint16Array(buf.buffer, buf.byteOffset + dataStart + at, t.length))
-        : new Float32Array(buf.buffer, buf.byteOffset + dataStart + at, t.length);
+        ? fromHalf(new Uint16Array(buf.buffer, start, t.length))
+        : dtype === "i8"
+          ? fromInt8(new Int8Array(buf.buffer, start, t.length), new Float32Array(buf.buffer, start + align4(t.length), Math.ceil(t.length / t.row!)), t.row!)
+          : new Float32Array(buf.buffer, start, t.length);
   }
   return { meta: header.meta, tensors };
 }
@@ -158,5 +181,23 @@ export function fromHalf(src: Uint16Array): Float32Array {
     u32[0] = exp === 0x1f ? sign | 0x7f800000 | (mant << 13) : sign | ((exp - 15 + 127) << 23) | (mant << 13);
     out[i] = f32[0];
   }
+  return out;
+}
+
+/** Symmetric int8 per row: q = round(x / scale), scale = max |x| / 127 (0 rows get scale 0). */
+export function toInt8(src: Float32Array, row: number, out: Int8Array, scales: Float32Array): void {
+  for (let r = 0; r * row < src.length; r++) {
+    const end = Math.min(src.length, (r + 1) * row);
+    let max = 0;
+    for (let i = r * row; i < end; i++) max = Math.max(max, Math.abs(src[i]));
+    const scale = max / 127;
+    scales[r] = scale;
+    for (let i = r * row; i < end; i++) out[i] = scale > 0 ? Math.round(src[i] / scale) : 0;
+  }
+}
+
+export function fromInt8(q: Int8Array, scales: Float32Array, row: number): Float32Array {
+  const out = new Float32Array(q.length);
+  for (let i = 0; i < q.length; i++) out[i] = q[i] * scales[Math.floor(i / row)];
   return out;
 }

@@ -1,8 +1,8 @@
 /** A trained agent model (a version's weights) and inference with it. */
 import { featurize, type FeatureConfig } from "./features.ts";
-import { softmax, type Arch, type Tensors } from "./network.ts";
+import { softmax, tensorShapes, type Arch, type Tensors } from "./network.ts";
 import type { Ensemble } from "./ensemble.ts";
-import { encodeCheckpoint, decodeCheckpoint, CheckpointError } from "./checkpoint.ts";
+import { encodeCheckpoint, decodeCheckpoint, CheckpointError, type Storage } from "./checkpoint.ts";
 
 export interface AgentModel {
   arch: Arch;
@@ -49,11 +49,18 @@ interface ModelMeta {
  * included — decodes those. Weights that training goes on from ("exact")
  * stay float32, so that resumed and in-process runs are bit-identical.
  */
-export function encodeModel(m: AgentModel, precision: "version" | "exact" = "version"): Uint8Array {
+export function encodeModel(m: AgentModel, precision: "version" | "exact" | "int8" = "version"): Uint8Array {
   const meta: ModelMeta = { kind: "agent-model", arch: m.arch, features: m.features, classes: m.classes, temperature: m.temperature };
   // Bucket ids are below 2^24, so float32 holds them exactly.
   const tensors = { ...m.params, idf: m.idf, vocab: Float32Array.from(m.vocab) };
-  return encodeCheckpoint(meta, tensors, (name) => precision === "version" && name.endsWith("embedding.weight"));
+  const shapes = tensorShapes(m.arch);
+  return encodeCheckpoint(meta, tensors, (name): Storage => {
+    if (precision === "exact" || name === "idf" || name === "vocab") return "f32";
+    if (precision === "version") return name.endsWith("embedding.weight") ? "f16" : "f32";
+    // int8 (a compressed version): every weight matrix, a scale per row of its input dimension.
+    const shape = shapes[name.replace(/^m\d+\//, "")];
+    return shape && shape[0] > 1 && !name.endsWith("bias") ? { dtype: "i8", row: shape[1] } : "f32";
+  });
 }
 
 export function decodeModel(bytes: ArrayBuffer | Uint8Array): AgentModel {
