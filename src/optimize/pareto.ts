@@ -1,0 +1,66 @@
+/**
+ * The decision of analyzeAndOptimize: every candidate on the goals, the
+ * Pareto front (no other candidate is at least as good on every goal and
+ * better on one), and the one applied — better than the current version on
+ * the weighted goals and within the constraints on the held-out split, else
+ * none.
+ */
+export const OPTIMIZATION_GOALS = ["maximize_accuracy", "minimize_latency", "optimize_cost", "minimize_size"] as const;
+export type Goal = (typeof OPTIMIZATION_GOALS)[number];
+
+export interface Candidate {
+  name: string;
+  /** Held-out accuracy, p50 latency per input (ms), version size (bytes), cost per execution (relative work). */
+  accuracy: number;
+  latencyMs: number;
+  bytes: number;
+  cost: number;
+}
+
+/** Higher is better on every axis (latency, size and cost negated). */
+function axes(c: Candidate): number[] {
+  return [c.accuracy, -c.latencyMs, -c.bytes, -c.cost];
+}
+
+export function dominates(a: Candidate, b: Candidate): boolean {
+  const x = axes(a);
+  const y = axes(b);
+  return x.every((v, i) => v >= y[i]) && x.some((v, i) => v > y[i]);
+}
+
+export function paretoFront(cs: readonly Candidate[]): Candidate[] {
+  return cs.filter((c) => !cs.some((o) => o !== c && dominates(o, c)));
+}
+
+export interface Constraints {
+  /** Largest accuracy loss against the current version (absolute, e.g. 0.005). */
+  max_accuracy_loss: number;
+  max_latency_ms?: number;
+}
+
+/**
+ * Relative improvement of `c` over `base` on the goals, equally weighted:
+ * accuracy in points, the others as log ratios (2× faster counts like 2× smaller).
+ */
+export function goalScore(c: Candidate, base: Candidate, goals: readonly Goal[]): number {
+  let s = 0;
+  for (const g of goals) {
+    if (g === "maximize_accuracy") s += (c.accuracy - base.accuracy) * 100;
+    else if (g === "minimize_latency") s += Math.log2(base.latencyMs / c.latencyMs);
+    else if (g === "minimize_size") s += Math.log2(base.bytes / c.bytes);
+    else s += Math.log2(base.cost / c.cost);
+  }
+  return s / Math.max(1, goals.length);
+}
+
+export function withinConstraints(c: Candidate, base: Candidate, k: Constraints): boolean {
+  return c.accuracy >= base.accuracy - k.max_accuracy_loss && (k.max_latency_ms === undefined || c.latencyMs <= k.max_latency_ms);
+}
+
+/** The candidate to apply: the best on the goals among those within the constraints and better than the base; null when none is. */
+export function choose(cs: readonly Candidate[], base: Candidate, goals: readonly Goal[], k: Constraints): { chosen: Candidate | null; reason: string } {
+  const ok = cs.filter((c) => c !== base && withinConstraints(c, base, k) && goalScore(c, base, goals) > 0);
+  if (ok.length === 0) return { chosen: null, reason: `no candidate is better on ${goals.join(", ")} within the constraints (accuracy loss ≤ ${k.max_accuracy_loss}${k.max_latency_ms ? `, latency ≤ ${k.max_latency_ms} ms` : ""})` };
+  const chosen = ok.reduce((a, b) => (goalScore(b, base, goals) > goalScore(a, base, goals) ? b : a));
+  return { chosen, reason: `${chosen.name}: ${goalScore(chosen, base, goals).toFixed(3)} on ${goals.join(", ")} against the current version, within the constraints` };
+}

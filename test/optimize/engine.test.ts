@@ -1,0 +1,75 @@
+/** analyzeAndOptimize's engine: the space, successive halving, the Pareto front and the gate that refuses a worse candidate. */
+import { describe, expect, it } from "vitest";
+import { rungBudgets, successiveHalving, survivors } from "../../src/optimize/halving.ts";
+import { choose, dominates, paretoFront, type Candidate } from "../../src/optimize/pareto.ts";
+import { sampleConfigs } from "../../src/optimize/space.ts";
+import { MAX_EMBEDDING_FLOATS } from "../../src/model/hyper.ts";
+import { TrainingConfigSchema } from "../../src/model/hyper.ts";
+
+describe("the search space", () => {
+  it("samples distinct, seeded configurations that trainAgent's schema accepts", () => {
+    const a = sampleConfigs(30, 7);
+    expect(sampleConfigs(30, 7)).toEqual(a);
+    expect(new Set(a.map((c) => JSON.stringify(c))).size).toBe(30);
+    for (const c of a) {
+      expect(TrainingConfigSchema.safeParse(c).success).toBe(true);
+      expect(c.dim * c.features.max_rows).toBeLessThanOrEqual(MAX_EMBEDDING_FLOATS);
+    }
+  });
+});
+
+describe("successive halving", () => {
+  it("gives every configuration the smallest budget and only the best 1/η the next", async () => {
+    expect(rungBudgets(2, 10, 3)).toEqual([2, 6, 10]);
+    expect([survivors(27, 3, 1), survivors(27, 3, 2)]).toEqual([9, 3]);
+    const calls: [number, number][] = [];
+    // The true quality of configuration x is x itself; small budgets see it with noise that favours low x.
+    const r = await successiveHalving(
+      Array.from({ length: 27 }, (_, i) => i),
+      {
+        min: 2,
+        max: 10,
+        eta: 3,
+        score: async (x, budget) => {
+          calls.push([x, budget]);
+          return { score: x + (budget === 2 ? ((x * 7) % 5) - 2 : 0) };
+        },
+      },
+    );
+    expect(calls.filter(([, b]) => b === 2)).toHaveLength(27);
+    expect(calls.filter(([, b]) => b === 6)).toHaveLength(9);
+    expect(calls.filter(([, b]) => b === 10)).toHaveLength(3);
+    expect(r.best).toMatchObject({ config: 26, budget: 10 });
+  });
+
+  it("stops when out of time and keeps the best of what it finished", async () => {
+    let n = 0;
+    const r = await successiveHalving([1, 2, 3, 4], { min: 1, max: 4, eta: 2, outOfTime: () => n >= 3, score: async (x) => ({ score: (n++, x) }) });
+    expect(n).toBe(3);
+    expect(r.best).toMatchObject({ config: 3, budget: 1 });
+  });
+});
+
+describe("the decision", () => {
+  const base: Candidate = { name: "current", accuracy: 0.9, latencyMs: 0.04, bytes: 7e6, cost: 100 };
+  it("keeps only non-dominated candidates on the front", () => {
+    const faster = { ...base, name: "faster", latencyMs: 0.02 };
+    const worse = { ...base, name: "worse", accuracy: 0.8, latencyMs: 0.05 };
+    const smaller = { ...base, name: "smaller", bytes: 1e6, accuracy: 0.89 };
+    expect(dominates(faster, base)).toBe(true);
+    expect(paretoFront([base, faster, worse, smaller]).map((c) => c.name)).toEqual(["faster", "smaller"]);
+  });
+
+  it("refuses a worse candidate, and one that breaks the constraints", () => {
+    const worse = { ...base, name: "worse", accuracy: 0.85 };
+    expect(choose([worse], base, ["maximize_accuracy"], { max_accuracy_loss: 0 }).chosen).toBeNull();
+    // Twice as fast but 1 point less accurate: outside max_accuracy_loss 0.005.
+    const fastButWorse = { ...base, name: "fast", latencyMs: 0.02, accuracy: 0.89 };
+    const verdict = choose([fastButWorse], base, ["minimize_latency"], { max_accuracy_loss: 0.005 });
+    expect(verdict.chosen).toBeNull();
+    expect(verdict.reason).toContain("within the constraints");
+    const fastEnough = { ...fastButWorse, name: "fast enough", accuracy: 0.897 };
+    expect(choose([fastButWorse, fastEnough], base, ["minimize_latency"], { max_accuracy_loss: 0.005 }).chosen?.name).toBe("fast enough");
+    expect(choose([fastEnough], base, ["minimize_latency"], { max_accuracy_loss: 0.005, max_latency_ms: 0.01 }).chosen).toBeNull();
+  });
+});
