@@ -33,24 +33,26 @@ export function splitRows<T extends { input: string }>(rows: readonly T[]): { le
 }
 
 /** A version's executions with feedback (the newest `limit`), oldest first; `traced`: with their traces. */
+/** The columns of an execution and its feedback that rewards and logged rows are made of. */
+const EXECUTION_WITH_FEEDBACK = {
+  input: executions.input,
+  output: executions.output,
+  context: executions.context,
+  action: executions.action,
+  propensity: executions.propensity,
+  source: executions.source,
+  latencyMs: executions.latencyMs,
+  reward: feedback.reward,
+  label: feedback.label,
+  correctOutput: feedback.correctOutput,
+  userSatisfaction: feedback.userSatisfaction,
+};
+
 async function withFeedback(db: Db, appId: string, agentId: string, versionId: string | null, limit = MAX_ADAPTATION_ROWS) {
   const where = [eq(executions.appId, appId), eq(executions.agentId, agentId)];
   if (versionId) where.push(eq(executions.versionId, versionId));
   return db
-    .select({
-      input: executions.input,
-      output: executions.output,
-      context: executions.context,
-      action: executions.action,
-      propensity: executions.propensity,
-      source: executions.source,
-      latencyMs: executions.latencyMs,
-      reward: feedback.reward,
-      label: feedback.label,
-      correctOutput: feedback.correctOutput,
-      userSatisfaction: feedback.userSatisfaction,
-      createdAt: executions.createdAt,
-    })
+    .select({ ...EXECUTION_WITH_FEEDBACK, createdAt: executions.createdAt })
     .from(executions)
     .innerJoin(feedback, and(eq(feedback.appId, executions.appId), eq(feedback.executionId, executions.id)))
     .where(and(...where))
@@ -135,20 +137,7 @@ export async function labeledRows(db: Db, appId: string, agentId: string): Promi
 /** The version's executions with feedback and a trace (the newest `limit`), rewarded by `fn`. */
 export async function tracedRows(db: Db, appId: string, agentId: string, versionId: string, fn: RewardFunction, limit: number): Promise<TracedRow[]> {
   const rows = await db
-    .select({
-      input: executions.input,
-      output: executions.output,
-      context: executions.context,
-      action: executions.action,
-      propensity: executions.propensity,
-      source: executions.source,
-      trace: executions.trace,
-      latencyMs: executions.latencyMs,
-      reward: feedback.reward,
-      label: feedback.label,
-      correctOutput: feedback.correctOutput,
-      userSatisfaction: feedback.userSatisfaction,
-    })
+    .select({ ...EXECUTION_WITH_FEEDBACK, trace: executions.trace })
     .from(executions)
     .innerJoin(feedback, and(eq(feedback.appId, executions.appId), eq(feedback.executionId, executions.id)))
     .where(and(eq(executions.appId, appId), eq(executions.agentId, agentId), eq(executions.versionId, versionId), isNotNull(executions.trace)))

@@ -91,31 +91,29 @@ export const startExperiment = defineFunction({
   },
 });
 
-const SplitIdInput = (prefix: string, name: string) => z.object({ [name]: z.string().regex(new RegExp(`^${prefix}_[0-9a-f]{24}$`), `${name} must look like ${prefix}_ followed by 24 hex digits`) }).strict();
+/** getRollout and getExperiment: one split of a kind, by its id. */
+function splitGetter(kind: "rollout" | "experiment", prefix: "rol" | "exp", summary: string, description: string) {
+  const field = `${kind}_id` as const;
+  return defineFunction({
+    name: kind === "rollout" ? "getRollout" : "getExperiment",
+    summary,
+    description,
+    input: z.object({ [field]: z.string().regex(new RegExp(`^${prefix}_[0-9a-f]{24}$`), `${field} must look like ${prefix}_ followed by 24 hex digits`) }).strict(),
+    output: SplitViewSchema,
+    status: 200,
+    async handler(ctx, input) {
+      return splitView(ctx.db, await findSplit(ctx.db, ctx.appId, String(input[field])), ctx.now());
+    },
+  });
+}
 
-export const getRollout = defineFunction({
-  name: "getRollout",
-  summary: "A rollout: its step, share, both arms, the estimate, interval and decision",
-  description: "As of now while active.",
-  input: SplitIdInput("rol", "rollout_id"),
-  output: SplitViewSchema,
-  status: 200,
-  async handler(ctx, input) {
-    return splitView(ctx.db, await findSplit(ctx.db, ctx.appId, String(input.rollout_id)), ctx.now());
-  },
-});
-
-export const getExperiment = defineFunction({
-  name: "getExperiment",
-  summary: "An experiment: both arms, the estimate, the always-valid interval and p-value, and the decision",
-  description: "As of now while active: looking does not inflate false positives.",
-  input: SplitIdInput("exp", "experiment_id"),
-  output: SplitViewSchema,
-  status: 200,
-  async handler(ctx, input) {
-    return splitView(ctx.db, await findSplit(ctx.db, ctx.appId, String(input.experiment_id)), ctx.now());
-  },
-});
+export const getRollout = splitGetter("rollout", "rol", "A rollout: its step, share, both arms, the estimate, interval and decision", "As of now while active.");
+export const getExperiment = splitGetter(
+  "experiment",
+  "exp",
+  "An experiment: both arms, the estimate, the always-valid interval and p-value, and the decision",
+  "As of now while active: looking does not inflate false positives.",
+);
 
 export const stopTrafficSplit = defineFunction({
   name: "stopTrafficSplit",
