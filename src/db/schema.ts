@@ -30,6 +30,8 @@ export const agents = sqliteTable(
     /** How executeAgent explores (model/policy.ts) and when the cron adapts the agent (src/adapt). */
     exploration: text("exploration", { mode: "json" }).$type<Exploration>(),
     adaptationPolicy: text("adaptation_policy", { mode: "json" }).$type<AdaptationPolicy>(),
+    /** When the cron optimizes the agent (src/optimize/schedule.ts). */
+    optimizationSchedule: text("optimization_schedule", { mode: "json" }).$type<Record<string, unknown>>(),
     createdAt: createdAt(),
     updatedAt: integer("updated_at").notNull(),
   },
@@ -517,4 +519,55 @@ export const metricRollups = sqliteTable(
     p95: real("p95").notNull(),
   },
   (t) => [primaryKey({ columns: [t.appId, t.name, t.agentId, t.type, t.hour] })],
+);
+
+export const OPTIMIZATION_STATUSES = ["searching", "comparing", "succeeded", "failed"] as const;
+
+/** One analyzeAndOptimize: the analysis, the search (its trials below), the decision and the report. */
+export const optimizations = sqliteTable(
+  "optimizations",
+  {
+    id: text("id").primaryKey(),
+    appId: text("app_id").notNull(),
+    agentId: text("agent_id").notNull(),
+    /** The live version when it started (what the candidates must beat). */
+    baseVersionId: text("base_version_id").notNull(),
+    /** Goals, constraints, budget, auto_apply, and the data (R2 keys of the search set and the final check). */
+    request: text("request", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    status: text("status", { enum: OPTIMIZATION_STATUSES }).notNull(),
+    /** The rung of successive halving being trained; -1 once the final comparison runs. */
+    rung: integer("rung").notNull().default(0),
+    analysis: text("analysis", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    report: text("report", { mode: "json" }).$type<Record<string, unknown>>(),
+    /** The run that trains the chosen configuration on all the data (a candidate version). */
+    runId: text("run_id"),
+    trigger: text("trigger", { enum: ["api", "cron"] }).notNull(),
+    error: text("error"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+    finishedAt: integer("finished_at"),
+  },
+  (t) => [
+    index("optimizations_by_agent").on(t.appId, t.agentId, t.createdAt),
+    uniqueIndex("optimizations_one_active").on(t.appId, t.agentId).where(sql`${t.status} IN ('searching', 'comparing')`),
+  ],
+);
+
+/** A trial of an optimization: a configuration trained with a budget (one queue message each, fanned out per rung). */
+export const optimizationTrials = sqliteTable(
+  "optimization_trials",
+  {
+    optimizationId: text("optimization_id").notNull(),
+    /** The rung, or -1 for the final comparison (the chosen configuration and the current one on the final check). */
+    rung: integer("rung").notNull(),
+    idx: integer("idx").notNull(),
+    config: text("config", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    epochs: integer("epochs").notNull(),
+    /** Validation accuracy (the search's ranking); null until trained. */
+    score: real("score"),
+    /** Final comparison: accuracy on the final check, latency, size. */
+    measures: text("measures", { mode: "json" }).$type<Record<string, number>>(),
+    finishedAt: integer("finished_at"),
+  },
+  (t) => [primaryKey({ columns: [t.optimizationId, t.rung, t.idx] })],
 );

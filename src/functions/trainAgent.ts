@@ -5,16 +5,10 @@ import { buildDataset, findDataset, loadExamples, storeDatasetObject } from "../
 import { ExampleSchema, DATA_LIMITS, type DataReport, type Example } from "../data/examples.ts";
 
 /** A run is at most this many queue steps (each a message, a checkpoint and a D1 commit). */
-export const MAX_STEPS_PER_RUN = 10_000;
-import { labelExamples, splitSizes } from "../model/prepare.ts";
-import { planRun } from "../model/plan.ts";
-import { dataShape, stepFootprint, type Footprint } from "../model/footprint.ts";
-import type { Hyper } from "../model/hyper.ts";
-import { learnedMemoryCount } from "../memory/learned.ts";
-import { MIB, STEP_BUDGET_BYTES } from "../isolate/budget.ts";
 import { TrainingConfigSchema, resolveHyper } from "../model/hyper.ts";
 import { createRun, noteStepError } from "../training/runs.ts";
-import { invalidInput, notFound } from "../errors.ts";
+import { checkedPlan } from "../training/plan-run.ts";
+import { notFound } from "../errors.ts";
 import { defineFunction } from "./registry.ts";
 import { AgentIdSchema, randomId, randomSeed } from "./common.ts";
 
@@ -105,20 +99,7 @@ export const trainAgent = defineFunction({
       examples = await loadExamples(ctx.env.DATASETS, ctx.appId, row.id);
     }
     const hyper = resolveHyper(input.config, randomSeed);
-    const { classes, labels } = labelExamples(examples);
-    const sizes = splitSizes(labels, classes.length, hyper);
-    const plan = planRun(sizes.n_train, sizes.n_valid, hyper);
-    if (plan.total_steps > MAX_STEPS_PER_RUN) {
-      throw invalidInput([
-        {
-          path: "config.examples_per_step",
-          message: `this config needs ${plan.total_steps} queue steps (epochs × steps per epoch, or epochs ÷ epochs per step); the limit is ${MAX_STEPS_PER_RUN}: raise examples_per_step or lower epochs`,
-        },
-      ]);
-    }
-    const footprint = stepFootprint(hyper, dataShape(examples, hyper), learnedMemoryCount(examples.length, classes.length));
-    if (footprint.peak_bytes > STEP_BUDGET_BYTES) throw invalidInput([tooLarge(footprint, hyper, input.training_data ? "training_data" : "dataset_id")]);
-    plan.memory = { peak_mb: Math.ceil(footprint.peak_bytes / MIB), budget_mb: STEP_BUDGET_BYTES / MIB };
+    const plan = checkedPlan(examples, hyper, input.training_data ? "training_data" : "dataset_id");
     const runId = randomId("run");
     const now = ctx.now();
     if (pending) await storeDatasetObject(ctx.env.DATASETS, pending);
@@ -170,17 +151,3 @@ export const trainAgent = defineFunction({
   },
 });
 
-const mb = (bytes: number) => `${Math.ceil(bytes / MIB)} MB`;
-
-/** The 400 for a run whose steps would not fit a Worker: which part is largest, and the levers that shrink it. */
-function tooLarge(f: Footprint, hyper: Hyper, dataField: string): { path: string; message: string } {
-  const largest = (Object.entries(f.levers) as [keyof Footprint["levers"], number][]).sort((a, b) => b[1] - a[1])[0][0];
-  const path = largest === "dense" ? "config.hidden" : largest === "embedding" ? "config.dim" : dataField;
-  return {
-    path,
-    message:
-      `this run needs about ${mb(f.peak_bytes)} at a queue step's peak (networks ${mb(f.parts.networks)} for ${f.members} ensemble member${f.members > 1 ? "s" : ""}, ` +
-      `training state ${mb(f.parts.state)}, data ${mb(f.parts.examples + f.parts.prepared)}); a step may use ${mb(STEP_BUDGET_BYTES)} of the Worker's 128 MB. ` +
-      `Lower config.hidden (${hyper.hidden}), config.ensemble (${f.members}), config.dim (${hyper.dim}) or config.features.max_rows (${f.vocabulary_rows} rows used), or train on fewer or shorter examples`,
-  };
-}
