@@ -5,6 +5,8 @@
  * the weighted goals and within the constraints on the held-out split, else
  * none.
  */
+import { pairedBootstrap, type Interval } from "../evaluation/stats.ts";
+
 export const OPTIMIZATION_GOALS = ["maximize_accuracy", "minimize_latency", "optimize_cost", "minimize_size"] as const;
 export type Goal = (typeof OPTIMIZATION_GOALS)[number];
 
@@ -15,6 +17,8 @@ export interface Candidate {
   latencyMs: number;
   bytes: number;
   cost: number;
+  /** Per held-out example, whether it was answered right (paired with the base's: the interval of the difference). */
+  correct?: readonly boolean[];
 }
 
 /** Higher is better on every axis (latency, size and cost negated). */
@@ -40,12 +44,13 @@ export interface Constraints {
 
 /**
  * Relative improvement of `c` over `base` on the goals, equally weighted:
- * accuracy in points, the others as log ratios (2× faster counts like 2× smaller).
+ * accuracy in points (the lower end of its interval), the others as log
+ * ratios (2× faster counts like 2× smaller).
  */
 export function goalScore(c: Candidate, base: Candidate, goals: readonly Goal[]): number {
   let s = 0;
   for (const g of goals) {
-    if (g === "maximize_accuracy") s += (c.accuracy - base.accuracy) * 100;
+    if (g === "maximize_accuracy") s += accuracyDifference(c, base).lower * 100;
     else if (g === "minimize_latency") s += Math.log2(base.latencyMs / c.latencyMs);
     else if (g === "minimize_size") s += Math.log2(base.bytes / c.bytes);
     else s += Math.log2(base.cost / c.cost);
@@ -53,8 +58,23 @@ export function goalScore(c: Candidate, base: Candidate, goals: readonly Goal[])
   return s / Math.max(1, goals.length);
 }
 
+/**
+ * The 95% paired bootstrap interval of (candidate − base) accuracy on the
+ * held-out examples, when both carry their per-example results; else the
+ * plain difference. Choosing among many candidates on one held-out split
+ * favours those it flatters (the winner's curse): the constraints and the
+ * accuracy goal are judged on the interval's lower end, not the point.
+ */
+export function accuracyDifference(c: Candidate, base: Candidate): Interval {
+  if (c.correct && base.correct && c.correct.length === base.correct.length && c.correct.length > 0) {
+    return pairedBootstrap(c.correct.map(Number), base.correct.map(Number), { seed: 7, resamples: 1000 });
+  }
+  const d = c.accuracy - base.accuracy;
+  return { value: d, lower: d, upper: d };
+}
+
 export function withinConstraints(c: Candidate, base: Candidate, k: Constraints): boolean {
-  return c.accuracy >= base.accuracy - k.max_accuracy_loss && (k.max_latency_ms === undefined || c.latencyMs <= k.max_latency_ms);
+  return accuracyDifference(c, base).lower >= -k.max_accuracy_loss && (k.max_latency_ms === undefined || c.latencyMs <= k.max_latency_ms);
 }
 
 /** The candidate to apply: the best on the goals among those within the constraints and better than the base; null when none is. */

@@ -72,4 +72,19 @@ describe("the decision", () => {
     expect(choose([fastButWorse, fastEnough], base, ["minimize_latency"], { max_accuracy_loss: 0.005 }).chosen?.name).toBe("fast enough");
     expect(choose([fastEnough], base, ["minimize_latency"], { max_accuracy_loss: 0.005, max_latency_ms: 0.01 }).chosen).toBeNull();
   });
+
+  it("judges accuracy on the lower end of the paired interval, not the point (the winner's curse)", () => {
+    // 400 held-out examples: the same accuracy as the base, but right on other examples: the interval is wide.
+    const baseCorrect = Array.from({ length: 400 }, (_, i) => i % 10 !== 0);
+    const shuffled = Array.from({ length: 400 }, (_, i) => i % 10 !== 5);
+    const b = { ...base, accuracy: 0.9, correct: baseCorrect };
+    const fastDifferent = { ...b, name: "fast, different answers", latencyMs: 0.01, correct: shuffled };
+    expect(choose([fastDifferent], b, ["minimize_latency"], { max_accuracy_loss: 0.005 }).chosen).toBeNull();
+    // The same answers (e.g. int8 of the same network), twice as fast: the interval is [0, 0].
+    const fastSame = { ...b, name: "fast, same answers", latencyMs: 0.02, correct: baseCorrect };
+    expect(choose([fastSame], b, ["minimize_latency"], { max_accuracy_loss: 0.005 }).chosen?.name).toBe("fast, same answers");
+    // More accurate by one example in 400: not enough to call it better.
+    const oneMore = { ...b, name: "one more", accuracy: 0.9025, correct: baseCorrect.map((x, i) => x || i === 0) };
+    expect(choose([oneMore], b, ["maximize_accuracy"], { max_accuracy_loss: 0 }).chosen).toBeNull();
+  });
 });
