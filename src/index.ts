@@ -10,6 +10,8 @@ import { randomId, randomSeed } from "./functions/common.ts";
 import { adaptDueAgents } from "./adapt/cron.ts";
 import { evaluationDeps, rescueStaleEvaluations } from "./evaluation/job.ts";
 import { checkActiveSplits } from "./deploy/splits.ts";
+import { optimizeDeps } from "./functions/optimize.ts";
+import { optimizeDueAgents } from "./optimize/schedule.ts";
 import { DEFAULT_METRICS_RAW_DAYS, rollUpMetrics } from "./metrics/retention.ts";
 
 const app = createApp();
@@ -38,7 +40,7 @@ export default {
   async queue(batch: MessageBatch<unknown>, env: Env, _ctx: ExecutionContext): Promise<void> {
     const deps = stepDeps(env);
     if (batch.queue.endsWith("-dlq")) await consumeDeadSteps(batch, deps);
-    else await consumeSteps(batch, deps, evaluationDeps(env, deps.db, deps.now));
+    else await consumeSteps(batch, deps, evaluationDeps(env, deps.db, deps.now), optimizeDeps({ env, db: deps.db, now: deps.now }));
   },
 
   async scheduled(_controller: ScheduledController, env: Env, _ctx: ExecutionContext): Promise<void> {
@@ -62,6 +64,10 @@ export default {
     await task("rollouts and experiments", async () => {
       const checked = await checkActiveSplits(deps.db, Date.now());
       return Object.values(checked).some((o) => o !== "waiting") ? checked : undefined;
+    });
+    await task("optimization", async () => {
+      const report = await optimizeDueAgents(optimizeDeps({ env, db: deps.db, now: deps.now }), () => randomId("opt"), randomSeed);
+      return report.started.length + report.refused.length > 0 ? report : undefined;
     });
     await task("metric roll-ups", async () => {
       const rolled = await rollUpMetrics(env.DB, Date.now() - setting(env.METRICS_RAW_DAYS, DEFAULT_METRICS_RAW_DAYS) * DAY_MS);

@@ -566,7 +566,7 @@ export const optimizationTrials = sqliteTable(
     /** Validation accuracy (the search's ranking); null until trained. */
     score: real("score"),
     /** Final comparison: accuracy on the final check, latency, size. */
-    measures: text("measures", { mode: "json" }).$type<Record<string, number>>(),
+    measures: text("measures", { mode: "json" }).$type<Record<string, unknown>>(),
     finishedAt: integer("finished_at"),
   },
   (t) => [primaryKey({ columns: [t.optimizationId, t.rung, t.idx] })],

@@ -7,8 +7,9 @@ import { getVersion, listVersions, promoteVersion, rollbackAgent } from "./versi
 import { getEvaluation, listEvaluations, testAgent } from "./testAgent.ts";
 import { getExperiment, getRollout, startExperiment, startRollout, stopTrafficSplit } from "./deploy.ts";
 import { getMetrics, recordMetric } from "./metrics.ts";
+import { analyzeAndOptimize, getOptimization, setOptimizationSchedule } from "./optimize.ts";
 import { listWebhookSecrets, rotateWebhookSecret, submitFeedback } from "./feedback.ts";
 import type { CallableFunction } from "./registry.ts";
 
 /** Every function callable as POST /functions/{name}. */
-export const FUNCTIONS: readonly CallableFunction[] = [trainAgent, executeAgent, getTrainingRun, cancelTrainingRun, resumeTrainingRun, configureAgent, submitFeedback, rotateWebhookSecret, listWebhookSecrets, adaptAgentBehavior, getAdaptation, listVersions, getVersion, promoteVersion, rollbackAgent, testAgent, getEvaluation, listEvaluations, startRollout, getRollout, startExperiment, getExperiment, stopTrafficSplit, recordMetric, getMetrics];
+export const FUNCTIONS: readonly CallableFunction[] = [trainAgent, executeAgent, getTrainingRun, cancelTrainingRun, resumeTrainingRun, configureAgent, submitFeedback, rotateWebhookSecret, listWebhookSecrets, adaptAgentBehavior, getAdaptation, listVersions, getVersion, promoteVersion, rollbackAgent, testAgent, getEvaluation, listEvaluations, startRollout, getRollout, startExperiment, getExperiment, stopTrafficSplit, recordMetric, getMetrics, analyzeAndOptimize, getOptimization, setOptimizationSchedule];

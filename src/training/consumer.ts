@@ -3,7 +3,8 @@ import { database } from "../db/client.ts";
 import { randomId } from "../functions/common.ts";
 import { memoryServices } from "../memory/store.ts";
 import type { Env } from "../env.ts";
-import { EvaluationMessageSchema, StepMessageSchema, type StepMessage } from "./messages.ts";
+import { EvaluationMessageSchema, StepMessageSchema, TrialMessageSchema, type StepMessage } from "./messages.ts";
+import { failOptimization, processTrial, type OptimizeDeps } from "../optimize/run.ts";
 import { failEvaluation, processEvaluationStep, type EvaluationDeps } from "../evaluation/job.ts";
 import { failRun, findRun, noteStepError, type Run } from "./runs.ts";
 import { processStep, type StepDeps } from "./step.ts";
@@ -23,8 +24,19 @@ export function stepDeps(env: Env): StepDeps {
   };
 }
 
-export async function consumeSteps(batch: MessageBatch<unknown>, deps: StepDeps, evaluations: EvaluationDeps): Promise<void> {
+export async function consumeSteps(batch: MessageBatch<unknown>, deps: StepDeps, evaluations: EvaluationDeps, optimize: OptimizeDeps): Promise<void> {
   for (const message of batch.messages) {
+    const trial = TrialMessageSchema.safeParse(message.body);
+    if (trial.success) {
+      try {
+        await processTrial(optimize, trial.data);
+        message.ack();
+      } catch (e) {
+        console.error(`optimization ${trial.data.optimization_id} trial ${trial.data.rung}/${trial.data.idx} failed (attempt ${message.attempts}): ${e instanceof Error ? e.message : String(e)}`);
+        message.retry();
+      }
+      continue;
+    }
     const evaluation = EvaluationMessageSchema.safeParse(message.body);
     if (evaluation.success) {
       try {
@@ -75,6 +87,12 @@ export function deadStepReason(run: Run, seq: number): string {
 /** A step that exhausted its retries: the run fails with the reason its last attempt left. */
 export async function consumeDeadSteps(batch: MessageBatch<unknown>, deps: StepDeps): Promise<void> {
   for (const message of batch.messages) {
+    const trial = TrialMessageSchema.safeParse(message.body);
+    if (trial.success) {
+      await failOptimization(deps.db, trial.data.optimization_id, `trial ${trial.data.rung}/${trial.data.idx} failed after all retries`, deps.now());
+      message.ack();
+      continue;
+    }
     const evaluation = EvaluationMessageSchema.safeParse(message.body);
     if (evaluation.success) {
       await failEvaluation(deps.db, evaluation.data.evaluation_id, `step ${evaluation.data.seq} failed after all retries`, deps.now());

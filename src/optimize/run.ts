@@ -1,0 +1,306 @@
+/**
+ * An optimization in the Worker. analyzeAndOptimize analyzes, splits the live
+ * version's training data (one input in ten, by a stable hash, is the final
+ * check the search never sees), and fans the first rung of successive
+ * halving out as one queue message per trial. A trial trains its
+ * configuration on the search set inside its message (pausable work, so
+ * serving goes on), and records its validation accuracy only if none is
+ * recorded yet — a redelivered or redone trial changes nothing, and training
+ * is seeded, so a redo computes the same. The trial that completes a rung
+ * advances the optimization (a conditional update: one advancer wins) and
+ * fans out the next rung; after the last one, the best configuration and the
+ * current one are trained to the full budget and measured on the final check
+ * (accuracy, latency, size as a version and as int8), and the decision
+ * (pareto.ts) is recorded: the winner, if any, trains on all the data as a
+ * run of its own — a candidate version, or live with auto_apply.
+ */
+import { and, asc, eq, sql } from "drizzle-orm";
+import type { Db } from "../db/client.ts";
+import { optimizations, optimizationTrials, trainingRuns } from "../db/schema.ts";
+import { findAgent, loadModel, resolveVersion } from "../agent/versions.ts";
+import { loadExamples } from "../data/datasets.ts";
+import { canonicalJsonl, parseCanonicalJsonl } from "../data/examples.ts";
+import { conflict, notFound } from "../errors.ts";
+import { violatesUnique } from "../db/limits.ts";
+import { fitWork } from "../model/fit.ts";
+import { fnv1a } from "../model/hash.ts";
+import { TrainingConfigSchema, resolveHyper, type Example, type Hyper } from "../model/hyper.ts";
+import { decodeModel, encodeModel, predict, type AgentModel } from "../model/model.ts";
+import { Ensemble } from "../model/ensemble.ts";
+import { getBytes, putBytes } from "../storage/objects.ts";
+import type { Slicer } from "../isolate/slices.ts";
+import { checkedPlan } from "../training/plan-run.ts";
+import { createRun } from "../training/runs.ts";
+import type { QueueMessage, TrialMessage } from "../training/messages.ts";
+import { analyze } from "./analysis.ts";
+import { rungBudgets, survivors } from "./halving.ts";
+import { choose, paretoFront, type Candidate, type Constraints, type Goal } from "./pareto.ts";
+import { sampleConfigs } from "./space.ts";
+
+export type Optimization = typeof optimizations.$inferSelect;
+
+export interface OptimizeDeps {
+  db: Db;
+  datasets: R2Bucket;
+  checkpoints: R2Bucket;
+  slicer: Slicer;
+  send: (messages: QueueMessage[]) => Promise<void>;
+  now: () => number;
+}
+
+export interface OptimizeRequest {
+  goals: Goal[];
+  constraints: Constraints;
+  budget: { trials: number; minutes: number };
+  auto_apply: boolean;
+}
+
+/** Too few examples and the final check says nothing: the report says so, and nothing is searched. */
+export const MIN_EXAMPLES = 200;
+export const MIN_FINAL_CHECK = 15;
+const ETA = 3;
+const MIN_EPOCHS = 2;
+
+interface Stored extends OptimizeRequest {
+  seed: number;
+  budgets: number[];
+  base_run: string;
+  search_key: string;
+  final_key: string;
+}
+
+const inFinalCheck = (e: Example) => fnv1a(e.input.normalize("NFKC").toLowerCase(), 0xf17a) % 10 === 0;
+const dataKey = (app: string, id: string, part: string) => `apps/${encodeURIComponent(app)}/optimizations/${id}/${part}.jsonl`;
+
+async function readSet(bucket: R2Bucket, key: string): Promise<Example[]> {
+  const bytes = await getBytes(bucket, key);
+  if (!bytes) throw new Error(`optimization data ${key} is missing`);
+  return parseCanonicalJsonl(new TextDecoder().decode(bytes));
+}
+
+export async function startOptimization(deps: OptimizeDeps, req: OptimizeRequest & { appId: string; agentId: string; id: string; seed: number; trigger: "api" | "cron" }): Promise<Optimization> {
+  const agent = await findAgent(deps.db, req.appId, req.agentId);
+  const live = await resolveVersion(deps.db, agent);
+  const baseRun = await deps.db.query.trainingRuns.findFirst({ where: eq(trainingRuns.id, live.runId) });
+  if (!baseRun) throw conflict("no_version", `the training run of version ${live.version} is gone; train the agent again`);
+  const examples = await loadExamples(deps.datasets, req.appId, baseRun.datasetId);
+  const { model } = await loadModel(deps.checkpoints, live);
+  const analysis = await analyze(deps.db, deps.checkpoints, live, model, examples);
+  const now = deps.now();
+  const search = examples.filter((e) => !inFinalCheck(e));
+  const finalCheck = examples.filter(inFinalCheck);
+  const budgets = rungBudgets(MIN_EPOCHS, Math.max(MIN_EPOCHS, baseRun.config.epochs), ETA);
+  const stored: Stored = { ...req, budgets, base_run: baseRun.id, search_key: dataKey(req.appId, req.id, "search"), final_key: dataKey(req.appId, req.id, "final") };
+  const row: Optimization = {
+    id: req.id,
+    appId: req.appId,
+    agentId: agent.id,
+    baseVersionId: live.id,
+    request: { goals: req.goals, constraints: req.constraints, budget: req.budget, auto_apply: req.auto_apply, seed: req.seed, budgets, base_run: baseRun.id, search_key: stored.search_key, final_key: stored.final_key },
+    status: "searching",
+    rung: 0,
+    analysis: { ...analysis },
+    report: null,
+    runId: null,
+    trigger: req.trigger,
+    error: null,
+    createdAt: now,
+    updatedAt: now,
+    finishedAt: null,
+  };
+  const insert = async (trialRows: (typeof optimizationTrials.$inferInsert)[]) => {
+    try {
+      await deps.db.batch([deps.db.insert(optimizations).values(row), ...chunks(trialRows, 10).map((c) => deps.db.insert(optimizationTrials).values(c))]);
+    } catch (e) {
+      if (violatesUnique(e, "optimizations.app_id, optimizations.agent_id")) throw conflict("optimization_in_progress", `agent '${agent.id}' is already being optimized; wait for it to end (getOptimization)`);
+      throw e;
+    }
+  };
+  if (finalCheck.length < MIN_FINAL_CHECK || examples.length < MIN_EXAMPLES) {
+    const missing = `the live version trained on ${examples.length} examples (${finalCheck.length} would be the final check); a search needs at least ${MIN_EXAMPLES}, with at least ${MIN_FINAL_CHECK} in the final check: add training data`;
+    // Inserted active first, like any optimization: the unique index keeps overlapping starts (two cron ticks) to one.
+    await insert([]);
+    await deps.db.update(optimizations).set({ status: "succeeded", report: { applied: null, reason: `nothing searched: ${missing}`, missing }, finishedAt: now }).where(eq(optimizations.id, req.id));
+    return (await deps.db.query.optimizations.findFirst({ where: eq(optimizations.id, req.id) }))!;
+  }
+  await putBytes(deps.checkpoints, stored.search_key, new TextEncoder().encode(canonicalJsonl(search)), "application/x-ndjson");
+  await putBytes(deps.checkpoints, stored.final_key, new TextEncoder().encode(canonicalJsonl(finalCheck)), "application/x-ndjson");
+  const configs = sampleConfigs(req.budget.trials, req.seed);
+  const trials = configs.map((config, idx) => ({ optimizationId: req.id, rung: 0, idx, config: { ...config }, epochs: budgets[0] }));
+  await insert(trials);
+  await deps.send(trials.map((t) => ({ optimization_id: req.id, rung: 0, idx: t.idx })));
+  return (await deps.db.query.optimizations.findFirst({ where: eq(optimizations.id, req.id) }))!;
+}
+
+function chunks<T>(xs: readonly T[], n: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
+  return out;
+}
+
+/** The training levers of a trial: the base run's own for "current", else today's defaults with the sampled configuration. */
+function trialHyper(config: Record<string, unknown>, epochs: number, base: Hyper, seed: number): Hyper {
+  if (config.current === true) return { ...base, epochs, seed };
+  return resolveHyper(TrainingConfigSchema.parse({ ...config, epochs, seed }), () => seed);
+}
+
+function measureOnFinalCheck(model: AgentModel, finalCheck: readonly Example[]): Record<string, unknown> {
+  const measured = (m: AgentModel) => {
+    const ens = new Ensemble(m.arch, m.params);
+    const correct = finalCheck.map((e) => m.classes[predict(m, e.input, ens).class] === e.expected_output);
+    const timed = finalCheck.slice(0, 300);
+    const t0 = performance.now();
+    for (const e of timed) predict(m, e.input, ens);
+    return { accuracy: correct.filter(Boolean).length / Math.max(1, correct.length), correct: correct.map((c) => (c ? "1" : "0")).join(""), latency_ms: (performance.now() - t0) / Math.max(1, timed.length) };
+  };
+  const version = encodeModel(model, "version");
+  const int8 = encodeModel(model, "int8");
+  const work = model.arch.members * (model.arch.dim * model.arch.hidden + model.arch.hidden * model.arch.hidden + model.arch.hidden * model.arch.classes);
+  return { version: { ...measured(decodeModel(version)), bytes: version.length, cost: work }, int8: { ...measured(decodeModel(int8)), bytes: int8.length, cost: work } };
+}
+
+/** One trial message; then the optimization advances if this trial completed its rung. */
+export async function processTrial(deps: OptimizeDeps, msg: TrialMessage): Promise<"trained" | "ignored"> {
+  const opt = await deps.db.query.optimizations.findFirst({ where: eq(optimizations.id, msg.optimization_id) });
+  if (!opt || (opt.status !== "searching" && opt.status !== "comparing")) return "ignored";
+  const trial = await deps.db.query.optimizationTrials.findFirst({ where: and(eq(optimizationTrials.optimizationId, opt.id), eq(optimizationTrials.rung, msg.rung), eq(optimizationTrials.idx, msg.idx)) });
+  if (!trial) return "ignored";
+  if (trial.score !== null) {
+    await advance(deps, opt.id);
+    return "ignored";
+  }
+  const stored = opt.request as unknown as Stored;
+  const baseRun = await deps.db.query.trainingRuns.findFirst({ where: eq(trainingRuns.id, stored.base_run) });
+  if (!baseRun) throw new Error(`the base run ${stored.base_run} is gone`);
+  const search = await readSet(deps.checkpoints, stored.search_key);
+  const hyper = trialHyper(trial.config, trial.epochs, baseRun.config, stored.seed);
+  const fitted = await deps.slicer.run(fitWork(search, hyper));
+  const score = fitted.epochs.find((e) => e.epoch === fitted.best_epoch)?.valid_accuracy ?? 0;
+  const measures = msg.rung === -1 ? measureOnFinalCheck(fitted.model, await readSet(deps.checkpoints, stored.final_key)) : null;
+  await deps.db
+    .update(optimizationTrials)
+    .set({ score, measures, finishedAt: deps.now() })
+    .where(and(eq(optimizationTrials.optimizationId, opt.id), eq(optimizationTrials.rung, msg.rung), eq(optimizationTrials.idx, msg.idx), sql`${optimizationTrials.score} IS NULL`));
+  await advance(deps, opt.id);
+  return "trained";
+}
+
+/** Moves the optimization on when its current rung (or the final comparison) is complete; safe to call any number of times. */
+export async function advance(deps: OptimizeDeps, id: string): Promise<void> {
+  const opt = await deps.db.query.optimizations.findFirst({ where: eq(optimizations.id, id) });
+  if (!opt || (opt.status !== "searching" && opt.status !== "comparing")) return;
+  const stored = opt.request as unknown as Stored;
+  const now = deps.now();
+  const rows = await deps.db.select().from(optimizationTrials).where(and(eq(optimizationTrials.optimizationId, id), eq(optimizationTrials.rung, opt.rung))).orderBy(asc(optimizationTrials.idx));
+  const outOfTime = now - opt.createdAt > stored.budget.minutes * 60_000;
+  const done = rows.filter((r) => r.score !== null);
+  if (opt.status === "searching") {
+    if (done.length < rows.length && !(outOfTime && done.length > 0)) return;
+    const ranked = [...done].sort((a, b) => b.score! - a.score! || a.idx - b.idx);
+    const next = opt.rung + 1;
+    if (next < stored.budgets.length && !outOfTime) {
+      const keep = ranked.slice(0, survivors(stored.budget.trials, ETA, next)).map((r, idx) => ({ optimizationId: id, rung: next, idx, config: r.config, epochs: stored.budgets[next] }));
+      const [moved] = await deps.db.batch([
+        deps.db.update(optimizations).set({ rung: next, updatedAt: now }).where(and(eq(optimizations.id, id), eq(optimizations.rung, opt.rung), eq(optimizations.status, "searching"))),
+        ...keep.map((t) => deps.db.insert(optimizationTrials).values(t).onConflictDoNothing()),
+      ]);
+      if (moved.meta.changes > 0) await deps.send(keep.map((t) => ({ optimization_id: id, rung: next, idx: t.idx })));
+      return;
+    }
+    // The final comparison: the best configuration and the current one, at the full budget, on the final check.
+    const best = ranked[0];
+    const final = [
+      { optimizationId: id, rung: -1, idx: 0, config: best.config, epochs: stored.budgets[stored.budgets.length - 1] },
+      { optimizationId: id, rung: -1, idx: 1, config: { current: true }, epochs: stored.budgets[stored.budgets.length - 1] },
+    ];
+    const [moved] = await deps.db.batch([
+      deps.db.update(optimizations).set({ rung: -1, status: "comparing", updatedAt: now }).where(and(eq(optimizations.id, id), eq(optimizations.rung, opt.rung), eq(optimizations.status, "searching"))),
+      ...final.map((t) => deps.db.insert(optimizationTrials).values(t).onConflictDoNothing()),
+    ]);
+    if (moved.meta.changes > 0) await deps.send(final.map((t) => ({ optimization_id: id, rung: -1, idx: t.idx })));
+    return;
+  }
+  if (done.length < 2) return;
+  await decide(deps, opt, stored, rows);
+}
+
+type Measured = { accuracy: number; correct: string; latency_ms: number; bytes: number; cost: number };
+
+function candidateOf(name: string, m: Measured): Candidate {
+  return { name, accuracy: m.accuracy, latencyMs: m.latency_ms, bytes: m.bytes, cost: m.cost, correct: [...m.correct].map((c) => c === "1") };
+}
+
+async function decide(deps: OptimizeDeps, opt: Optimization, stored: Stored, rows: (typeof optimizationTrials.$inferSelect)[]): Promise<void> {
+  const [best, current] = [rows.find((r) => r.idx === 0)!, rows.find((r) => r.idx === 1)!];
+  const bm = best.measures as { version: Measured; int8: Measured };
+  const cm = current.measures as { version: Measured; int8: Measured };
+  const base = candidateOf("current configuration", cm.version);
+  const candidates = [base, candidateOf("searched configuration", bm.version), candidateOf("searched configuration as int8", bm.int8), candidateOf("current configuration as int8", cm.int8)];
+  // Versions are stored float16: the int8 ones are measured (compression) but cannot be applied yet.
+  const applicable = candidates.slice(1, 2);
+  const verdict = choose(applicable, base, stored.goals, stored.constraints);
+  const measuredOnly = choose(candidates.slice(2), base, stored.goals, stored.constraints);
+  const now = deps.now();
+  const view = (c: Candidate) => ({ name: c.name, accuracy: c.accuracy, latency_ms: c.latencyMs, bytes: c.bytes, cost: c.cost });
+  let runId: string | null = null;
+  let applied: string | null = null;
+  let reason = verdict.reason;
+  if (verdict.chosen) {
+    // The winner trains on all the data as a run of its own (a deterministic id: redoing this creates nothing twice).
+    const agent = await findAgent(deps.db, opt.appId, opt.agentId);
+    const baseRun = await deps.db.query.trainingRuns.findFirst({ where: eq(trainingRuns.id, stored.base_run) });
+    const examples = await loadExamples(deps.datasets, opt.appId, baseRun!.datasetId);
+    const hyper = trialHyper(best.config, best.epochs, baseRun!.config, stored.seed);
+    try {
+      const plan = checkedPlan(examples, hyper, "dataset_id");
+      runId = `run_${opt.id.slice(4)}`;
+      await createRun(deps.db, null, {
+        id: runId,
+        appId: opt.appId,
+        agentId: agent.id,
+        status: "queued",
+        trainingType: "supervised",
+        deploy: stored.auto_apply ? "immediate" : "candidate",
+        datasetId: baseRun!.datasetId,
+        config: hyper,
+        plan,
+        createdAt: now,
+        updatedAt: now,
+      }).catch((e) => {
+        if (!violatesUnique(e, "training_runs.id")) throw e;
+      });
+      applied = `run ${runId} trains the searched configuration on all ${examples.length} examples: ${stored.auto_apply ? "it goes live when it succeeds (auto_apply)" : "a candidate version (promoteVersion, a rollout or an experiment makes it live)"}`;
+    } catch (e) {
+      runId = null;
+      reason = `${verdict.reason}; but it cannot run as a Worker run: ${e instanceof Error ? e.message : String(e)}`;
+    }
+  }
+  const report = {
+    goals: stored.goals,
+    constraints: stored.constraints,
+    candidates: candidates.map(view),
+    pareto_front: paretoFront(candidates).map((c) => c.name),
+    decision: { chosen: verdict.chosen?.name ?? null, reason, applied },
+    compression: { chosen: measuredOnly.chosen?.name ?? null, reason: measuredOnly.reason, note: "int8 versions are measured; storing a version as int8 is not available yet" },
+    techniques: {
+      hyperparameter_tuning: `successive halving over ${stored.budget.trials} configurations, rungs of ${stored.budgets.join(", ")} epochs, ranked on the search set's validation split`,
+      model_compression: "int8 weights (a scale per row), measured on the final check",
+      prompt_optimization: "not applicable: the agent answers with the local model",
+    },
+    trials: await deps.db.select({ rung: optimizationTrials.rung, idx: optimizationTrials.idx, config: optimizationTrials.config, epochs: optimizationTrials.epochs, score: optimizationTrials.score }).from(optimizationTrials).where(eq(optimizationTrials.optimizationId, opt.id)),
+  };
+  const [ended] = await deps.db.batch([
+    deps.db.update(optimizations).set({ status: "succeeded", report, runId, finishedAt: now, updatedAt: now }).where(and(eq(optimizations.id, opt.id), eq(optimizations.status, "comparing"))),
+  ]);
+  if (ended.meta.changes > 0 && runId) await deps.send([{ run_id: runId, seq: 1 }]);
+}
+
+export async function failOptimization(db: Db, id: string, error: string, now: number): Promise<void> {
+  await db.update(optimizations).set({ status: "failed", error, finishedAt: now, updatedAt: now }).where(and(eq(optimizations.id, id), sql`${optimizations.status} IN ('searching', 'comparing')`));
+}
+
+export async function findOptimization(db: Db, appId: string, id: string): Promise<Optimization> {
+  const o = await db.query.optimizations.findFirst({ where: and(eq(optimizations.appId, appId), eq(optimizations.id, id)) });
+  if (!o) throw notFound("optimization", id);
+  return o;
+}

@@ -1,0 +1,99 @@
+/** analyzeAndOptimize in the Worker: trials fanned out on the real queue, the report, redone trials, the cron, and bad requests. */
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import worker from "../../src/index.ts";
+import { database } from "../../src/db/client.ts";
+import { optimizeDeps } from "../../src/functions/optimize.ts";
+import { processTrial } from "../../src/optimize/run.ts";
+import type { QueueMessage } from "../../src/training/messages.ts";
+import { call, countRows, FAQ_TRAIN, waitForRun } from "../helpers.ts";
+
+interface View {
+  optimization_id: string;
+  status: string;
+  progress: { rung: number; trials_done: number; trials: number };
+  analysis: { furthest_goal: { goal: string }; latency_by_source: unknown[]; drift: { unseen_features_training: number } };
+  report: { candidates: { name: string; accuracy: number }[]; pareto_front: string[]; decision: { chosen: string | null; reason: string }; missing?: string } | null;
+  run_id: string | null;
+}
+
+async function waitFor(id: string, timeoutMs = 150_000): Promise<View> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await call<View>("getOptimization", { optimization_id: id });
+    expect(r.status).toBe(200);
+    if (r.body.status === "succeeded" || r.body.status === "failed") return r.body;
+    if (Date.now() > deadline) throw new Error(`optimization ${id} still ${r.body.status}: ${JSON.stringify(r.body.progress)}`);
+    await new Promise((res) => setTimeout(res, 250));
+  }
+}
+
+async function cron(): Promise<void> {
+  const ctx = createExecutionContext();
+  await worker.scheduled(createScheduledController({ cron: "*/5 * * * *" }), env, ctx);
+  await waitOnExecutionContext(ctx);
+}
+
+beforeAll(async () => {
+  for (const agent of ["opt-bot", "opt-cron"]) {
+    const r = await call<{ run_id: string }>("trainAgent", { agent_id: agent, training_data: FAQ_TRAIN, config: { epochs: 3, seed: 1, dim: 32, hidden: 32 } });
+    expect((await waitForRun(r.body.run_id)).status).toBe("succeeded");
+  }
+  for (let i = 0; i < 20; i++) await call("executeAgent", { agent_id: "opt-bot", input: FAQ_TRAIN[i * 7].input });
+}, 120_000);
+
+describe("analyzeAndOptimize", () => {
+  it("refuses bad goals with 400 listing the valid ones, and writes nothing", async () => {
+    const before = await countRows("optimizations");
+    const r = await call<{ error: { issues: { path: string; message: string }[] } }>("analyzeAndOptimize", { agent_id: "opt-bot", optimization_goals: ["maximize_vibes"] });
+    expect(r.status).toBe(400);
+    expect(r.body.error.issues[0].path).toBe("optimization_goals.0");
+    expect(r.body.error.issues[0].message).toContain("maximize_accuracy, minimize_latency, optimize_cost, minimize_size");
+    expect((await call("analyzeAndOptimize", { agent_id: "opt-bot", optimization_goals: [] })).status).toBe(400);
+    expect((await call("analyzeAndOptimize", { agent_id: "nobody", optimization_goals: ["maximize_accuracy"] })).status).toBe(404);
+    expect(await countRows("optimizations")).toBe(before);
+  });
+
+  it("analyzes, searches with trials on the queue, compares on the final check, and reports; a redone trial changes nothing", async () => {
+    const started = await call<View>("analyzeAndOptimize", { agent_id: "opt-bot", optimization_goals: ["maximize_accuracy", "minimize_latency"], budget: { trials: 3 } });
+    expect(started.status).toBe(202);
+    expect(started.body.status).toBe("searching");
+    expect(started.body.analysis.latency_by_source.length).toBeGreaterThan(0);
+    expect(["maximize_accuracy", "minimize_latency", "optimize_cost"]).toContain(started.body.analysis.furthest_goal.goal);
+    expect((await call("analyzeAndOptimize", { agent_id: "opt-bot", optimization_goals: ["maximize_accuracy"] })).status).toBe(409);
+    const done = await waitFor(started.body.optimization_id);
+    expect(done.status).toBe("succeeded");
+    const report = done.report!;
+    expect(report.candidates.map((c) => c.name)).toEqual(["current configuration", "searched configuration", "searched configuration as int8", "current configuration as int8"]);
+    expect(report.pareto_front.length).toBeGreaterThan(0);
+    expect(typeof report.decision.reason).toBe("string");
+    expect(done.run_id === null).toBe(report.decision.chosen === null);
+
+    // A trial delivered again changes nothing; one whose commit was lost is redone to the same score.
+    const db = database(env.DB);
+    const sent: QueueMessage[] = [];
+    const deps = { ...optimizeDeps({ env, db, now: () => Date.now() }), send: async (m: QueueMessage[]) => void sent.push(...m) };
+    const trials = await env.DB.prepare("SELECT rung, idx, score FROM optimization_trials WHERE optimization_id = ? AND rung = 0 ORDER BY idx").bind(done.optimization_id).all<{ rung: number; idx: number; score: number }>();
+    expect(trials.results).toHaveLength(3);
+    await env.DB.prepare("UPDATE optimizations SET status = 'searching' WHERE id = ?").bind(done.optimization_id).run();
+    await env.DB.prepare("UPDATE optimization_trials SET score = NULL WHERE optimization_id = ? AND rung = 0 AND idx = 1").bind(done.optimization_id).run();
+    expect(await processTrial(deps, { optimization_id: done.optimization_id, rung: 0, idx: 0 })).toBe("ignored");
+    expect(await processTrial(deps, { optimization_id: done.optimization_id, rung: 0, idx: 1 })).toBe("trained");
+    const redone = await env.DB.prepare("SELECT score FROM optimization_trials WHERE optimization_id = ? AND rung = 0 AND idx = 1").bind(done.optimization_id).first<{ score: number }>();
+    expect(redone!.score).toBe(trials.results[1].score);
+    await env.DB.prepare("UPDATE optimizations SET status = 'succeeded' WHERE id = ?").bind(done.optimization_id).run();
+  }, 180_000);
+
+  it("the cron starts a due optimization once, however many ticks overlap", async () => {
+    const set = await call("setOptimizationSchedule", { agent_id: "opt-cron", policy: { schedule: "daily", optimization_goals: ["optimize_cost"], budget: { trials: 3 } } });
+    expect(set.status).toBe(200);
+    expect((await call("setOptimizationSchedule", { agent_id: "opt-cron", policy: { schedule: "hourly", optimization_goals: ["optimize_cost"] } })).status).toBe(400);
+    await Promise.all([cron(), cron()]);
+    await cron();
+    const rows = await env.DB.prepare("SELECT id, trigger FROM optimizations WHERE agent_id = 'opt-cron'").all<{ id: string; trigger: string }>();
+    expect(rows.results).toHaveLength(1);
+    expect(rows.results[0].trigger).toBe("cron");
+    expect((await waitFor(rows.results[0].id)).status).toBe("succeeded");
+  }, 180_000);
+});
