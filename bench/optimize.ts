@@ -16,8 +16,10 @@
  * - minimize_latency with max_accuracy_loss 0.005: a second halving ranking
  *   trials within 0.005 of the defaults' validation accuracy by speed; the
  *   fastest of them (as a version, and as int8) are the candidates;
- * - compression: the smallest int8 version among the defaults and the
- *   trials within 0.005 on validation;
+ * - compression: the three most compact finished trials are trained again
+ *   by distillation from the defaults (soft targets, weight 0.7); the
+ *   smallest int8 version among the defaults and every model within 0.005
+ *   of the defaults' validation accuracy is the candidate;
  * - one candidate per goal is chosen on the search set: the final check only
  *   confirms it, with the Worker's decision (the lower end of the paired 95%
  *   interval of the accuracy difference against the defaults).
@@ -37,6 +39,8 @@ import type { Example } from "../src/model/hyper.ts";
 import { sampleConfigs, type SearchConfig } from "../src/optimize/space.ts";
 import { successiveHalving } from "../src/optimize/halving.ts";
 import { choose, paretoFront, type Candidate } from "../src/optimize/pareto.ts";
+import { distillWork } from "../src/optimize/distill.ts";
+import { finish } from "../src/model/work.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -140,6 +144,20 @@ await halving("accuracy", (t) => t.valid, 0);
 // minimize_latency: feasible trials (validation within 0.005 of the defaults') by speed; infeasible ones below all of them.
 const baseMs = base.latencyMs;
 await halving("latency", (t, ms) => (t.valid >= defaults.valid - 0.005 ? baseMs / ms : t.valid - 1), 1000);
+
+// Distillation: the small configurations again, taught by the current model (soft targets); kept where validation says they do better.
+const DISTILL_WEIGHT = 0.7;
+function distilled(t: Trained): Trained {
+  const r = finish(distillWork(defaults.model, search, benchHyper(configJson(t.config, Number(args["max-epochs"])), seed), DISTILL_WEIGHT));
+  trials++;
+  return { name: `${t.name} distilled`, config: t.config, model: r.model, valid: r.epochs.find((e) => e.epoch === r.best_epoch)?.valid_accuracy ?? 0 };
+}
+const compact = [...finished].sort((a, b) => work(a.model) - work(b.model) || a.model.arch.rows * a.model.arch.dim - b.model.arch.rows * b.model.arch.dim).slice(0, 3);
+for (const t of compact) {
+  const d = distilled(t);
+  console.log(`  distilled ${t.name}: validation ${t.valid.toFixed(4)} → ${d.valid.toFixed(4)}`);
+  finished.push(d);
+}
 
 // One candidate per goal, chosen on the search set's figures (validation accuracy, timing inputs); the final check only confirms it.
 const feasible = finished.filter((t) => t.valid >= defaults.valid - 0.005);
