@@ -16,10 +16,13 @@
  * - minimize_latency with max_accuracy_loss 0.005: a second halving ranking
  *   trials within 0.005 of the defaults' validation accuracy by speed; the
  *   fastest of them (as a version, and as int8) are the candidates;
- * - compression: the three most compact finished trials are trained again
- *   by distillation from the defaults (soft targets, weight 0.7); the
- *   smallest int8 version among the defaults and every model within 0.005
- *   of the defaults' validation accuracy is the candidate;
+ * - the three most compact finished trials are trained again by
+ *   distillation from the defaults (soft targets, weight 0.7);
+ * - ladders: the current configuration shrunk along the levers of size
+ *   (vocabulary rows, dim) and of speed (character and word n-grams, widths);
+ * - compression: the smallest int8 version of the size ladder (or of the
+ *   defaults) within 0.005 of the defaults' validation accuracy;
+ * - latency: the speed ladder joins the halving's finished trials;
  * - one candidate per goal is chosen on the search set: the final check only
  *   confirms it, with the Worker's decision (the lower end of the paired 95%
  *   interval of the accuracy difference against the defaults).
@@ -36,7 +39,7 @@ import { decodeModel, encodeModel, predict, type AgentModel } from "../src/model
 import { Ensemble } from "../src/model/ensemble.ts";
 import { fnv1a } from "../src/model/hash.ts";
 import type { Example } from "../src/model/hyper.ts";
-import { sampleConfigs, type SearchConfig } from "../src/optimize/space.ts";
+import { sampleConfigs, shrinkLadder, type SearchConfig } from "../src/optimize/space.ts";
 import { successiveHalving } from "../src/optimize/halving.ts";
 import { choose, paretoFront, type Candidate } from "../src/optimize/pareto.ts";
 import { distillWork } from "../src/optimize/distill.ts";
@@ -159,12 +162,26 @@ for (const t of compact) {
   finished.push(d);
 }
 
+// The ladders: the current configuration shrunk along the levers of size, and of speed.
+const current = benchHyper("{}", seed);
+const ladder = (goal: "size" | "latency") =>
+  shrinkLadder(goal, current).map((c, k) => {
+    const t = train(`${goal} ladder ${k + 1} ${JSON.stringify(c)}`, c as SearchConfig, Number(args["max-epochs"]));
+    trials++;
+    console.log(`  ${t.name}: validation ${t.valid.toFixed(4)}`);
+    return t;
+  });
+const sizeLadder = ladder("size");
+const latencyLadder = ladder("latency");
+finished.push(...latencyLadder);
+
 // One candidate per goal, chosen on the search set's figures (validation accuracy, timing inputs); the final check only confirms it.
 const feasible = finished.filter((t) => t.valid >= defaults.valid - 0.005);
 const bestValid = finished.reduce<Trained | null>((a, t) => (a === null || t.valid > a.valid ? t : a), null);
 const timed = feasible.map((t) => ({ t, ms: latencyMs(t.model) }));
 const fastest = timed.reduce<{ t: Trained; ms: number } | null>((a, x) => (a === null || x.ms < a.ms ? x : a), null)?.t ?? null;
-const smallest = [defaults, ...feasible].reduce((a, t) => (encodeModel(t.model, "int8").length < encodeModel(a.model, "int8").length ? t : a));
+// Compression: the smallest int8 version of the current configuration shrunk (the size ladder) within 0.005 on validation.
+const smallest = [defaults, ...sizeLadder.filter((t) => t.valid >= defaults.valid - 0.005)].reduce((a, t) => (encodeModel(t.model, "int8").length < encodeModel(a.model, "int8").length ? t : a));
 const accCandidate = bestValid ? candidate(bestValid, "version") : null;
 const latCandidates = fastest ? [candidate(fastest, "version"), candidate(fastest, "int8")] : [];
 const sizeCandidate = candidate(smallest, "int8");

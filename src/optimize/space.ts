@@ -67,3 +67,28 @@ export function sampleConfigs(n: number, seed: number): SearchConfig[] {
   }
   return out;
 }
+
+/**
+ * Configurations that shrink the current one along the levers of size
+ * (vocabulary rows, embedding dimension) or of speed (character n-grams,
+ * word n-grams, widths), everything else kept — so that a candidate answers
+ * much like the current version, which a held-out check can confirm far more
+ * tightly than a configuration drawn from the whole space.
+ */
+export function shrinkLadder(goal: "size" | "latency", current: { dim: number; hidden: number; features: { max_rows: number; word_ngrams: number; char_min: number; char_max: number } }): Partial<SearchConfig>[] {
+  const f = current.features;
+  if (goal === "size") {
+    const out: Partial<SearchConfig>[] = [];
+    for (const rows of [0.6, 0.45, 0.35, 0.25].map((r) => Math.round((f.max_rows * r) / 500) * 500))
+      for (const dim of [current.dim, Math.round((current.dim * 0.75) / 8) * 8]) out.push({ dim, features: { ...f, max_rows: rows } });
+    return out;
+  }
+  return [
+    { features: { ...f, char_max: f.char_min } },
+    { features: { ...f, word_ngrams: 1 } },
+    { features: { ...f, char_max: f.char_min, word_ngrams: 1 } },
+    { hidden: Math.max(16, current.hidden / 2), dim: Math.max(16, current.dim / 2) },
+    { hidden: Math.max(16, current.hidden / 2), dim: Math.max(16, current.dim / 2), features: { ...f, char_max: f.char_min } },
+    { hidden: Math.max(16, current.hidden / 2), dim: Math.max(16, current.dim / 2), features: { ...f, char_max: f.char_min, max_rows: Math.round(f.max_rows / 2) } },
+  ];
+}

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { rungBudgets, successiveHalving, survivors } from "../../src/optimize/halving.ts";
 import { choose, dominates, paretoFront, type Candidate } from "../../src/optimize/pareto.ts";
-import { sampleConfigs } from "../../src/optimize/space.ts";
+import { sampleConfigs, shrinkLadder } from "../../src/optimize/space.ts";
 import { MAX_EMBEDDING_FLOATS } from "../../src/model/hyper.ts";
 import { TrainingConfigSchema } from "../../src/model/hyper.ts";
 
@@ -15,6 +15,18 @@ describe("the search space", () => {
       expect(TrainingConfigSchema.safeParse(c).success).toBe(true);
       expect(c.dim * c.features.max_rows).toBeLessThanOrEqual(MAX_EMBEDDING_FLOATS);
     }
+  });
+});
+
+describe("the shrink ladders", () => {
+  it("shrink the current configuration along size or speed levers only, as configs trainAgent accepts", () => {
+    const current = { dim: 128, hidden: 128, features: { max_rows: 30000, word_ngrams: 2, char_min: 3, char_max: 4 } };
+    const size = shrinkLadder("size", current);
+    expect(size.map((c) => c.features!.max_rows)).toEqual([18000, 18000, 13500, 13500, 10500, 10500, 7500, 7500]);
+    expect(new Set(size.map((c) => c.dim))).toEqual(new Set([128, 96]));
+    const speed = shrinkLadder("latency", current);
+    expect(speed[0].features).toMatchObject({ char_min: 3, char_max: 3, word_ngrams: 2 });
+    for (const c of [...size, ...speed]) expect(TrainingConfigSchema.safeParse(c).success).toBe(true);
   });
 });
 
@@ -73,18 +85,20 @@ describe("the decision", () => {
     expect(choose([fastEnough], base, ["minimize_latency"], { max_accuracy_loss: 0.005, max_latency_ms: 0.01 }).chosen).toBeNull();
   });
 
-  it("judges accuracy on the lower end of the paired interval, not the point (the winner's curse)", () => {
+  it("judged on the lower end of the paired interval, refuses what only a lucky split favours (for choices among many)", () => {
     // 400 held-out examples: the same accuracy as the base, but right on other examples: the interval is wide.
     const baseCorrect = Array.from({ length: 400 }, (_, i) => i % 10 !== 0);
     const shuffled = Array.from({ length: 400 }, (_, i) => i % 10 !== 5);
     const b = { ...base, accuracy: 0.9, correct: baseCorrect };
     const fastDifferent = { ...b, name: "fast, different answers", latencyMs: 0.01, correct: shuffled };
-    expect(choose([fastDifferent], b, ["minimize_latency"], { max_accuracy_loss: 0.005 }).chosen).toBeNull();
+    expect(choose([fastDifferent], b, ["minimize_latency"], { max_accuracy_loss: 0.005 }, "lower").chosen).toBeNull();
+    expect(choose([fastDifferent], b, ["minimize_latency"], { max_accuracy_loss: 0.005 }, "point").chosen?.name).toBe("fast, different answers");
     // The same answers (e.g. int8 of the same network), twice as fast: the interval is [0, 0].
     const fastSame = { ...b, name: "fast, same answers", latencyMs: 0.02, correct: baseCorrect };
-    expect(choose([fastSame], b, ["minimize_latency"], { max_accuracy_loss: 0.005 }).chosen?.name).toBe("fast, same answers");
+    expect(choose([fastSame], b, ["minimize_latency"], { max_accuracy_loss: 0.005 }, "lower").chosen?.name).toBe("fast, same answers");
     // More accurate by one example in 400: not enough to call it better.
     const oneMore = { ...b, name: "one more", accuracy: 0.9025, correct: baseCorrect.map((x, i) => x || i === 0) };
-    expect(choose([oneMore], b, ["maximize_accuracy"], { max_accuracy_loss: 0 }).chosen).toBeNull();
+    expect(choose([oneMore], b, ["maximize_accuracy"], { max_accuracy_loss: 0 }, "lower").chosen).toBeNull();
+    expect(choose([oneMore], b, ["maximize_accuracy"], { max_accuracy_loss: 0 }, "point").chosen?.name).toBe("one more");
   });
 });
