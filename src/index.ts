@@ -12,6 +12,7 @@ import { evaluationDeps, rescueStaleEvaluations } from "./evaluation/job.ts";
 import { checkActiveSplits } from "./deploy/splits.ts";
 import { optimizeDeps } from "./functions/optimize.ts";
 import { optimizeDueAgents } from "./optimize/schedule.ts";
+import { rescueStaleOptimizations } from "./optimize/run.ts";
 import { DEFAULT_METRICS_RAW_DAYS, rollUpMetrics } from "./metrics/retention.ts";
 
 const app = createApp();
@@ -64,6 +65,10 @@ export default {
     await task("rollouts and experiments", async () => {
       const checked = await checkActiveSplits(deps.db, Date.now());
       return Object.values(checked).some((o) => o !== "waiting") ? checked : undefined;
+    });
+    await task("optimization watchdog", async () => {
+      const rescued = await rescueStaleOptimizations(optimizeDeps({ env, db: deps.db, now: deps.now }), setting(env.WATCHDOG_STALE_MINUTES, 10) * 60_000);
+      return rescued.length > 0 ? { rescued } : undefined;
     });
     await task("optimization", async () => {
       const report = await optimizeDueAgents(optimizeDeps({ env, db: deps.db, now: deps.now }), () => randomId("opt"), randomSeed);

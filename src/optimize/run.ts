@@ -34,8 +34,8 @@ import { createRun } from "../training/runs.ts";
 import type { QueueMessage, TrialMessage } from "../training/messages.ts";
 import { analyze } from "./analysis.ts";
 import { rungBudgets, survivors } from "./halving.ts";
-import { choose, paretoFront, type Candidate, type Constraints, type Goal } from "./pareto.ts";
-import { sampleConfigs } from "./space.ts";
+import { accuracyDifference, choose, paretoFront, type Candidate, type Constraints, type Goal } from "./pareto.ts";
+import { sampleConfigs, shrinkLadder } from "./space.ts";
 
 export type Optimization = typeof optimizations.$inferSelect;
 
@@ -59,6 +59,9 @@ export interface OptimizeRequest {
 export const MIN_EXAMPLES = 200;
 export const MIN_FINAL_CHECK = 15;
 const ETA = 3;
+/** The rung of the ladders, and of the final comparison. */
+const LADDER = -2;
+const FINAL = -1;
 const MIN_EPOCHS = 2;
 
 interface Stored extends OptimizeRequest {
@@ -127,8 +130,15 @@ export async function startOptimization(deps: OptimizeDeps, req: OptimizeRequest
   await putBytes(deps.checkpoints, stored.final_key, new TextEncoder().encode(canonicalJsonl(finalCheck)), "application/x-ndjson");
   const configs = sampleConfigs(req.budget.trials, req.seed);
   const trials = configs.map((config, idx) => ({ optimizationId: req.id, rung: 0, idx, config: { ...config }, epochs: budgets[0] }));
-  await insert(trials);
-  await deps.send(trials.map((t) => ({ optimization_id: req.id, rung: 0, idx: t.idx })));
+  // The ladders (rung -2): the current configuration, and it shrunk along the levers of size and speed, at the full budget.
+  const full = budgets[budgets.length - 1];
+  const ladders = [
+    { current: true },
+    ...shrinkLadder("size", baseRun.config).map((c) => ({ ...c, ladder: "size" })),
+    ...shrinkLadder("latency", baseRun.config).map((c) => ({ ...c, ladder: "latency" })),
+  ].map((config, idx) => ({ optimizationId: req.id, rung: LADDER, idx, config, epochs: full }));
+  await insert([...trials, ...ladders]);
+  await deps.send([...trials, ...ladders].map((t) => ({ optimization_id: req.id, rung: t.rung, idx: t.idx })));
   return (await deps.db.query.optimizations.findFirst({ where: eq(optimizations.id, req.id) }))!;
 }
 
@@ -141,7 +151,21 @@ function chunks<T>(xs: readonly T[], n: number): T[][] {
 /** The training levers of a trial: the base run's own for "current", else today's defaults with the sampled configuration. */
 function trialHyper(config: Record<string, unknown>, epochs: number, base: Hyper, seed: number): Hyper {
   if (config.current === true) return { ...base, epochs, seed };
+  if (typeof config.ladder === "string") {
+    const { ladder: _, features, ...levers } = config as { ladder: string; features?: Partial<Hyper["features"]> } & Partial<Hyper>;
+    return { ...base, ...levers, features: { ...base.features, ...features }, epochs, seed };
+  }
   return resolveHyper(TrainingConfigSchema.parse({ ...config, epochs, seed }), () => seed);
+}
+
+/** Latency per input on a sample of search inputs (no labels read), and the int8 version's bytes: what a ladder is chosen by. */
+function measureOnSearch(model: AgentModel, search: readonly Example[]): Record<string, number> {
+  const ens = new Ensemble(model.arch, model.params);
+  const timed = search.filter((_, i) => i % 10 === 0).slice(0, 300);
+  for (const e of timed.slice(0, 30)) predict(model, e.input, ens);
+  const t0 = performance.now();
+  for (const e of timed) predict(model, e.input, ens);
+  return { latency_ms: (performance.now() - t0) / Math.max(1, timed.length), int8_bytes: encodeModel(model, "int8").length };
 }
 
 function measureOnFinalCheck(model: AgentModel, finalCheck: readonly Example[]): Record<string, unknown> {
@@ -176,11 +200,15 @@ export async function processTrial(deps: OptimizeDeps, msg: TrialMessage): Promi
   const hyper = trialHyper(trial.config, trial.epochs, baseRun.config, stored.seed);
   const fitted = await deps.slicer.run(fitWork(search, hyper));
   const score = fitted.epochs.find((e) => e.epoch === fitted.best_epoch)?.valid_accuracy ?? 0;
-  const measures = msg.rung === -1 ? measureOnFinalCheck(fitted.model, await readSet(deps.checkpoints, stored.final_key)) : null;
-  await deps.db
-    .update(optimizationTrials)
-    .set({ score, measures, finishedAt: deps.now() })
-    .where(and(eq(optimizationTrials.optimizationId, opt.id), eq(optimizationTrials.rung, msg.rung), eq(optimizationTrials.idx, msg.idx), sql`${optimizationTrials.score} IS NULL`));
+  const measures = msg.rung === FINAL ? measureOnFinalCheck(fitted.model, await readSet(deps.checkpoints, stored.final_key)) : msg.rung === LADDER ? measureOnSearch(fitted.model, search) : null;
+  await deps.db.batch([
+    deps.db
+      .update(optimizationTrials)
+      .set({ score, measures, finishedAt: deps.now() })
+      .where(and(eq(optimizationTrials.optimizationId, opt.id), eq(optimizationTrials.rung, msg.rung), eq(optimizationTrials.idx, msg.idx), sql`${optimizationTrials.score} IS NULL`)),
+    // The heartbeat the watchdog reads.
+    deps.db.update(optimizations).set({ updatedAt: deps.now() }).where(eq(optimizations.id, opt.id)),
+  ]);
   await advance(deps, opt.id);
   return "trained";
 }
@@ -207,20 +235,33 @@ export async function advance(deps: OptimizeDeps, id: string): Promise<void> {
       if (moved.meta.changes > 0) await deps.send(keep.map((t) => ({ optimization_id: id, rung: next, idx: t.idx })));
       return;
     }
-    // The final comparison: the best configuration and the current one, at the full budget, on the final check.
+    // The final comparison waits for the ladders (unless out of time with some done).
+    const ladders = await deps.db.select().from(optimizationTrials).where(and(eq(optimizationTrials.optimizationId, id), eq(optimizationTrials.rung, LADDER))).orderBy(asc(optimizationTrials.idx));
+    const laddersDone = ladders.filter((l) => l.score !== null);
+    if (laddersDone.length < ladders.length && !(outOfTime && laddersDone.some((l) => l.config.current === true))) return;
+    // The final comparison on the final check, at the full budget: the search's best, the current configuration, and
+    // each ladder's pick — the smallest (int8 bytes) and the fastest within 0.005 of the current one's validation accuracy.
+    const full = stored.budgets[stored.budgets.length - 1];
+    const currentValid = laddersDone.find((l) => l.config.current === true)?.score ?? 0;
+    const feasible = (kind: string) => laddersDone.filter((l) => l.config.ladder === kind && l.score! >= currentValid - 0.005);
+    const by = (key: "int8_bytes" | "latency_ms") => (a: (typeof ladders)[number], b: (typeof ladders)[number]) => Number(a.measures![key]) - Number(b.measures![key]);
+    const size = feasible("size").sort(by("int8_bytes"))[0];
+    const speed = feasible("latency").sort(by("latency_ms"))[0];
     const best = ranked[0];
     const final = [
-      { optimizationId: id, rung: -1, idx: 0, config: best.config, epochs: stored.budgets[stored.budgets.length - 1] },
-      { optimizationId: id, rung: -1, idx: 1, config: { current: true }, epochs: stored.budgets[stored.budgets.length - 1] },
+      { optimizationId: id, rung: FINAL, idx: 0, config: best.config, epochs: full },
+      { optimizationId: id, rung: FINAL, idx: 1, config: { current: true }, epochs: full },
+      ...(size ? [{ optimizationId: id, rung: FINAL, idx: 2, config: size.config, epochs: full }] : []),
+      ...(speed ? [{ optimizationId: id, rung: FINAL, idx: 3, config: speed.config, epochs: full }] : []),
     ];
     const [moved] = await deps.db.batch([
-      deps.db.update(optimizations).set({ rung: -1, status: "comparing", updatedAt: now }).where(and(eq(optimizations.id, id), eq(optimizations.rung, opt.rung), eq(optimizations.status, "searching"))),
+      deps.db.update(optimizations).set({ rung: FINAL, status: "comparing", updatedAt: now }).where(and(eq(optimizations.id, id), eq(optimizations.rung, opt.rung), eq(optimizations.status, "searching"))),
       ...final.map((t) => deps.db.insert(optimizationTrials).values(t).onConflictDoNothing()),
     ]);
-    if (moved.meta.changes > 0) await deps.send(final.map((t) => ({ optimization_id: id, rung: -1, idx: t.idx })));
+    if (moved.meta.changes > 0) await deps.send(final.map((t) => ({ optimization_id: id, rung: FINAL, idx: t.idx })));
     return;
   }
-  if (done.length < 2) return;
+  if (done.length < rows.length) return;
   await decide(deps, opt, stored, rows);
 }
 
@@ -230,16 +271,25 @@ function candidateOf(name: string, m: Measured): Candidate {
   return { name, accuracy: m.accuracy, latencyMs: m.latency_ms, bytes: m.bytes, cost: m.cost, correct: [...m.correct].map((c) => c === "1") };
 }
 
+const FINAL_NAMES = ["searched configuration", "current configuration", "size ladder's pick", "speed ladder's pick"];
+
 async function decide(deps: OptimizeDeps, opt: Optimization, stored: Stored, rows: (typeof optimizationTrials.$inferSelect)[]): Promise<void> {
-  const [best, current] = [rows.find((r) => r.idx === 0)!, rows.find((r) => r.idx === 1)!];
-  const bm = best.measures as { version: Measured; int8: Measured };
-  const cm = current.measures as { version: Measured; int8: Measured };
-  const base = candidateOf("current configuration", cm.version);
-  const candidates = [base, candidateOf("searched configuration", bm.version), candidateOf("searched configuration as int8", bm.int8), candidateOf("current configuration as int8", cm.int8)];
+  const measured = rows.map((r) => ({ row: r, m: r.measures as { version: Measured; int8: Measured } }));
+  const current = measured.find((x) => x.row.idx === 1)!;
+  const base = candidateOf(FINAL_NAMES[1], current.m.version);
+  const versions = measured.filter((x) => x.row.idx !== 1).map((x) => ({ row: x.row, c: candidateOf(FINAL_NAMES[x.row.idx], x.m.version) }));
+  const int8s = measured.map((x) => candidateOf(`${FINAL_NAMES[x.row.idx]} as int8`, x.m.int8));
+  const candidates = [base, ...versions.map((v) => v.c), ...int8s];
+  // Each was chosen on the search set (the search's best, the ladders' picks): the final check confirms, at its measured value.
   // Versions are stored float16: the int8 ones are measured (compression) but cannot be applied yet.
-  const applicable = candidates.slice(1, 2);
-  const verdict = choose(applicable, base, stored.goals, stored.constraints);
-  const measuredOnly = choose(candidates.slice(2), base, stored.goals, stored.constraints);
+  const verdict = choose(
+    versions.map((v) => v.c),
+    base,
+    stored.goals,
+    stored.constraints,
+  );
+  const measuredOnly = choose(int8s, base, stored.goals, stored.constraints);
+  const winner = versions.find((v) => v.c === verdict.chosen)?.row ?? null;
   const now = deps.now();
   const view = (c: Candidate) => ({ name: c.name, accuracy: c.accuracy, latency_ms: c.latencyMs, bytes: c.bytes, cost: c.cost });
   let runId: string | null = null;
@@ -250,7 +300,7 @@ async function decide(deps: OptimizeDeps, opt: Optimization, stored: Stored, row
     const agent = await findAgent(deps.db, opt.appId, opt.agentId);
     const baseRun = await deps.db.query.trainingRuns.findFirst({ where: eq(trainingRuns.id, stored.base_run) });
     const examples = await loadExamples(deps.datasets, opt.appId, baseRun!.datasetId);
-    const hyper = trialHyper(best.config, best.epochs, baseRun!.config, stored.seed);
+    const hyper = trialHyper(winner!.config, winner!.epochs, baseRun!.config, stored.seed);
     try {
       const plan = checkedPlan(examples, hyper, "dataset_id");
       runId = `run_${opt.id.slice(4)}`;
@@ -269,7 +319,7 @@ async function decide(deps: OptimizeDeps, opt: Optimization, stored: Stored, row
       }).catch((e) => {
         if (!violatesUnique(e, "training_runs.id")) throw e;
       });
-      applied = `run ${runId} trains the searched configuration on all ${examples.length} examples: ${stored.auto_apply ? "it goes live when it succeeds (auto_apply)" : "a candidate version (promoteVersion, a rollout or an experiment makes it live)"}`;
+      applied = `run ${runId} trains the ${verdict.chosen!.name} on all ${examples.length} examples: ${stored.auto_apply ? "it goes live when it succeeds (auto_apply)" : "a candidate version (promoteVersion, a rollout or an experiment makes it live)"}`;
     } catch (e) {
       runId = null;
       reason = `${verdict.reason}; but it cannot run as a Worker run: ${e instanceof Error ? e.message : String(e)}`;
@@ -278,13 +328,14 @@ async function decide(deps: OptimizeDeps, opt: Optimization, stored: Stored, row
   const report = {
     goals: stored.goals,
     constraints: stored.constraints,
-    candidates: candidates.map(view),
+    candidates: candidates.map((c) => ({ ...view(c), accuracy_difference: accuracyDifference(c, base) })),
     pareto_front: paretoFront(candidates).map((c) => c.name),
     decision: { chosen: verdict.chosen?.name ?? null, reason, applied },
     compression: { chosen: measuredOnly.chosen?.name ?? null, reason: measuredOnly.reason, note: "int8 versions are measured; storing a version as int8 is not available yet" },
     techniques: {
       hyperparameter_tuning: `successive halving over ${stored.budget.trials} configurations, rungs of ${stored.budgets.join(", ")} epochs, ranked on the search set's validation split`,
-      model_compression: "int8 weights (a scale per row), measured on the final check",
+      model_compression: "the size ladder (fewer vocabulary rows, a smaller dim) and int8 weights (a scale per row), measured on the final check",
+      latency: "the speed ladder (fewer character and word n-grams, narrower layers)",
       prompt_optimization: "not applicable: the agent answers with the local model",
     },
     trials: await deps.db.select({ rung: optimizationTrials.rung, idx: optimizationTrials.idx, config: optimizationTrials.config, epochs: optimizationTrials.epochs, score: optimizationTrials.score }).from(optimizationTrials).where(eq(optimizationTrials.optimizationId, opt.id)),
@@ -293,6 +344,31 @@ async function decide(deps: OptimizeDeps, opt: Optimization, stored: Stored, row
     deps.db.update(optimizations).set({ status: "succeeded", report, runId, finishedAt: now, updatedAt: now }).where(and(eq(optimizations.id, opt.id), eq(optimizations.status, "comparing"))),
   ]);
   if (ended.meta.changes > 0 && runId) await deps.send([{ run_id: runId, seq: 1 }]);
+}
+
+/**
+ * The watchdog: an active optimization that has not moved for `staleMs` lost
+ * trial messages — those of its trials without a score (the current rung's,
+ * the ladders' while searching) are sent again; a duplicate is harmless.
+ */
+export async function rescueStaleOptimizations(deps: OptimizeDeps, staleMs: number, limit = 20): Promise<string[]> {
+  const now = deps.now();
+  const stale = await deps.db
+    .select()
+    .from(optimizations)
+    .where(and(sql`${optimizations.status} IN ('searching', 'comparing')`, sql`${optimizations.updatedAt} < ${now - staleMs}`))
+    .limit(limit);
+  for (const o of stale) {
+    const rungs = o.status === "searching" ? [o.rung, LADDER] : [FINAL];
+    const open = await deps.db
+      .select({ rung: optimizationTrials.rung, idx: optimizationTrials.idx })
+      .from(optimizationTrials)
+      .where(and(eq(optimizationTrials.optimizationId, o.id), sql`${optimizationTrials.rung} IN (${sql.join(rungs.map((r) => sql`${r}`), sql`, `)})`, sql`${optimizationTrials.score} IS NULL`));
+    if (open.length > 0) await deps.send(open.map((t) => ({ optimization_id: o.id, rung: t.rung, idx: t.idx })));
+    else await advance(deps, o.id);
+    await deps.db.update(optimizations).set({ updatedAt: now }).where(eq(optimizations.id, o.id));
+  }
+  return stale.map((o) => o.id);
 }
 
 export async function failOptimization(db: Db, id: string, error: string, now: number): Promise<void> {

@@ -13,8 +13,8 @@ export type StepMessage = z.infer<typeof StepMessageSchema>;
 export const EvaluationMessageSchema = z.object({ evaluation_id: z.string().min(1), seq: z.number().int().min(1) });
 export type EvaluationMessage = z.output<typeof EvaluationMessageSchema>;
 
-/** One trial of an optimization (src/optimize/trial.ts): rung -1 is the final comparison. */
-export const TrialMessageSchema = z.object({ optimization_id: z.string().min(1), rung: z.number().int().min(-1), idx: z.number().int().min(0) });
+/** One trial of an optimization (src/optimize/run.ts): rung -1 is the final comparison, -2 the ladders. */
+export const TrialMessageSchema = z.object({ optimization_id: z.string().min(1), rung: z.number().int().min(-2), idx: z.number().int().min(0) });
 export type TrialMessage = z.output<typeof TrialMessageSchema>;
 
 /** What the steps queue carries. */

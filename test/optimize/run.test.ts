@@ -5,8 +5,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import worker from "../../src/index.ts";
 import { database } from "../../src/db/client.ts";
 import { optimizeDeps } from "../../src/functions/optimize.ts";
-import { processTrial } from "../../src/optimize/run.ts";
-import type { QueueMessage } from "../../src/training/messages.ts";
+import { processTrial, rescueStaleOptimizations, startOptimization } from "../../src/optimize/run.ts";
+import type { QueueMessage, TrialMessage } from "../../src/training/messages.ts";
 import { call, countRows, FAQ_TRAIN, waitForRun } from "../helpers.ts";
 
 interface View {
@@ -65,7 +65,13 @@ describe("analyzeAndOptimize", () => {
     const done = await waitFor(started.body.optimization_id);
     expect(done.status).toBe("succeeded");
     const report = done.report!;
-    expect(report.candidates.map((c) => c.name)).toEqual(["current configuration", "searched configuration", "searched configuration as int8", "current configuration as int8"]);
+    const names = report.candidates.map((c) => c.name);
+    expect(names.slice(0, 2)).toEqual(["current configuration", "searched configuration"]);
+    expect(names).toContain("current configuration as int8");
+    // The ladders ran beside the search: the current configuration and it shrunk for size and speed.
+    const ladders = await env.DB.prepare("SELECT count(*) AS n, sum(score IS NOT NULL) AS done FROM optimization_trials WHERE optimization_id = ? AND rung = -2").bind(started.body.optimization_id).first<{ n: number; done: number }>();
+    expect(ladders!.n).toBe(15);
+    expect(ladders!.done).toBe(15);
     expect(report.pareto_front.length).toBeGreaterThan(0);
     expect(typeof report.decision.reason).toBe("string");
     expect(done.run_id === null).toBe(report.decision.chosen === null);
@@ -84,6 +90,22 @@ describe("analyzeAndOptimize", () => {
     expect(redone!.score).toBe(trials.results[1].score);
     await env.DB.prepare("UPDATE optimizations SET status = 'succeeded' WHERE id = ?").bind(done.optimization_id).run();
   }, 180_000);
+
+  it("the watchdog sends lost trial messages again, and the optimization ends", async () => {
+    const db = database(env.DB);
+    const sent: QueueMessage[] = [];
+    const deps = { ...optimizeDeps({ env, db, now: () => Date.now() }), send: async (m: QueueMessage[]) => void sent.push(...m) };
+    const lost = await startOptimization({ ...deps, send: async () => {} }, { appId: "default", agentId: "opt-bot", id: "opt_0000000000000000000abcde", seed: 5, trigger: "api", goals: ["minimize_size"], constraints: { max_accuracy_loss: 0.005 }, budget: { trials: 3, minutes: 30 }, auto_apply: false });
+    expect(lost.status).toBe("searching");
+    expect(await rescueStaleOptimizations(deps, 600_000)).toEqual([]);
+    expect(await rescueStaleOptimizations({ ...deps, now: () => Date.now() + 3_600_000 }, 600_000)).toEqual([lost.id]);
+    expect(sent.length).toBe(3 + 15);
+    // Trials only (a winner's training run would go to the steps consumer).
+    for (let m = sent.shift(); m; m = sent.shift()) if ("optimization_id" in m) await processTrial(deps, m as TrialMessage);
+    const done = await call<View>("getOptimization", { optimization_id: lost.id });
+    expect(done.body.status).toBe("succeeded");
+    expect(done.body.report!.decision.reason.length).toBeGreaterThan(0);
+  }, 120_000);
 
   it("the cron starts a due optimization once, however many ticks overlap", async () => {
     const set = await call("setOptimizationSchedule", { agent_id: "opt-cron", policy: { schedule: "daily", optimization_goals: ["optimize_cost"], budget: { trials: 3 } } });
