@@ -21,7 +21,7 @@ export const GoalsSchema = z
 
 export const ConstraintsSchema = z
   .object({
-    max_accuracy_loss: z.number().min(0).max(1).default(0.005).describe("Largest accuracy loss allowed against the current version (the lower end of the paired interval on the final check)"),
+    max_accuracy_loss: z.number().min(0).max(1).default(0.005).describe("Largest accuracy loss allowed against the current version on the final check"),
     max_latency_ms: z.number().positive().optional(),
   })
   .strict();
