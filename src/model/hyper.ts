@@ -76,6 +76,10 @@ export const TrainingConfigSchema = z
       .describe('After the validation phase, retrain on every row for the chosen number of epochs; "auto": up to 2,000 training rows'),
     examples_per_step: z.number().int().min(1).max(1_000_000).default(50_000).describe("Training examples per queue step: a slice of an epoch, or whole epochs when an epoch is smaller"),
     freeze_layers: z.array(z.enum(LAYER_NAMES)).max(4).default([]).describe("Layers whose weights stay fixed"),
+    version_precision: z
+      .enum(["float16", "int8"])
+      .default("float16")
+      .describe("How the version stores its weights: float16 embedding tables (default), or every weight matrix as int8 with a scale per row (about half the bytes again; measure it with testAgent)"),
   })
   .strict()
   .refine((c) => c.dim * c.features.max_rows <= MAX_EMBEDDING_FLOATS, {

@@ -277,19 +277,20 @@ async function decide(deps: OptimizeDeps, opt: Optimization, stored: Stored, row
   const measured = rows.map((r) => ({ row: r, m: r.measures as { version: Measured; int8: Measured } }));
   const current = measured.find((x) => x.row.idx === 1)!;
   const base = candidateOf(FINAL_NAMES[1], current.m.version);
-  const versions = measured.filter((x) => x.row.idx !== 1).map((x) => ({ row: x.row, c: candidateOf(FINAL_NAMES[x.row.idx], x.m.version) }));
-  const int8s = measured.map((x) => candidateOf(`${FINAL_NAMES[x.row.idx]} as int8`, x.m.int8));
-  const candidates = [base, ...versions.map((v) => v.c), ...int8s];
+  const options = [
+    ...measured.filter((x) => x.row.idx !== 1).map((x) => ({ row: x.row, precision: "float16" as const, c: candidateOf(FINAL_NAMES[x.row.idx], x.m.version) })),
+    ...measured.map((x) => ({ row: x.row, precision: "int8" as const, c: candidateOf(`${FINAL_NAMES[x.row.idx]} as int8`, x.m.int8) })),
+  ];
+  const candidates = [base, ...options.map((o) => o.c)];
   // Each was chosen on the search set (the search's best, the ladders' picks): the final check confirms, at its measured value.
-  // Versions are stored float16: the int8 ones are measured (compression) but cannot be applied yet.
   const verdict = choose(
-    versions.map((v) => v.c),
+    options.map((o) => o.c),
     base,
     stored.goals,
     stored.constraints,
   );
-  const measuredOnly = choose(int8s, base, stored.goals, stored.constraints);
-  const winner = versions.find((v) => v.c === verdict.chosen)?.row ?? null;
+  const win = options.find((o) => o.c === verdict.chosen) ?? null;
+  const winner = win?.row ?? null;
   const now = deps.now();
   const view = (c: Candidate) => ({ name: c.name, accuracy: c.accuracy, latency_ms: c.latencyMs, bytes: c.bytes, cost: c.cost });
   let runId: string | null = null;
@@ -300,7 +301,7 @@ async function decide(deps: OptimizeDeps, opt: Optimization, stored: Stored, row
     const agent = await findAgent(deps.db, opt.appId, opt.agentId);
     const baseRun = await deps.db.query.trainingRuns.findFirst({ where: eq(trainingRuns.id, stored.base_run) });
     const examples = await loadExamples(deps.datasets, opt.appId, baseRun!.datasetId);
-    const hyper = trialHyper(winner!.config, winner!.epochs, baseRun!.config, stored.seed);
+    const hyper = { ...trialHyper(winner!.config, winner!.epochs, baseRun!.config, stored.seed), version_precision: win!.precision };
     try {
       const plan = checkedPlan(examples, hyper, "dataset_id");
       runId = `run_${opt.id.slice(4)}`;
@@ -331,10 +332,9 @@ async function decide(deps: OptimizeDeps, opt: Optimization, stored: Stored, row
     candidates: candidates.map((c) => ({ ...view(c), accuracy_difference: accuracyDifference(c, base) })),
     pareto_front: paretoFront(candidates).map((c) => c.name),
     decision: { chosen: verdict.chosen?.name ?? null, reason, applied },
-    compression: { chosen: measuredOnly.chosen?.name ?? null, reason: measuredOnly.reason, note: "int8 versions are measured; storing a version as int8 is not available yet" },
     techniques: {
       hyperparameter_tuning: `successive halving over ${stored.budget.trials} configurations, rungs of ${stored.budgets.join(", ")} epochs, ranked on the search set's validation split`,
-      model_compression: "the size ladder (fewer vocabulary rows, a smaller dim) and int8 weights (a scale per row), measured on the final check",
+      model_compression: "the size ladder (fewer vocabulary rows, a smaller dim) and int8 versions (config.version_precision: a scale per row), measured on the final check",
       latency: "the speed ladder (fewer character and word n-grams, narrower layers)",
       prompt_optimization: "not applicable: the agent answers with the local model",
     },

@@ -183,7 +183,7 @@ async function finalStep(deps: StepDeps, run: Run, msg: StepMessage): Promise<St
   const [epochs] = await Promise.all([
     runEpochMetrics(deps.db, run.id),
     createMemories(deps.memory, run.appId, memories),
-    putBytes(deps.checkpoints, checkpointKey, encodeModel(model)),
+    putBytes(deps.checkpoints, checkpointKey, encodeModel(model, run.config.version_precision === "int8" ? "int8" : "version")),
   ]);
   // An adaptation's candidate is judged by its safety gate before anything is committed.
   const gate = adaptation ? await deps.slicer.run(gateWork(adaptation.data, adaptation.record, model, adaptation.base, hyper.seed)) : null;

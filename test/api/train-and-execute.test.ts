@@ -108,6 +108,29 @@ describe("trainAgent → queue steps → executeAgent", () => {
     expect(r.body.error.message).toMatch(/version 1 cannot be read \(not a checkpoint/);
   });
 
+  it("stores an int8 version when config.version_precision says so: fewer bytes, the same answers nearly everywhere", async () => {
+    const config = { epochs: 4, seed: 5, dim: 64, hidden: 64 };
+    const sizes: number[] = [];
+    for (const [agent, precision] of [
+      ["f16-bot", "float16"],
+      ["int8-bot", "int8"],
+    ] as const) {
+      const r = await call<{ run_id: string; config: { version_precision: string } }>("trainAgent", { agent_id: agent, training_data: FAQ_TRAIN, config: { ...config, version_precision: precision } });
+      expect(r.body.config.version_precision).toBe(precision);
+      expect((await waitForRun(r.body.run_id)).status).toBe("succeeded");
+      const [object] = (await env.CHECKPOINTS.list({ prefix: `apps/default/agents/${agent}/versions/` })).objects;
+      sizes.push(object.size);
+    }
+    expect(sizes[1]).toBeLessThan(sizes[0] * 0.65);
+    let same = 0;
+    for (const e of FAQ_HELDOUT) {
+      const [a, b] = await Promise.all(["f16-bot", "int8-bot"].map((agent) => call<{ class: string }>("executeAgent", { agent_id: agent, input: e.input })));
+      if (a.body.class === b.body.class) same++;
+    }
+    expect(same / FAQ_HELDOUT.length).toBeGreaterThan(0.95);
+    expect((await call("trainAgent", { agent_id: "x", training_data: FAQ_TRAIN, config: { version_precision: "int4" } })).status).toBe(400);
+  });
+
   it("streams progress as Server-Sent Events until the run ends", async () => {
     const started = await call<{ run_id: string }>("trainAgent", {
       agent_id: "sse-bot",
