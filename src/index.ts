@@ -1,4 +1,7 @@
-/** The Worker: HTTP (Hono), queue consumers (training steps, dead letters) and cron (watchdog, sweeper, due adaptations, memory upkeep). */
+/**
+ * The Worker: HTTP (Hono); the queue consumers (training steps, evaluation steps, optimization trials, dead letters); and the
+ * cron (watchdogs, sweeper, due adaptations, rollouts and experiments, due optimizations, metric roll-ups, memory upkeep).
+ */
 import type { Env } from "./env.ts";
 import { createApp } from "./http/app.ts";
 import { consumeDeadSteps, consumeSteps, stepDeps } from "./training/consumer.ts";
@@ -10,9 +13,8 @@ import { randomId, randomSeed } from "./functions/common.ts";
 import { adaptDueAgents } from "./adapt/cron.ts";
 import { evaluationDeps, rescueStaleEvaluations } from "./evaluation/job.ts";
 import { checkActiveSplits } from "./deploy/splits.ts";
-import { optimizeDeps } from "./functions/optimize.ts";
 import { optimizeDueAgents } from "./optimize/schedule.ts";
-import { rescueStaleOptimizations } from "./optimize/run.ts";
+import { optimizeDeps, rescueStaleOptimizations } from "./optimize/run.ts";
 import { DEFAULT_METRICS_RAW_DAYS, rollUpMetrics } from "./metrics/retention.ts";
 
 const app = createApp();

@@ -22,8 +22,8 @@ import { predict } from "../model/model.ts";
 import { actionDistribution, chooseAction, NO_EXPLORATION } from "../model/policy.ts";
 import { modelText, type ExecutionContext } from "../model/context.ts";
 import { searchMemories, type MemoryServices } from "../memory/store.ts";
-import { findAgent, loadModel, memoriesVersionOf, resolveVersion, versionById, type Version } from "./versions.ts";
-import { activeSplit, route } from "../deploy/routing.ts";
+import { loadModel, memoriesVersionOf, resolveVersion, versionById, type Version } from "./versions.ts";
+import { agentWithSplit, route } from "../deploy/routing.ts";
 import type { AgentModel } from "../model/model.ts";
 import type { Ensemble } from "../model/ensemble.ts";
 import type { Exploration } from "../model/policy.ts";
@@ -84,15 +84,25 @@ export interface Answer extends Omit<ExecuteResult, "execution_id" | "version" |
   trace: ExecutionTrace;
 }
 
-export async function answererFor(db: Db, checkpoints: R2Bucket, memory: MemoryServices, appId: string, agentId: string, version: Version): Promise<Answerer> {
+export async function answererFor(checkpoints: R2Bucket, memory: MemoryServices, appId: string, agentId: string, version: Version): Promise<Answerer> {
   const { model, ensemble } = await loadModel(checkpoints, version);
   return { memory, appId, agentId, version, model, ensemble };
 }
 
-/** The version's answer to `input`: memories first, then its policy (exploring as `exploration` says), a demo, or the fallback. Writes nothing. */
-export async function answerInput(a: Answerer, input: string, context: ExecutionContext | undefined, exploration: Exploration, random: () => number): Promise<Answer> {
+type Retrieved = Awaited<ReturnType<typeof searchMemories>>;
+
+/** The memories an execution of `version` reads for `input` (its own and its learned ones). */
+function retrieve(memory: MemoryServices, appId: string, agentId: string, version: Version, input: string): Promise<Retrieved> {
+  return searchMemories(memory, appId, { agentId, query: input, topK: MAX_MEMORIES_RETRIEVED, versionId: memoriesVersionOf(version) });
+}
+
+/**
+ * The version's answer to `input`: memories first, then its policy (exploring as `exploration` says), a demo, or the fallback. Writes nothing.
+ * `retrieved`: the memories, when the caller searched them already (beside loading the weights).
+ */
+export async function answerInput(a: Answerer, input: string, context: ExecutionContext | undefined, exploration: Exploration, random: () => number, retrieved?: Retrieved): Promise<Answer> {
   const { version, model, ensemble } = a;
-  const retrieved = await searchMemories(a.memory, a.appId, { agentId: a.agentId, query: input, topK: MAX_MEMORIES_RETRIEVED, versionId: memoriesVersionOf(version) });
+  retrieved ??= await retrieve(a.memory, a.appId, a.agentId, version, input);
   const p = predict(model, modelText(input, context, version.params.context_features === true), ensemble);
   const text = (v: unknown) => (typeof v === "string" && v.length > 0 ? v : null);
   // What each retrieved memory could answer as, and the answer (a rule's, or a demo's expected output).
@@ -146,13 +156,13 @@ export async function executeAgent(
   random: () => number = Math.random,
 ): Promise<ExecuteResult> {
   const started = performance.now();
-  const agent = await findAgent(db, req.appId, req.agentId);
-  // A rollout or an experiment may split the traffic of an agent's live version (an explicit version is never routed).
-  const split = req.version === undefined && agent.activeVersionId ? await activeSplit(db, req.appId, agent.id) : undefined;
-  const routed = split ? route(split, req.userId ?? req.input) : null;
+  // The agent and any rollout or experiment splitting its live version's traffic, in one query (an explicit version is never routed).
+  const { agent, split } = await agentWithSplit(db, req.appId, req.agentId);
+  const routed = split && req.version === undefined ? route(split, req.userId ?? req.input) : null;
   const version = routed ? await versionById(db, agent, routed.versionId) : await resolveVersion(db, agent, req.version);
-  const answerer = await answererFor(db, checkpoints, memory, req.appId, agent.id, version);
-  const a = await answerInput(answerer, req.input, req.context, agent.exploration ?? NO_EXPLORATION, random);
+  // The weights and the memories at once.
+  const [answerer, retrieved] = await Promise.all([answererFor(checkpoints, memory, req.appId, agent.id, version), retrieve(memory, req.appId, agent.id, version, req.input)]);
+  const a = await answerInput(answerer, req.input, req.context, agent.exploration ?? NO_EXPLORATION, random, retrieved);
   const result: ExecuteResult = {
     execution_id: newId(),
     output: a.output,

@@ -8,7 +8,9 @@
  */
 import { and, eq } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { trafficSplits } from "../db/schema.ts";
+import { agents, trafficSplits } from "../db/schema.ts";
+import { notFound } from "../errors.ts";
+import type { Agent } from "../agent/versions.ts";
 import { fnv1a, mix32 } from "../model/hash.ts";
 
 export type Split = typeof trafficSplits.$inferSelect;
@@ -23,8 +25,16 @@ export function armOf(split: Pick<Split, "id" | "share">, key: string): Arm {
   return stickyUnit(split.id, key) < split.share ? "treatment" : "control";
 }
 
-export function activeSplit(db: Db, appId: string, agentId: string): Promise<Split | undefined> {
-  return db.query.trafficSplits.findFirst({ where: and(eq(trafficSplits.appId, appId), eq(trafficSplits.agentId, agentId), eq(trafficSplits.status, "active")) });
+/** The agent, and the active rollout or experiment of its traffic if any, in one query (executeAgent's hot path); 404 for an unknown agent. */
+export async function agentWithSplit(db: Db, appId: string, agentId: string): Promise<{ agent: Agent; split: Split | null }> {
+  const [row] = await db
+    .select()
+    .from(agents)
+    .leftJoin(trafficSplits, and(eq(trafficSplits.appId, agents.appId), eq(trafficSplits.agentId, agents.id), eq(trafficSplits.status, "active")))
+    .where(and(eq(agents.appId, appId), eq(agents.id, agentId)))
+    .limit(1);
+  if (!row) throw notFound("agent", agentId);
+  return { agent: row.agents, split: row.agents.activeVersionId ? row.traffic_splits : null };
 }
 
 /** The version that answers, and the route recorded with the execution ("<split id>:<arm>"). */

@@ -8,10 +8,11 @@
  * ends the evaluation, annotates the version's metrics and records the
  * scores as metrics.
  */
-import { and, eq, inArray, lt, sql } from "drizzle-orm";
+import { and, eq, inArray, lt, sql, type SQL } from "drizzle-orm";
 import { z } from "zod";
 import type { Db } from "../db/client.ts";
-import { agentVersions, evaluations, metricPoints, trainingRuns } from "../db/schema.ts";
+import { agentVersions, evaluations, trainingRuns } from "../db/schema.ts";
+import { pointsWhile } from "../metrics/record.ts";
 import { answererFor } from "../agent/execute.ts";
 import { findAgent, versionById, type Version } from "../agent/versions.ts";
 import { findDataset, loadExamples } from "../data/datasets.ts";
@@ -68,9 +69,9 @@ async function baselineFor(deps: EvaluationDeps, version: Version, model: Evalua
 export async function evaluatorsFor(deps: EvaluationDeps, record: Evaluation, suite: StoredSuite): Promise<{ ev: Evaluators; compareLabel: string | null }> {
   const agent = await findAgent(deps.db, record.appId, record.agentId);
   const version = await versionById(deps.db, agent, record.versionId);
-  const main = await answererFor(deps.db, deps.checkpoints, deps.memory, record.appId, agent.id, version);
+  const main = await answererFor(deps.checkpoints, deps.memory, record.appId, agent.id, version);
   const compareVersion = record.compareVersionId ? await versionById(deps.db, agent, record.compareVersionId) : null;
-  const compare = compareVersion ? await answererFor(deps.db, deps.checkpoints, deps.memory, record.appId, agent.id, compareVersion) : null;
+  const compare = compareVersion ? await answererFor(deps.checkpoints, deps.memory, record.appId, agent.id, compareVersion) : null;
   const needsLabels = suite.cases.some((c) => c.expected !== undefined && !c.should_refuse);
   const baseline = needsLabels ? await baselineFor(deps, version, main.model) : null;
   return {
@@ -80,7 +81,7 @@ export async function evaluatorsFor(deps: EvaluationDeps, record: Evaluation, su
 }
 
 /** The statements that end an evaluation with its report (only while `at` holds), for one batch. */
-function finishStatements(db: Db, record: Evaluation, report: Report, at: ReturnType<typeof and>, seq: number, now: number) {
+function finishStatements(db: Db, record: Evaluation, report: Report, at: SQL, seq: number, now: number) {
   const annotation = JSON.stringify({ id: record.id, cases: report.cases, scores: report.scores, at: now });
   const still = sql`EXISTS (SELECT 1 FROM ${evaluations} WHERE ${at})`;
   return [
@@ -88,24 +89,11 @@ function finishStatements(db: Db, record: Evaluation, report: Report, at: Return
       .update(agentVersions)
       .set({ metrics: sql`json_set(${agentVersions.metrics}, '$.evaluation', json(${annotation}))` })
       .where(and(eq(agentVersions.appId, record.appId), eq(agentVersions.id, record.versionId), still)),
-    ...Object.entries(report.scores).map(([name, value]) =>
-      db
-        .insert(metricPoints)
-        .select(
-          db
-            .select({
-              id: sql<number>`NULL`.as("id"),
-              appId: sql<string>`${record.appId}`.as("app_id"),
-              agentId: sql<string>`${record.agentId}`.as("agent_id"),
-              type: sql<"evaluation">`'evaluation'`.as("type"),
-              name: sql<string>`${`evaluation.${name}`}`.as("name"),
-              value: sql<number>`${value}`.as("value"),
-              source: sql<string>`'service'`.as("source"),
-              at: sql<number>`${now}`.as("at"),
-            })
-            .from(evaluations)
-            .where(at),
-        ),
+    ...pointsWhile(
+      db,
+      evaluations,
+      at,
+      Object.entries(report.scores).map(([name, value]) => ({ appId: record.appId, agentId: record.agentId, type: "evaluation" as const, name: `evaluation.${name}`, value, at: now })),
     ),
     db.update(evaluations).set({ status: "succeeded", report, seq, done: record.cases, finishedAt: now, updatedAt: now }).where(at),
   ] as const;
@@ -116,7 +104,7 @@ export async function evaluateInline(deps: EvaluationDeps, record: Evaluation, s
   const { ev, compareLabel } = await evaluatorsFor(deps, record, suite);
   const records = await evaluateCases(ev, suite.cases, 0);
   const report = buildReport(records, suite.criteria, suite.options, ev.embedder.name, compareLabel);
-  const at = and(eq(evaluations.id, record.id), eq(evaluations.seq, 0));
+  const at = and(eq(evaluations.id, record.id), eq(evaluations.seq, 0))!;
   await deps.db.batch(finishStatements(deps.db, record, report, at, 1, deps.now()));
 }
 
@@ -138,7 +126,7 @@ export async function processEvaluationStep(deps: EvaluationDeps, msg: Evaluatio
   const from = (msg.seq - 1) * CASES_PER_STEP;
   const slice = suite.cases.slice(from, from + CASES_PER_STEP);
   const records = await evaluateCases(ev, slice, from);
-  const at = and(eq(evaluations.id, record.id), eq(evaluations.seq, msg.seq - 1));
+  const at = and(eq(evaluations.id, record.id), eq(evaluations.seq, msg.seq - 1))!;
   const now = deps.now();
   if (msg.seq < total) {
     await putJson(deps.checkpoints, keys.evaluationPart(record.appId, record.id, msg.seq), records);

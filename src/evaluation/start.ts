@@ -3,7 +3,7 @@ import { and, desc, eq, lt } from "drizzle-orm";
 import { z } from "zod";
 import type { Db } from "../db/client.ts";
 import { evaluations, EVALUATION_STATUSES } from "../db/schema.ts";
-import { findAgent, resolveVersion, versionById, type Version } from "../agent/versions.ts";
+import { findAgent, resolveVersion, versionById, type Agent, type Version } from "../agent/versions.ts";
 import { previousLive } from "../deploy/history.ts";
 import { findDataset, loadExamples } from "../data/datasets.ts";
 import { conflict, invalidInput, notFound } from "../errors.ts";
@@ -28,8 +28,8 @@ export interface EvaluationRequest {
 }
 
 /** The version compared with: a number, or "previous" (the version live before this one; else the one numbered just below). */
-async function comparedVersion(db: Db, appId: string, agentId: string, version: Version, compareTo: number | "previous"): Promise<Version> {
-  const agent = await findAgent(db, appId, agentId);
+async function comparedVersion(db: Db, agent: Agent, version: Version, compareTo: number | "previous"): Promise<Version> {
+  const { appId, id: agentId } = agent;
   if (compareTo !== "previous") {
     if (compareTo === version.version) throw invalidInput([{ path: "compare_to", message: "compare_to must be another version than the one tested" }]);
     return resolveVersion(db, agent, compareTo);
@@ -52,7 +52,7 @@ async function suiteCases(deps: EvaluationDeps, req: EvaluationRequest): Promise
 export async function startEvaluation(deps: EvaluationDeps, req: EvaluationRequest): Promise<Evaluation> {
   const agent = await findAgent(deps.db, req.appId, req.agentId);
   const version = await resolveVersion(deps.db, agent, req.version);
-  const compare = req.compareTo !== undefined ? await comparedVersion(deps.db, req.appId, agent.id, version, req.compareTo) : null;
+  const compare = req.compareTo !== undefined ? await comparedVersion(deps.db, agent, version, req.compareTo) : null;
   const cases = await suiteCases(deps, req);
   const suite: StoredSuite = { cases, criteria: req.criteria, options: req.options, compare_version_id: compare?.id ?? null };
   const inline = cases.length <= INLINE_CASES;

@@ -4,26 +4,11 @@ import { z } from "zod";
 import { agents, optimizationTrials, OPTIMIZATION_STATUSES } from "../db/schema.ts";
 import { findAgent } from "../agent/versions.ts";
 import { versionNumbers } from "../deploy/versions-view.ts";
-import { findOptimization, startOptimization, type Optimization, type OptimizeDeps } from "../optimize/run.ts";
+import { findOptimization, optimizeDeps, startOptimization, type Optimization } from "../optimize/run.ts";
 import { BudgetSchema, ConstraintsSchema, GoalsSchema, OptimizationPolicySchema } from "../optimize/schedule.ts";
-import type { FunctionContext } from "./registry.ts";
 import { defineFunction } from "./registry.ts";
 import { AgentIdSchema, randomId, randomSeed } from "./common.ts";
-import { Slicer } from "../isolate/slices.ts";
 import type { Db } from "../db/client.ts";
-
-export function optimizeDeps(ctx: Pick<FunctionContext, "env" | "db" | "now">): OptimizeDeps {
-  return {
-    db: ctx.db,
-    datasets: ctx.env.DATASETS,
-    checkpoints: ctx.env.CHECKPOINTS,
-    slicer: new Slicer(),
-    send: async (messages) => {
-      for (let i = 0; i < messages.length; i += 100) await ctx.env.STEPS.sendBatch(messages.slice(i, i + 100).map((body) => ({ body })));
-    },
-    now: ctx.now,
-  };
-}
 
 const OptimizationViewSchema = z.object({
   optimization_id: z.string(),

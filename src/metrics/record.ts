@@ -1,20 +1,20 @@
 /** The service's own metric points, written inside the batch of the event they measure (so a redone step records nothing twice). */
 import { sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { metricPoints, trainingRuns, type METRIC_TYPES } from "../db/schema.ts";
+import { evaluations, metricPoints, trainingRuns, type METRIC_TYPES } from "../db/schema.ts";
 
 export interface ServicePoint {
   appId: string;
   agentId: string;
   type: (typeof METRIC_TYPES)[number];
   name: string;
-  /** A number, or an SQL expression over the run's row. */
+  /** A number, or an SQL expression over the event's row. */
   value: number | SQL;
   at: number;
 }
 
-/** Inserts of `points`, each only while `runHolds` (a condition on training_runs) holds. */
-export function runPoints(db: Db, runHolds: SQL, points: readonly ServicePoint[]) {
+/** Inserts of `points`, each only while `holds` — a condition on the row of `table` that ends the event (a run, an evaluation) — holds. */
+export function pointsWhile(db: Db, table: typeof trainingRuns | typeof evaluations, holds: SQL, points: readonly ServicePoint[]) {
   return points.map((p) =>
     db.insert(metricPoints).select(
       db
@@ -28,8 +28,8 @@ export function runPoints(db: Db, runHolds: SQL, points: readonly ServicePoint[]
           source: sql<string>`'service'`.as("source"),
           at: sql<number>`${p.at}`.as("at"),
         })
-        .from(trainingRuns)
-        .where(runHolds),
+        .from(table)
+        .where(holds),
     ),
   );
 }

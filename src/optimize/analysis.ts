@@ -17,6 +17,8 @@ import type { AgentModel } from "../model/model.ts";
 import type { Example } from "../model/hyper.ts";
 import type { Version } from "../agent/versions.ts";
 import type { Goal } from "./pareto.ts";
+import { z } from "zod";
+import { ReportSchema } from "../evaluation/report.ts";
 
 export interface Analysis {
   executions: number;
@@ -35,6 +37,12 @@ export interface Analysis {
 }
 
 const WINDOW = 2000;
+
+/** What the analysis reads of an evaluation's accuracy details (evaluation/criteria.ts writes them). */
+const AccuracyDetailsSchema = z.object({
+  per_class: z.array(z.object({ class: z.string(), recall: z.number(), support: z.number() })).optional(),
+  most_confused: z.array(z.object({ expected: z.string(), answered: z.string(), count: z.number() })).optional(),
+});
 
 /** The share of an input's hashed features the vocabulary lacks, averaged over `inputs`. */
 function unseenShare(model: AgentModel, inputs: readonly string[]): number {
@@ -76,7 +84,8 @@ export async function analyze(db: Db, checkpoints: R2Bucket, live: Version, mode
     WHERE e.app_id = ${appId} AND e.agent_id = ${agentId} ORDER BY e.created_at DESC LIMIT ${WINDOW}`);
   const successes = success.map((r) => r.s).filter((x): x is number => x !== null).reverse();
   const evaluation = await db.query.evaluations.findFirst({ where: and(eq(evaluations.appId, appId), eq(evaluations.versionId, live.id), eq(evaluations.status, "succeeded")), orderBy: desc(evaluations.createdAt) });
-  const accuracyDetails = (evaluation?.report as { criteria?: { accuracy?: { details?: { per_class?: { class: string; recall: number; support: number }[]; most_confused?: Analysis["failures"]["most_confused"] } } } } | null)?.criteria?.accuracy?.details;
+  const report = ReportSchema.safeParse(evaluation?.report);
+  const accuracyDetails = AccuracyDetailsSchema.safeParse(report.success ? report.data.criteria.accuracy?.details : undefined).data;
   const [{ memories }] = await db.select({ memories: count() }).from(agentMemories).where(and(eq(agentMemories.appId, appId), eq(agentMemories.agentId, agentId)));
   const head = await checkpoints.head(live.checkpointKey);
   const sample = recent.slice(-200).map((e) => e.input);

@@ -28,7 +28,8 @@ import { TrainingConfigSchema, resolveHyper, type Example, type Hyper } from "..
 import { decodeModel, encodeModel, predict, type AgentModel } from "../model/model.ts";
 import { Ensemble } from "../model/ensemble.ts";
 import { getBytes, putBytes } from "../storage/objects.ts";
-import type { Slicer } from "../isolate/slices.ts";
+import { Slicer } from "../isolate/slices.ts";
+import type { Env } from "../env.ts";
 import { checkedPlan } from "../training/plan-run.ts";
 import { createRun } from "../training/runs.ts";
 import type { QueueMessage, TrialMessage } from "../training/messages.ts";
@@ -46,6 +47,20 @@ export interface OptimizeDeps {
   slicer: Slicer;
   send: (messages: QueueMessage[]) => Promise<void>;
   now: () => number;
+}
+
+/** What an optimization needs, from the Worker's bindings. */
+export function optimizeDeps(ctx: { env: Env; db: Db; now: () => number }): OptimizeDeps {
+  return {
+    db: ctx.db,
+    datasets: ctx.env.DATASETS,
+    checkpoints: ctx.env.CHECKPOINTS,
+    slicer: new Slicer(),
+    send: async (messages) => {
+      for (let i = 0; i < messages.length; i += 100) await ctx.env.STEPS.sendBatch(messages.slice(i, i + 100).map((body) => ({ body })));
+    },
+    now: ctx.now,
+  };
 }
 
 export interface OptimizeRequest {

@@ -1,4 +1,7 @@
-/** Queue consumers: training steps, and the dead-letter queue that fails runs whose step kept crashing. */
+/**
+ * The steps queue's consumers: training steps, queued evaluation steps and optimization trials (one queue, told apart by
+ * their message's shape), and the dead-letter queue that fails the run, evaluation or optimization whose step kept crashing.
+ */
 import { database } from "../db/client.ts";
 import { randomId } from "../functions/common.ts";
 import { memoryServices } from "../memory/store.ts";

@@ -2,7 +2,7 @@
 import { and, asc, eq, exists, inArray, lt, sql, type SQL } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { liveChange } from "../deploy/history.ts";
-import { runPoints } from "../metrics/record.ts";
+import { pointsWhile } from "../metrics/record.ts";
 import type { Db } from "../db/client.ts";
 import { agents, datasets, runEpochs, runSteps, trainingRuns, agentVersions, type RunStatus } from "../db/schema.ts";
 import type { EpochMetrics } from "../model/trainer.ts";
@@ -176,7 +176,7 @@ export async function commitFinal(db: Db, runId: string, seq: number, version: N
     .set({ seq, status: "succeeded", versionId: version.id, finishedAt: now, updatedAt: now, lastError: null })
     .where(atPrevious);
   const kind = version.baseVersionId ? "adaptation" : "training";
-  const points = runPoints(db, atPrevious, [
+  const points = pointsWhile(db, trainingRuns, atPrevious, [
     { appId: version.appId, agentId: version.agentId, type: "training", name: `${kind}.duration_ms`, value: sql`${now} - coalesce(${trainingRuns.startedAt}, ${trainingRuns.createdAt})`, at: now },
     { appId: version.appId, agentId: version.agentId, type: "training", name: `${kind}.training_fit_accuracy`, value: version.metrics.training_fit.accuracy, at: now },
     ...(version.metrics.validation ? [{ appId: version.appId, agentId: version.agentId, type: "training" as const, name: `${kind}.validation_accuracy`, value: version.metrics.validation.accuracy, at: now }] : []),

@@ -4,8 +4,7 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import worker from "../../src/index.ts";
 import { database } from "../../src/db/client.ts";
-import { optimizeDeps } from "../../src/functions/optimize.ts";
-import { processTrial, rescueStaleOptimizations, startOptimization } from "../../src/optimize/run.ts";
+import { optimizeDeps, processTrial, rescueStaleOptimizations, startOptimization } from "../../src/optimize/run.ts";
 import type { QueueMessage, TrialMessage } from "../../src/training/messages.ts";
 import { call, countRows, FAQ_TRAIN, waitForRun } from "../helpers.ts";
 
