@@ -15,6 +15,7 @@ import { evaluationDeps, rescueStaleEvaluations } from "./evaluation/job.ts";
 import { checkActiveSplits } from "./deploy/splits.ts";
 import { optimizeDueAgents } from "./optimize/schedule.ts";
 import { optimizeDeps, rescueStaleOptimizations } from "./optimize/run.ts";
+import { sweepCache } from "./agent/cache.ts";
 import { DEFAULT_METRICS_RAW_DAYS, rollUpMetrics } from "./metrics/retention.ts";
 
 const app = createApp();
@@ -79,6 +80,10 @@ export default {
     await task("metric roll-ups", async () => {
       const rolled = await rollUpMetrics(env.DB, Date.now() - setting(env.METRICS_RAW_DAYS, DEFAULT_METRICS_RAW_DAYS) * DAY_MS);
       return rolled > 0 ? { rolled_up: rolled } : undefined;
+    });
+    await task("execution cache upkeep", async () => {
+      const swept = await sweepCache(deps.db, Date.now());
+      return swept > 0 ? { expired_entries: swept } : undefined;
     });
     await task("memory upkeep", async () => {
       const report = await upkeep(memoryServices(env, () => randomId("mem")));

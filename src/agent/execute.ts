@@ -17,7 +17,9 @@
  */
 import type { Db } from "../db/client.ts";
 import { executions } from "../db/schema.ts";
-import type { ExecutionTrace } from "../model/trace.ts";
+import { ExecutionTraceSchema, type ExecutionTrace } from "../model/trace.ts";
+import { z } from "zod";
+import { cacheKey, cacheOn, readCache, writeCache, type CacheAddress } from "./cache.ts";
 import { predict } from "../model/model.ts";
 import { actionDistribution, chooseAction, NO_EXPLORATION } from "../model/policy.ts";
 import { modelText, type ExecutionContext } from "../model/context.ts";
@@ -62,6 +64,8 @@ export interface ExecuteResult {
   version: number;
   latency_ms: number;
   memories_used: { id: string; memory_type: string; score: number; similarity: number }[];
+  /** Answered from the execution cache (agent/cache.ts). */
+  cached: boolean;
 }
 
 /** A version ready to answer: its weights loaded. */
@@ -75,7 +79,7 @@ export interface Answerer {
 }
 
 /** What answered an input, and what the execution log needs. */
-export interface Answer extends Omit<ExecuteResult, "execution_id" | "version" | "latency_ms"> {
+export interface Answer extends Omit<ExecuteResult, "execution_id" | "version" | "latency_ms" | "cached"> {
   /** The network's top class and its calibrated probability (whatever answered). */
   top: number;
   topConfidence: number;
@@ -83,6 +87,22 @@ export interface Answer extends Omit<ExecuteResult, "execution_id" | "version" |
   propensity: number | null;
   trace: ExecutionTrace;
 }
+
+/** An answer as the execution cache keeps it (never an explored one). */
+const CachedAnswerSchema = z.object({
+  output: z.string(),
+  confidence: z.number(),
+  class: z.string(),
+  fallback: z.boolean(),
+  source: z.enum(["rule", "model", "demo", "fallback"]),
+  explored: z.literal(false),
+  memories_used: z.array(z.object({ id: z.string(), memory_type: z.string(), score: z.number(), similarity: z.number() })),
+  top: z.number().int(),
+  topConfidence: z.number(),
+  action: z.number().int().nullable(),
+  propensity: z.number().nullable(),
+  trace: ExecutionTraceSchema,
+});
 
 export async function answererFor(checkpoints: R2Bucket, memory: MemoryServices, appId: string, agentId: string, version: Version): Promise<Answerer> {
   const { model, ensemble } = await loadModel(checkpoints, version);
@@ -160,9 +180,16 @@ export async function executeAgent(
   const { agent, split } = await agentWithSplit(db, req.appId, req.agentId);
   const routed = split && req.version === undefined ? route(split, req.userId ?? req.input) : null;
   const version = routed ? await versionById(db, agent, routed.versionId) : await resolveVersion(db, agent, req.version);
-  // The weights and the memories at once.
-  const [answerer, retrieved] = await Promise.all([answererFor(checkpoints, memory, req.appId, agent.id, version), retrieve(memory, req.appId, agent.id, version, req.input)]);
-  const a = await answerInput(answerer, req.input, req.context, agent.exploration ?? NO_EXPLORATION, random, retrieved);
+  const caching = cacheOn(agent.executionCache, agent.exploration) ? agent.executionCache : null;
+  const at: CacheAddress | null = caching && { appId: req.appId, agentId: agent.id, versionId: version.id, key: cacheKey(req.input, req.context, version.params.context_features === true) };
+  const stored = at && caching ? CachedAnswerSchema.safeParse(await readCache(db, at, caching.ttl_seconds, Date.now())) : null;
+  let a: Answer;
+  if (stored?.success) a = stored.data;
+  else {
+    // The weights and the memories at once.
+    const [answerer, retrieved] = await Promise.all([answererFor(checkpoints, memory, req.appId, agent.id, version), retrieve(memory, req.appId, agent.id, version, req.input)]);
+    a = await answerInput(answerer, req.input, req.context, agent.exploration ?? NO_EXPLORATION, random, retrieved);
+  }
   const result: ExecuteResult = {
     execution_id: newId(),
     output: a.output,
@@ -174,8 +201,10 @@ export async function executeAgent(
     version: version.version,
     latency_ms: performance.now() - started,
     memories_used: a.memories_used,
+    cached: stored?.success === true,
   };
-  await db.insert(executions).values({
+  const now = Date.now();
+  const record = db.insert(executions).values({
     id: result.execution_id,
     appId: req.appId,
     agentId: agent.id,
@@ -194,7 +223,11 @@ export async function executeAgent(
     trace: a.trace,
     userId: req.userId ?? null,
     route: routed?.route ?? null,
-    createdAt: Date.now(),
+    cached: result.cached,
+    createdAt: now,
   });
+  // A fresh answer is stored with its record (never an explored one: cacheOn keeps exploring agents out).
+  if (at && !result.cached && !a.explored) await db.batch([record, writeCache(db, at, { ...a }, now)]);
+  else await record;
   return result;
 }

@@ -32,6 +32,8 @@ export const agents = sqliteTable(
     adaptationPolicy: text("adaptation_policy", { mode: "json" }).$type<AdaptationPolicy>(),
     /** When the cron optimizes the agent (src/optimize/schedule.ts). */
     optimizationSchedule: text("optimization_schedule", { mode: "json" }).$type<Record<string, unknown>>(),
+    /** The execution cache (src/agent/cache.ts): how long an answer is reused for the same normalized input; null, off. */
+    executionCache: text("execution_cache", { mode: "json" }).$type<{ ttl_seconds: number }>(),
     createdAt: createdAt(),
     updatedAt: integer("updated_at").notNull(),
   },
@@ -240,6 +242,8 @@ export const executions = sqliteTable(
     userId: text("user_id"),
     /** The rollout or experiment that routed it, and its arm: "exp_…:treatment", "rol_…:control". */
     route: text("route"),
+    /** Answered from the execution cache (the answer a version gave the same normalized input within the TTL). */
+    cached: integer("cached", { mode: "boolean" }).notNull().default(false),
     createdAt: createdAt(),
   },
   (t) => [index("executions_by_agent").on(t.appId, t.agentId, t.createdAt), index("executions_by_route").on(t.appId, t.route)],
@@ -570,4 +574,26 @@ export const optimizationTrials = sqliteTable(
     finishedAt: integer("finished_at"),
   },
   (t) => [primaryKey({ columns: [t.optimizationId, t.rung, t.idx] })],
+);
+
+/**
+ * The execution cache: a version's answer to a normalized input, reused while
+ * it is younger than the agent's TTL. Triggers (migration 0012) empty an
+ * agent's entries when its live version changes and when its memories change
+ * (what a rule, a correction or a demo answers), so no entry outlives what
+ * made it.
+ */
+export const executionCache = sqliteTable(
+  "execution_cache",
+  {
+    appId: text("app_id").notNull(),
+    agentId: text("agent_id").notNull(),
+    versionId: text("version_id").notNull(),
+    /** The input as the network and the local embedder see it (its tokens), and the context when the version reads it. */
+    key: text("key").notNull(),
+    /** What the execution log needs to record a hit as the original answer. */
+    answer: text("answer", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.appId, t.agentId, t.versionId, t.key] }), index("execution_cache_by_age").on(t.createdAt)],
 );

@@ -8,7 +8,7 @@ export const executeAgent = defineFunction({
   name: "executeAgent",
   summary: "Answer an input with the agent's active (or a given) version",
   description:
-    "Retrieves the agent's relevant memories, then answers with a matching trusted procedural rule, else the trained network's class when its calibrated confidence clears the version's threshold, else the nearest demo when similar enough, else an explicit fallback. Each execution is recorded with its latency and the memories it used.",
+    "Retrieves the agent's relevant memories, then answers with a matching trusted procedural rule, else the trained network's class when its calibrated confidence clears the version's threshold, else the nearest demo when similar enough, else an explicit fallback. Each execution is recorded with its latency and the memories it used. With an execution cache (configureAgent), an answer this version gave the same normalized input within the TTL is reused (cached: true).",
   input: z
     .object({
       agent_id: AgentIdSchema,
@@ -29,6 +29,7 @@ export const executeAgent = defineFunction({
     version: z.number().int(),
     latency_ms: z.number(),
     memories_used: z.array(z.object({ id: z.string(), memory_type: z.string(), score: z.number(), similarity: z.number() })).describe("Memories retrieved for this input, best first"),
+    cached: z.boolean().describe("Answered from the agent's execution cache (configureAgent execution_cache): the answer this version gave the same normalized input within the TTL"),
   }),
   status: 200,
   async handler(ctx, input) {
