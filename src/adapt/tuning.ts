@@ -10,12 +10,11 @@
  * replay costs one prediction per row and a few hundred cheap evaluations.
  */
 import { liveChange } from "../deploy/history.ts";
-import { and, eq, sql } from "drizzle-orm";
-import type { Db } from "../db/client.ts";
-import { adaptations, agents, agentVersions, trainingRuns } from "../db/schema.ts";
-import type { Env } from "../env.ts";
+import { tunedVersionInserts } from "./tuned-version.ts";
+import { and, eq } from "drizzle-orm";
+import { adaptations, agents } from "../db/schema.ts";
 import { conflict } from "../errors.ts";
-import { findAgent, loadModel, memoriesVersionOf, resolveVersion } from "../agent/versions.ts";
+import { findAgent, loadModel, resolveVersion } from "../agent/versions.ts";
 import { executionSettings, type ExecutionSettings } from "../agent/decide.ts";
 import { predict } from "../model/model.ts";
 import { modelText } from "../model/context.ts";
@@ -85,40 +84,19 @@ export async function tunePerformance(deps: StartDeps, req: Omit<StartRequest, "
   const reason = `${gate.reason} (chosen on the rows learned from: ${settingsText(chosen.settings)}, estimated ${chosen.value.toFixed(4)} against ${chosen.current.toFixed(4)} for the current settings)`;
   const candidateGate = { ...gate, reason };
   const params = { ...live.params, ...chosen.settings };
+  const tuned = tunedVersionInserts(db, {
+    appId: req.appId,
+    agentId: agent.id,
+    live,
+    baseRun,
+    runId,
+    kind: "performance_tuning",
+    params,
+    metrics: { ...live.metrics, adaptation: { id: adaptationId, strategy: "performance_tuning", base_version: live.version, gate: candidateGate } },
+    now,
+  });
   await db.batch([
-    db.insert(trainingRuns).values({
-      id: runId,
-      appId: req.appId,
-      agentId: agent.id,
-      status: "succeeded",
-      trainingType: "performance_tuning",
-      datasetId: baseRun.datasetId,
-      config: baseRun.config,
-      plan: { ...baseRun.plan, train_steps: 0, total_steps: 1 },
-      seq: 1,
-      trainingDone: true,
-      versionId,
-      createdAt: now,
-      startedAt: now,
-      finishedAt: now,
-      updatedAt: now,
-    }),
-    db.insert(agentVersions).values({
-      id: versionId,
-      appId: req.appId,
-      agentId: agent.id,
-      version: sql<number>`(SELECT COALESCE(MAX(${agentVersions.version}), 0) + 1 FROM ${agentVersions} WHERE ${agentVersions.appId} = ${req.appId} AND ${agentVersions.agentId} = ${agent.id})`,
-      runId,
-      checkpointKey: live.checkpointKey,
-      classes: live.classes,
-      params,
-      metrics: { ...live.metrics, adaptation: { id: adaptationId, strategy: "performance_tuning", base_version: live.version, gate: candidateGate } },
-      kind: "performance_tuning",
-      baseVersionId: live.id,
-      // The same network: the same learned patterns and demos.
-      memoriesVersionId: memoriesVersionOf(live),
-      createdAt: now,
-    }),
+    ...tuned.inserts,
     db.insert(adaptations).values({ ...record, runId, candidateVersionId: versionId, gate: candidateGate, status: gate.promoted ? "promoted" : "candidate" }),
     ...(gate.promoted
       ? liveChange(db, {

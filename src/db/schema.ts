@@ -187,6 +187,8 @@ export interface VersionMetrics {
   temperature: { value: number; fitted_on: string | null };
   /** An adapted version: its adaptation and the safety gate's verdict. */
   adaptation?: { id: string; strategy: string; base_version: number; gate: GateReport };
+  /** A version an optimization made without training (context pruning): the optimization and why. */
+  optimization?: { id: string; technique: string; base_version: number; reason: string };
   /** Its latest evaluation (testAgent): the scores per criterion. */
   evaluation?: { id: string; cases: number; scores: Record<string, number>; at: number };
 }
@@ -398,7 +400,7 @@ export const vectorGenerations = sqliteTable(
   (t) => [primaryKey({ columns: [t.appId, t.agentId] })],
 );
 
-export const DEPLOY_ACTIONS = ["train", "adaptation", "promote", "rollback", "rollout", "experiment"] as const;
+export const DEPLOY_ACTIONS = ["train", "adaptation", "promote", "rollback", "rollout", "experiment", "optimization"] as const;
 
 /** Every change of an agent's live version: who made it, how and why. */
 export const deployments = sqliteTable(

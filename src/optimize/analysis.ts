@@ -5,8 +5,9 @@
  * answered), cost (ensemble size, version bytes, memories, tokens), drift
  * (the share of recent inputs' features the vocabulary does not know, against
  * the training data's; confidence and success trends), and which goal is
- * furthest from good. Bounded: the newest 2,000 executions, 200 inputs for
- * drift.
+ * furthest from good; what the execution cache would have done on recorded
+ * traffic, and context pruning (context.ts). Bounded: the newest 2,000
+ * executions, 200 inputs for drift, 5,000 for the cache.
  */
 import { and, count, desc, eq, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
@@ -15,8 +16,10 @@ import { successSql } from "../feedback/sql.ts";
 import { countRows as hashedRows, toVocabularyRows } from "../model/features.ts";
 import type { AgentModel } from "../model/model.ts";
 import type { Example } from "../model/hyper.ts";
-import type { Version } from "../agent/versions.ts";
-import type { Goal } from "./pareto.ts";
+import type { Agent, Version } from "../agent/versions.ts";
+import { estimateOnTraffic, type CacheEstimate } from "../agent/cache-estimate.ts";
+import type { Constraints, Goal } from "./pareto.ts";
+import { pruneContext, type ContextPruning } from "./context.ts";
 import { z } from "zod";
 import { ReportSchema } from "../evaluation/report.ts";
 
@@ -34,7 +37,14 @@ export interface Analysis {
   cost: { ensemble_members: number; version_bytes: number | null; memories: number; tokens: number; cost_usd: number; vocabulary_rows: number };
   drift: { unseen_features_recent: number | null; unseen_features_training: number; drift: number | null; confidence: { older: number | null; newer: number | null } };
   furthest_goal: { goal: Goal; gap: number; why: string };
+  /** The execution cache replayed over the live version's recorded traffic at each of CACHE_TTLS, and whether it is on. */
+  caching: { ttl_seconds: number | null; estimates: CacheEstimate[] };
+  /** How many memories executions read, tuned on logged executions with feedback (context.ts). */
+  context_pruning: ContextPruning;
 }
+
+/** The TTLs the analysis replays the execution cache at (a minute, ten, an hour, a day). */
+export const CACHE_TTLS = [60, 600, 3600, 86_400];
 
 const WINDOW = 2000;
 
@@ -64,7 +74,15 @@ const half = (xs: number[]) => {
   return { older: mean(xs.slice(0, mid)), newer: mean(xs.slice(mid)) };
 };
 
-export async function analyze(db: Db, checkpoints: R2Bucket, live: Version, model: AgentModel, training: readonly Example[]): Promise<Analysis> {
+export async function analyze(
+  db: Db,
+  checkpoints: R2Bucket,
+  agent: Agent,
+  live: Version,
+  model: AgentModel,
+  training: readonly Example[],
+  request: { goals: readonly Goal[]; constraints: Constraints },
+): Promise<Analysis> {
   const { appId, agentId } = live;
   const recent = await db
     .select({ input: executions.input, source: executions.source, latency: executions.latencyMs, confidence: executions.confidence, fallback: executions.fallback, tokens: executions.tokens, cost: executions.costUsd })
@@ -93,7 +111,7 @@ export async function analyze(db: Db, checkpoints: R2Bucket, live: Version, mode
   const unseenRecent = sample.length > 0 ? unseenShare(model, sample) : null;
   const unseenTraining = unseenShare(model, trainingSample);
   const fallbackShare = recent.length > 0 ? recent.filter((e) => e.fallback).length / recent.length : null;
-  const analysis: Omit<Analysis, "furthest_goal"> = {
+  const analysis: Omit<Analysis, "furthest_goal" | "caching" | "context_pruning"> = {
     executions: recent.length,
     failures: {
       fallback_share: fallbackShare,
@@ -114,11 +132,13 @@ export async function analyze(db: Db, checkpoints: R2Bucket, live: Version, mode
     },
     drift: { unseen_features_recent: unseenRecent, unseen_features_training: unseenTraining, drift: unseenRecent === null ? null : unseenRecent - unseenTraining, confidence: half(recent.map((e) => e.confidence)) },
   };
-  return { ...analysis, furthest_goal: furthest(analysis, live) };
+  const estimates = await estimateOnTraffic(db, { appId, agentId, versionId: live.id, contextFeatures: live.params.context_features === true }, CACHE_TTLS);
+  const contextPruning = await pruneContext(db, checkpoints, agent, live, request.goals, request.constraints);
+  return { ...analysis, furthest_goal: furthest(analysis, live), caching: { ttl_seconds: agent.executionCache?.ttl_seconds ?? null, estimates }, context_pruning: contextPruning };
 }
 
 /** How far each goal is from good (0 good … 1 bad), and the worst with its reason. */
-function furthest(a: Omit<Analysis, "furthest_goal">, live: Version): Analysis["furthest_goal"] {
+function furthest(a: Omit<Analysis, "furthest_goal" | "caching" | "context_pruning">, live: Version): Analysis["furthest_goal"] {
   const observed = a.failures.feedback_success.newer ?? live.metrics.evaluation?.scores.accuracy ?? live.metrics.validation?.accuracy ?? null;
   const p95 = Math.max(0, ...a.latency_by_source.map((l) => l.p95_ms));
   const gaps: { goal: Goal; gap: number; why: string }[] = [

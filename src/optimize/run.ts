@@ -14,9 +14,15 @@
  * (pareto.ts) is recorded: the winner, if any, trains on all the data as a
  * run of its own — a candidate version, or live with auto_apply.
  */
-import { and, asc, eq, sql } from "drizzle-orm";
+import { and, asc, eq, isNull, sql } from "drizzle-orm";
+import { z } from "zod";
 import type { Db } from "../db/client.ts";
-import { optimizations, optimizationTrials, trainingRuns } from "../db/schema.ts";
+import { agents, agentVersions, optimizations, optimizationTrials, trainingRuns } from "../db/schema.ts";
+import { CacheEstimateSchema } from "../agent/cache-estimate.ts";
+import { liveChange } from "../deploy/history.ts";
+import { tunedVersionInserts } from "../adapt/tuned-version.ts";
+import { cachingDecision } from "./caching.ts";
+import { ContextPruningSchema, type ContextPruning } from "./context.ts";
 import { findAgent, loadModel, resolveVersion } from "../agent/versions.ts";
 import { loadExamples } from "../data/datasets.ts";
 import { canonicalJsonl, parseCanonicalJsonl } from "../data/examples.ts";
@@ -103,7 +109,7 @@ export async function startOptimization(deps: OptimizeDeps, req: OptimizeRequest
   if (!baseRun) throw conflict("no_version", `the training run of version ${live.version} is gone; train the agent again`);
   const examples = await loadExamples(deps.datasets, req.appId, baseRun.datasetId);
   const { model } = await loadModel(deps.checkpoints, live);
-  const analysis = await analyze(deps.db, deps.checkpoints, live, model, examples);
+  const analysis = await analyze(deps.db, deps.checkpoints, agent, live, model, examples, req);
   const now = deps.now();
   const search = examples.filter((e) => !inFinalCheck(e));
   const finalCheck = examples.filter(inFinalCheck);
@@ -138,7 +144,19 @@ export async function startOptimization(deps: OptimizeDeps, req: OptimizeRequest
     const missing = `the live version trained on ${examples.length} examples (${finalCheck.length} would be the final check); a search needs at least ${MIN_EXAMPLES}, with at least ${MIN_FINAL_CHECK} in the final check: add training data`;
     // Inserted active first, like any optimization: the unique index keeps overlapping starts (two cron ticks) to one.
     await insert([]);
-    await deps.db.update(optimizations).set({ status: "succeeded", report: { applied: null, reason: `nothing searched: ${missing}`, missing }, finishedAt: now }).where(eq(optimizations.id, req.id));
+    const side = await sideTechniques(deps, row, stored, false, now);
+    await deps.db.batch([
+      deps.db
+        .update(optimizations)
+        .set({
+          status: "succeeded",
+          runId: side.context?.runId ?? null,
+          report: { applied: side.context?.applied ?? null, reason: `no configuration searched: ${missing}`, missing, techniques: side.report },
+          finishedAt: now,
+        })
+        .where(eq(optimizations.id, req.id)),
+      ...side.statements,
+    ]);
     return (await deps.db.query.optimizations.findFirst({ where: eq(optimizations.id, req.id) }))!;
   }
   await putBytes(deps.checkpoints, stored.search_key, new TextEncoder().encode(canonicalJsonl(search)), "application/x-ndjson");
@@ -288,6 +306,79 @@ function candidateOf(name: string, m: Measured): Candidate {
 
 const FINAL_NAMES = ["searched configuration", "current configuration", "size ladder's pick", "speed ladder's pick"];
 
+/** What decide reads back of the analysis: the cache's replays and context pruning. */
+const StoredTechniquesSchema = z.object({
+  caching: z.object({ ttl_seconds: z.number().nullable(), estimates: z.array(CacheEstimateSchema) }),
+  context_pruning: ContextPruningSchema,
+});
+
+/**
+ * Context pruning that passed its held-out check becomes a version of its own
+ * when no network won (a new network's settings are its own to tune): the live
+ * network with the chosen settings — a candidate, or live with auto_apply.
+ */
+async function contextVersion(deps: OptimizeDeps, opt: Optimization, stored: Stored, pruning: ContextPruning, now: number) {
+  if (pruning.status !== "measured" || !pruning.passed) return null;
+  const live = await deps.db.query.agentVersions.findFirst({ where: eq(agentVersions.id, opt.baseVersionId) });
+  const baseRun = await deps.db.query.trainingRuns.findFirst({ where: eq(trainingRuns.id, stored.base_run) });
+  if (!live || !baseRun) return null;
+  const runId = `run_ctx_${opt.id.slice(4)}`;
+  const tuned = tunedVersionInserts(deps.db, {
+    appId: opt.appId,
+    agentId: opt.agentId,
+    live,
+    baseRun,
+    runId,
+    kind: "context_pruning",
+    params: { ...live.params, ...pruning.chosen },
+    metrics: { ...live.metrics, optimization: { id: opt.id, technique: "context_pruning", base_version: live.version, reason: pruning.reason } },
+    now,
+  });
+  const statements = [
+    ...tuned.inserts.map((i) => i.onConflictDoNothing()),
+    ...(stored.auto_apply
+      ? liveChange(deps.db, {
+          appId: opt.appId,
+          agentId: opt.agentId,
+          toVersionId: tuned.versionId,
+          action: "optimization",
+          actor: opt.trigger,
+          reason: `optimization ${opt.id} (context pruning): ${pruning.reason}`,
+          recordId: `dep_${tuned.versionId}`,
+          now,
+          whileLive: live.id,
+        })
+      : []),
+  ];
+  const settings = `memories_per_execution ${pruning.chosen.memories_per_execution}, demo_min_similarity ${pruning.chosen.demo_min_similarity}`;
+  return { runId, statements, applied: `run ${runId} made the live network with ${settings} a ${stored.auto_apply ? "live version (auto_apply)" : "candidate version"}` };
+}
+
+/**
+ * The techniques that need no training (context pruning, the caching
+ * strategy), judged on what the analysis measured: their part of the report,
+ * and the statements that apply them (batched with the optimization's end).
+ */
+async function sideTechniques(deps: OptimizeDeps, opt: Optimization, stored: Stored, networkWon: boolean, now: number) {
+  const techniques = StoredTechniquesSchema.safeParse(opt.analysis);
+  if (!techniques.success) return { report: {}, statements: [], context: null };
+  const caching = cachingDecision(techniques.data.caching, stored.goals, stored.auto_apply);
+  const pruning = techniques.data.context_pruning;
+  const context = networkWon ? null : await contextVersion(deps, opt, stored, pruning, now);
+  const switchOn =
+    caching.apply && caching.recommended
+      ? [deps.db.update(agents).set({ executionCache: { ttl_seconds: caching.recommended.ttl_seconds }, updatedAt: now }).where(and(eq(agents.appId, opt.appId), eq(agents.id, opt.agentId), isNull(agents.executionCache)))]
+      : [];
+  return {
+    report: {
+      context_pruning: pruning.status === "measured" ? { ...pruning, applied: context?.applied ?? (pruning.passed && networkWon ? "not applied: a new network won, and its settings are its own to tune" : null) } : pruning,
+      caching: { ...caching, estimates: techniques.data.caching.estimates },
+    },
+    statements: [...(context?.statements ?? []), ...switchOn],
+    context,
+  };
+}
+
 async function decide(deps: OptimizeDeps, opt: Optimization, stored: Stored, rows: (typeof optimizationTrials.$inferSelect)[]): Promise<void> {
   const measured = rows.map((r) => ({ row: r, m: r.measures as { version: Measured; int8: Measured } }));
   const current = measured.find((x) => x.row.idx === 1)!;
@@ -341,6 +432,12 @@ async function decide(deps: OptimizeDeps, opt: Optimization, stored: Stored, row
       reason = `${verdict.reason}; but it cannot run as a Worker run: ${e instanceof Error ? e.message : String(e)}`;
     }
   }
+  const side = await sideTechniques(deps, opt, stored, verdict.chosen !== null, now);
+  if (side.context) {
+    runId = side.context.runId;
+    applied = side.context.applied;
+    reason = `${reason}; context pruning passed its held-out check instead`;
+  }
   const report = {
     goals: stored.goals,
     constraints: stored.constraints,
@@ -351,14 +448,17 @@ async function decide(deps: OptimizeDeps, opt: Optimization, stored: Stored, row
       hyperparameter_tuning: `successive halving over ${stored.budget.trials} configurations, rungs of ${stored.budgets.join(", ")} epochs, ranked on the search set's validation split`,
       model_compression: "the size ladder (fewer vocabulary rows, a smaller dim) and int8 versions (config.version_precision: a scale per row), measured on the final check",
       latency: "the speed ladder (fewer character and word n-grams, narrower layers)",
+      ...side.report,
       prompt_optimization: "not applicable: the agent answers with the local model",
     },
     trials: await deps.db.select({ rung: optimizationTrials.rung, idx: optimizationTrials.idx, config: optimizationTrials.config, epochs: optimizationTrials.epochs, score: optimizationTrials.score }).from(optimizationTrials).where(eq(optimizationTrials.optimizationId, opt.id)),
   };
   const [ended] = await deps.db.batch([
     deps.db.update(optimizations).set({ status: "succeeded", report, runId, finishedAt: now, updatedAt: now }).where(and(eq(optimizations.id, opt.id), eq(optimizations.status, "comparing"))),
+    ...side.statements,
   ]);
-  if (ended.meta.changes > 0 && runId) await deps.send([{ run_id: runId, seq: 1 }]);
+  // A network winner trains as a queued run (a tuned version needs no training).
+  if (ended.meta.changes > 0 && runId && !side.context) await deps.send([{ run_id: runId, seq: 1 }]);
 }
 
 /**

@@ -98,7 +98,6 @@ export async function processStep(deps: StepDeps, msg: StepMessage, attempt = 1)
 
 async function trainingStep(deps: StepDeps, run: Run, msg: StepMessage): Promise<StepOutcome> {
   const started = deps.now();
-  const hyper = run.config;
   const { prepared } = await runData(deps, run);
   const { state, report, previousBest } = await trainFromCheckpoint(deps, run, prepared, msg.seq);
   await deps.crash?.("before-checkpoint", msg);
