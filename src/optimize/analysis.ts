@@ -2,7 +2,7 @@
  * analyzeAndOptimize's analysis: from what the service recorded, where the
  * agent falls short. Failures (fallback answers, the latest evaluation's
  * weak classes and confused pairs, feedback success), speed (latency by what
- * answered), cost (ensemble size, version bytes, memories, tokens), drift
+ * answered, the execution cache apart), cost (ensemble size, version bytes, memories, tokens), drift
  * (the share of recent inputs' features the vocabulary does not know, against
  * the training data's; confidence and success trends), and which goal is
  * furthest from good; what the execution cache would have done on recorded
@@ -85,14 +85,18 @@ export async function analyze(
 ): Promise<Analysis> {
   const { appId, agentId } = live;
   const recent = await db
-    .select({ input: executions.input, source: executions.source, latency: executions.latencyMs, confidence: executions.confidence, fallback: executions.fallback, tokens: executions.tokens, cost: executions.costUsd })
+    .select({ input: executions.input, source: executions.source, latency: executions.latencyMs, confidence: executions.confidence, fallback: executions.fallback, tokens: executions.tokens, cost: executions.costUsd, cached: executions.cached })
     .from(executions)
     .where(and(eq(executions.appId, appId), eq(executions.agentId, agentId)))
     .orderBy(desc(executions.createdAt), desc(executions.id))
     .limit(WINDOW);
   recent.reverse();
   const bySource = new Map<string, number[]>();
-  for (const e of recent) bySource.set(e.source, [...(bySource.get(e.source) ?? []), e.latency]);
+  // Answers from the execution cache are their own source: they cost what a lookup costs, whatever first answered.
+  for (const e of recent) {
+    const source = e.cached ? "cache" : e.source;
+    bySource.set(source, [...(bySource.get(source) ?? []), e.latency]);
+  }
   const latency = [...bySource.entries()].map(([source, xs]) => {
     const sorted = [...xs].sort((a, b) => a - b);
     return { source, n: xs.length, mean_ms: xs.reduce((s, x) => s + x, 0) / xs.length, p95_ms: sorted[Math.min(sorted.length - 1, Math.ceil(0.95 * sorted.length) - 1)] };
