@@ -53,6 +53,8 @@ export default defineConfig({
           exclude: ["test/node/**"],
           setupFiles: ["./test/setup.ts"],
           testTimeout: 60_000,
+          // obscenity ships CommonJS behind an ESM wrapper: bundled for the test runner as wrangler's esbuild bundles it for the Worker.
+          deps: { optimizer: { ssr: { enabled: true, include: ["obscenity"] } } },
         },
       },
       {

@@ -10,15 +10,18 @@ import type { z } from "zod";
 export interface Issue {
   path: string;
   message: string;
+  /** A machine-readable reason where one applies (the data quality codes: missing_field, empty_input, too_long). */
+  code?: string;
 }
 
 /**
  * - invalid: the request cannot be carried out as sent (fields named in `issues`);
  * - not_found: the id is unknown, or belongs to another app;
  * - conflict: the request is valid but the current state forbids it;
- * - unavailable: a part of the platform failed; retrying later may succeed.
+ * - unavailable: a part of the platform failed; retrying later may succeed;
+ * - rejected: the request is well-formed but what it carries fails a check (the data quality gate).
  */
-export type ErrorKind = "invalid" | "not_found" | "conflict" | "unavailable";
+export type ErrorKind = "invalid" | "not_found" | "conflict" | "unavailable" | "rejected";
 
 export class DomainError extends Error {
   readonly kind: ErrorKind;

@@ -20,6 +20,8 @@ import { executions } from "../db/schema.ts";
 import { ExecutionTraceSchema, type ExecutionTrace } from "../model/trace.ts";
 import { z } from "zod";
 import { cacheKey, cacheOn, readCache, writeCache, type CacheAddress } from "./cache.ts";
+import { scrub, scrubberOf, type Scrubber } from "../pii/policy.ts";
+import { sha256Hex } from "../storage/objects.ts";
 import { predict } from "../model/model.ts";
 import { actionDistribution, chooseAction, NO_EXPLORATION } from "../model/policy.ts";
 import { modelText, type ExecutionContext } from "../model/context.ts";
@@ -167,6 +169,17 @@ export async function answerInput(a: Answerer, input: string, context: Execution
   };
 }
 
+/** The input, output and context as the execution log may keep them. */
+async function loggedTexts(scrubber: Scrubber | null, input: string, output: string, context: ExecutionContext | undefined) {
+  if (!scrubber?.policy.apply_to.executions) return { input, output, context: context ?? null };
+  const text = async (t: string) => {
+    const r = await scrub(scrubber, t);
+    return r.text ?? `<dropped: ${[...new Set(r.found)].join(", ")}>`;
+  };
+  const ctx = context ? Object.fromEntries(await Promise.all(Object.entries(context).map(async ([k, v]) => [k, typeof v === "string" ? await text(v) : v] as const))) : null;
+  return { input: await text(input), output: await text(output), context: ctx };
+}
+
 export async function executeAgent(
   db: Db,
   checkpoints: R2Bucket,
@@ -177,11 +190,12 @@ export async function executeAgent(
 ): Promise<ExecuteResult> {
   const started = performance.now();
   // The agent and any rollout or experiment splitting its live version's traffic, in one query (an explicit version is never routed).
-  const { agent, split } = await agentWithSplit(db, req.appId, req.agentId);
+  const { agent, split, pii } = await agentWithSplit(db, req.appId, req.agentId);
   const routed = split && req.version === undefined ? route(split, req.userId ?? req.input) : null;
   const version = routed ? await versionById(db, agent, routed.versionId) : await resolveVersion(db, agent, req.version);
   const caching = cacheOn(agent.executionCache, agent.exploration) ? agent.executionCache : null;
-  const at: CacheAddress | null = caching && { appId: req.appId, agentId: agent.id, versionId: version.id, key: cacheKey(req.input, req.context, version.params.context_features === true) };
+  // The key is a digest of the normalized input: no input is stored in the cache, whatever the PII policy.
+  const at: CacheAddress | null = caching && { appId: req.appId, agentId: agent.id, versionId: version.id, key: await sha256Hex(new TextEncoder().encode(cacheKey(req.input, req.context, version.params.context_features === true))) };
   const stored = at && caching ? CachedAnswerSchema.safeParse(await readCache(db, at, caching.ttl_seconds, Date.now())) : null;
   let a: Answer;
   if (stored?.success) a = stored.data;
@@ -204,13 +218,15 @@ export async function executeAgent(
     cached: stored?.success === true,
   };
   const now = Date.now();
+  // What is logged: scrubbed when the app's PII policy covers execution logs (the answer above used the raw input).
+  const logged = await loggedTexts(await scrubberOf(pii), req.input, result.output, req.context);
   const record = db.insert(executions).values({
     id: result.execution_id,
     appId: req.appId,
     agentId: agent.id,
     versionId: version.id,
-    input: req.input,
-    output: result.output,
+    input: logged.input,
+    output: logged.output,
     classIndex: a.top,
     confidence: a.topConfidence,
     fallback: result.fallback,
@@ -219,7 +235,7 @@ export async function executeAgent(
     action: a.action,
     propensity: a.propensity,
     explored: a.explored,
-    context: req.context ?? null,
+    context: logged.context,
     trace: a.trace,
     userId: req.userId ?? null,
     route: routed?.route ?? null,

@@ -1,6 +1,8 @@
 /**
- * Turning validated examples into a stored dataset: the data report, the
- * canonical JSONL, its content hash (the dataset id) and the R2 object.
+ * Turning validated examples into a stored dataset: the app's PII policy
+ * applied (before anything is hashed or stored), the data report, the data
+ * quality report, the canonical JSONL, its content hash (the dataset id) and
+ * the R2 objects (the examples, and the quality report beside them).
  */
 import { eq, and } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
@@ -8,7 +10,11 @@ import { datasets } from "../db/schema.ts";
 import { DomainError, invalidInput } from "../errors.ts";
 import { keys } from "../storage/keys.ts";
 import { getBytes, putBytes, sha256Hex } from "../storage/objects.ts";
+import type { Slicer } from "../isolate/slices.ts";
+import { scrub, type Scrubber } from "../pii/policy.ts";
+import type { QualityGate } from "../model/quality-gate.ts";
 import { analyzeExamples, canonicalJsonl, parseCanonicalJsonl, type DataReport, type Example } from "./examples.ts";
+import { qualityReportWork, type QualityReport } from "./quality/report.ts";
 
 /** A dataset whose row exists but whose content is gone from R2. */
 export class MissingDatasetError extends DomainError {
@@ -20,30 +26,70 @@ export class MissingDatasetError extends DomainError {
 export type DatasetRow = typeof datasets.$inferSelect;
 export type NewDatasetRow = typeof datasets.$inferInsert;
 
+/** What the app's PII policy did to a dataset at ingestion. */
+export interface PiiApplied {
+  operator: string;
+  /** Examples with something replaced, and examples dropped (drop_example). */
+  changed: number;
+  dropped: number;
+  by_entity: Record<string, number>;
+}
+
 export interface PendingDataset {
   row: NewDatasetRow;
   bytes: Uint8Array;
   examples: Example[];
   report: DataReport;
+  quality: QualityReport;
+  pii: PiiApplied | null;
 }
 
-/** Validates the whole set (throws a 400 naming `path`) and computes its id; writes nothing. */
-export async function buildDataset(appId: string, examples: readonly Example[], source: "inline" | "jsonl" | "csv", path: string): Promise<PendingDataset> {
-  const { kept, report, issues } = analyzeExamples(examples, (i) => (i < 0 ? path : `${path}.${i}`));
+/** The examples with the policy applied to input and expected_output. */
+async function scrubExamples(s: Scrubber, examples: readonly Example[]): Promise<{ examples: Example[]; applied: PiiApplied }> {
+  const out: Example[] = [];
+  const applied: PiiApplied = { operator: s.policy.operator, changed: 0, dropped: 0, by_entity: {} };
+  for (const e of examples) {
+    const [input, output] = [await scrub(s, e.input), await scrub(s, e.expected_output)];
+    for (const f of [...input.found, ...output.found]) applied.by_entity[f] = (applied.by_entity[f] ?? 0) + 1;
+    if (input.text === null || output.text === null) {
+      applied.dropped++;
+      continue;
+    }
+    if (input.found.length + output.found.length > 0) applied.changed++;
+    out.push({ ...e, input: input.text, expected_output: output.text });
+  }
+  return { examples: out, applied };
+}
+
+export interface BuildOptions {
+  /** The app's PII policy, when it applies to datasets. */
+  scrubber: Scrubber | null;
+  /** Runs the quality report (it trains: pausable work). */
+  slicer: Slicer;
+}
+
+/** Validates the whole set (throws a 400 naming `path`), applies the PII policy, reports on its quality and computes its id; writes nothing. */
+export async function buildDataset(appId: string, examples: readonly Example[], source: "inline" | "jsonl" | "csv", path: string, opts: BuildOptions): Promise<PendingDataset> {
+  const scrubbed = opts.scrubber?.policy.apply_to.datasets ? await scrubExamples(opts.scrubber, examples) : null;
+  const { kept, report, issues } = analyzeExamples(scrubbed?.examples ?? examples, (i) => (i < 0 ? path : `${path}.${i}`));
   if (issues.length > 0) throw invalidInput(issues);
+  const quality = await opts.slicer.run(qualityReportWork(kept, report));
   const bytes = new TextEncoder().encode(canonicalJsonl(kept));
   const id = `ds_${(await sha256Hex(bytes)).slice(0, 32)}`;
   return {
-    row: { appId, id, r2Key: keys.dataset(appId, id), examples: report.examples, classes: report.classes, bytes: bytes.length, source, createdAt: Date.now() },
+    row: { appId, id, r2Key: keys.dataset(appId, id), examples: report.examples, classes: report.classes, bytes: bytes.length, source, qualityScore: quality.score, createdAt: Date.now() },
     bytes,
     examples: kept,
     report,
+    quality,
+    pii: scrubbed?.applied ?? null,
   };
 }
 
-/** Content-addressed: storing the same content twice writes the same object. */
+/** Content-addressed: storing the same content twice writes the same objects. */
 export async function storeDatasetObject(bucket: R2Bucket, ds: PendingDataset): Promise<void> {
   await putBytes(bucket, ds.row.r2Key, ds.bytes, "application/x-ndjson");
+  await putBytes(bucket, keys.datasetReport(ds.row.appId, ds.row.id), new TextEncoder().encode(JSON.stringify(ds.quality)), "application/json");
 }
 
 export async function findDataset(db: Db, appId: string, id: string): Promise<DatasetRow | undefined> {
@@ -58,4 +104,28 @@ export async function loadExamples(bucket: R2Bucket, appId: string, datasetId: s
   const bytes = await getBytes(bucket, keys.dataset(appId, datasetId));
   if (!bytes) throw new MissingDatasetError(datasetId);
   return parseCanonicalJsonl(new TextDecoder().decode(bytes));
+}
+
+/** A stored dataset's quality report; computed (and stored) when it has none yet — a dataset from before reports, or one whose report write was lost. */
+export async function datasetQuality(bucket: R2Bucket, slicer: Slicer, row: DatasetRow, examples: readonly Example[]): Promise<QualityReport> {
+  const bytes = await getBytes(bucket, keys.datasetReport(row.appId, row.id));
+  if (bytes) return JSON.parse(new TextDecoder().decode(bytes)) as QualityReport;
+  const { report } = analyzeExamples(examples, String);
+  const quality = await slicer.run(qualityReportWork(examples, report));
+  await putBytes(bucket, keys.datasetReport(row.appId, row.id), new TextEncoder().encode(JSON.stringify(quality)), "application/json");
+  return quality;
+}
+
+/** The gate: throws 422 `quality_gate` with the report's summary when the data scores below `min_score` or has a rejected code. */
+export function checkQualityGate(quality: QualityReport, gate: QualityGate, path: string): void {
+  const below = gate.min_score > 0 && quality.score < gate.min_score;
+  const codes = gate.reject_codes.filter((c) => quality.counts[c] > 0);
+  if (!below && codes.length === 0) return;
+  const reasons = [
+    ...(below ? [`its quality score is ${quality.score}, below config.quality_gate.min_score ${gate.min_score}`] : []),
+    ...codes.map((c) => `it has ${quality.counts[c]} finding(s) of ${c}, which config.quality_gate.reject_codes refuses`),
+  ];
+  throw new DomainError("rejected", "quality_gate", `the data in ${path} does not pass the quality gate: ${reasons.join("; ")}; nothing was trained`, {
+    details: { quality_report: { score: quality.score, components: quality.components, counts: quality.counts, findings: quality.findings.filter((f) => codes.includes(f.code) || below).slice(0, 100) } },
+  });
 }

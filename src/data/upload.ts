@@ -7,10 +7,19 @@ import Papa from "papaparse";
 import { z } from "zod";
 import { ExampleSchema, DATA_LIMITS, type Example } from "./examples.ts";
 import type { Issue } from "../errors.ts";
+import type { QualityCode } from "./quality/report.ts";
 
 export type UploadFormat = "jsonl" | "csv";
 
 const MAX_ISSUES = 50;
+
+/** The data quality code of a row's problem: a field missing, empty, or too long. */
+function codeOf(i: z.core.$ZodIssue): { code?: QualityCode } {
+  if (i.code === "invalid_type" && i.input === undefined) return { code: "missing_field" };
+  if (i.code === "too_small") return { code: i.path[0] === "input" ? "empty_input" : "missing_field" };
+  if (i.code === "too_big") return { code: "too_long" };
+  return {};
+}
 
 function collect(rows: { line: number; value: unknown }[]): { examples: Example[]; issues: Issue[] } {
   const examples: Example[] = [];
@@ -18,7 +27,7 @@ function collect(rows: { line: number; value: unknown }[]): { examples: Example[
   for (const { line, value } of rows) {
     const r = ExampleSchema.safeParse(value);
     if (r.success) examples.push(r.data);
-    else for (const i of r.error.issues) if (issues.length < MAX_ISSUES) issues.push({ path: ["lines", line, ...i.path].join("."), message: i.message });
+    else for (const i of r.error.issues) if (issues.length < MAX_ISSUES) issues.push({ path: ["lines", line, ...i.path].join("."), message: i.message, ...codeOf(i) });
   }
   if (rows.length === 0) issues.push({ path: "body", message: "the dataset has no examples" });
   if (rows.length > DATA_LIMITS.maxExamples) issues.push({ path: "body", message: `the dataset has ${rows.length} examples; the limit is ${DATA_LIMITS.maxExamples}` });

@@ -51,6 +51,8 @@ export const datasets = sqliteTable(
     classes: integer("classes").notNull(),
     bytes: integer("bytes").notNull(),
     source: text("source").notNull(), // "inline" | "jsonl" | "csv"
+    /** The data quality report's score (src/data/quality); its full report is in R2 (keys.datasetReport). */
+    qualityScore: real("quality_score"),
     createdAt: createdAt(),
   },
   (t) => [primaryKey({ columns: [t.appId, t.id] })],
@@ -599,3 +601,13 @@ export const executionCache = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.appId, t.agentId, t.versionId, t.key] }), index("execution_cache_by_age").on(t.createdAt)],
 );
+
+/** An app's PII policy (src/pii/policy.ts) and the key its `hash` operator signs pseudonyms with. */
+export const piiPolicies = sqliteTable("pii_policies", {
+  appId: text("app_id").primaryKey(),
+  /** null: no policy (the key is kept, so pseudonyms stay stable if one is set again). */
+  policy: text("policy", { mode: "json" }).$type<Record<string, unknown>>(),
+  /** 32 random bytes, base64: HMAC-SHA-256 key of `hash` pseudonyms (the same value, the same pseudonym within the app). */
+  hashKey: text("hash_key").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});

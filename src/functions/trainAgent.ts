@@ -1,7 +1,10 @@
 /** trainAgent: validate, store the dataset, create the run, enqueue its first step; answer 202 at once. */
 import { DEPLOY_MODES } from "../db/schema.ts";
 import { z } from "zod";
-import { buildDataset, findDataset, loadExamples, storeDatasetObject } from "../data/datasets.ts";
+import { buildDataset, checkQualityGate, datasetQuality, findDataset, loadExamples, storeDatasetObject } from "../data/datasets.ts";
+import type { QualityReport } from "../data/quality/report.ts";
+import { readPolicy } from "../pii/policy.ts";
+import { requestSlicer } from "../isolate/slices.ts";
 import { ExampleSchema, DATA_LIMITS, type DataReport, type Example } from "../data/examples.ts";
 
 /** A run is at most this many queue steps (each a message, a checkpoint and a D1 commit). */
@@ -71,6 +74,7 @@ export const TrainAgentOutput = z.object({
   }),
   config: z.record(z.string(), z.unknown()).describe("The resolved configuration (defaults filled, seed chosen)"),
   data_report: DataReportSchema.nullable().describe("Duplicates removed and contradicting labels found (inline data)"),
+  quality: z.object({ score: z.number(), counts: z.record(z.string(), z.number()) }).describe("The data quality report's score and counts per code (the whole report: POST /datasets, GET /datasets/{id}/quality)"),
   links: z.object({ run: z.string(), events: z.string() }),
 });
 
@@ -87,17 +91,23 @@ export const trainAgent = defineFunction({
     let report: DataReport | null = null;
     let pending = null;
     let datasetId: string;
+    let quality: QualityReport;
+    const slicer = requestSlicer();
     if (input.training_data) {
-      pending = await buildDataset(ctx.appId, input.training_data, "inline", "training_data");
+      pending = await buildDataset(ctx.appId, input.training_data, "inline", "training_data", { scrubber: await readPolicy(ctx.db, ctx.appId), slicer });
       examples = pending.examples;
       report = pending.report;
       datasetId = pending.row.id;
+      quality = pending.quality;
     } else {
       const row = await findDataset(ctx.db, ctx.appId, input.dataset_id!);
       if (!row) throw notFound("dataset", input.dataset_id!);
       datasetId = row.id;
       examples = await loadExamples(ctx.env.DATASETS, ctx.appId, row.id);
+      quality = await datasetQuality(ctx.env.DATASETS, slicer, row, examples);
     }
+    // Nothing is stored or trained when the data fails the gate.
+    checkQualityGate(quality, input.config.quality_gate, input.training_data ? "training_data" : "dataset_id");
     const hyper = resolveHyper(input.config, randomSeed);
     const plan = checkedPlan(examples, hyper, input.training_data ? "training_data" : "dataset_id");
     const runId = randomId("run");
@@ -146,6 +156,7 @@ export const trainAgent = defineFunction({
       },
       config: { ...hyper },
       data_report: report,
+      quality: { score: quality.score, counts: quality.counts },
       links: { run: `/runs/${runId}`, events: `/runs/${runId}/events` },
     };
   },

@@ -1,14 +1,17 @@
 /** POST /datasets (JSONL or CSV upload, content-addressed) and GET /datasets/{id}. */
 import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
 import { database } from "../db/client.ts";
-import { buildDataset, findDataset, insertDataset, storeDatasetObject } from "../data/datasets.ts";
+import { buildDataset, datasetQuality, findDataset, insertDataset, loadExamples, storeDatasetObject } from "../data/datasets.ts";
 import { formatOf, parseCsv, parseJsonl, UploadQuerySchema } from "../data/upload.ts";
 import type { AppEnv } from "./auth.ts";
 import { invalidInput, notFound } from "../errors.ts";
+import { readPolicy } from "../pii/policy.ts";
+import { requestSlicer } from "../isolate/slices.ts";
 import { ERROR_RESPONSES, SECURITY } from "./responses.ts";
 
 const DatasetSchema = z.object({
   dataset_id: z.string(),
+  quality_score: z.number().nullable(),
   examples: z.number().int(),
   classes: z.number().int(),
   bytes: z.number().int(),
@@ -19,10 +22,13 @@ const DatasetSchema = z.object({
 const UploadResultSchema = DatasetSchema.extend({
   created: z.boolean().describe("false when the same content was uploaded before"),
   data_report: z.record(z.string(), z.unknown()),
+  quality_report: z.record(z.string(), z.unknown()).describe("Codes per example and in total, diversity, likely mislabeled examples, identity-term skew, PII, and the quality score 0–100 with its components"),
+  pii: z.record(z.string(), z.unknown()).nullable().describe("What the app's PII policy changed at ingestion (null without a policy for datasets)"),
 });
 
-const view = (r: { id: string; examples: number; classes: number; bytes: number; source: string; createdAt: number }) => ({
+const view = (r: { id: string; examples: number; classes: number; bytes: number; source: string; qualityScore?: number | null; createdAt: number }) => ({
   dataset_id: r.id,
+  quality_score: r.qualityScore ?? null,
   examples: r.examples,
   classes: r.classes,
   bytes: r.bytes,
@@ -62,14 +68,14 @@ export function registerDatasets(app: OpenAPIHono<AppEnv>): void {
       if (parsed.issues.length > 0) throw invalidInput(parsed.issues);
       const appId = c.get("appId");
       const db = database(c.env.DB);
-      const pending = await buildDataset(appId, parsed.examples, format, "body");
+      const pending = await buildDataset(appId, parsed.examples, format, "body", { scrubber: await readPolicy(db, appId), slicer: requestSlicer() });
       const existing = await findDataset(db, appId, pending.row.id);
       if (!existing) {
         await storeDatasetObject(c.env.DATASETS, pending);
         await insertDataset(db, pending.row);
       }
       const row = existing ?? { ...pending.row, createdAt: pending.row.createdAt ?? Date.now() };
-      const body = { ...view(row), created: !existing, data_report: { ...pending.report } };
+      const body = { ...view(row), created: !existing, data_report: { ...pending.report }, quality_report: { ...pending.quality }, pii: pending.pii };
       return existing ? c.json(body, 200) : c.json(body, 201);
     },
   );
@@ -89,6 +95,26 @@ export function registerDatasets(app: OpenAPIHono<AppEnv>): void {
       const row = await findDataset(database(c.env.DB), c.get("appId"), id);
       if (!row) throw notFound("dataset", id);
       return c.json(view(row), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/datasets/{id}/quality",
+      tags: ["datasets"],
+      summary: "A dataset's data quality report",
+      description: "Codes per example and in total, diversity, likely mislabeled examples (confident learning), identity-term skew, PII, inappropriate content, and the quality score 0–100 with its components.",
+      security: SECURITY,
+      request: { params: z.object({ id: z.string() }) },
+      responses: { 200: { description: "The report", content: { "application/json": { schema: z.record(z.string(), z.unknown()) } } }, ...ERROR_RESPONSES },
+    }),
+    async (c) => {
+      const id = c.req.valid("param").id;
+      const row = await findDataset(database(c.env.DB), c.get("appId"), id);
+      if (!row) throw notFound("dataset", id);
+      const examples = await loadExamples(c.env.DATASETS, row.appId, row.id);
+      return c.json({ dataset_id: row.id, ...(await datasetQuality(c.env.DATASETS, requestSlicer(), row, examples)) }, 200);
     },
   );
 }

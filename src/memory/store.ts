@@ -7,6 +7,7 @@
  * version exists they are invisible — to search, list and get — and the sweeper
  * (src/training/sweeper.ts) removes those of runs that never made it.
  */
+import { readPolicy, scrubJson } from "../pii/policy.ts";
 import { and, asc, desc, eq, exists, inArray, isNotNull, isNull, lt, or, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { jsonRowSelects, mapIterable, runBatched, runEach } from "../db/bulk.ts";
@@ -75,6 +76,9 @@ export function memoryRows(appId: string, items: readonly NewMemory[], now: numb
 
 /** Inserts memories (any number) and indexes their embeddings. A memory whose id exists is left as it is. */
 export async function createMemories(s: MemoryServices, appId: string, items: NewMemory[]): Promise<Memory[]> {
+  // The app's PII policy, when it covers memories: nothing it detects is embedded or stored.
+  const scrubber = await readPolicy(s.db, appId);
+  if (scrubber?.policy.apply_to.memories) items = await Promise.all(items.map(async (m) => ({ ...m, content: (await scrubJson(scrubber, m.content)).value })));
   const rows = memoryRows(appId, items, s.now(), s.newId);
   const vectors = await s.embedder.embed(rows.map((r) => memoryText(r.content)));
   // Vectors first: a memory row never exists without its vector (an orphan vector is never returned).
@@ -94,6 +98,10 @@ export async function getMemory(s: MemoryServices, appId: string, id: string): P
 }
 
 export async function updateMemory(s: MemoryServices, current: Memory, patch: Partial<Pick<Memory, "content" | "importance" | "confidence" | "tags" | "memoryType" | "learnedFrom" | "expiresAt">>): Promise<Memory> {
+  if (patch.content !== undefined) {
+    const scrubber = await readPolicy(s.db, current.appId);
+    if (scrubber?.policy.apply_to.memories) patch = { ...patch, content: (await scrubJson(scrubber, patch.content)).value };
+  }
   const next = { ...current, ...patch, updatedAt: s.now() };
   if (patch.content !== undefined || patch.memoryType !== undefined) {
     const [values] = await s.embedder.embed([memoryText(next.content)]);

@@ -5,6 +5,7 @@
  * filled, seed chosen; what a run stores and replays). Also the engine's
  * training example. Types derive from the schemas.
  */
+import { QualityGateSchema } from "./quality-gate.ts";
 import { z } from "zod";
 import { FeaturesSchema } from "./features.ts";
 import { LAYER_NAMES } from "./network.ts";
@@ -76,6 +77,7 @@ export const TrainingConfigSchema = z
       .describe('After the validation phase, retrain on every row for the chosen number of epochs; "auto": up to 2,000 training rows'),
     examples_per_step: z.number().int().min(1).max(1_000_000).default(50_000).describe("Training examples per queue step: a slice of an epoch, or whole epochs when an epoch is smaller"),
     freeze_layers: z.array(z.enum(LAYER_NAMES)).max(4).default([]).describe("Layers whose weights stay fixed"),
+    quality_gate: QualityGateSchema.prefault({}).describe("The data quality gate: below min_score, or with any of reject_codes, trainAgent answers 422 with the report and trains nothing"),
     version_precision: z
       .enum(["float16", "int8"])
       .default("float16")

@@ -3,6 +3,7 @@ const seg = (s: string) => encodeURIComponent(s);
 
 export const keys = {
   dataset: (app: string, datasetId: string) => `apps/${seg(app)}/datasets/${datasetId}.jsonl`,
+  datasetReport: (app: string, datasetId: string) => `apps/${seg(app)}/datasets/${datasetId}.quality.json`,
   runPrefix: (app: string, runId: string) => `apps/${seg(app)}/runs/${runId}/`,
   stepCheckpoint: (app: string, runId: string, seq: number) => `apps/${seg(app)}/runs/${runId}/steps/${String(seq).padStart(6, "0")}.ckpt`,
   bestModel: (app: string, runId: string, epoch: number) => `apps/${seg(app)}/runs/${runId}/best/epoch-${String(epoch).padStart(4, "0")}.model`,

@@ -55,7 +55,8 @@ describe("tenancy", () => {
     expect((await request("GET", `/entities/AgentMemory/${mem.body.id}`)).status).toBe(200);
 
     // Stored objects carry the app id, and so does every row of the other app's run.
-    expect((await env.DATASETS.list({ prefix: "apps/other-app/" })).objects.length).toBe(1);
+    // The dataset and its quality report, both under the app.
+    expect((await env.DATASETS.list({ prefix: "apps/other-app/" })).objects.map((o) => o.key.split(".").slice(-1)[0]).sort()).toEqual(["json", "jsonl"]);
     for (const table of ["run_steps", "run_epochs"]) {
       const rows = await env.DB.prepare(`SELECT DISTINCT app_id FROM ${table} WHERE run_id = ?`).bind(ownRun).all<{ app_id: string }>();
       expect(rows.results.map((r) => r.app_id), table).toEqual(["other-app"]);
