@@ -54,7 +54,7 @@ export default defineConfig({
           setupFiles: ["./test/setup.ts"],
           testTimeout: 60_000,
           // obscenity ships CommonJS behind an ESM wrapper: bundled for the test runner as wrangler's esbuild bundles it for the Worker.
-          deps: { optimizer: { ssr: { enabled: true, include: ["obscenity"] } } },
+          deps: { optimizer: { ssr: { enabled: true, include: ["obscenity", "synonyms/dictionary.js"] } } },
         },
       },
       {

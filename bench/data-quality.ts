@@ -82,10 +82,11 @@ const seed = Number(args.seed);
 
 // The whole report of the training set, timed.
 const t0 = performance.now();
-const analyzed = analyzeExamples(train, String);
+const raw = readExamples(args.train!, false);
+const analyzed = analyzeExamples(raw, String);
 const report = finish(qualityReportWork(analyzed.kept, analyzed.report));
 const reportS = (performance.now() - t0) / 1000;
-console.log(`quality report of ${train.length} examples: ${reportS.toFixed(1)} s; score ${report.score} (${report.components.map((c) => `${c.name} ${c.score}`).join(", ")})`);
+console.log(`quality report of ${raw.length} examples: ${reportS.toFixed(1)} s; score ${report.score} (${report.components.map((c) => `${c.name} ${c.score}`).join(", ")})`);
 console.log(`  counts: ${Object.entries(report.counts).filter(([, n]) => n > 0).map(([c, n]) => `${c} ${n}`).join(", ")}`);
 
 // Label noise.

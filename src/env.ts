@@ -29,4 +29,6 @@ export interface Env {
   EMBEDDINGS_DIM?: string;
   OPENAI_API_KEY?: string;
   OPENAI_BASE_URL?: string;
+  /** The language model of generateSyntheticData's llm strategy (an OpenAI-compatible chat model; with OPENAI_API_KEY). */
+  LLM_MODEL?: string;
 }

@@ -1,6 +1,6 @@
 /**
- * Turning validated examples into a stored dataset: the app's PII policy
- * applied (before anything is hashed or stored), the data report, the data
+ * Turning validated examples into a stored dataset: cleaning (clean.ts), the
+ * app's PII policy applied (before anything is hashed or stored), the data report, the data
  * quality report, the canonical JSONL, its content hash (the dataset id) and
  * the R2 objects (the examples, and the quality report beside them).
  */
@@ -15,6 +15,7 @@ import { scrub, type Scrubber } from "../pii/policy.ts";
 import type { QualityGate } from "../model/quality-gate.ts";
 import { analyzeExamples, canonicalJsonl, parseCanonicalJsonl, type DataReport, type Example } from "./examples.ts";
 import { qualityReportWork, type QualityReport } from "./quality/report.ts";
+import { cleanExamples, type Preprocessing } from "./clean.ts";
 
 /** A dataset whose row exists but whose content is gone from R2. */
 export class MissingDatasetError extends DomainError {
@@ -37,6 +38,8 @@ export interface PiiApplied {
 
 export interface PendingDataset {
   row: NewDatasetRow;
+  /** What cleaning did (recorded in a version's lineage). */
+  preprocessing: Preprocessing;
   bytes: Uint8Array;
   examples: Example[];
   report: DataReport;
@@ -70,14 +73,16 @@ export interface BuildOptions {
 
 /** Validates the whole set (throws a 400 naming `path`), applies the PII policy, reports on its quality and computes its id; writes nothing. */
 export async function buildDataset(appId: string, examples: readonly Example[], source: "inline" | "jsonl" | "csv", path: string, opts: BuildOptions): Promise<PendingDataset> {
-  const scrubbed = opts.scrubber?.policy.apply_to.datasets ? await scrubExamples(opts.scrubber, examples) : null;
-  const { kept, report, issues } = analyzeExamples(scrubbed?.examples ?? examples, (i) => (i < 0 ? path : `${path}.${i}`));
+  const cleaned = cleanExamples(examples);
+  const scrubbed = opts.scrubber?.policy.apply_to.datasets ? await scrubExamples(opts.scrubber, cleaned.examples) : null;
+  const { kept, report, issues } = analyzeExamples(scrubbed?.examples ?? cleaned.examples, (i) => (i < 0 ? path : `${path}.${i}`));
   if (issues.length > 0) throw invalidInput(issues);
   const quality = await opts.slicer.run(qualityReportWork(kept, report));
   const bytes = new TextEncoder().encode(canonicalJsonl(kept));
   const id = `ds_${(await sha256Hex(bytes)).slice(0, 32)}`;
   return {
     row: { appId, id, r2Key: keys.dataset(appId, id), examples: report.examples, classes: report.classes, bytes: bytes.length, source, qualityScore: quality.score, createdAt: Date.now() },
+    preprocessing: cleaned.preprocessing,
     bytes,
     examples: kept,
     report,

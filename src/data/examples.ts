@@ -98,7 +98,7 @@ export function analyzeExamples(
 /** Canonical JSONL of examples: the bytes a dataset's content hash is taken over. */
 export function canonicalJsonl(examples: readonly Example[]): string {
   return examples
-    .map((e) => JSON.stringify(e.feedback === undefined ? { input: e.input, expected_output: e.expected_output } : { input: e.input, expected_output: e.expected_output, feedback: e.feedback }))
+    .map((e) => JSON.stringify({ input: e.input, expected_output: e.expected_output, ...(e.synthetic && { synthetic: true }), ...(e.feedback !== undefined && { feedback: e.feedback }) }))
     .join("\n")
     .concat("\n");
 }

@@ -8,6 +8,7 @@ import { z } from "zod";
 import { ExampleSchema, DATA_LIMITS, type Example } from "./examples.ts";
 import type { Issue } from "../errors.ts";
 import type { QualityCode } from "./quality/report.ts";
+import { DatasetNameSchema } from "./names.ts";
 
 export type UploadFormat = "jsonl" | "csv";
 
@@ -69,6 +70,7 @@ export function parseCsv(text: string): { examples: Example[]; issues: Issue[] }
 
 export const UploadQuerySchema = z.object({
   format: z.enum(["jsonl", "csv"]).optional().describe("Format of the body; taken from Content-Type when absent"),
+  name: DatasetNameSchema.optional().describe("Store it as the next version of this named dataset (version 1 when new; unchanged when the latest version holds the same content)"),
 });
 
 export function formatOf(contentType: string | undefined, explicit: UploadFormat | undefined): UploadFormat | null {
@@ -77,4 +79,28 @@ export function formatOf(contentType: string | undefined, explicit: UploadFormat
   if (ct.includes("csv")) return "csv";
   if (ct.includes("ndjson") || ct.includes("jsonl") || ct.includes("jsonlines")) return "jsonl";
   return null;
+}
+
+/** The byte offset of the first byte that is not valid UTF-8, or -1. */
+export function invalidUtf8At(b: Uint8Array): number {
+  for (let i = 0; i < b.length; ) {
+    const x = b[i];
+    const n = x < 0x80 ? 0 : x >= 0xc2 && x < 0xe0 ? 1 : x >= 0xe0 && x < 0xf0 ? 2 : x >= 0xf0 && x < 0xf5 ? 3 : -1;
+    if (n < 0 || i + n >= b.length) return i;
+    for (let k = 1; k <= n; k++) if ((b[i + k] & 0xc0) !== 0x80) return i;
+    // Overlong 3- and 4-byte forms, surrogates, and code points above U+10FFFF.
+    if (n === 2 && ((x === 0xe0 && b[i + 1] < 0xa0) || (x === 0xed && b[i + 1] >= 0xa0))) return i;
+    if (n === 3 && ((x === 0xf0 && b[i + 1] < 0x90) || (x === 0xf4 && b[i + 1] >= 0x90))) return i;
+    i += n + 1;
+  }
+  return -1;
+}
+
+/** The body as text, or the issue naming the line where it stops being UTF-8. */
+export function decodeUpload(bytes: Uint8Array): { text: string } | { issue: Issue } {
+  const bad = invalidUtf8At(bytes);
+  if (bad < 0) return { text: new TextDecoder().decode(bytes) };
+  let line = 1;
+  for (let i = 0; i < bad; i++) if (bytes[i] === 0x0a) line++;
+  return { issue: { path: `lines.${line}`, message: `is not valid UTF-8 (byte ${bad} of the body): send the file encoded as UTF-8`, code: "encoding" } };
 }

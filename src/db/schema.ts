@@ -611,3 +611,23 @@ export const piiPolicies = sqliteTable("pii_policies", {
   hashKey: text("hash_key").notNull(),
   updatedAt: integer("updated_at").notNull(),
 });
+
+/**
+ * Named datasets and their versions: each version points at an immutable,
+ * content-addressed dataset (`datasets`), its parent (the version before),
+ * and its lineage — where the examples came from (an upload, an agent's
+ * executions, generation) and what preprocessing did to them.
+ */
+export const datasetVersions = sqliteTable(
+  "dataset_versions",
+  {
+    appId: text("app_id").notNull(),
+    name: text("name").notNull(),
+    version: integer("version").notNull(),
+    datasetId: text("dataset_id").notNull(),
+    parentDatasetId: text("parent_dataset_id"),
+    lineage: text("lineage", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.appId, t.name, t.version] }), index("dataset_versions_by_dataset").on(t.appId, t.datasetId)],
+);

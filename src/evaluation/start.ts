@@ -1,4 +1,6 @@
 /** Starting an evaluation (testAgent), and its public view. */
+import { resolveDatasetRef } from "../data/versions.ts";
+import { selectSplit, type Split } from "../data/splits.ts";
 import { and, desc, eq, lt } from "drizzle-orm";
 import { z } from "zod";
 import type { Db } from "../db/client.ts";
@@ -22,6 +24,8 @@ export interface EvaluationRequest {
   compareTo?: number | "previous";
   cases?: TestCase[];
   datasetId?: string;
+  datasetVersion?: number;
+  split?: Split | "all";
   criteria: Criterion[];
   options: EvaluationOptions;
   id: string;
@@ -42,10 +46,11 @@ async function comparedVersion(db: Db, agent: Agent, version: Version, compareTo
 
 async function suiteCases(deps: EvaluationDeps, req: EvaluationRequest): Promise<TestCase[]> {
   if (req.cases) return req.cases;
-  const dataset = await findDataset(deps.db, req.appId, req.datasetId!);
-  if (!dataset) throw notFound("dataset", req.datasetId!);
-  if (dataset.examples > MAX_SUITE_CASES) throw invalidInput([{ path: "dataset_id", message: `the dataset holds ${dataset.examples} examples; a suite may hold at most ${MAX_SUITE_CASES}` }]);
-  return (await loadExamples(deps.datasets, req.appId, dataset.id)).map((e) => ({ input: e.input, expected: e.expected_output }));
+  const { row: dataset } = await resolveDatasetRef(deps.db, req.appId, req.datasetId!, req.datasetVersion, "dataset_id");
+  const examples = selectSplit(await loadExamples(deps.datasets, req.appId, dataset.id), req.split ?? "all");
+  if (examples.length > MAX_SUITE_CASES) throw invalidInput([{ path: "dataset_id", message: `the dataset${req.split && req.split !== "all" ? `'s ${req.split} split` : ""} holds ${examples.length} examples; a suite may hold at most ${MAX_SUITE_CASES}` }]);
+  if (examples.length === 0) throw invalidInput([{ path: "split", message: `the dataset's ${req.split} split is empty` }]);
+  return examples.map((e) => ({ input: e.input, expected: e.expected_output }));
 }
 
 /** Validates and starts an evaluation: answered now when small, else queued. */

@@ -10,7 +10,8 @@ import { getMetrics, recordMetric } from "./metrics.ts";
 import { analyzeAndOptimize, getOptimization, setOptimizationSchedule } from "./optimize.ts";
 import { listWebhookSecrets, rotateWebhookSecret, submitFeedback } from "./feedback.ts";
 import { detectPII, redactPII, setPIIPolicy } from "./pii.ts";
+import { createDatasetFromExecutions, generateSyntheticData } from "./datasets.ts";
 import type { CallableFunction } from "./registry.ts";
 
 /** Every function callable as POST /functions/{name}. */
-export const FUNCTIONS: readonly CallableFunction[] = [trainAgent, executeAgent, getTrainingRun, cancelTrainingRun, resumeTrainingRun, configureAgent, submitFeedback, rotateWebhookSecret, listWebhookSecrets, adaptAgentBehavior, getAdaptation, listVersions, getVersion, promoteVersion, rollbackAgent, testAgent, getEvaluation, listEvaluations, startRollout, getRollout, startExperiment, getExperiment, stopTrafficSplit, recordMetric, getMetrics, analyzeAndOptimize, getOptimization, setOptimizationSchedule, detectPII, redactPII, setPIIPolicy];
+export const FUNCTIONS: readonly CallableFunction[] = [trainAgent, executeAgent, getTrainingRun, cancelTrainingRun, resumeTrainingRun, configureAgent, submitFeedback, rotateWebhookSecret, listWebhookSecrets, adaptAgentBehavior, getAdaptation, listVersions, getVersion, promoteVersion, rollbackAgent, testAgent, getEvaluation, listEvaluations, startRollout, getRollout, startExperiment, getExperiment, stopTrafficSplit, recordMetric, getMetrics, analyzeAndOptimize, getOptimization, setOptimizationSchedule, detectPII, redactPII, setPIIPolicy, createDatasetFromExecutions, generateSyntheticData];

@@ -1,4 +1,6 @@
 /** testAgent, getEvaluation, listEvaluations (src/evaluation). */
+import { DatasetRefSchema } from "../data/names.ts";
+import { SplitSchema } from "../data/splits.ts";
 import { z } from "zod";
 import { CriteriaSchema, EvaluationOptionsSchema, MAX_SUITE_CASES, TestCaseSchema, INLINE_CASES } from "../evaluation/suite.ts";
 import { EvaluationViewSchema, evaluationView, findEvaluation, listEvaluations as list, startEvaluation } from "../evaluation/start.ts";
@@ -20,7 +22,9 @@ export const testAgent = defineFunction({
     .object({
       agent_id: AgentIdSchema,
       test_suite: z.array(TestCaseSchema).min(1, "test_suite must hold at least one case").max(MAX_SUITE_CASES, `test_suite may hold at most ${MAX_SUITE_CASES} cases`).optional(),
-      dataset_id: z.string().regex(/^ds_[0-9a-f]{32}$/, "dataset_id must look like ds_ followed by 32 hex digits").optional(),
+      dataset_id: DatasetRefSchema.optional().describe("A dataset's id (ds_…), or the name of a versioned dataset (its latest version, or dataset_version)"),
+      dataset_version: z.number().int().min(1).optional().describe("With a dataset name: the version to test on"),
+      split: SplitSchema.default("all").describe("Test on one split of the dataset (test: the inputs no train split of any version holds, near-duplicates included)"),
       evaluation_criteria: CriteriaSchema,
       version: z.number().int().min(1).optional(),
       compare_to: z.union([z.number().int().min(1), z.literal("previous")], { error: 'compare_to must be a version number or "previous"' }).optional(),
@@ -29,6 +33,8 @@ export const testAgent = defineFunction({
     .strict()
     .superRefine((v, ctx) => {
       if ((v.test_suite === undefined) === (v.dataset_id === undefined)) ctx.addIssue({ code: "custom", path: ["test_suite"], message: "give exactly one of test_suite or dataset_id" });
+      if (v.dataset_version !== undefined && (v.dataset_id === undefined || v.dataset_id.startsWith("ds_"))) ctx.addIssue({ code: "custom", path: ["dataset_version"], message: "dataset_version goes with a dataset name in dataset_id" });
+      if (v.split !== "all" && v.dataset_id === undefined) ctx.addIssue({ code: "custom", path: ["split"], message: "split goes with dataset_id" });
     }),
   output: EvaluationViewSchema,
   status: 200,
@@ -42,6 +48,8 @@ export const testAgent = defineFunction({
       compareTo: input.compare_to,
       cases: input.test_suite,
       datasetId: input.dataset_id,
+      datasetVersion: input.dataset_version,
+      split: input.split,
       criteria: input.evaluation_criteria,
       options: input.options,
       id: randomId("evl"),

@@ -1,7 +1,10 @@
 /** trainAgent: validate, store the dataset, create the run, enqueue its first step; answer 202 at once. */
 import { DEPLOY_MODES } from "../db/schema.ts";
 import { z } from "zod";
-import { buildDataset, checkQualityGate, datasetQuality, findDataset, loadExamples, storeDatasetObject } from "../data/datasets.ts";
+import { buildDataset, checkQualityGate, datasetQuality, loadExamples, storeDatasetObject } from "../data/datasets.ts";
+import { resolveDatasetRef } from "../data/versions.ts";
+import { DatasetRefSchema } from "../data/names.ts";
+import { selectSplit, SplitSchema } from "../data/splits.ts";
 import type { QualityReport } from "../data/quality/report.ts";
 import { readPolicy } from "../pii/policy.ts";
 import { requestSlicer } from "../isolate/slices.ts";
@@ -24,10 +27,9 @@ export const TrainAgentInput = z
       .max(DATA_LIMITS.maxExamples, `training_data may hold at most ${DATA_LIMITS.maxExamples} examples`)
       .optional()
       .describe("Labeled examples; or give dataset_id of a dataset uploaded with POST /datasets"),
-    dataset_id: z
-      .string()
-      .regex(/^ds_[0-9a-f]{32}$/, "dataset_id must look like ds_ followed by 32 hex digits")
-      .optional(),
+    dataset_id: DatasetRefSchema.optional().describe("A dataset's id (ds_…), or the name of a versioned dataset (its latest version, or dataset_version)"),
+    dataset_version: z.number().int().min(1).optional().describe("With a dataset name: the version to train on"),
+    split: SplitSchema.default("all").describe("Train on one split of the data (train, validation, test: a stable hash of the normalized input; near-duplicates of test examples are test) or all of it"),
     training_type: z.enum(["supervised"], { error: () => "training_type must be 'supervised' (few_shot and transfer are not available yet)" }).default("supervised"),
     config: TrainingConfigSchema.prefault({}),
     deploy: z
@@ -39,6 +41,9 @@ export const TrainAgentInput = z
   .superRefine((v, ctx) => {
     if ((v.training_data === undefined) === (v.dataset_id === undefined)) {
       ctx.addIssue({ code: "custom", path: ["training_data"], message: "give exactly one of training_data or dataset_id" });
+    }
+    if (v.dataset_version !== undefined && (v.dataset_id === undefined || v.dataset_id.startsWith("ds_"))) {
+      ctx.addIssue({ code: "custom", path: ["dataset_version"], message: "dataset_version goes with a dataset name in dataset_id" });
     }
   });
 
@@ -94,17 +99,23 @@ export const trainAgent = defineFunction({
     let quality: QualityReport;
     const slicer = requestSlicer();
     if (input.training_data) {
-      pending = await buildDataset(ctx.appId, input.training_data, "inline", "training_data", { scrubber: await readPolicy(ctx.db, ctx.appId), slicer });
+      const data = input.split === "all" ? input.training_data : selectSplit(input.training_data, input.split);
+      pending = await buildDataset(ctx.appId, data, "inline", "training_data", { scrubber: await readPolicy(ctx.db, ctx.appId), slicer });
       examples = pending.examples;
       report = pending.report;
       datasetId = pending.row.id;
       quality = pending.quality;
     } else {
-      const row = await findDataset(ctx.db, ctx.appId, input.dataset_id!);
-      if (!row) throw notFound("dataset", input.dataset_id!);
+      const { row } = await resolveDatasetRef(ctx.db, ctx.appId, input.dataset_id!, input.dataset_version, "dataset_id");
       datasetId = row.id;
       examples = await loadExamples(ctx.env.DATASETS, ctx.appId, row.id);
-      quality = await datasetQuality(ctx.env.DATASETS, slicer, row, examples);
+      if (input.split !== "all") {
+        // One split is a dataset of its own (content-addressed like any other).
+        pending = await buildDataset(ctx.appId, selectSplit(examples, input.split), "inline", "dataset_id", { scrubber: null, slicer });
+        examples = pending.examples;
+        datasetId = pending.row.id;
+        quality = pending.quality;
+      } else quality = await datasetQuality(ctx.env.DATASETS, slicer, row, examples);
     }
     // Nothing is stored or trained when the data fails the gate.
     checkQualityGate(quality, input.config.quality_gate, input.training_data ? "training_data" : "dataset_id");

@@ -2,7 +2,9 @@
 import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
 import { database } from "../db/client.ts";
 import { buildDataset, datasetQuality, findDataset, insertDataset, loadExamples, storeDatasetObject } from "../data/datasets.ts";
-import { formatOf, parseCsv, parseJsonl, UploadQuerySchema } from "../data/upload.ts";
+import { addVersion, diffVersions, listVersions, resolveDatasetRef, versionView } from "../data/versions.ts";
+import { DatasetNameSchema } from "../data/names.ts";
+import { decodeUpload, formatOf, parseCsv, parseJsonl, UploadQuerySchema } from "../data/upload.ts";
 import type { AppEnv } from "./auth.ts";
 import { invalidInput, notFound } from "../errors.ts";
 import { readPolicy } from "../pii/policy.ts";
@@ -19,8 +21,19 @@ const DatasetSchema = z.object({
   created_at: z.string(),
 });
 
+const VersionSchema = z.object({
+  name: z.string(),
+  version: z.number().int(),
+  dataset_id: z.string(),
+  parent_dataset_id: z.string().nullable(),
+  lineage: z.record(z.string(), z.unknown()).describe("Where the examples came from (upload, executions, synthetic) and what preprocessing did"),
+  created_at: z.string(),
+});
+
 const UploadResultSchema = DatasetSchema.extend({
-  created: z.boolean().describe("false when the same content was uploaded before"),
+  created: z.boolean().describe("false when the same content was uploaded before (with a name: when the latest version already holds it)"),
+  version: VersionSchema.optional().describe("With ?name=: the version this upload is (or the latest, unchanged)"),
+  preprocessing: z.record(z.string(), z.unknown()).describe("Cleaning steps (NFKC, control characters, HTML, whitespace) and the examples each changed"),
   data_report: z.record(z.string(), z.unknown()),
   quality_report: z.record(z.string(), z.unknown()).describe("Codes per example and in total, diversity, likely mislabeled examples, identity-term skew, PII, and the quality score 0–100 with its components"),
   pii: z.record(z.string(), z.unknown()).nullable().describe("What the app's PII policy changed at ingestion (null without a policy for datasets)"),
@@ -63,7 +76,9 @@ export function registerDatasets(app: OpenAPIHono<AppEnv>): void {
       if (!format) {
         throw invalidInput([{ path: "format", message: "send Content-Type text/csv or application/x-ndjson, or ?format=csv|jsonl" }]);
       }
-      const text = await c.req.text();
+      const decoded = decodeUpload(new Uint8Array(await c.req.arrayBuffer()));
+      if ("issue" in decoded) throw invalidInput([decoded.issue]);
+      const text = decoded.text;
       const parsed = format === "csv" ? parseCsv(text) : parseJsonl(text);
       if (parsed.issues.length > 0) throw invalidInput(parsed.issues);
       const appId = c.get("appId");
@@ -74,9 +89,13 @@ export function registerDatasets(app: OpenAPIHono<AppEnv>): void {
         await storeDatasetObject(c.env.DATASETS, pending);
         await insertDataset(db, pending.row);
       }
+      const name = c.req.valid("query").name;
+      const lineage = { source: "upload", format, rows: parsed.examples.length, preprocessing: pending.preprocessing, pii: pending.pii, duplicates_removed: pending.report.duplicates_removed };
+      const named = name ? await addVersion(db, appId, name, pending.row.id, lineage, Date.now()) : null;
       const row = existing ?? { ...pending.row, createdAt: pending.row.createdAt ?? Date.now() };
-      const body = { ...view(row), created: !existing, data_report: { ...pending.report }, quality_report: { ...pending.quality }, pii: pending.pii };
-      return existing ? c.json(body, 200) : c.json(body, 201);
+      const created = named ? named.created : !existing;
+      const body = { ...view(row), ...(named && { version: versionView(named.version) }), created, data_report: { ...pending.report }, quality_report: { ...pending.quality }, pii: pending.pii, preprocessing: pending.preprocessing };
+      return created ? c.json(body, 201) : c.json(body, 200);
     },
   );
 
@@ -85,16 +104,15 @@ export function registerDatasets(app: OpenAPIHono<AppEnv>): void {
       method: "get",
       path: "/datasets/{id}",
       tags: ["datasets"],
-      summary: "A dataset's metadata",
+      summary: "A dataset's metadata (by id, or by name: its latest version)",
       security: SECURITY,
       request: { params: z.object({ id: z.string() }) },
-      responses: { 200: { description: "The dataset", content: { "application/json": { schema: DatasetSchema } } }, ...ERROR_RESPONSES },
+      responses: { 200: { description: "The dataset", content: { "application/json": { schema: DatasetSchema.extend({ version: VersionSchema.optional() }) } } }, ...ERROR_RESPONSES },
     }),
     async (c) => {
       const id = c.req.valid("param").id;
-      const row = await findDataset(database(c.env.DB), c.get("appId"), id);
-      if (!row) throw notFound("dataset", id);
-      return c.json(view(row), 200);
+      const { row, named } = await resolveDatasetRef(database(c.env.DB), c.get("appId"), id, undefined, "id");
+      return c.json({ ...view(row), ...(named && { version: versionView(named) }) }, 200);
     },
   );
 
@@ -111,10 +129,48 @@ export function registerDatasets(app: OpenAPIHono<AppEnv>): void {
     }),
     async (c) => {
       const id = c.req.valid("param").id;
-      const row = await findDataset(database(c.env.DB), c.get("appId"), id);
-      if (!row) throw notFound("dataset", id);
+      const { row } = await resolveDatasetRef(database(c.env.DB), c.get("appId"), id, undefined, "id");
       const examples = await loadExamples(c.env.DATASETS, row.appId, row.id);
       return c.json({ dataset_id: row.id, ...(await datasetQuality(c.env.DATASETS, requestSlicer(), row, examples)) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/datasets/{name}/versions",
+      tags: ["datasets"],
+      summary: "A named dataset's versions, oldest first, with their lineage",
+      security: SECURITY,
+      request: { params: z.object({ name: DatasetNameSchema }) },
+      responses: { 200: { description: "The versions", content: { "application/json": { schema: z.object({ name: z.string(), versions: z.array(VersionSchema.extend({ examples: z.number().int(), quality_score: z.number().nullable() })) }) } } }, ...ERROR_RESPONSES },
+    }),
+    async (c) => {
+      const { name } = c.req.valid("param");
+      const db = database(c.env.DB);
+      const versions = await listVersions(db, c.get("appId"), name);
+      const rows = await Promise.all(versions.map((v) => findDataset(db, v.appId, v.datasetId)));
+      return c.json({ name, versions: versions.map((v, i) => ({ ...versionView(v), examples: rows[i]?.examples ?? 0, quality_score: rows[i]?.qualityScore ?? null })) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/datasets/{name}/diff",
+      tags: ["datasets"],
+      summary: "What changed between two versions of a named dataset: inputs added, removed and relabeled",
+      security: SECURITY,
+      request: {
+        params: z.object({ name: DatasetNameSchema }),
+        query: z.object({ from: z.coerce.number().int().min(1), to: z.coerce.number().int().min(1) }),
+      },
+      responses: { 200: { description: "The diff", content: { "application/json": { schema: z.record(z.string(), z.unknown()) } } }, ...ERROR_RESPONSES },
+    }),
+    async (c) => {
+      const { name } = c.req.valid("param");
+      const { from, to } = c.req.valid("query");
+      return c.json({ name, ...(await diffVersions(database(c.env.DB), c.env.DATASETS, c.get("appId"), name, from, to)) }, 200);
     },
   );
 }

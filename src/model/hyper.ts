@@ -27,6 +27,7 @@ const nonEmpty = (field: string, max: number) =>
 export const TextExampleSchema = z.object({
   input: nonEmpty("input", EXAMPLE_TEXT_LIMITS.input),
   expected_output: nonEmpty("expected_output", EXAMPLE_TEXT_LIMITS.expected_output),
+  synthetic: z.literal(true).optional().describe("Generated (generateSyntheticData): it trains, and never validates"),
 });
 export type Example = z.output<typeof TextExampleSchema>;
 

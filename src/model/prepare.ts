@@ -85,7 +85,8 @@ export function prepare(examples: readonly Example[], hyper: Hyper): Prepared {
 /** `prepare` as work reported while hashing and between its stages. */
 export function* prepareWork(examples: readonly Example[], hyper: Hyper): Work<Prepared> {
   const { classes, labels } = labelExamples(examples);
-  const split = stratifiedSplit(labels, classes.length, hyper.seed, hyper.validation_split);
+  // Generated examples train but never validate: a paraphrase of a training example would flatter the epoch it picks.
+  const split = stratifiedSplit(labels, classes.length, hyper.seed, hyper.validation_split, (i) => examples[i].synthetic === true);
   return yield* featurizeRows(
     examples.map((e) => e.input),
     labels,
@@ -180,10 +181,11 @@ export function splitSizes(labels: Int32Array, classes: number, hyper: Hyper): {
  * Seeded stratified split: each class keeps at least one training example
  * and holds out round(n × split) of the rest. Indices come back sorted.
  */
-export function stratifiedSplit(labels: Int32Array, classes: number, seed: number, split: number): { train: Int32Array; valid: Int32Array } {
+export function stratifiedSplit(labels: Int32Array, classes: number, seed: number, split: number, trainOnly?: (i: number) => boolean): { train: Int32Array; valid: Int32Array } {
   const byClass: number[][] = Array.from({ length: classes }, () => []);
-  labels.forEach((y, i) => byClass[y].push(i));
-  const train: number[] = [];
+  const fixed: number[] = [];
+  labels.forEach((y, i) => (trainOnly?.(i) ? fixed : byClass[y]).push(i));
+  const train: number[] = [...fixed];
   const valid: number[] = [];
   const rng = new Rng(seed, 0x5917);
   for (const members of byClass) {

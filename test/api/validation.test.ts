@@ -41,7 +41,7 @@ describe("trainAgent rejects bad input with the field path", () => {
     ["a single distinct output", { ...good, training_data: [{ input: "a", expected_output: "same" }, { input: "b", expected_output: "same" }] }, "training_data", /at least 2 distinct/],
     ["both training_data and dataset_id", { ...good, dataset_id: "ds_" + "0".repeat(32) }, "training_data", /exactly one/],
     ["neither training_data nor dataset_id", { ...good, training_data: undefined }, "training_data", /exactly one/],
-    ["a malformed dataset_id", { ...good, training_data: undefined, dataset_id: "nope" }, "dataset_id", /ds_/],
+    ["a malformed dataset_id", { ...good, training_data: undefined, dataset_id: "not a name!" }, "dataset_id", /ds_ and 32 hex digits\) or a dataset name/],
     ["an unsupported training_type", { ...good, training_type: "unsupervised" }, "training_type", /supervised/],
     ["zero epochs", { ...good, config: { epochs: 0 } }, "config.epochs", undefined],
     ["a negative learning rate", { ...good, config: { learning_rate: -0.1 } }, "config.learning_rate", undefined],

@@ -151,8 +151,8 @@ export function* qualityReportWork(examples: readonly Example[], data: DataRepor
     {
       name: "labels",
       weight: 0.25,
-      score: mislabeled.checked ? 100 * Math.max(0, 1 - 2 * ratio(counts.likely_mislabeled, N)) : 100,
-      detail: mislabeled.checked ? `${counts.likely_mislabeled} likely mislabeled of ${N} (each costs twice its share)` : mislabeled.note,
+      score: mislabeled.checked ? 100 * Math.max(0, 1 - 5 * ratio(counts.likely_mislabeled, N)) : 100,
+      detail: mislabeled.checked ? `${counts.likely_mislabeled} likely mislabeled of ${N} (the share counts five times: a fifth of the data scores 0)` : mislabeled.note,
     },
     { name: "balance", weight: 0.1, score: 100 * balance, detail: `class distribution entropy ${(balance * 100).toFixed(0)}% of uniform; largest/smallest ${smallest ? (largest / smallest).toFixed(1) : "-"}` },
     { name: "coverage", weight: 0.1, score: 100 * (1 - ratio(small.length, classes.length)), detail: `${small.length} of ${classes.length} classes too small` },
