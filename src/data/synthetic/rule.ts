@@ -34,7 +34,7 @@ export function synonymsOf(word: string): string[] {
   const entry = Object.hasOwn(dictionary, word) ? dictionary[word] : undefined;
   if (!entry) return [];
   const out = new Set<string>();
-  for (const list of Object.values(entry)) for (const s of list ?? []) if (s !== word && /^[a-z]+$/.test(s)) out.add(s);
+  for (const list of Object.values(entry)) for (const s of list ?? []) if (s !== word && /^[a-z]{3,}$/.test(s)) out.add(s);
   return [...out];
 }
 
