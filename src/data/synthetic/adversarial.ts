@@ -18,9 +18,12 @@ import { synonymsOf } from "./rule.ts";
 export const MAX_EDITS = 3;
 const NEAR: Record<string, string> = { q: "wa", w: "qes", e: "wrd", r: "etf", t: "ryg", y: "tuh", u: "yij", i: "uok", o: "ipl", p: "o", a: "qsz", s: "adwx", d: "sfec", f: "dgrv", g: "fhtb", h: "gjyn", j: "hkum", k: "jli", l: "ko", z: "ax", x: "zcs", c: "xvd", v: "cbf", b: "vng", n: "bmh", m: "nj" };
 
-/** The edits of one word: typos (one per position, seeded), deletion of a letter, doubling, the word dropped, synonyms. */
-function variants(word: string, rng: Rng): string[] {
-  const out: string[] = [""];
+/** Which edits the search may make: characters only (typos, dropped and doubled letters), or words too (dropped, replaced by synonyms). */
+export type EditKinds = "characters" | "all";
+
+/** The edits of one word: typos (one per position, seeded), deletion of a letter, doubling; with words, the word dropped and synonyms. */
+function variants(word: string, rng: Rng, kinds: EditKinds): string[] {
+  const out: string[] = kinds === "all" ? [""] : [];
   const lower = word.toLowerCase();
   if (word.length > 2) {
     const p = 1 + rng.int(word.length - 1);
@@ -29,12 +32,12 @@ function variants(word: string, rng: Rng): string[] {
     out.push(word.slice(0, p) + word.slice(p + 1));
     out.push(word.slice(0, p) + word[p] + word.slice(p));
   }
-  out.push(...synonymsOf(lower).slice(0, 3));
+  if (kinds === "all") out.push(...synonymsOf(lower).slice(0, 3));
   return out;
 }
 
 /** Adversarial examples from `seeds` (at most `count`), with how many seeds were tried and how many the model got right. */
-export function* adversarialExamples(model: AgentModel, seeds: readonly Example[], count: number, seed: number): Work<{ examples: Example[]; tried: number; correct: number }> {
+export function* adversarialExamples(model: AgentModel, seeds: readonly Example[], count: number, seed: number, kinds: EditKinds = "all"): Work<{ examples: Example[]; tried: number; correct: number }> {
   const ens = new Ensemble(model.arch, model.params);
   const index = new Map(model.classes.map((c, i) => [c, i]));
   const rng = new Rng(seed, 0xad5);
@@ -56,7 +59,7 @@ export function* adversarialExamples(model: AgentModel, seeds: readonly Example[
       let best: { words: string[]; prob: number; cls: number } | null = null;
       for (let i = 0; i < words.length; i++) {
         if (!/[a-z]/i.test(words[i])) continue;
-        for (const v of variants(words[i], rng)) {
+        for (const v of variants(words[i], rng, kinds)) {
           const next = v === "" ? words.filter((_, j) => j !== i) : words.map((w, j) => (j === i ? v : w));
           if (next.length === 0) continue;
           const q = predict(model, next.join(" "), ens);
