@@ -67,6 +67,8 @@ describe("analyzeAndOptimize", () => {
     const names = report.candidates.map((c) => c.name);
     expect(names.slice(0, 2)).toEqual(["current configuration", "searched configuration"]);
     expect(names).toContain("current configuration as int8");
+    // For maximize_accuracy the search's best is also measured as three networks (the space samples one or two).
+    expect(names).toContain("searched configuration, 3 networks");
     // The ladders ran beside the search: the current configuration and it shrunk for size and speed.
     const ladders = await env.DB.prepare("SELECT count(*) AS n, sum(score IS NOT NULL) AS done FROM optimization_trials WHERE optimization_id = ? AND rung = -2").bind(started.body.optimization_id).first<{ n: number; done: number }>();
     expect(ladders!.n).toBe(15);
