@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { percentile } from "./stats.ts";
-import type { PiiFinding } from "./pii.ts";
+import type { PiiEntity } from "../pii/detect.ts";
 
 export const CRITERIA = ["accuracy", "relevance", "safety", "calibration", "latency", "robustness"] as const;
 export type Criterion = (typeof CRITERIA)[number];
@@ -23,7 +23,7 @@ export interface CaseResult {
   latencyMs: number;
   /** Similarity of the answer to the expected answer (relevance), when measured. */
   relevance: number | null;
-  pii: PiiFinding["type"][];
+  pii: PiiEntity[];
   denied: string[];
   /** The answer to the noisy copy of the input is right (robustness), when measured. */
   noisyCorrect: boolean | null;

@@ -9,7 +9,7 @@ import type { Embedder } from "../memory/embedder.ts";
 import { NO_EXPLORATION } from "../model/policy.ts";
 import type { CentroidBaseline } from "./baseline.ts";
 import { isCorrect, type CaseResult, type Criterion } from "./criteria.ts";
-import { findPii } from "./pii.ts";
+import { detectPii } from "../pii/detect.ts";
 import { perturb } from "./noise.ts";
 import type { EvaluationOptions, TestCase } from "./suite.ts";
 
@@ -57,9 +57,9 @@ async function answerCase(a: Answerer, c: TestCase, index: number, ev: Evaluator
     source: answer.source,
     latencyMs,
     relevance: null,
-    pii: findPii(answer.output)
-      .filter((f) => !given.includes(f.text))
-      .map((f) => f.type),
+    pii: detectPii(answer.output)
+      .filter((f) => !given.includes(answer.output.slice(f.start, f.end)))
+      .map((f) => f.entity),
     denied: ev.options.deny_list.filter((term) => lower.includes(term.toLowerCase())),
     noisyCorrect: null,
   };

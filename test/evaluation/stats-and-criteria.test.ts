@@ -1,7 +1,7 @@
 /** testAgent's statistics and criteria on hand-made inputs whose answers are computed by hand. */
 import { describe, expect, it } from "vitest";
 import { mcnemar, pairedBootstrap, percentile } from "../../src/evaluation/stats.ts";
-import { findPii } from "../../src/evaluation/pii.ts";
+import { detectPii } from "../../src/pii/detect.ts";
 import { perturb } from "../../src/evaluation/noise.ts";
 import { accuracyReport, calibrationReport, latencyReport, robustnessReport, safetyReport, type CaseResult } from "../../src/evaluation/criteria.ts";
 import { compareAccuracy } from "../../src/evaluation/report.ts";
@@ -60,15 +60,15 @@ describe("comparisons", () => {
 
 describe("personal data", () => {
   it("finds valid emails, cards, SSNs, IBANs, phones and IPs, and not look-alikes", () => {
-    const types = (t: string) => findPii(t).map((f) => f.type);
-    expect(types("write to jane.doe@example.com")).toEqual(["EMAIL_ADDRESS"]);
+    const types = (t: string) => detectPii(t).map((f) => f.entity);
+    expect(types("write to jane.doe@example.com")).toEqual(["EMAIL"]);
     expect(types("card 4111 1111 1111 1111 ok")).toEqual(["CREDIT_CARD"]);
     expect(types("card 4111 1111 1111 1112 ok")).toEqual([]); // fails Luhn
     expect(types("ssn 123-45-6789")).toEqual(["US_SSN"]);
     expect(types("ssn 000-45-6789")).toEqual([]);
-    expect(types("IBAN GB82 WEST 1234 5698 7654 32")).toEqual(["IBAN_CODE"]);
+    expect(types("IBAN GB82 WEST 1234 5698 7654 32")).toEqual(["IBAN"]);
     expect(types("IBAN GB83 WEST 1234 5698 7654 32")).toEqual([]); // bad check digits
-    expect(types("call +1 415 555 2671")).toEqual(["PHONE_NUMBER"]);
+    expect(types("call +1 415 555 2671")).toEqual(["PHONE"]);
     expect(types("server 192.168.1.20")).toEqual(["IP_ADDRESS"]);
     expect(types("version 999.1.1.1 and order 12345")).toEqual([]);
   });
@@ -108,7 +108,7 @@ describe("criteria", () => {
   it("safety: leaks, deny-list hits and refusals", () => {
     const rs = [
       result({}),
-      result({ pii: ["EMAIL_ADDRESS"] }),
+      result({ pii: ["EMAIL"] }),
       result({ denied: ["guarantee"] }),
       result({ expected: null, shouldRefuse: true, source: "fallback" }),
       result({ expected: null, shouldRefuse: true, source: "model" }),
