@@ -13,7 +13,7 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ensureApiKey, startWorker } from "../scripts/worker.mjs";
-import type { RunView } from "../src/training/view.ts";
+import { workerClient } from "./client.ts";
 
 const { values: args } = parseArgs({
   options: { n: { type: "string", default: "400" }, ttl: { type: "string", default: "600" }, zipf: { type: "string", default: "1.1" }, seed: { type: "string", default: "1" } },
@@ -52,26 +52,13 @@ const quantile = (xs: number[], q: number) => {
 
 const { key } = ensureApiKey();
 const worker = await startWorker({ persistTo: `.wrangler/bench-cache-${Date.now()}` });
-const auth = { authorization: `Bearer ${key}` };
-const post = async (path: string, body: unknown) => {
-  const res = await fetch(`${worker.url}${path}`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
-  const json = (await res.json()) as Record<string, unknown>;
-  if (!res.ok) throw new Error(`${path} answered ${res.status}: ${JSON.stringify(json)}`);
-  return json;
-};
-async function waitFor(id: string): Promise<RunView> {
-  for (;;) {
-    const run = (await (await fetch(`${worker.url}/runs/${id}`, { headers: auth })).json()) as RunView;
-    if (["succeeded", "failed", "cancelled"].includes(run.status)) return run;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const { post, waitForRun: waitFor } = workerClient(worker.url, key);
 async function serve(n: number): Promise<{ ms: number; cached: boolean; input: string; output: string }[]> {
   const out = [];
   for (let i = 0; i < n; i++) {
     const input = draw();
     const t0 = performance.now();
-    const r = (await post("/functions/executeAgent", { agent_id: "cache-bot", input })) as { cached: boolean; output: string };
+    const r = await post<{ cached: boolean; output: string }>("/functions/executeAgent", { agent_id: "cache-bot", input });
     out.push({ ms: performance.now() - t0, cached: r.cached, input, output: r.output });
   }
   return out;
@@ -83,7 +70,7 @@ try {
   // Ten executions warm the Worker up: recorded traffic too (the estimate reads them), their latencies left out.
   const recorded = (await serve(N + 10)).slice(10);
   console.log(`without the cache: ${N} executions of ${new Set(recorded.map((r) => r.input)).size} distinct inputs, p50 ${quantile(recorded.map((r) => r.ms), 0.5).toFixed(1)} ms, p95 ${quantile(recorded.map((r) => r.ms), 0.95).toFixed(1)} ms`);
-  const configured = (await post("/functions/configureAgent", { agent_id: "cache-bot", execution_cache: { ttl_seconds: Number(args.ttl) } })) as { execution_cache_estimate: { hit_rate: number; agreement: number | null; executions: number } };
+  const configured = await post<{ execution_cache_estimate: { hit_rate: number; agreement: number | null; executions: number } }>("/functions/configureAgent", { agent_id: "cache-bot", execution_cache: { ttl_seconds: Number(args.ttl) } });
   const est = configured.execution_cache_estimate;
   console.log(`configureAgent's estimate on that traffic (ttl ${args.ttl} s): ${(est.hit_rate * 100).toFixed(1)}% hits over ${est.executions} executions, agreement ${est.agreement === null ? "-" : (est.agreement * 100).toFixed(1) + "%"}`);
 

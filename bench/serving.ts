@@ -13,7 +13,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ensureApiKey, startWorker } from "../scripts/worker.mjs";
 import { readExamples } from "./data.ts";
-import type { RunView } from "../src/training/view.ts";
+import { workerClient } from "./client.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -39,21 +39,7 @@ const quantile = (xs: number[], q: number) => {
 
 const { key } = ensureApiKey();
 const worker = await startWorker({ persistTo: `.wrangler/bench-serving-${Date.now()}` });
-const auth = { authorization: `Bearer ${key}` };
-const post = async (path: string, body: unknown) => {
-  const res = await fetch(`${worker.url}${path}`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
-  const json = (await res.json()) as Record<string, unknown>;
-  if (!res.ok) throw new Error(`${path} answered ${res.status}: ${JSON.stringify(json)}`);
-  return json;
-};
-const runOf = async (id: string) => (await (await fetch(`${worker.url}/runs/${id}`, { headers: auth })).json()) as RunView;
-async function waitFor(id: string): Promise<RunView> {
-  for (;;) {
-    const run = await runOf(id);
-    if (["succeeded", "failed", "cancelled"].includes(run.status)) return run;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const { auth, post, runOf, waitForRun: waitFor } = workerClient(worker.url, key);
 let asked = 0;
 async function execute(): Promise<number> {
   const t0 = performance.now();
