@@ -78,6 +78,11 @@ describe("data quality report", () => {
     // The suggested label is the true one for most hits.
     const right = r.likely_mislabeled.suspects.filter((s) => flipped.has(s.index) && s.suggested === FAQ_TRAIN[s.index].expected_output).length;
     expect(right / Math.max(1, hits)).toBeGreaterThanOrEqual(0.7);
+    // A large set is checked on a sample (here, as if the cap were 150): the suspects come from the sample, and the note says so.
+    const a = analyzeExamples(noisy, String);
+    const sampled = finish(qualityReportWork(a.kept, a.report, 1, 150));
+    expect(sampled.likely_mislabeled.note).toMatch(/among a sample of \d+ of the 240 examples/);
+    expect(sampled.likely_mislabeled.suspects.every((s) => s.given === noisy[s.index].expected_output)).toBe(true);
     const clean = report(FAQ_TRAIN);
     expect(clean.counts.likely_mislabeled).toBeLessThan(r.counts.likely_mislabeled);
     expect(clean.score).toBeGreaterThan(r.score);

@@ -15,6 +15,7 @@ import { inappropriate } from "./content.ts";
 import { diversity, type Diversity } from "./diversity.ts";
 import { confidentLearning, crossValidatedProbabilities, CV_FOLDS, type Suspect } from "./mislabeled.ts";
 import { nearDuplicatePairs } from "./near-duplicates.ts";
+import { fnv1a } from "../../model/hash.ts";
 
 export { QUALITY_CODES, type QualityCode };
 export const QualityCodeSchema = z.enum(QUALITY_CODES, { error: () => `codes must be among ${QUALITY_CODES.join(", ")}` });
@@ -25,6 +26,13 @@ export const MIN_CLASS_EXAMPLES = 3;
 export const MAX_IMBALANCE = 10;
 /** Confident learning needs this many examples, and at least CV_FOLDS per class on average. */
 export const MIN_EXAMPLES_FOR_LABEL_CHECK = 50;
+/**
+ * Confident learning trains four networks inside the request: above this many
+ * examples it checks a seeded sample of them (every class kept in proportion),
+ * so a 100,000-example upload costs what a 20,000-example one does — in time
+ * and in the Worker's 128 MB.
+ */
+export const MAX_LABEL_CHECK_EXAMPLES = 20_000;
 /** Findings listed per code (the counts are complete). */
 const MAX_FINDINGS_PER_CODE = 50;
 
@@ -62,7 +70,7 @@ export interface QualityReport {
 const ratio = (a: number, b: number) => (b > 0 ? a / b : 0);
 
 /** The report of `examples` (a dataset's rows, duplicates already removed as `data` says); pausable work (confident learning trains). */
-export function* qualityReportWork(examples: readonly Example[], data: DataReport, seed = 1): Work<QualityReport> {
+export function* qualityReportWork(examples: readonly Example[], data: DataReport, seed = 1, maxLabelCheck = MAX_LABEL_CHECK_EXAMPLES): Work<QualityReport> {
   const started = Date.now();
   const findings: QualityFinding[] = [];
   const counts = Object.fromEntries(QUALITY_CODES.map((c) => [c, 0])) as Record<QualityCode, number>;
@@ -124,13 +132,20 @@ export function* qualityReportWork(examples: readonly Example[], data: DataRepor
 
   // Labels: confident learning with cross-validated probabilities of the agent's network.
   let mislabeled: QualityReport["likely_mislabeled"];
+  let labelChecked = N;
   if (N < MIN_EXAMPLES_FOR_LABEL_CHECK || N < classes.length * CV_FOLDS) {
     mislabeled = { checked: false, note: `too few examples to cross-validate (${N}; at least ${MIN_EXAMPLES_FOR_LABEL_CHECK} and ${CV_FOLDS} per class)`, suspects: [] };
   } else {
-    const probs = yield* crossValidatedProbabilities(examples, classes, seed);
-    const suspects = confidentLearning(examples, classes, probs);
+    // A sample when the set is large: every example kept with the same chance, by a stable hash (so the same set gets the same sample).
+    const rate = Math.min(1, maxLabelCheck / N);
+    const sampled = rate < 1 ? examples.flatMap((e, i) => (fnv1a(`${i}\u0000${e.input}`, seed ^ 0x5a3) / 4294967296 < rate ? [i] : [])) : examples.map((_, i) => i);
+    const checked = sampled.map((i) => examples[i]);
+    labelChecked = checked.length;
+    const probs = yield* crossValidatedProbabilities(checked, classes, seed);
+    const suspects = confidentLearning(checked, classes, probs).map((x) => ({ ...x, index: sampled[x.index] }));
     for (const s of suspects) note({ code: "likely_mislabeled", index: s.index, class: s.given, detail: `labeled ${JSON.stringify(s.given.slice(0, 60))} (p ${s.self_confidence.toFixed(2)}, class threshold ${s.threshold.toFixed(2)}); the network says ${JSON.stringify(s.suggested.slice(0, 60))} (p ${s.suggested_probability.toFixed(2)})` });
-    mislabeled = { checked: true, note: `${CV_FOLDS}-fold cross-validated probabilities; ${suspects.length} suspect(s)`, suspects: suspects.slice(0, 100) };
+    const scope = rate < 1 ? ` among a sample of ${checked.length} of the ${N} examples (a set this large is sampled; the count is of the sample)` : "";
+    mislabeled = { checked: true, note: `${CV_FOLDS}-fold cross-validated probabilities; ${suspects.length} suspect(s)${scope}`, suspects: suspects.slice(0, 100) };
   }
 
   const bias = biasFindings(examples);
@@ -151,8 +166,8 @@ export function* qualityReportWork(examples: readonly Example[], data: DataRepor
     {
       name: "labels",
       weight: 0.25,
-      score: mislabeled.checked ? 100 * Math.max(0, 1 - 5 * ratio(counts.likely_mislabeled, N)) : 100,
-      detail: mislabeled.checked ? `${counts.likely_mislabeled} likely mislabeled of ${N} (the share counts five times: a fifth of the data scores 0)` : mislabeled.note,
+      score: mislabeled.checked ? 100 * Math.max(0, 1 - 5 * ratio(counts.likely_mislabeled, labelChecked)) : 100,
+      detail: mislabeled.checked ? `${counts.likely_mislabeled} likely mislabeled of ${labelChecked} checked (the share counts five times: a fifth of the data scores 0)` : mislabeled.note,
     },
     { name: "balance", weight: 0.1, score: 100 * balance, detail: `class distribution entropy ${(balance * 100).toFixed(0)}% of uniform; largest/smallest ${smallest ? (largest / smallest).toFixed(1) : "-"}` },
     { name: "coverage", weight: 0.1, score: 100 * (1 - ratio(small.length, classes.length)), detail: `${small.length} of ${classes.length} classes too small` },
