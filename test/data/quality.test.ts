@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { analyzeExamples, type Example } from "../../src/data/examples.ts";
 import { qualityReportWork, type QualityReport } from "../../src/data/quality/report.ts";
 import { binomialTail } from "../../src/data/quality/bias.ts";
+import { nearDuplicatePairs } from "../../src/data/quality/near-duplicates.ts";
 import { finish } from "../../src/model/work.ts";
 import { call, countRows, FAQ_TRAIN, request } from "../helpers.ts";
 
@@ -54,6 +55,16 @@ describe("data quality report", () => {
     const skewed = report([...Array.from({ length: 44 }, (_, i) => ({ input: `alpha question ${"abcdefghijklmnopqrstuvwxyz"[i % 26]}${i} about plans`, expected_output: "big" })), ...Array.from({ length: 4 }, (_, i) => ({ input: `beta ${i} issue with login`, expected_output: "small" }))]);
     expect(skewed.counts.class_imbalance).toBe(1);
     expect(skewed.findings.find((f) => f.code === "class_imbalance")!.detail).toContain("11.0×");
+  });
+
+  it("bounds the near-duplicate pairs a set of near-identical rows would make", () => {
+    const rows = Array.from({ length: 60 }, (_, i) => `please help me reset the password of my account number ${i}`);
+    const all = nearDuplicatePairs(rows);
+    expect(all.length).toBeGreaterThan(100);
+    expect(all.truncated).toBeUndefined();
+    const capped = nearDuplicatePairs(rows, 25);
+    expect(capped).toHaveLength(25);
+    expect(capped.truncated).toBe(true);
   });
 
   it("flags flipped labels by confident learning, and scores the clean set higher", () => {

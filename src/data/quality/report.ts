@@ -98,6 +98,7 @@ export function* qualityReportWork(examples: readonly Example[], data: DataRepor
     note({ code: "near_duplicate", index: p.j, indices: [p.i, p.j], detail: `${Math.round(p.similarity * 100)}% like example ${p.i}${examples[p.i].expected_output === examples[p.j].expected_output ? "" : ", with another label"}` });
   }
   counts.near_duplicate = nearDup.size;
+  if (pairs.truncated) list({ code: "near_duplicate", detail: `more near-duplicate pairs than the ${pairs.length} confirmed: the count is a lower bound` });
   yield N * 64;
 
   // Classes: too small, imbalance.
