@@ -13,12 +13,23 @@ export interface Diversity {
   class_spread: { mean: number; lowest: { class: string; spread: number; examples: number }[] };
 }
 
+/** An input's bag of words scaled to unit length. */
+function unitBag(toks: readonly string[]): Map<string, number> {
+  const bag = new Map<string, number>();
+  for (const t of toks) bag.set(t, (bag.get(t) ?? 0) + 1);
+  const norm = Math.sqrt([...bag.values()].reduce((s, x) => s + x * x, 0)) || 1;
+  for (const [k, v] of bag) bag.set(k, v / norm);
+  return bag;
+}
+
+/** Two passes over the inputs (centroids, then distances), so that no bag is kept: memory grows with the vocabulary, not the rows. */
 export function diversity(examples: readonly Example[]): Diversity {
   const uni = new Set<string>();
   const bi = new Set<string>();
   let words = 0;
   let pairs = 0;
-  const byClass = new Map<string, Map<string, number>[]>();
+  const centroid = new Map<string, Map<string, number>>();
+  const count = new Map<string, number>();
   for (const e of examples) {
     const toks = tokenize(e.input);
     words += toks.length;
@@ -27,26 +38,19 @@ export function diversity(examples: readonly Example[]): Diversity {
       uni.add(t);
       if (i > 0) bi.add(`${toks[i - 1]} ${t}`);
     });
-    const bag = new Map<string, number>();
-    for (const t of toks) bag.set(t, (bag.get(t) ?? 0) + 1);
-    (byClass.get(e.expected_output) ?? byClass.set(e.expected_output, []).get(e.expected_output)!).push(bag);
+    const c = centroid.get(e.expected_output) ?? centroid.set(e.expected_output, new Map()).get(e.expected_output)!;
+    for (const [k, v] of unitBag(toks)) c.set(k, (c.get(k) ?? 0) + v);
+    count.set(e.expected_output, (count.get(e.expected_output) ?? 0) + 1);
   }
-  const spreads = [...byClass.entries()].map(([cls, bags]) => {
-    const unit = bags.map((b) => {
-      const norm = Math.sqrt([...b.values()].reduce((s, x) => s + x * x, 0)) || 1;
-      return new Map([...b.entries()].map(([k, v]) => [k, v / norm]));
-    });
-    const centroid = new Map<string, number>();
-    for (const u of unit) for (const [k, v] of u) centroid.set(k, (centroid.get(k) ?? 0) + v / unit.length);
-    const cn = Math.sqrt([...centroid.values()].reduce((s, x) => s + x * x, 0)) || 1;
-    let dist = 0;
-    for (const u of unit) {
-      let dot = 0;
-      for (const [k, v] of u) dot += v * (centroid.get(k) ?? 0);
-      dist += 1 - dot / cn;
-    }
-    return { class: cls, spread: dist / unit.length, examples: bags.length };
-  });
+  const norms = new Map([...centroid.entries()].map(([cls, c]) => [cls, Math.sqrt([...c.values()].reduce((s, x) => s + x * x, 0)) || 1]));
+  const dist = new Map<string, number>();
+  for (const e of examples) {
+    const c = centroid.get(e.expected_output)!;
+    let dot = 0;
+    for (const [k, v] of unitBag(tokenize(e.input))) dot += v * (c.get(k) ?? 0);
+    dist.set(e.expected_output, (dist.get(e.expected_output) ?? 0) + 1 - dot / norms.get(e.expected_output)!);
+  }
+  const spreads = [...count.entries()].map(([cls, n]) => ({ class: cls, spread: dist.get(cls)! / n, examples: n }));
   return {
     distinct_1: words ? uni.size / words : 0,
     distinct_2: pairs ? bi.size / pairs : 0,
