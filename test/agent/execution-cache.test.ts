@@ -51,6 +51,11 @@ describe("execution cache", () => {
     const ruled = await exec(agent, "How do I reset my password?");
     expect(ruled).toMatchObject({ cached: false, source: "rule", output: "Use the reset link." });
     expect(await exec(agent, "how do i reset my password")).toMatchObject({ cached: true, source: "rule" });
+    // Removing the rule empties it again: the network answers anew.
+    expect((await request("DELETE", `/entities/AgentMemory/${(mem.body as { id: string }).id}`)).status).toBeLessThan(300);
+    expect(await entries(agent)).toBe(0);
+    expect(await exec(agent, "how do i reset my password")).toMatchObject({ cached: false, source: plain.source, output: plain.output });
+    expect(await exec(agent, "how do i reset my password")).toMatchObject({ cached: true });
 
     // Training a candidate (its memories are its own) leaves the live version's entries; a new live version empties them.
     const second = await call<{ run_id: string }>("trainAgent", { agent_id: agent, dataset_id: first.body.dataset_id, config: { ...SMALL, epochs: 2, seed: 5 } });

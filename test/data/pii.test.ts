@@ -55,6 +55,11 @@ describe("PII functions and policy", () => {
     expect(h1.body.results[1].text).not.toBe(pseudonym);
     expect(h2.body.results[0].text).toBe(`write to ${pseudonym}`);
     expect((await call("setPIIPolicy", { policy: null })).status).toBe(200);
+    // Turned off and on again, the app keeps its key: the same value, the same pseudonym.
+    expect((await call("setPIIPolicy", { policy: { operator: "hash", apply_to: { datasets: false } } })).status).toBe(200);
+    const again = await call<{ results: { text: string }[] }>("redactPII", { texts: ["jane@example.com"] });
+    expect(again.body.results[0].text).toBe(pseudonym);
+    expect((await call("setPIIPolicy", { policy: null })).status).toBe(200);
   });
 
   it("a policy keeps detected values out of stored datasets, memories and execution logs", async () => {
