@@ -14,7 +14,7 @@ import type { Slicer } from "../isolate/slices.ts";
 import { scrub, type Scrubber } from "../pii/policy.ts";
 import type { QualityGate } from "../model/quality-gate.ts";
 import { analyzeExamples, canonicalJsonl, parseCanonicalJsonl, type DataReport, type Example } from "./examples.ts";
-import { qualityReportWork, type QualityReport } from "./quality/report.ts";
+import { qualityReportWork, QualityReportSchema, type QualityReport } from "./quality/report.ts";
 import { cleanExamples, type Preprocessing } from "./clean.ts";
 
 /** A dataset whose row exists but whose content is gone from R2. */
@@ -111,10 +111,20 @@ export async function loadExamples(bucket: R2Bucket, appId: string, datasetId: s
   return parseCanonicalJsonl(new TextDecoder().decode(bytes));
 }
 
+function parseJsonOrNull(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
 /** A stored dataset's quality report; computed (and stored) when it has none yet — a dataset from before reports, or one whose report write was lost. */
 export async function datasetQuality(bucket: R2Bucket, slicer: Slicer, row: DatasetRow, examples: readonly Example[]): Promise<QualityReport> {
   const bytes = await getBytes(bucket, keys.datasetReport(row.appId, row.id));
-  if (bytes) return JSON.parse(new TextDecoder().decode(bytes)) as QualityReport;
+  // A stored report that does not read as one (an older shape) is computed again.
+  const stored = bytes ? QualityReportSchema.safeParse(parseJsonOrNull(new TextDecoder().decode(bytes))) : null;
+  if (stored?.success) return stored.data;
   const { report } = analyzeExamples(examples, String);
   const quality = await slicer.run(qualityReportWork(examples, report));
   await putBytes(bucket, keys.datasetReport(row.appId, row.id), new TextEncoder().encode(JSON.stringify(quality)), "application/json");

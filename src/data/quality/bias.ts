@@ -14,6 +14,9 @@
  */
 import { tokenize } from "../../model/features.ts";
 import type { Example } from "../../model/hyper.ts";
+import type { BiasFinding } from "./schema.ts";
+
+export type { BiasFinding };
 
 /**
  * The identity terms checked (lower case, whole tokens): gender, nationality
@@ -33,17 +36,6 @@ const GROUP_OF = new Map(Object.entries(IDENTITY_TERMS).flatMap(([g, ts]) => ts.
 export const MIN_COUNT = 5;
 const ALPHA = 0.01;
 
-export interface BiasFinding {
-  term: string;
-  group: string;
-  class: string;
-  count: number;
-  expected: number;
-  pmi: number;
-  p_value: number;
-  /** Examples with the term in the class (the first ten), and how many there are. */
-  examples: number[];
-}
 
 function logGamma(x: number): number {
   // Lanczos approximation.

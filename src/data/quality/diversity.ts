@@ -6,12 +6,10 @@
  */
 import { tokenize } from "../../model/features.ts";
 import type { Example } from "../../model/hyper.ts";
+import type { Diversity } from "./schema.ts";
 
-export interface Diversity {
-  distinct_1: number;
-  distinct_2: number;
-  class_spread: { mean: number; lowest: { class: string; spread: number; examples: number }[] };
-}
+export type { Diversity };
+
 
 /** An input's bag of words scaled to unit length. */
 function unitBag(toks: readonly string[]): Map<string, number> {

@@ -21,6 +21,9 @@ import { predict } from "../../model/model.ts";
 import { Ensemble } from "../../model/ensemble.ts";
 import { fnv1a } from "../../model/hash.ts";
 import type { Work } from "../../model/work.ts";
+import type { Suspect } from "./schema.ts";
+
+export type { Suspect };
 
 export const CV_FOLDS = 4;
 /** The folds' network: the defaults, lighter. */
@@ -40,15 +43,6 @@ export const CV_ROWS = 30_000;
 export const MAX_CV_EPOCHS = 40;
 export const cvEpochs = (n: number) => Math.min(MAX_CV_EPOCHS, Math.max(CV_CONFIG.epochs, Math.ceil(CV_ROWS / Math.max(1, n))));
 
-export interface Suspect {
-  index: number;
-  given: string;
-  suggested: string;
-  /** p of the given label, and its class's threshold. */
-  self_confidence: number;
-  threshold: number;
-  suggested_probability: number;
-}
 
 /** Cross-validated probabilities over `classes` (folds by a stable hash of the input). */
 export function* crossValidatedProbabilities(examples: readonly Example[], classes: readonly string[], seed: number, folds = CV_FOLDS): Work<Float32Array[]> {

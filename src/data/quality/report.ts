@@ -15,6 +15,9 @@ import { inappropriate } from "./content.ts";
 import { diversity, type Diversity } from "./diversity.ts";
 import { confidentLearning, crossValidatedProbabilities, CV_FOLDS, type Suspect } from "./mislabeled.ts";
 import { nearDuplicatePairs } from "./near-duplicates.ts";
+import type { QualityComponent, QualityFinding, QualityReport } from "./schema.ts";
+
+export { QualityReportSchema, type QualityComponent, type QualityFinding, type QualityReport } from "./schema.ts";
 import { fnv1a } from "../../model/hash.ts";
 
 export { QUALITY_CODES, type QualityCode };
@@ -36,36 +39,8 @@ export const MAX_LABEL_CHECK_EXAMPLES = 20_000;
 /** Findings listed per code (the counts are complete). */
 const MAX_FINDINGS_PER_CODE = 50;
 
-export interface QualityFinding {
-  code: QualityCode;
-  /** The example (its index in the dataset version) or examples concerned; none for a whole-dataset finding. */
-  index?: number;
-  indices?: number[];
-  class?: string;
-  detail: string;
-}
 
-export interface QualityComponent {
-  name: string;
-  score: number;
-  weight: number;
-  detail: string;
-}
 
-export interface QualityReport {
-  examples: number;
-  classes: number;
-  score: number;
-  components: QualityComponent[];
-  counts: Record<QualityCode, number>;
-  /** The first MAX_FINDINGS_PER_CODE findings of each code (counts are complete). */
-  findings: QualityFinding[];
-  likely_mislabeled: { checked: boolean; note: string; suspects: Suspect[] };
-  bias: BiasFinding[];
-  diversity: Diversity & { near_duplicate_rate: number };
-  pii: { examples: number; by_entity: Record<string, number> };
-  seconds: number;
-}
 
 const ratio = (a: number, b: number) => (b > 0 ? a / b : 0);
 
