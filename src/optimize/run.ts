@@ -400,14 +400,19 @@ async function decide(deps: OptimizeDeps, opt: Optimization, stored: Stored, row
     ...measured.map((x) => ({ row: x.row, precision: "int8" as const, c: candidateOf(`${FINAL_NAMES[x.row.idx]} as int8`, x.m.int8) })),
   ];
   const candidates = [base, ...options.map((o) => o.c)];
+  // The search's best as one network or three: the search set's validation accuracy picks one, so that the final check only confirms.
+  const one = rows.find((r) => r.idx === 0);
+  const three = rows.find((r) => r.idx === 4);
+  const passedOver = one && three ? ((three.score ?? 0) > (one.score ?? 0) ? 0 : 4) : null;
+  const eligible = options.filter((o) => o.row.idx !== passedOver);
   // Each was chosen on the search set (the search's best, the ladders' picks): the final check confirms, at its measured value.
   const verdict = choose(
-    options.map((o) => o.c),
+    eligible.map((o) => o.c),
     base,
     stored.goals,
     stored.constraints,
   );
-  const win = options.find((o) => o.c === verdict.chosen) ?? null;
+  const win = eligible.find((o) => o.c === verdict.chosen) ?? null;
   const winner = win?.row ?? null;
   const now = deps.now();
   const view = (c: Candidate) => ({ name: c.name, accuracy: c.accuracy, latency_ms: c.latencyMs, bytes: c.bytes, cost: c.cost });
@@ -455,6 +460,8 @@ async function decide(deps: OptimizeDeps, opt: Optimization, stored: Stored, row
     constraints: stored.constraints,
     candidates: candidates.map((c) => ({ ...view(c), accuracy_difference: accuracyDifference(c, base) })),
     pareto_front: paretoFront(candidates).map((c) => c.name),
+    // Measured beside the others, eligible only when the search set's validation prefers it.
+    best_as_ensemble: one && three ? { validation: { one_network: one.score, three_networks: three.score }, eligible: passedOver === 0 ? "three networks" : "one network" } : null,
     decision: { chosen: verdict.chosen?.name ?? null, reason, applied },
     techniques: {
       hyperparameter_tuning: `successive halving over ${stored.budget.trials} configurations, rungs of ${stored.budgets.join(", ")} epochs, ranked on the search set's validation split`,

@@ -13,7 +13,13 @@ interface View {
   status: string;
   progress: { rung: number; trials_done: number; trials: number };
   analysis: { furthest_goal: { goal: string }; latency_by_source: unknown[]; drift: { unseen_features_training: number } };
-  report: { candidates: { name: string; accuracy: number }[]; pareto_front: string[]; decision: { chosen: string | null; reason: string }; missing?: string } | null;
+  report: {
+    candidates: { name: string; accuracy: number }[];
+    pareto_front: string[];
+    decision: { chosen: string | null; reason: string };
+    best_as_ensemble?: { validation: { one_network: number; three_networks: number }; eligible: string } | null;
+    missing?: string;
+  } | null;
   run_id: string | null;
 }
 
@@ -69,6 +75,9 @@ describe("analyzeAndOptimize", () => {
     expect(names).toContain("current configuration as int8");
     // For maximize_accuracy the search's best is also measured as three networks (the space samples one or two).
     expect(names).toContain("searched configuration, 3 networks");
+    // Only one of the two is eligible: the one the search set's validation prefers.
+    const pick = report.best_as_ensemble!;
+    expect(pick.eligible).toBe(pick.validation.three_networks > pick.validation.one_network ? "three networks" : "one network");
     // The ladders ran beside the search: the current configuration and it shrunk for size and speed.
     const ladders = await env.DB.prepare("SELECT count(*) AS n, sum(score IS NOT NULL) AS done FROM optimization_trials WHERE optimization_id = ? AND rung = -2").bind(started.body.optimization_id).first<{ n: number; done: number }>();
     expect(ladders!.n).toBe(15);
