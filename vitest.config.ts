@@ -43,6 +43,8 @@ export default defineConfig({
                 TEST_MIGRATIONS: await readD1Migrations("./migrations"),
                 API_KEY: "test-key",
                 BANKING77_SAMPLE: banking77Sample(30, 10),
+                // Exploration replays exactly: the learning-loop tests simulate users on top of it.
+                EXPLORATION_SEED: "7",
               },
             },
           })),

@@ -29,6 +29,12 @@ export interface Env {
   EMBEDDINGS_DIM?: string;
   OPENAI_API_KEY?: string;
   OPENAI_BASE_URL?: string;
+  /**
+   * Exploration draws from one seeded stream per isolate instead of
+   * Math.random: simulations (the tests, benchmarks) replay exactly. Never set
+   * it in production: a user could predict which executions explore.
+   */
+  EXPLORATION_SEED?: string;
   /** The language model of generateSyntheticData's llm strategy (an OpenAI-compatible chat model; with OPENAI_API_KEY). */
   LLM_MODEL?: string;
 }

@@ -3,6 +3,16 @@ import { executeAgent as run } from "../agent/execute.ts";
 import { memoryServices } from "../memory/store.ts";
 import { defineFunction } from "./registry.ts";
 import { AgentIdSchema, ContextSchema, randomId } from "./common.ts";
+import { Rng } from "../model/rng.ts";
+
+/** One seeded stream per isolate when EXPLORATION_SEED is set (reproducible simulations), else Math.random. */
+let seeded: { seed: string; rng: Rng } | null = null;
+function explorationRandom(seed: string | undefined): () => number {
+  if (!seed) return Math.random;
+  if (seeded?.seed !== seed) seeded = { seed, rng: new Rng(Number(seed) >>> 0, 0xe4) };
+  const rng = seeded.rng;
+  return () => rng.next();
+}
 
 export const executeAgent = defineFunction({
   name: "executeAgent",
@@ -39,6 +49,7 @@ export const executeAgent = defineFunction({
       memoryServices(ctx.env, () => randomId("mem")),
       { appId: ctx.appId, agentId: input.agent_id, input: input.input, version: input.version, context: input.context, userId: input.user_id },
       () => randomId("exe"),
+      explorationRandom(ctx.env.EXPLORATION_SEED),
     );
   },
 });
