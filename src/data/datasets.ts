@@ -14,7 +14,8 @@ import type { Slicer } from "../isolate/slices.ts";
 import { scrub, type Scrubber } from "../pii/policy.ts";
 import type { QualityGate } from "../model/quality-gate.ts";
 import { analyzeExamples, canonicalJsonl, parseCanonicalJsonl, type DataReport, type Example } from "./examples.ts";
-import { qualityReportWork, QualityReportSchema, type QualityReport } from "./quality/report.ts";
+import { qualityReportWork } from "./quality/report.ts";
+import { QualityReportSchema, type QualityReport } from "./quality/schema.ts";
 import { cleanExamples, type Preprocessing } from "./clean.ts";
 
 /** A dataset whose row exists but whose content is gone from R2. */

@@ -7,7 +7,7 @@ import Papa from "papaparse";
 import { z } from "zod";
 import { ExampleSchema, DATA_LIMITS, type Example } from "./examples.ts";
 import type { Issue } from "../errors.ts";
-import type { QualityCode } from "./quality/report.ts";
+import type { QualityCode } from "../model/quality-gate.ts";
 import { DatasetNameSchema } from "./names.ts";
 
 export type UploadFormat = "jsonl" | "csv";

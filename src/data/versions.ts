@@ -14,7 +14,6 @@ import { normalizedText } from "./quality/near-duplicates.ts";
 
 export type DatasetVersion = typeof datasetVersions.$inferSelect;
 
-export { DatasetNameSchema, DatasetRefSchema } from "./names.ts";
 
 export async function latestVersion(db: Db, appId: string, name: string): Promise<DatasetVersion | undefined> {
   return db.query.datasetVersions.findFirst({ where: and(eq(datasetVersions.appId, appId), eq(datasetVersions.name, name)), orderBy: desc(datasetVersions.version) });

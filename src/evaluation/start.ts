@@ -7,7 +7,7 @@ import type { Db } from "../db/client.ts";
 import { evaluations, EVALUATION_STATUSES } from "../db/schema.ts";
 import { findAgent, resolveVersion, versionById, type Agent, type Version } from "../agent/versions.ts";
 import { previousLive } from "../deploy/history.ts";
-import { findDataset, loadExamples } from "../data/datasets.ts";
+import { loadExamples } from "../data/datasets.ts";
 import { conflict, invalidInput, notFound } from "../errors.ts";
 import { putJson } from "../storage/objects.ts";
 import { keys } from "../storage/keys.ts";

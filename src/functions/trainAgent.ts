@@ -14,7 +14,6 @@ import { ExampleSchema, DATA_LIMITS, type DataReport, type Example } from "../da
 import { TrainingConfigSchema, resolveHyper } from "../model/hyper.ts";
 import { createRun, noteStepError } from "../training/runs.ts";
 import { checkedPlan } from "../training/plan-run.ts";
-import { notFound } from "../errors.ts";
 import { defineFunction } from "./registry.ts";
 import { AgentIdSchema, randomId, randomSeed } from "./common.ts";
 

@@ -6,7 +6,7 @@ import { addVersion, diffVersions, listVersions, resolveDatasetRef, versionView 
 import { DatasetNameSchema } from "../data/names.ts";
 import { decodeUpload, formatOf, parseCsv, parseJsonl, UploadQuerySchema } from "../data/upload.ts";
 import type { AppEnv } from "./auth.ts";
-import { invalidInput, notFound } from "../errors.ts";
+import { invalidInput } from "../errors.ts";
 import { readPolicy } from "../pii/policy.ts";
 import { requestSlicer } from "../isolate/slices.ts";
 import { ERROR_RESPONSES, SECURITY } from "./responses.ts";

@@ -4,24 +4,20 @@
  * identity-term skew, PII and inappropriate content, and a quality score
  * 0–100 from named components — what the quality gate of trainAgent reads.
  */
-import { z } from "zod";
 import { QUALITY_CODES, type QualityCode } from "../../model/quality-gate.ts";
 import type { Example } from "../../model/hyper.ts";
 import type { DataReport } from "../examples.ts";
 import type { Work } from "../../model/work.ts";
 import { detectPii } from "../../pii/detect.ts";
-import { biasFindings, type BiasFinding } from "./bias.ts";
+import { biasFindings } from "./bias.ts";
 import { inappropriate } from "./content.ts";
-import { diversity, type Diversity } from "./diversity.ts";
-import { confidentLearning, crossValidatedProbabilities, CV_FOLDS, type Suspect } from "./mislabeled.ts";
+import { diversity } from "./diversity.ts";
+import { confidentLearning, crossValidatedProbabilities, CV_FOLDS } from "./mislabeled.ts";
 import { nearDuplicatePairs } from "./near-duplicates.ts";
+import { fnv1a } from "../../model/hash.ts";
 import type { QualityComponent, QualityFinding, QualityReport } from "./schema.ts";
 
-export { QualityReportSchema, type QualityComponent, type QualityFinding, type QualityReport } from "./schema.ts";
-import { fnv1a } from "../../model/hash.ts";
-
-export { QUALITY_CODES, type QualityCode };
-export const QualityCodeSchema = z.enum(QUALITY_CODES, { error: () => `codes must be among ${QUALITY_CODES.join(", ")}` });
+export type { QualityReport };
 
 /** A class with fewer examples than this (or than a tenth of the median class) is too small to learn from reliably. */
 export const MIN_CLASS_EXAMPLES = 3;
