@@ -106,6 +106,16 @@ export async function insertDataset(db: Db, row: NewDatasetRow): Promise<void> {
   await db.insert(datasets).values(row).onConflictDoNothing();
 }
 
+/** Stores a built dataset unless the same content is stored already (objects first, then its row); the row that was there, if any. */
+export async function saveDataset(db: Db, bucket: R2Bucket, ds: PendingDataset): Promise<DatasetRow | undefined> {
+  const existing = await findDataset(db, ds.row.appId, ds.row.id);
+  if (!existing) {
+    await storeDatasetObject(bucket, ds);
+    await insertDataset(db, ds.row);
+  }
+  return existing;
+}
+
 export async function loadExamples(bucket: R2Bucket, appId: string, datasetId: string): Promise<Example[]> {
   const bytes = await getBytes(bucket, keys.dataset(appId, datasetId));
   if (!bytes) throw new MissingDatasetError(datasetId);

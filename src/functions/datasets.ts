@@ -1,6 +1,6 @@
 /** createDatasetFromExecutions and generateSyntheticData: dataset versions from an agent's executions, and generated ones (src/data). */
 import { z } from "zod";
-import { buildDataset, insertDataset, storeDatasetObject, findDataset, loadExamples } from "../data/datasets.ts";
+import { buildDataset, loadExamples, saveDataset } from "../data/datasets.ts";
 import type { Example } from "../data/examples.ts";
 import { DatasetRefSchema } from "../data/names.ts";
 import { resolveDatasetRef } from "../data/versions.ts";
@@ -56,10 +56,7 @@ export const createDatasetFromExecutions = defineFunction({
     if (new Set(examples.map((e) => e.expected_output)).size < 2)
       throw conflict("not_enough_examples", `the executions of agent '${agent.id}' give ${examples.length} labeled example(s) with ${new Set(examples.map((e) => e.expected_output)).size} distinct output(s); a dataset needs at least 2 outputs: give feedback (corrections, or confirmations of right answers) first`, { lineage });
     const pending = await buildDataset(ctx.appId, examples, "inline", "executions", { scrubber: await readPolicy(ctx.db, ctx.appId), slicer: requestSlicer() });
-    if (!(await findDataset(ctx.db, ctx.appId, pending.row.id))) {
-      await storeDatasetObject(ctx.env.DATASETS, pending);
-      await insertDataset(ctx.db, pending.row);
-    }
+    await saveDataset(ctx.db, ctx.env.DATASETS, pending);
     const named = await addVersion(ctx.db, ctx.appId, input.name, pending.row.id, { source: "executions", ...lineage, preprocessing: pending.preprocessing, pii: pending.pii }, ctx.now());
     return {
       dataset_id: pending.row.id,
@@ -138,10 +135,7 @@ export const generateSyntheticData = defineFunction({
     }
     const { kept, report } = validateGenerated(generated, seeds, model, input.strategy === "adversarial" ? null : input.min_agreement);
     const pending = await buildDataset(ctx.appId, [...seeds, ...kept], "inline", "generated", { scrubber: await readPolicy(ctx.db, ctx.appId), slicer });
-    if (!(await findDataset(ctx.db, ctx.appId, pending.row.id))) {
-      await storeDatasetObject(ctx.env.DATASETS, pending);
-      await insertDataset(ctx.db, pending.row);
-    }
+    await saveDataset(ctx.db, ctx.env.DATASETS, pending);
     const generation = { strategy: input.strategy, seed: input.seed, count: input.count, ...searched, ...report };
     const name = input.name ?? source!.named!.name;
     const named = await addVersion(ctx.db, ctx.appId, name, pending.row.id, { source: "synthetic", from_dataset_id: source?.row.id ?? null, agent_id: input.agent_id ?? null, generation, preprocessing: pending.preprocessing, pii: pending.pii }, ctx.now());

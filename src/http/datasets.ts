@@ -1,7 +1,7 @@
 /** POST /datasets (JSONL or CSV upload, content-addressed) and GET /datasets/{id}. */
 import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
 import { database } from "../db/client.ts";
-import { buildDataset, datasetQuality, findDataset, insertDataset, loadExamples, storeDatasetObject } from "../data/datasets.ts";
+import { buildDataset, datasetQuality, findDataset, loadExamples, saveDataset } from "../data/datasets.ts";
 import { addVersion, diffVersions, listVersions, resolveDatasetRef, versionView } from "../data/versions.ts";
 import { DatasetNameSchema } from "../data/names.ts";
 import { decodeUpload, formatOf, parseCsv, parseJsonl, UploadQuerySchema } from "../data/upload.ts";
@@ -84,11 +84,7 @@ export function registerDatasets(app: OpenAPIHono<AppEnv>): void {
       const appId = c.get("appId");
       const db = database(c.env.DB);
       const pending = await buildDataset(appId, parsed.examples, format, "body", { scrubber: await readPolicy(db, appId), slicer: requestSlicer() });
-      const existing = await findDataset(db, appId, pending.row.id);
-      if (!existing) {
-        await storeDatasetObject(c.env.DATASETS, pending);
-        await insertDataset(db, pending.row);
-      }
+      const existing = await saveDataset(db, c.env.DATASETS, pending);
       const name = c.req.valid("query").name;
       const lineage = { source: "upload", format, rows: parsed.examples.length, preprocessing: pending.preprocessing, pii: pending.pii, duplicates_removed: pending.report.duplicates_removed };
       const named = name ? await addVersion(db, appId, name, pending.row.id, lineage, Date.now()) : null;
