@@ -14,6 +14,7 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ensureApiKey, startWorker } from "../scripts/worker.mjs";
 import { workerClient } from "./client.ts";
+import { seededRandom } from "./random.ts";
 
 const { values: args } = parseArgs({
   options: { n: { type: "string", default: "400" }, ttl: { type: "string", default: "600" }, zipf: { type: "string", default: "1.1" }, seed: { type: "string", default: "1" } },
@@ -25,14 +26,7 @@ const training = faq.intents.flatMap((i) => i.train.map((input) => ({ input, exp
 const questions = faq.intents.flatMap((i) => [...i.heldout, ...i.train]);
 
 // Seeded draws: question k (in a seeded shuffled order) with probability ∝ 1 / (k+1)^s; one in four asked in other case or punctuation.
-let state = Number(args.seed) >>> 0 || 1;
-const random = () => {
-  state = (state + 0x6d2b79f5) >>> 0;
-  let t = state;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
+const random = seededRandom(Number(args.seed)).next;
 const order = questions.map((q) => ({ q, r: random() })).sort((a, b) => a.r - b.r).map((x) => x.q);
 const weights = order.map((_, k) => 1 / (k + 1) ** Number(args.zipf));
 const total = weights.reduce((s, w) => s + w, 0);

@@ -37,7 +37,7 @@ import { analyzeExamples } from "../src/data/examples.ts";
 import { qualityReportWork } from "../src/data/quality/report.ts";
 import { crossValidatedProbabilities, confidentLearning } from "../src/data/quality/mislabeled.ts";
 import { detectPii, PII_ENTITIES } from "../src/pii/detect.ts";
-import { corpusRandom } from "./pii-corpus.ts";
+import { seededRandom } from "./random.ts";
 import { sampleShots } from "./data.ts";
 import { ruleAugment } from "../src/data/synthetic/rule.ts";
 import { adversarialExamples } from "../src/data/synthetic/adversarial.ts";
@@ -101,7 +101,7 @@ console.log(`  counts: ${Object.entries(report.counts).filter(([, n]) => n > 0).
 
 // Label noise.
 const classes = [...new Set(train.map((e) => e.expected_output))].sort();
-const r = corpusRandom(seed);
+const r = seededRandom(seed);
 const flipped = new Set<number>();
 const noisy: Example[] = train.map((e, i) => {
   if (r.next() >= Number(args.noise)) return e;

@@ -7,28 +7,15 @@
  * (Luhn card numbers, mod-97 IBANs, SSNs outside the never-issued ranges).
  */
 import type { PiiEntity } from "../src/pii/detect.ts";
+import { seededRandom } from "./random.ts";
 
 export interface LabeledText {
   text: string;
   spans: { entity: PiiEntity; start: number; end: number }[];
 }
 
-export function corpusRandom(seed: number) {
-  let s = seed >>> 0 || 1;
-  const next = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1));
-  const pick = <T>(xs: readonly T[]) => xs[Math.floor(next() * xs.length)];
-  const digits = (n: number) => Array.from({ length: n }, () => int(0, 9)).join("");
-  return { next, int, pick, digits };
-}
 
-type R = ReturnType<typeof corpusRandom>;
+type R = ReturnType<typeof seededRandom>;
 
 const FIRST = ["james", "maria", "wei", "fatima", "olga", "juan", "aisha", "liam", "noah", "emma", "sofia", "arjun", "chen", "kofi", "ines"];
 const LAST = ["smith", "garcia", "chen", "okafor", "novak", "silva", "khan", "müller", "rossi", "kim", "dubois", "nguyen"];
@@ -120,7 +107,7 @@ const TEMPLATES = [
 
 /** `n` texts, each with one entity (or none: a look-alike) and sometimes two. */
 export function piiCorpus(n: number, seed: number): LabeledText[] {
-  const r = corpusRandom(seed);
+  const r = seededRandom(seed);
   const types = Object.keys(GENERATORS) as (keyof typeof GENERATORS)[];
   const out: LabeledText[] = [];
   for (let i = 0; i < n; i++) {
