@@ -13,7 +13,10 @@
  *      enough, else an explicit fallback.
  * Every execution is recorded with its latency, the memories it used, and —
  * for off-policy learning — the class shown, its propensity, whether it was
- * explored, and the context.
+ * explored, and the context; scrubbed as the app's PII policy says (the
+ * answer itself used the raw input). With an execution cache (cache.ts) an
+ * answer this version gave the same normalized input within the TTL is
+ * reused and recorded like any other.
  */
 import type { Db } from "../db/client.ts";
 import { executions } from "../db/schema.ts";
@@ -81,30 +84,25 @@ export interface Answerer {
 }
 
 /** What answered an input, and what the execution log needs. */
-export interface Answer extends Omit<ExecuteResult, "execution_id" | "version" | "latency_ms" | "cached"> {
-  /** The network's top class and its calibrated probability (whatever answered). */
-  top: number;
-  topConfidence: number;
-  action: number | null;
-  propensity: number | null;
-  trace: ExecutionTrace;
-}
-
-/** An answer as the execution cache keeps it (never an explored one). */
-const CachedAnswerSchema = z.object({
+const AnswerSchema = z.object({
   output: z.string(),
   confidence: z.number(),
   class: z.string(),
   fallback: z.boolean(),
   source: z.enum(["rule", "model", "demo", "fallback"]),
-  explored: z.literal(false),
+  explored: z.boolean(),
   memories_used: z.array(z.object({ id: z.string(), memory_type: z.string(), score: z.number(), similarity: z.number() })),
+  /** The network's top class and its calibrated probability (whatever answered). */
   top: z.number().int(),
   topConfidence: z.number(),
   action: z.number().int().nullable(),
   propensity: z.number().nullable(),
   trace: ExecutionTraceSchema,
 });
+export type Answer = z.infer<typeof AnswerSchema>;
+
+/** An answer as the execution cache keeps it (never an explored one). */
+const CachedAnswerSchema = AnswerSchema.extend({ explored: z.literal(false) });
 
 export async function answererFor(checkpoints: R2Bucket, memory: MemoryServices, appId: string, agentId: string, version: Version): Promise<Answerer> {
   const { model, ensemble } = await loadModel(checkpoints, version);

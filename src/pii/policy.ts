@@ -63,10 +63,24 @@ export async function scrubJson(s: Scrubber, value: Record<string, unknown>): Pr
 const fromBase64 = (b: string) => Uint8Array.from(atob(b), (c) => c.charCodeAt(0));
 const toBase64 = (u: Uint8Array) => btoa(String.fromCharCode(...u));
 
+/** Imported HMAC keys by their stored form: executeAgent reads the policy on every call, and importing a key each time is work for nothing. */
+const keys = new Map<string, Promise<CryptoKey>>();
+const MAX_KEYS = 1000;
+
+function keyOf(stored: string): Promise<CryptoKey> {
+  let key = keys.get(stored);
+  if (!key) {
+    if (keys.size >= MAX_KEYS) keys.clear();
+    key = hmacKey(fromBase64(stored));
+    keys.set(stored, key);
+  }
+  return key;
+}
+
 export async function scrubberOf(row: { policy: unknown; hashKey: string } | null | undefined): Promise<Scrubber | null> {
   if (!row || row.policy === null) return null;
   const policy = PiiPolicySchema.safeParse(row.policy);
-  return policy.success ? { policy: policy.data, key: await hmacKey(fromBase64(row.hashKey)) } : null;
+  return policy.success ? { policy: policy.data, key: await keyOf(row.hashKey) } : null;
 }
 
 export async function readPolicy(db: Db, appId: string): Promise<Scrubber | null> {
