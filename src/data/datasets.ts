@@ -131,13 +131,15 @@ function parseJsonOrNull(text: string): unknown {
 }
 
 /** A stored dataset's quality report; computed (and stored) when it has none yet — a dataset from before reports, or one whose report write was lost. */
-export async function datasetQuality(bucket: R2Bucket, slicer: Slicer, row: DatasetRow, examples: readonly Example[]): Promise<QualityReport> {
+export async function datasetQuality(bucket: R2Bucket, slicer: Slicer, row: DatasetRow, examples: () => Promise<readonly Example[]>): Promise<QualityReport> {
   const bytes = await getBytes(bucket, keys.datasetReport(row.appId, row.id));
   // A stored report that does not read as one (an older shape) is computed again.
   const stored = bytes ? QualityReportSchema.safeParse(parseJsonOrNull(new TextDecoder().decode(bytes))) : null;
   if (stored?.success) return stored.data;
-  const { report } = analyzeExamples(examples, String);
-  const quality = await slicer.run(qualityReportWork(examples, report));
+  // Only a missing report needs the examples.
+  const rows = await examples();
+  const { report } = analyzeExamples(rows, String);
+  const quality = await slicer.run(qualityReportWork(rows, report));
   await putBytes(bucket, keys.datasetReport(row.appId, row.id), new TextEncoder().encode(JSON.stringify(quality)), "application/json");
   return quality;
 }

@@ -1,9 +1,8 @@
 /** detectPII, redactPII and setPIIPolicy: the PII detector and the app's policy (src/pii). */
 import { z } from "zod";
 import { detectPii, PII_ENTITIES } from "../pii/detect.ts";
-import { applyOperator, PiiOperatorSchema } from "../pii/redact.ts";
+import { applyOperator, hmacKey, PiiOperatorSchema } from "../pii/redact.ts";
 import { PiiPolicySchema, readPolicy, setPolicy } from "../pii/policy.ts";
-import { hmacKey } from "../pii/redact.ts";
 import { defineFunction } from "./registry.ts";
 
 const EntitiesSchema = z.array(z.enum(PII_ENTITIES, { error: () => `entities must be among ${PII_ENTITIES.join(", ")}` })).min(1);

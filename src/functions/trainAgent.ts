@@ -114,7 +114,7 @@ export const trainAgent = defineFunction({
         examples = pending.examples;
         datasetId = pending.row.id;
         quality = pending.quality;
-      } else quality = await datasetQuality(ctx.env.DATASETS, slicer, row, examples);
+      } else quality = await datasetQuality(ctx.env.DATASETS, slicer, row, async () => examples);
     }
     // Nothing is stored or trained when the data fails the gate.
     checkQualityGate(quality, input.config.quality_gate, input.training_data ? "training_data" : "dataset_id");

@@ -126,8 +126,8 @@ export function registerDatasets(app: OpenAPIHono<AppEnv>): void {
     async (c) => {
       const id = c.req.valid("param").id;
       const { row } = await resolveDatasetRef(database(c.env.DB), c.get("appId"), id, undefined, "id");
-      const examples = await loadExamples(c.env.DATASETS, row.appId, row.id);
-      return c.json({ dataset_id: row.id, ...(await datasetQuality(c.env.DATASETS, requestSlicer(), row, examples)) }, 200);
+      const quality = await datasetQuality(c.env.DATASETS, requestSlicer(), row, () => loadExamples(c.env.DATASETS, row.appId, row.id));
+      return c.json({ dataset_id: row.id, ...quality }, 200);
     },
   );
 
