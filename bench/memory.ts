@@ -1,5 +1,6 @@
 /**
  * npm run bench:memory -- [--sizes 1000,10000,50000] [--queries 30]
+ * npm run bench:memory -- --paraphrase [--tune]   (bench/paraphrase.ts)
  *
  * Against a local Worker (wrangler dev: D1-backed vector index): memory search
  * latency (p50/p95 over HTTP) and recall@10 against exact brute-force cosine
@@ -14,8 +15,16 @@ import { LocalHashEmbedder } from "../src/memory/embedder.ts";
 import { Rng } from "../src/model/rng.ts";
 import { ensureApiKey, startWorker } from "../scripts/worker.mjs";
 
-const { values: args } = parseArgs({ options: { sizes: { type: "string", default: "1000,10000,50000" }, queries: { type: "string", default: "30" } } });
-const sizes = args.sizes!.split(",").map(Number);
+const { values: args } = parseArgs({
+  options: { sizes: { type: "string", default: "1000,10000,50000" }, queries: { type: "string", default: "30" }, paraphrase: { type: "boolean" } },
+  strict: false,
+});
+if (args.paraphrase) {
+  // Semantic search of paraphrases (bench/paraphrase.ts); its own options.
+  await import("./paraphrase.ts");
+  process.exit(0);
+}
+const sizes = String(args.sizes).split(",").map(Number);
 const nQueries = Number(args.queries);
 
 function corpus(n: number, seed: number): string[] {

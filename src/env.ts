@@ -23,7 +23,7 @@ export interface Env {
   METRICS_RAW_DAYS?: string;
   /** "vectorize" uses the VECTORIZE binding; the D1-backed index otherwise. */
   VECTOR_INDEX?: string;
-  /** "openai" for OpenAI embeddings (OPENAI_API_KEY, OPENAI_BASE_URL, EMBEDDINGS_MODEL, EMBEDDINGS_DIM); local hashing otherwise. */
+  /** "openai" for OpenAI embeddings (OPENAI_API_KEY, OPENAI_BASE_URL, EMBEDDINGS_MODEL, EMBEDDINGS_DIM); "local-hash" for the lexical local embedder; the semantic local one (base:glove-en) otherwise. */
   EMBEDDINGS?: string;
   EMBEDDINGS_MODEL?: string;
   EMBEDDINGS_DIM?: string;

@@ -11,7 +11,8 @@ import { analyzeAndOptimize, getOptimization, setOptimizationSchedule } from "./
 import { listWebhookSecrets, rotateWebhookSecret, submitFeedback } from "./feedback.ts";
 import { detectPII, redactPII, setPIIPolicy } from "./pii.ts";
 import { createDatasetFromExecutions, generateSyntheticData } from "./datasets.ts";
+import { reembedAgentMemories } from "./memories.ts";
 import type { CallableFunction } from "./registry.ts";
 
 /** Every function callable as POST /functions/{name}. */
-export const FUNCTIONS: readonly CallableFunction[] = [trainAgent, executeAgent, getTrainingRun, cancelTrainingRun, resumeTrainingRun, configureAgent, submitFeedback, rotateWebhookSecret, listWebhookSecrets, adaptAgentBehavior, getAdaptation, listVersions, getVersion, promoteVersion, rollbackAgent, testAgent, getEvaluation, listEvaluations, startRollout, getRollout, startExperiment, getExperiment, stopTrafficSplit, recordMetric, getMetrics, analyzeAndOptimize, getOptimization, setOptimizationSchedule, detectPII, redactPII, setPIIPolicy, createDatasetFromExecutions, generateSyntheticData];
+export const FUNCTIONS: readonly CallableFunction[] = [trainAgent, executeAgent, getTrainingRun, cancelTrainingRun, resumeTrainingRun, configureAgent, submitFeedback, rotateWebhookSecret, listWebhookSecrets, adaptAgentBehavior, getAdaptation, listVersions, getVersion, promoteVersion, rollbackAgent, testAgent, getEvaluation, listEvaluations, startRollout, getRollout, startExperiment, getExperiment, stopTrafficSplit, recordMetric, getMetrics, analyzeAndOptimize, getOptimization, setOptimizationSchedule, detectPII, redactPII, setPIIPolicy, createDatasetFromExecutions, generateSyntheticData, reembedAgentMemories];

@@ -1,14 +1,18 @@
 /**
- * Text embedders. The default is local: signed feature hashing of word 1–2-grams
- * and character 3–5-grams into a fixed dimension, L2-normalized —
- * deterministic, no download. OpenAI embeddings (any OpenAI-compatible
- * server) are used when configured. Every vector records its embedder's name
- * and dimension.
+ * Text embedders. The default is local and semantic (`local-glove-N`): the
+ * SIF sentence vector of the built-in base's GloVe word vectors (src/base/),
+ * which knows that "price" and "pricing" mean alike, next to signed feature
+ * hashing of word 1–2-grams and character 3–5-grams (typos, words the base
+ * lacks), L2-normalized — deterministic, no download. `local-hash-N` is the
+ * hashing part alone (the embedder before the base). OpenAI embeddings (any
+ * OpenAI-compatible server) are used when configured. Every vector records
+ * its embedder's name and dimension.
  */
 import { createOpenAI } from "@ai-sdk/openai";
 import { embedMany } from "ai";
 import { featureIds, type NgramHashing } from "../model/features.ts";
 import { mix32 } from "../model/hash.ts";
+import { wordBase } from "../base/glove.ts";
 
 export interface Embedder {
   /** Name stored with every vector, e.g. "local-hash-384" or "openai:text-embedding-3-small". */
@@ -19,30 +23,70 @@ export interface Embedder {
 
 export const LOCAL_DIM = 384;
 
+// Hash into a large space first, then fold with a sign bit: fewer collisions cancel out.
+const HASHING: NgramHashing = { buckets: 1 << 30, word_ngrams: 2, char_min: 3, char_max: 5 };
+
+/** Signed hashed n-grams of `text` folded into out[offset, offset + dim), scaled to length `length`. */
+function hashInto(text: string, out: Float32Array, offset: number, dim: number, length: number): void {
+  for (const id of featureIds(text, HASHING)) {
+    const h = mix32(id ^ 0x3c6ef372);
+    out[offset + (h % dim)] += h & 0x80000000 ? -1 : 1;
+  }
+  let norm = 0;
+  for (let i = offset; i < offset + dim; i++) norm += out[i] * out[i];
+  if (norm > 0) {
+    const k = length / Math.sqrt(norm);
+    for (let i = offset; i < offset + dim; i++) out[i] *= k;
+  }
+}
+
 export class LocalHashEmbedder implements Embedder {
   readonly name: string;
   readonly dim: number;
-  private readonly features: NgramHashing;
 
   constructor(dim = LOCAL_DIM) {
     this.dim = dim;
     this.name = `local-hash-${dim}`;
-    // Hash into a large space first, then fold with a sign bit: fewer collisions cancel out.
-    this.features = { buckets: 1 << 30, word_ngrams: 2, char_min: 3, char_max: 5 };
   }
 
   embedOne(text: string): Float32Array {
     const v = new Float32Array(this.dim);
-    for (const id of featureIds(text, this.features)) {
-      const h = mix32(id ^ 0x3c6ef372);
-      v[h % this.dim] += h & 0x80000000 ? -1 : 1;
-    }
-    let norm = 0;
-    for (let i = 0; i < v.length; i++) norm += v[i] * v[i];
-    if (norm > 0) {
-      const inv = 1 / Math.sqrt(norm);
-      for (let i = 0; i < v.length; i++) v[i] *= inv;
-    }
+    hashInto(text, v, 0, this.dim, 1);
+    return v;
+  }
+
+  async embed(texts: string[]): Promise<Float32Array[]> {
+    return texts.map((t) => this.embedOne(t));
+  }
+}
+
+/**
+ * Share of the semantic part in a vector (the rest is hashed n-grams; both
+ * unit length before mixing): chosen on a validation split of BANKING77's
+ * training set (bench/memory.ts --paraphrase --tune), never on its test set.
+ */
+export const SEMANTIC_WEIGHT = 0.7;
+
+export class LocalSemanticEmbedder implements Embedder {
+  readonly name: string;
+  readonly dim: number;
+  private readonly weight: number;
+
+  constructor(dim = LOCAL_DIM, weight = SEMANTIC_WEIGHT) {
+    const base = wordBase();
+    if (dim < base.dim + 16) throw new Error(`the local semantic embedder needs at least ${base.dim + 16} dimensions`);
+    this.dim = dim;
+    this.weight = weight;
+    this.name = `local-glove-${dim}`;
+  }
+
+  /** [weight × SIF vector (100), √(1 − weight²) × hashed n-grams]; hashed n-grams alone when the base knows no word of the text. */
+  embedOne(text: string): Float32Array {
+    const base = wordBase();
+    const v = new Float32Array(this.dim);
+    const known = base.sentence(text, v, 0);
+    if (known > 0) for (let d = 0; d < base.dim; d++) v[d] *= this.weight;
+    hashInto(text, v, base.dim, this.dim - base.dim, known > 0 ? Math.sqrt(1 - this.weight * this.weight) : 1);
     return v;
   }
 
@@ -79,7 +123,18 @@ export class OpenAIEmbedder implements Embedder {
   }
 }
 
-/** EMBEDDINGS=openai (with OPENAI_API_KEY, optional OPENAI_BASE_URL, EMBEDDINGS_MODEL, EMBEDDINGS_DIM) or local (default). */
+/** The local embedder of a stored name (vectors keep their embedder's name), or null when it is not a local one. */
+export function localEmbedderNamed(name: string): Embedder | null {
+  const m = /^local-(hash|glove)-(\d+)$/.exec(name);
+  if (!m) return null;
+  return m[1] === "hash" ? new LocalHashEmbedder(Number(m[2])) : new LocalSemanticEmbedder(Number(m[2]));
+}
+
+/**
+ * EMBEDDINGS=openai (with OPENAI_API_KEY, optional OPENAI_BASE_URL,
+ * EMBEDDINGS_MODEL, EMBEDDINGS_DIM), local (default: semantic) or local-hash
+ * (the lexical embedder alone).
+ */
 export function embedderFrom(env: { EMBEDDINGS?: string; OPENAI_API_KEY?: string; OPENAI_BASE_URL?: string; EMBEDDINGS_MODEL?: string; EMBEDDINGS_DIM?: string }): Embedder {
   if (env.EMBEDDINGS === "openai") {
     if (!env.OPENAI_API_KEY) throw new Error("EMBEDDINGS=openai needs OPENAI_API_KEY");
@@ -90,5 +145,6 @@ export function embedderFrom(env: { EMBEDDINGS?: string; OPENAI_API_KEY?: string
       dim: Number(env.EMBEDDINGS_DIM ?? 1536),
     });
   }
-  return new LocalHashEmbedder(Number(env.EMBEDDINGS_DIM ?? LOCAL_DIM));
+  const dim = Number(env.EMBEDDINGS_DIM ?? LOCAL_DIM);
+  return env.EMBEDDINGS === "local-hash" ? new LocalHashEmbedder(dim) : new LocalSemanticEmbedder(dim);
 }

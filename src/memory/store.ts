@@ -15,7 +15,7 @@ import { chunksWithinParameters } from "../db/limits.ts";
 import { agentMemories, agentVersions, type MemoryType } from "../db/schema.ts";
 import type { Env } from "../env.ts";
 import { database } from "../db/client.ts";
-import { embedderFrom, type Embedder } from "./embedder.ts";
+import { embedderFrom, localEmbedderNamed, type Embedder } from "./embedder.ts";
 import type { VectorIndex } from "./vectors/index.ts";
 import { D1VectorIndex } from "./vectors/d1-index.ts";
 import { VectorizeVectorIndex } from "./vectors/vectorize-index.ts";
@@ -74,15 +74,31 @@ export function memoryRows(appId: string, items: readonly NewMemory[], now: numb
   }));
 }
 
+/**
+ * The embedder of an agent's memories: the one its vectors came from when
+ * that is a local one (an agent embedded before the default changed keeps
+ * working until reembedAgentMemories moves it), else the configured one (a
+ * mismatch is then a 409 naming both).
+ */
+export async function embedderFor(s: MemoryServices, appId: string, agentId: string): Promise<Embedder> {
+  const stored = await s.index.embedderOf(appId, agentId);
+  if (!stored || stored.embedder === s.embedder.name) return s.embedder;
+  return localEmbedderNamed(stored.embedder) ?? s.embedder;
+}
+
 /** Inserts memories (any number) and indexes their embeddings. A memory whose id exists is left as it is. */
 export async function createMemories(s: MemoryServices, appId: string, items: NewMemory[]): Promise<Memory[]> {
   // The app's PII policy, when it covers memories: nothing it detects is embedded or stored.
   const scrubber = await readPolicy(s.db, appId);
   if (scrubber?.policy.apply_to.memories) items = await Promise.all(items.map(async (m) => ({ ...m, content: (await scrubJson(scrubber, m.content)).value })));
   const rows = memoryRows(appId, items, s.now(), s.newId);
-  const vectors = await s.embedder.embed(rows.map((r) => memoryText(r.content)));
   // Vectors first: a memory row never exists without its vector (an orphan vector is never returned).
-  await s.index.upsert(rows.map((r, i) => ({ id: r.id, appId, agentId: r.agentId, memoryType: r.memoryType, versionId: r.versionId, embedder: s.embedder.name, values: vectors[i] })));
+  for (const agentId of new Set(rows.map((r) => r.agentId))) {
+    const mine = rows.filter((r) => r.agentId === agentId);
+    const embedder = await embedderFor(s, appId, agentId);
+    const vectors = await embedder.embed(mine.map((r) => memoryText(r.content)));
+    await s.index.upsert(mine.map((r, i) => ({ id: r.id, appId, agentId, memoryType: r.memoryType, versionId: r.versionId, embedder: embedder.name, values: vectors[i] })));
+  }
   await runEach(mapIterable(jsonRowSelects(agentMemories, rows), (select) => s.db.insert(agentMemories).select(select).onConflictDoNothing()));
   return rows;
 }
@@ -104,8 +120,9 @@ export async function updateMemory(s: MemoryServices, current: Memory, patch: Pa
   }
   const next = { ...current, ...patch, updatedAt: s.now() };
   if (patch.content !== undefined || patch.memoryType !== undefined) {
-    const [values] = await s.embedder.embed([memoryText(next.content)]);
-    await s.index.upsert([{ id: next.id, appId: next.appId, agentId: next.agentId, memoryType: next.memoryType, versionId: next.versionId, embedder: s.embedder.name, values }]);
+    const embedder = await embedderFor(s, next.appId, next.agentId);
+    const [values] = await embedder.embed([memoryText(next.content)]);
+    await s.index.upsert([{ id: next.id, appId: next.appId, agentId: next.agentId, memoryType: next.memoryType, versionId: next.versionId, embedder: embedder.name, values }]);
   }
   const { id, appId, ...rest } = next;
   await s.db.update(agentMemories).set(rest).where(and(eq(agentMemories.appId, appId), eq(agentMemories.id, id)));
@@ -184,11 +201,12 @@ async function memoriesById(s: MemoryServices, appId: string, ids: string[]): Pr
 /** Similarity search combined with importance and recency (see scoring.ts); records the accesses. */
 export async function searchMemories(s: MemoryServices, appId: string, req: SearchRequest): Promise<SearchHit[]> {
   const now = s.now();
-  const [vector] = await s.embedder.embed([req.query]);
+  const embedder = await embedderFor(s, appId, req.agentId);
+  const [vector] = await embedder.embed([req.query]);
   const candidates = await s.index.query({
     appId,
     agentId: req.agentId,
-    embedder: s.embedder.name,
+    embedder: embedder.name,
     vector,
     topK: Math.min(MAX_CANDIDATES, req.topK * CANDIDATES_PER_RESULT),
     memoryTypes: req.memoryTypes,

@@ -36,7 +36,8 @@ describe("embedders", () => {
   });
 
   it("configuration picks the embedder", () => {
-    expect(embedderFrom({}).name).toBe("local-hash-384");
+    expect(embedderFrom({}).name).toBe("local-glove-384");
+    expect(embedderFrom({ EMBEDDINGS: "local-hash" }).name).toBe("local-hash-384");
     expect(embedderFrom({ EMBEDDINGS: "openai", OPENAI_API_KEY: "k", EMBEDDINGS_DIM: "256" }).dim).toBe(256);
     expect(() => embedderFrom({ EMBEDDINGS: "openai" })).toThrow(/OPENAI_API_KEY/);
   });

@@ -31,7 +31,7 @@ export class D1VectorIndex implements VectorIndex {
     this.maxCachedBytes = maxCachedBytes;
   }
 
-  private async embedderOf(appId: string, agentId: string): Promise<{ embedder: string; dim: number } | undefined> {
+  async embedderOf(appId: string, agentId: string): Promise<{ embedder: string; dim: number } | undefined> {
     const [row] = await this.db
       .select({ embedder: memoryVectors.embedder, dim: memoryVectors.dim })
       .from(memoryVectors)

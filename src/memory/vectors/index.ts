@@ -43,6 +43,8 @@ export interface VectorIndex {
   query(q: VectorQuery): Promise<VectorMatch[]>;
   getByIds(appId: string, ids: string[]): Promise<VectorRecord[]>;
   deleteByIds(appId: string, ids: string[]): Promise<void>;
+  /** The embedder (name, dimension) of the agent's vectors; undefined when it has none or the index cannot tell. */
+  embedderOf(appId: string, agentId: string): Promise<{ embedder: string; dim: number } | undefined>;
 }
 
 /** Vectors of one agent must come from one embedder (same name, same dimension). */

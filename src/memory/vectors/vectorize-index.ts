@@ -78,6 +78,11 @@ export class VectorizeVectorIndex implements VectorIndex {
     return out;
   }
 
+  /** Vectorize cannot list by metadata cheaply: the configured embedder applies. */
+  async embedderOf(): Promise<undefined> {
+    return undefined;
+  }
+
   async deleteByIds(appId: string, ids: string[]): Promise<void> {
     // Ids carry the app: another app's vectors cannot be named.
     for (const part of batches(ids, VECTORIZE_IDS_BATCH)) await this.index.deleteByIds(part.map((id) => vectorId(appId, id)));
