@@ -27,6 +27,7 @@ export class WordBase {
   private readonly scales: Float32Array;
   private readonly q: Int8Array;
   private readonly rows: Map<string, number>;
+  private readonly words: string[];
 
   constructor(buffer: ArrayBuffer) {
     const [magic, words, dim, vocabBytes] = new Uint32Array(buffer, 0, 4);
@@ -40,13 +41,18 @@ export class WordBase {
     at += words * 4;
     this.q = new Int8Array(buffer, at, words * dim);
     at += words * dim;
-    const vocab = new TextDecoder().decode(new Uint8Array(buffer, at, vocabBytes)).split("\n");
-    this.rows = new Map(vocab.map((w, i) => [w, i]));
+    this.words = new TextDecoder().decode(new Uint8Array(buffer, at, vocabBytes)).split("\n");
+    this.rows = new Map(this.words.map((w, i) => [w, i]));
   }
 
   /** Row of a token (as the tokenizer writes it), or -1. */
   row(token: string): number {
     return this.rows.get(token) ?? -1;
+  }
+
+  /** The word of a row. */
+  word(row: number): string {
+    return this.words[row];
   }
 
   /** Adds `weight` × the word vector of `row` into `out` from `offset`. */

@@ -12,6 +12,7 @@ import { ExampleSchema, DATA_LIMITS, type DataReport, type Example } from "../da
 
 /** A run is at most this many queue steps (each a message, a checkpoint and a D1 commit). */
 import { TrainingConfigSchema, resolveHyper } from "../model/hyper.ts";
+import { applyParadigm, TRAINING_TYPES } from "../training/paradigms.ts";
 import { createRun, noteStepError } from "../training/runs.ts";
 import { checkedPlan } from "../training/plan-run.ts";
 import { defineFunction } from "./registry.ts";
@@ -29,7 +30,10 @@ export const TrainAgentInput = z
     dataset_id: DatasetRefSchema.optional().describe("A dataset's id (ds_…), or the name of a versioned dataset (its latest version, or dataset_version)"),
     dataset_version: z.number().int().min(1).optional().describe("With a dataset name: the version to train on"),
     split: SplitSchema.default("all").describe("Train on one split of the data (train, validation, test: a stable hash of the normalized input; near-duplicates of test examples are test) or all of it"),
-    training_type: z.enum(["supervised"], { error: () => "training_type must be 'supervised' (few_shot and transfer are not available yet)" }).default("supervised"),
+    training_type: z
+      .enum(TRAINING_TYPES, { error: () => `training_type must be one of ${TRAINING_TYPES.join(", ")}` })
+      .default("supervised")
+      .describe("supervised; few_shot (1–20 examples per class: class prototypes in the built-in base's space with the network); transfer (from config.base_agent_id's live version or 'base:glove-en')"),
     config: TrainingConfigSchema.prefault({}),
     deploy: z
       .enum(DEPLOY_MODES, { error: () => `deploy must be one of ${DEPLOY_MODES.join(", ")}` })
@@ -79,12 +83,19 @@ export const TrainAgentOutput = z.object({
   config: z.record(z.string(), z.unknown()).describe("The resolved configuration (defaults filled, seed chosen)"),
   data_report: DataReportSchema.nullable().describe("Duplicates removed and contradicting labels found (inline data)"),
   quality: z.object({ score: z.number(), counts: z.record(z.string(), z.number()) }).describe("The data quality report's score and counts per code (the whole report: POST /datasets, GET /datasets/{id}/quality)"),
+  paradigm: z
+    .object({
+      training_type: z.enum(TRAINING_TYPES),
+      notes: z.array(z.string()),
+      base: z.union([z.object({ agent_id: z.string(), version: z.number().int() }), z.object({ model: z.string() })]).optional(),
+    })
+    .describe("What the training type does with its options (the base it starts from, prototypes, what was not used)"),
   links: z.object({ run: z.string(), events: z.string() }),
 });
 
 export const trainAgent = defineFunction({
   name: "trainAgent",
-  summary: "Train an agent (supervised) in resumable background steps",
+  summary: "Train an agent (supervised, few_shot or transfer) in resumable background steps",
   description:
     "Validates the data and config, stores the dataset in R2 (content-addressed), creates the agent if needed and a training run, and enqueues its first step. Answers 202 with the run id; follow progress with getTrainingRun, GET /runs/{id} or GET /runs/{id}/events.",
   input: TrainAgentInput,
@@ -118,8 +129,16 @@ export const trainAgent = defineFunction({
     }
     // Nothing is stored or trained when the data fails the gate.
     checkQualityGate(quality, input.config.quality_gate, input.training_data ? "training_data" : "dataset_id");
-    const hyper = resolveHyper(input.config, randomSeed);
-    const plan = checkedPlan(examples, hyper, input.training_data ? "training_data" : "dataset_id");
+    // Nothing is stored either when the paradigm's options do not hold (few_shot's limit, transfer's base).
+    const dataField = input.training_data ? "training_data" : "dataset_id";
+    const { hyper, report: paradigm } = await applyParadigm(
+      { db: ctx.db, checkpoints: ctx.env.CHECKPOINTS, appId: ctx.appId, languageModel: Boolean(ctx.env.OPENAI_API_KEY) },
+      input.training_type,
+      resolveHyper(input.config, randomSeed),
+      examples,
+      dataField,
+    );
+    const plan = checkedPlan(examples, hyper, dataField);
     const runId = randomId("run");
     const now = ctx.now();
     if (pending) await storeDatasetObject(ctx.env.DATASETS, pending);
@@ -167,6 +186,7 @@ export const trainAgent = defineFunction({
       config: { ...hyper },
       data_report: report,
       quality: { score: quality.score, counts: quality.counts },
+      paradigm,
       links: { run: `/runs/${runId}`, events: `/runs/${runId}/events` },
     };
   },

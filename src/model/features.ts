@@ -44,6 +44,11 @@ export function tokenize(text: string): string[] {
   return text.normalize("NFKC").toLowerCase().replace(/['’`]/g, "").match(/[\p{L}\p{N}]+/gu) ?? [];
 }
 
+/** Bucket of a token's word-unigram feature (as featureIds hashes it). */
+export function wordBucket(token: string, buckets: number): number {
+  return mix32(Math.imul(1, 0x9e3779b1) ^ fnv1a(token, WORD_SEED)) % buckets;
+}
+
 /** Bucket ids of every feature occurrence in `text` (with repeats). */
 export function featureIds(text: string, cfg: NgramHashing): number[] {
   const toks = tokenize(text);

@@ -66,6 +66,18 @@ export const TrainingConfigSchema = z
     lr_schedule: z.enum(["constant", "linear", "cosine"]).default("linear"),
     warmup_fraction: z.number().min(0).max(0.5).default(0),
     features: FeaturesSchema.prefault({}),
+    base_model: z
+      .enum(["none", "glove-en"], { error: () => "base_model must be 'none' or 'glove-en'" })
+      .default("none")
+      .describe("glove-en: the built-in base's word vectors start the embedding rows of the words they know, and its frequent words join the vocabulary up to max_rows"),
+    base_scale: z.number().gt(0).max(10).default(0.5).describe("Length of a base word's vector in its embedding row (base_model)"),
+    prototype_weight: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0)
+      .describe("Share of the class-prototype head (cosine to each class's mean in the semantic embedder's space) in every answer; few_shot sets it"),
+    prototype_temperature: z.number().gt(0).max(10).default(0.05).describe("Softmax temperature of the prototype head over cosine similarities"),
     dim: z.number().int().min(4).max(512).default(128).describe("Embedding dimension"),
     hidden: z.number().int().min(4).max(1024).default(128).describe("Width of early_layers and late_layers"),
     ensemble: z
@@ -78,6 +90,17 @@ export const TrainingConfigSchema = z
       .describe('After the validation phase, retrain on every row for the chosen number of epochs; "auto": up to 2,000 training rows'),
     examples_per_step: z.number().int().min(1).max(1_000_000).default(50_000).describe("Training examples per queue step: a slice of an epoch, or whole epochs when an epoch is smaller"),
     freeze_layers: z.array(z.enum(LAYER_NAMES)).max(4).default([]).describe("Layers whose weights stay fixed"),
+    fine_tune_layers: z
+      .array(z.enum(LAYER_NAMES))
+      .max(4)
+      .optional()
+      .describe("transfer: the layers that train; every other layer is frozen (with freeze_layers, the union is frozen)"),
+    base_agent_id: z.string().min(1).max(128).optional().describe("transfer: the agent whose live version to start from (same app), or 'base:glove-en'"),
+    leverage_base_model: z.boolean().default(true).describe("few_shot: use the built-in base (class prototypes in its embedding space mixed with the network)"),
+    use_prompt_engineering: z
+      .boolean()
+      .default(false)
+      .describe("few_shot: build instructions and demos for a language model (only with one configured; offline it is reported as not used)"),
     quality_gate: QualityGateSchema.prefault({}).describe("The data quality gate: below min_score, or with any of reject_codes, trainAgent answers 422 with the report and trains nothing"),
     version_precision: z
       .enum(["float16", "int8"])
@@ -104,7 +127,20 @@ export type TrainingConfig = z.output<typeof TrainingConfigSchema>;
 export type EarlyStopping = z.output<typeof EarlyStoppingObject>;
 
 /** Every training lever, resolved: the config with its seed chosen and early stopping as settings or none. */
-export type Hyper = Omit<TrainingConfig, "seed" | "early_stopping"> & { seed: number; early_stopping: EarlyStopping | null };
+export type Hyper = Omit<TrainingConfig, "seed" | "early_stopping"> & {
+  seed: number;
+  early_stopping: EarlyStopping | null;
+  /** A transfer run's base: the version whose weights it starts from (set by trainAgent, never by a client). */
+  transfer?: TransferSource;
+};
+
+/** The version a transfer starts from. */
+export interface TransferSource {
+  agent_id: string;
+  version_id: string;
+  version: number;
+  checkpoint_key: string;
+}
 
 /** The resolved defaults: what an empty config gives (bar the seed). */
 export const DEFAULT_HYPER: Omit<Hyper, "seed"> = (() => {

@@ -3,6 +3,7 @@ import { featurize, type FeatureConfig } from "./features.ts";
 import { softmax, tensorShapes, type Arch, type Tensors } from "./network.ts";
 import type { Ensemble } from "./ensemble.ts";
 import { encodeCheckpoint, decodeCheckpoint, CheckpointError, type Storage } from "./checkpoint.ts";
+import { mixPrototypes, type PrototypeHead } from "./prototypes.ts";
 
 export interface AgentModel {
   arch: Arch;
@@ -16,6 +17,8 @@ export interface AgentModel {
   params: Tensors;
   /** Softmax temperature fitted on held-out data (calibration). */
   temperature: number;
+  /** Class prototypes mixed into the answer (few-shot models: prototype_weight > 0). */
+  prototypes?: PrototypeHead;
 }
 
 export interface Prediction {
@@ -30,6 +33,7 @@ export function predict(model: AgentModel, text: string, ens: Ensemble): Predict
   ens.forward(x, 0);
   const probs = new Float32Array(model.arch.classes);
   softmax(ens.logits, probs, model.temperature);
+  if (model.prototypes) mixPrototypes(model.prototypes, text, probs);
   let best = 0;
   for (let c = 1; c < probs.length; c++) if (probs[c] > probs[best]) best = c;
   return { class: best, confidence: probs[best], probs };
@@ -41,6 +45,7 @@ interface ModelMeta {
   features: FeatureConfig;
   classes: string[];
   temperature: number;
+  prototypes?: Pick<PrototypeHead, "dim" | "weight" | "temperature">;
 }
 
 /**
@@ -52,10 +57,15 @@ interface ModelMeta {
 export function encodeModel(m: AgentModel, precision: "version" | "exact" | "int8" = "version"): Uint8Array {
   const meta: ModelMeta = { kind: "agent-model", arch: m.arch, features: m.features, classes: m.classes, temperature: m.temperature };
   // Bucket ids are below 2^24, so float32 holds them exactly.
-  const tensors = { ...m.params, idf: m.idf, vocab: Float32Array.from(m.vocab) };
+  const tensors: Record<string, Float32Array> = { ...m.params, idf: m.idf, vocab: Float32Array.from(m.vocab) };
+  if (m.prototypes) {
+    const { vectors, ...head } = m.prototypes;
+    meta.prototypes = head;
+    tensors.prototypes = vectors;
+  }
   const shapes = tensorShapes(m.arch);
   return encodeCheckpoint(meta, tensors, (name): Storage => {
-    if (precision === "exact" || name === "idf" || name === "vocab") return "f32";
+    if (precision === "exact" || name === "idf" || name === "vocab" || name === "prototypes") return "f32";
     if (precision === "version") return name.endsWith("embedding.weight") ? "f16" : "f32";
     // int8 (a compressed version): every weight matrix, a scale per row of its input dimension.
     const shape = shapes[name.replace(/^m\d+\//, "")];
@@ -66,7 +76,12 @@ export function encodeModel(m: AgentModel, precision: "version" | "exact" | "int
 export function decodeModel(bytes: ArrayBuffer | Uint8Array): AgentModel {
   const { meta, tensors } = decodeCheckpoint<ModelMeta>(bytes);
   if (meta.kind !== "agent-model") throw new CheckpointError(`expected an agent model, found ${meta.kind}`);
-  const { idf, vocab, ...params } = tensors;
+  const { idf, vocab, prototypes, ...params } = tensors;
   if (!idf || !vocab || vocab.length !== meta.arch.rows) throw new CheckpointError("agent model lacks its vocabulary");
-  return { arch: meta.arch, features: meta.features, classes: meta.classes, temperature: meta.temperature, vocab: Int32Array.from(vocab), idf, params };
+  const model: AgentModel = { arch: meta.arch, features: meta.features, classes: meta.classes, temperature: meta.temperature, vocab: Int32Array.from(vocab), idf, params };
+  if (meta.prototypes) {
+    if (!prototypes || prototypes.length !== meta.prototypes.dim * meta.classes.length) throw new CheckpointError("agent model lacks its class prototypes");
+    model.prototypes = { ...meta.prototypes, vectors: prototypes };
+  }
+  return model;
 }

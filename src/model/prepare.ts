@@ -4,6 +4,8 @@
  */
 import { buildVocabulary, countRowsWork, inverseDocumentFrequency, toVocabularyRows, weightRows, type SparseRows } from "./features.ts";
 import { finish, type Work } from "./work.ts";
+import { extendWithBase } from "./base-init.ts";
+import { classPrototypes } from "./prototypes.ts";
 import type { Arch, Tensors } from "./network.ts";
 import { Rng } from "./rng.ts";
 import { MAX_EMBEDDING_FLOATS, type Example, type Hyper } from "./hyper.ts";
@@ -29,6 +31,8 @@ export interface Prepared {
    * (trainer.ts); elsewhere the row is a labeled example.
    */
   logged?: LoggedRows;
+  /** Class prototypes of every row (train and validation), when the config asks for the prototype head. */
+  prototypes?: Float32Array;
   /** Weights to start from instead of seeded ones (every member, in the ensemble's naming): an update of an existing model. */
   start?: Tensors;
   /**
@@ -69,7 +73,7 @@ export function membersFor(hyper: Hyper, nTrain: number): number {
 /** The config fields `prepare` reads: equal keys (for one dataset), equal prepared data. */
 export function prepareKey(hyper: Hyper): string {
   // The vocabulary's size depends on the ensemble and dim (they share the embedding budget).
-  return JSON.stringify([hyper.seed, hyper.validation_split, hyper.features, hyper.label_examples, hyper.ensemble, hyper.dim]);
+  return JSON.stringify([hyper.seed, hyper.validation_split, hyper.features, hyper.label_examples, hyper.ensemble, hyper.dim, hyper.base_model, hyper.prototype_weight > 0]);
 }
 
 /**
@@ -162,13 +166,19 @@ export function* featurizeRows(inputs: string[], labels: Int32Array, classes: st
   // The members share the embedding budget.
   const maxRows = Math.max(1, Math.min(f.max_rows, Math.floor(MAX_EMBEDDING_FLOATS / (members * hyper.dim))));
   const hashed = yield* countRowsWork(inputs, f);
-  const vocab = buildVocabulary(hashed, train, f.buckets, maxRows, f.min_df);
+  const learned = buildVocabulary(hashed, train, f.buckets, maxRows, f.min_df);
+  const vocab = hyper.base_model === "glove-en" ? extendWithBase(learned, maxRows, f.buckets) : learned;
   yield hashed.idx.length * 16;
   const counts = toVocabularyRows(hashed, vocab);
   yield hashed.idx.length * 16;
   const idf = inverseDocumentFrequency(counts, train, vocab.length);
   const all = Int32Array.from([...train, ...split.valid]).sort();
-  return { classes, labels, train, valid: split.valid, all, members, vocab, idf, x: weightRows(counts, idf) };
+  const prepared: Prepared = { classes, labels, train, valid: split.valid, all, members, vocab, idf, x: weightRows(counts, idf) };
+  if (hyper.prototype_weight > 0) {
+    prepared.prototypes = classPrototypes(inputs, labels, all, classes.length);
+    yield inputs.length * 2000;
+  }
+  return prepared;
 }
 
 /** Sizes of the training and validation splits that `prepare` makes of these labels (the plan is cut from them). */

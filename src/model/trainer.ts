@@ -5,6 +5,7 @@
  * `trainStepWork` (work.ts: the consumer pauses it between batches to serve
  * requests, the benchmark runs it through), so they run the same code.
  */
+import { initFromBase } from "./base-init.ts";
 import { initParams, type LayerName, type Network, type Tensors } from "./network.ts";
 import { Ensemble, joinMembers, memberSeed } from "./ensemble.ts";
 import { adamStep, initAdam, type AdamConfig, type AdamState } from "./optimizer.ts";
@@ -74,7 +75,15 @@ const ADAM: Pick<AdamConfig, "beta1" | "beta2" | "epsilon"> = { beta1: 0.9, beta
 /** The state training starts from: seeded weights, or the prepared data's own (an update of an existing model); fresh optimizer state. */
 export function initState(prepared: Prepared, hyper: Hyper): TrainState {
   const arch = archOf(hyper, prepared);
-  const params = prepared.start ? cloneTensors(prepared.start) : joinMembers(Array.from({ length: arch.members }, (_, k) => initParams(arch, memberSeed(hyper.seed, k), hyper.embedding_init)));
+  const params = prepared.start
+    ? cloneTensors(prepared.start)
+    : joinMembers(
+        Array.from({ length: arch.members }, (_, k) => {
+          const member = initParams(arch, memberSeed(hyper.seed, k), hyper.embedding_init);
+          if (hyper.base_model === "glove-en") initFromBase(member, arch, prepared.vocab, hyper.features.buckets, hyper.base_scale);
+          return member;
+        }),
+      );
   const adam = Array.from({ length: arch.members }, () => initAdam(arch, hyper.embedding_optimizer));
   return {
     params,
@@ -346,7 +355,11 @@ function maxTouchedRows(prepared: Prepared, hyper: Hyper): number {
 
 /** An agent model of `params` with the data's classes and IDF. */
 export function toModel(params: Tensors, prepared: Prepared, hyper: Hyper, temperature = 1): AgentModel {
-  return { arch: archOf(hyper, prepared), features: hyper.features, classes: prepared.classes, vocab: prepared.vocab, idf: prepared.idf, params, temperature };
+  const model: AgentModel = { arch: archOf(hyper, prepared), features: hyper.features, classes: prepared.classes, vocab: prepared.vocab, idf: prepared.idf, params, temperature };
+  if (prepared.prototypes) {
+    model.prototypes = { vectors: prepared.prototypes, dim: prepared.prototypes.length / prepared.classes.length, weight: hyper.prototype_weight, temperature: hyper.prototype_temperature };
+  }
+  return model;
 }
 
 /**

@@ -65,7 +65,8 @@ export function extendVocabulary(counts: SparseRows, rows: ArrayLike<number>, ol
  * the previous model's own answer on it (its calibrated probabilities) rather
  * than toward its label — Learning without Forgetting. 0: labels only.
  */
-export function* prepareUpdateWork(previous: AgentModel, replay: readonly Example[], added: readonly Example[], hyper: Hyper, distill = 0): Work<Prepared> {
+/** `growVocabulary` false keeps the previous vocabulary exactly (a frozen embedding table). */
+export function* prepareUpdateWork(previous: AgentModel, replay: readonly Example[], added: readonly Example[], hyper: Hyper, distill = 0, growVocabulary = true): Work<Prepared> {
   const classes = updateClasses(previous.classes, [...replay, ...added]);
   const index = new Map(classes.map((c, i) => [c, i]));
   const members = previous.arch.members;
@@ -85,7 +86,7 @@ export function* prepareUpdateWork(previous: AgentModel, replay: readonly Exampl
   const f = previous.features;
   const hashed = yield* countRowsWork(inputs, f);
   const maxRows = Math.max(previous.vocab.length, Math.min(f.max_rows, Math.floor(MAX_EMBEDDING_FLOATS / (members * previous.arch.dim))));
-  const vocab = extendVocabulary(hashed, train, previous.vocab, maxRows - previous.vocab.length, f.min_df);
+  const vocab = extendVocabulary(hashed, train, previous.vocab, growVocabulary ? maxRows - previous.vocab.length : 0, f.min_df);
   yield hashed.idx.length * 16;
   const counts = toVocabularyRows(hashed, vocab);
   const fresh = inverseDocumentFrequency(counts, train, vocab.length);

@@ -16,6 +16,7 @@ import type { Example, Hyper } from "../model/hyper.ts";
 import { prepareKey, prepareWork, type Prepared } from "../model/prepare.ts";
 import { CheckpointError } from "../model/checkpoint.ts";
 import { decodeModel, type AgentModel } from "../model/model.ts";
+import { prepareTransferWork } from "../model/transfer.ts";
 import type { Slicer } from "../isolate/slices.ts";
 import { CacheSpace } from "../isolate/cache.ts";
 import { MIB } from "../isolate/budget.ts";
@@ -73,7 +74,13 @@ async function load(src: RunSources, run: Run): Promise<RunData> {
     .where(and(eq(adaptations.appId, run.appId), eq(adaptations.runId, run.id)))
     .limit(1);
   const anchorAll = await loadExamples(src.datasets, run.appId, run.datasetId);
-  if (!record) return { examples: anchorAll, prepared: await src.slicer.run(prepareWork(anchorAll, hyper)), adaptation: null };
+  if (!record) {
+    if (hyper.transfer) {
+      const base = await baseModel(src.checkpoints, hyper.transfer.checkpoint_key);
+      return { examples: anchorAll, prepared: await src.slicer.run(prepareTransferWork(base, anchorAll, hyper)), adaptation: null };
+    }
+    return { examples: anchorAll, prepared: await src.slicer.run(prepareWork(anchorAll, hyper)), adaptation: null };
+  }
   const data = await adaptationData(src.checkpoints, record);
   const base = await baseModel(src.checkpoints, data.base.checkpoint_key);
   if (data.strategy === "online") {
@@ -101,6 +108,6 @@ async function adaptationData(bucket: R2Bucket, record: Adaptation): Promise<Ada
 
 async function baseModel(bucket: R2Bucket, key: string): Promise<AgentModel> {
   const bytes = await getBytes(bucket, key);
-  if (!bytes) throw new CheckpointError("the weights of the version being adapted are missing from storage");
+  if (!bytes) throw new CheckpointError("the weights of the version being adapted (or transferred from) are missing from storage");
   return decodeModel(bytes);
 }
