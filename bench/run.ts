@@ -1,6 +1,8 @@
 /**
  * npm run bench -- [--train FILE] [--test FILE] [--shots N] [--seed S] [--seeds 1,2,3]
  *                  [--config JSON] [--via-worker] [--quiet]
+ * npm run bench -- --training-type few_shot [--shots 1,3,5,10] [--validate]   (bench/few-shot.ts)
+ * npm run bench -- --training-type transfer [--validate]                      (bench/transfer.ts)
  *
  * Trains the agent network with the code and defaults trainAgent uses, on CSV
  * (text,category) or JSONL (input,expected_output) files — BANKING77 from
@@ -22,6 +24,8 @@ import { Ensemble } from "../src/model/ensemble.ts";
 import type { Example, Hyper } from "../src/model/hyper.ts";
 import type { RunView } from "../src/training/view.ts";
 import { benchHyper, readExamples, sampleShots } from "./data.ts";
+import { fewShotBench } from "./few-shot.ts";
+import { transferBench } from "./transfer.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -33,6 +37,9 @@ const { values: args } = parseArgs({
     config: { type: "string", default: "{}" },
     "via-worker": { type: "boolean", default: false },
     quiet: { type: "boolean", default: false },
+    "training-type": { type: "string", default: "supervised" },
+    validate: { type: "boolean", default: false },
+    "transfer-config": { type: "string", default: "{}" },
   },
 });
 
@@ -98,6 +105,14 @@ if (!existsSync(args.train!) || !existsSync(args.test!)) {
 }
 
 const seeds = (args.seeds ?? args.seed!).split(",").map(Number);
+if (args["training-type"] === "few_shot") {
+  await fewShotBench({ train: args.train!, test: args.test!, shots: args.shots ?? "1,3,5,10", seeds, config: args.config!, validate: args.validate! });
+  process.exit(0);
+}
+if (args["training-type"] === "transfer") {
+  await transferBench({ train: args.train!, test: args.test!, seeds, config: args.config!, transferConfig: args["transfer-config"]!, validate: args.validate! });
+  process.exit(0);
+}
 const fullTrain = readExamples(args.train!, true);
 const test = readExamples(args.test!, false);
 const results: { accuracy: number; ece: number; train_s: number; infer_ms: number; checkpoint_mb: number; peak_mb: number }[] = [];

@@ -1,17 +1,21 @@
 /**
- * Transfer learning from another agent's live version: its weights,
- * vocabulary and features carry over; the label set is the new data's —
- * output columns of classes both share are kept, classes the base does not
- * know start imprinted from their examples (warm-start.ts), classes the new
- * data lacks are dropped. A frozen `embedding` keeps the base's vocabulary
- * exactly (its table stays byte-identical); otherwise new features of the
- * new data join it.
+ * Transfer learning from another agent's live version: its weights and
+ * features carry over; the label set is the new data's — output columns of
+ * classes both share are kept, classes the base does not know start fresh,
+ * classes the new data lacks are dropped. Measured on BANKING77 (bench/transfer.ts):
+ * starting from the new data's own vocabulary, with the base's rows where
+ * it has them, beats keeping the base's whole vocabulary (which leaves room
+ * for one ensemble member only).
  */
-import type { Example, Hyper } from "./hyper.ts";
+import { MAX_EMBEDDING_FLOATS, type Example, type Hyper } from "./hyper.ts";
 import type { AgentModel } from "./model.ts";
 import type { Prepared } from "./prepare.ts";
 import type { Tensors } from "./network.ts";
 import { prepareUpdateWork } from "./warm-start.ts";
+import { joinMembers, memberSeed, memberTensors } from "./ensemble.ts";
+import { archOf, membersFor, prepareWork } from "./prepare.ts";
+import { vocabularyRow } from "./features.ts";
+import { initParams } from "./network.ts";
 import type { Work } from "./work.ts";
 
 /** `model` narrowed to the classes in `keep` (in the model's order): output columns of the others removed. */
@@ -40,8 +44,60 @@ function selectRows(t: Float32Array, width: number, rows: number[]): Float32Arra
   return out;
 }
 
-/** The transfer's data and starting weights (validation from the new examples, nothing replayed). */
+/** `model` with `n` ensemble members, member k starting as the model's member k mod its count. */
+export function withMembers(model: AgentModel, n: number): AgentModel {
+  if (n === model.arch.members) return model;
+  const params: Tensors = {};
+  for (let k = 0; k < n; k++) {
+    for (const [name, t] of Object.entries(memberTensors(model.params, k % model.arch.members))) params[`m${k}/${name}`] = t.slice();
+  }
+  return { ...model, params, arch: { ...model.arch, members: n } };
+}
+
+/**
+ * Ensemble members of a transfer from `base`: as many as `hyper.ensemble`
+ * asks for `nExamples` examples, fewer when the base's embedding table that
+ * many times over would pass the embedding budget (members share it).
+ */
+export function transferMembers(base: AgentModel, hyper: Hyper, nExamples: number): number {
+  const fit = Math.max(1, Math.floor(MAX_EMBEDDING_FLOATS / (base.arch.rows * base.arch.dim)));
+  return Math.min(membersFor(hyper, nExamples), fit);
+}
+
+/**
+ * The transfer's data and starting weights. The data are prepared as in any
+ * run (the new examples' vocabulary, split and ensemble size); each member
+ * then starts from one of the base's: the embedding rows of the features the
+ * base knows, the embedding bias and the dense layers copied, the output
+ * columns of shared classes copied (new classes start as initialized).
+ * With `embedding` frozen the base's vocabulary is kept exactly instead (its
+ * table must not change), with the members `transferMembers` allows.
+ */
 export function* prepareTransferWork(base: AgentModel, examples: readonly Example[], hyper: Hyper): Work<Prepared> {
-  const shared = selectClasses(base, new Set(examples.map((e) => e.expected_output)));
-  return yield* prepareUpdateWork(shared, [], examples, hyper, 0, !hyper.freeze_layers.includes("embedding"));
+  if (hyper.freeze_layers.includes("embedding")) {
+    const shared = selectClasses(base, new Set(examples.map((e) => e.expected_output)));
+    return yield* prepareUpdateWork(withMembers(shared, transferMembers(base, hyper, examples.length)), [], examples, hyper, 0, false);
+  }
+  const prepared = yield* prepareWork(examples, hyper);
+  const arch = archOf(hyper, prepared);
+  if (arch.dim !== base.arch.dim || arch.hidden !== base.arch.hidden) throw new Error("a transfer keeps the base's dim and hidden");
+  const baseRow = Int32Array.from(prepared.vocab, (b) => vocabularyRow(base.vocab, b));
+  const baseClass = prepared.classes.map((c) => base.classes.indexOf(c));
+  const { dim: D, hidden: H, classes: C } = arch;
+  const B = base.arch.classes;
+  const members = Array.from({ length: arch.members }, (_, k) => {
+    const t = initParams(arch, memberSeed(hyper.seed, k), hyper.embedding_init);
+    const from = memberTensors(base.params, k % base.arch.members);
+    const E = t["embedding.weight"];
+    baseRow.forEach((j, i) => j >= 0 && E.set(from["embedding.weight"].subarray(j * D, (j + 1) * D), i * D));
+    for (const name of ["embedding.bias", "early_layers.weight", "early_layers.bias", "late_layers.weight", "late_layers.bias"]) t[name].set(from[name]);
+    baseClass.forEach((j, c) => {
+      if (j < 0) return;
+      for (let r = 0; r < H; r++) t["output.weight"][r * C + c] = from["output.weight"][r * B + j];
+      for (let r = 0; r < D; r++) t["output.skip"][r * C + c] = from["output.skip"][r * B + j];
+      t["output.bias"][c] = from["output.bias"][j];
+    });
+    return t;
+  });
+  return { ...prepared, start: joinMembers(members) };
 }

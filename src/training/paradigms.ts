@@ -15,6 +15,7 @@
 import type { Db } from "../db/client.ts";
 import { findAgent, resolveVersion } from "../agent/versions.ts";
 import { decodeModel } from "../model/model.ts";
+import { transferMembers } from "../model/transfer.ts";
 import { getBytes } from "../storage/objects.ts";
 import { BASE_NAME } from "../base/glove.ts";
 import { invalidInput, conflict } from "../errors.ts";
@@ -34,6 +35,11 @@ export interface ParadigmReport {
   training_type: TrainingType;
   notes: string[];
   base?: { agent_id: string; version: number } | { model: string };
+}
+
+/** few_shot's levers: the prototype head when the base is leveraged (unless prototype_weight is set). */
+export function fewShotLevers(hyper: Hyper): Hyper {
+  return hyper.leverage_base_model && hyper.prototype_weight === 0 ? { ...hyper, prototype_weight: FEW_SHOT_PROTOTYPE_WEIGHT } : hyper;
 }
 
 export async function applyParadigm(
@@ -56,8 +62,8 @@ export async function applyParadigm(
         { path: dataField, message: `few_shot takes 1–${FEW_SHOT_MAX_PER_CLASS} examples per class; '${cls.slice(0, 60)}' has ${most}: train it with training_type 'supervised'` },
       ]);
     }
+    hyper = fewShotLevers(hyper);
     if (hyper.leverage_base_model) {
-      if (hyper.prototype_weight === 0) hyper = { ...hyper, prototype_weight: FEW_SHOT_PROTOTYPE_WEIGHT };
       notes.push(`class prototypes in ${BASE_NAME}'s embedding space carry ${hyper.prototype_weight} of every answer`);
     }
     if (hyper.use_prompt_engineering) {
@@ -89,7 +95,8 @@ export async function applyParadigm(
     dim: base.arch.dim,
     hidden: base.arch.hidden,
     features: base.features,
-    ensemble: base.arch.members,
+    // A frozen embedding keeps the base's whole table: fewer members may fit the budget.
+    ensemble: hyper.freeze_layers.includes("embedding") ? transferMembers(base, hyper, examples.length) : hyper.ensemble,
     transfer: { agent_id: agent.id, version_id: version.id, version: version.version, checkpoint_key: version.checkpointKey },
   };
   const shared = new Set(examples.map((e) => e.expected_output).filter((c) => base.classes.includes(c))).size;
