@@ -68,6 +68,28 @@ if (args.tune) {
     const r = await recall(new LocalSemanticEmbedder(384, w), mem, val);
     console.log(`  local-glove-384, semantic share ${w}: recall@1 ${fmt(r.r1)}  @5 ${fmt(r.r5)}`);
   }
+  // The semantic embedder's calibration knots: the cosine letting through as many
+  // pairs of different intents (training set) as each lexical decision threshold.
+  const lexical = new LocalHashEmbedder();
+  const sem = new LocalSemanticEmbedder();
+  const lv = train.map((e) => lexical.embedOne(e.input));
+  const sv = train.map((e) => sem.embedOne(e.input));
+  const dot = (x: Float32Array, y: Float32Array) => x.reduce((s, v, i) => s + v * y[i], 0);
+  const rng = new Rng(5, 1);
+  const ld: number[] = [];
+  const sd: number[] = [];
+  for (let k = 0; k < 200_000; k++) {
+    const a = rng.int(train.length);
+    const b = rng.int(train.length);
+    if (train[a].expected_output === train[b].expected_output) continue;
+    ld.push(dot(lv[a], lv[b]));
+    sd.push(dot(sv[a], sv[b]));
+  }
+  sd.sort((a, b) => a - b);
+  for (const t of [0.5, 0.6, 0.9]) {
+    const share = ld.filter((x) => x >= t).length / ld.length;
+    console.log(`  calibration: lexical ${t} passes ${(share * 100).toFixed(3)}% of different-intent pairs; the semantic cosine passing as many: ${sd[Math.min(sd.length - 1, Math.floor((1 - share) * sd.length))].toFixed(3)}`);
+  }
 }
 
 const lexical = await recall(new LocalHashEmbedder(), train, test);

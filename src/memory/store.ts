@@ -177,6 +177,7 @@ export interface SearchRequest {
 
 export interface SearchHit {
   memory: Memory;
+  /** Cosine similarity, calibrated per embedder (Embedder.calibrate). */
   similarity: number;
   score: number;
 }
@@ -224,7 +225,9 @@ export async function searchMemories(s: MemoryServices, appId: string, req: Sear
   for (const c of candidates) {
     const m = byId.get(c.id);
     if (!m || (m.expiresAt !== null && m.expiresAt <= now)) continue;
-    scored.push({ memory: m, similarity: c.score, score: retrievalScore(c.score, m.importance, Math.max(m.updatedAt, m.lastAccessedAt ?? 0), now) });
+    // On the embedder's calibrated scale: the decision thresholds mean the same whichever embedder the agent has.
+    const similarity = embedder.calibrate ? embedder.calibrate(c.score) : c.score;
+    scored.push({ memory: m, similarity, score: retrievalScore(similarity, m.importance, Math.max(m.updatedAt, m.lastAccessedAt ?? 0), now) });
   }
   scored.sort((a, b) => b.score - a.score);
   for (const h of scored) {

@@ -48,6 +48,19 @@ describe("the built-in base and semantic memory search", () => {
     expect(sem.name).toBe("local-glove-384");
   });
 
+  it("maps the semantic embedder's cosines onto the scale the decision thresholds were set on", () => {
+    const sem = new LocalSemanticEmbedder();
+    expect(sem.calibrate(0.612)).toBeCloseTo(0.5, 6);
+    expect(sem.calibrate(0.711)).toBeCloseTo(0.6, 6);
+    expect(sem.calibrate(1)).toBe(1);
+    // Monotone: rankings do not change, only where thresholds fall.
+    const xs = Array.from({ length: 201 }, (_, i) => -1 + i / 100);
+    for (let i = 1; i < xs.length; i++) expect(sem.calibrate(xs[i])).toBeGreaterThan(sem.calibrate(xs[i - 1]));
+    // A raw 0.55 of the semantic embedder is below the rule threshold (0.5 on the lexical scale).
+    expect(sem.calibrate(0.55)).toBeLessThan(0.5);
+    expect(new LocalHashEmbedder().calibrate).toBeUndefined();
+  });
+
   it("finds the rule about pricing when asked about the price of plans, among 300 notes about plans", async () => {
     const agent = "sem-paraphrase";
     const bulk = await request<{ id: string }[]>("POST", "/entities/AgentMemory/bulk", [
