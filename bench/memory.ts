@@ -11,7 +11,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import Papa from "papaparse";
-import { LocalHashEmbedder } from "../src/memory/embedder.ts";
+import { embedderFrom, LocalSemanticEmbedder } from "../src/memory/embedder.ts";
 import { Rng } from "../src/model/rng.ts";
 import { ensureApiKey, startWorker } from "../scripts/worker.mjs";
 
@@ -58,7 +58,8 @@ async function load(agentId: string, texts: string[]): Promise<number> {
 }
 
 try {
-  const embedder = new LocalHashEmbedder();
+  // The Worker's default embedder (no EMBEDDINGS set), computed here for the exact answer.
+  const embedder = embedderFrom({}) as LocalSemanticEmbedder;
   for (const n of sizes) {
     const agentId = `bench-mem-${n}`;
     const texts = corpus(n, n);
