@@ -3,7 +3,7 @@ import type { Example, Hyper } from "../model/hyper.ts";
 import { labelExamples, splitSizes } from "../model/prepare.ts";
 import { planRun, type Plan } from "../model/plan.ts";
 import { dataShape, stepFootprint, type Footprint } from "../model/footprint.ts";
-import { learnedMemoryCount } from "../memory/learned.ts";
+import { learnedMemoryCount, MAX_DEMOS } from "../memory/learned.ts";
 import { MIB, STEP_BUDGET_BYTES } from "../isolate/budget.ts";
 import { invalidInput } from "../errors.ts";
 
@@ -24,7 +24,9 @@ export function checkedPlan(examples: readonly Example[], hyper: Hyper, dataFiel
       },
     ]);
   }
-  const footprint = stepFootprint(hyper, dataShape(examples, hyper), learnedMemoryCount(examples.length, classes.length));
+  // A transfer may also carry its base's demos: up to the demo budget in all.
+  const memories = hyper.transfer ? classes.length + MAX_DEMOS : learnedMemoryCount(examples.length, classes.length);
+  const footprint = stepFootprint(hyper, dataShape(examples, hyper), memories);
   if (footprint.peak_bytes > STEP_BUDGET_BYTES) throw invalidInput([tooLarge(footprint, hyper, dataField)]);
   plan.memory = { peak_mb: Math.ceil(footprint.peak_bytes / MIB), budget_mb: STEP_BUDGET_BYTES / MIB };
   return plan;

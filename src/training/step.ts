@@ -34,7 +34,8 @@ import { keys } from "../storage/keys.ts";
 import { deletePrefix, getBytes, putBytes } from "../storage/objects.ts";
 import { MissingDatasetError } from "../data/datasets.ts";
 import { createMemories, type MemoryServices } from "../memory/store.ts";
-import { learnedMemoriesWork } from "../memory/learned.ts";
+import { learnedMemoriesWork, MAX_DEMOS } from "../memory/learned.ts";
+import { carriedDemos } from "../memory/carry.ts";
 import { runData } from "./prepared.ts";
 import type { StepMessage } from "./messages.ts";
 import { commitFinal, commitStep, failRun, findRun, markRunning, markSwept, noteStepStart, runEpochMetrics, TERMINAL, versionIdOf, type Run } from "./runs.ts";
@@ -179,6 +180,11 @@ async function finalStep(deps: StepDeps, run: Run, msg: StepMessage): Promise<St
   const checkpointKey = keys.versionModel(run.appId, run.agentId, versionId);
   // The version's learned patterns and demos (deterministic ids: a redo writes nothing twice), beside its weights.
   const memories = await deps.slicer.run(learnedMemoriesWork(run.id, run.agentId, versionId, examples, model.classes, recall));
+  // A transfer also carries its base version's demos of the classes it keeps.
+  if (hyper.transfer) {
+    const room = MAX_DEMOS + model.classes.length - memories.length;
+    memories.push(...(await carriedDemos(deps.db, run.appId, hyper.transfer, model.classes, room, { runId: run.id, agentId: run.agentId, versionId })));
+  }
   const [epochs] = await Promise.all([
     runEpochMetrics(deps.db, run.id),
     createMemories(deps.memory, run.appId, memories),

@@ -82,6 +82,11 @@ describe("training paradigms", () => {
     }
     expect(bytesOf(child.params["m0/late_layers.weight"]).equals(bytesOf(baseModel.params["m0/late_layers.weight"]))).toBe(false);
 
+    // The base's demos of the shared classes come along, none of the vanished ones.
+    const carried = await env.DB.prepare("SELECT content FROM agent_memories WHERE agent_id = 'tr-child' AND tags LIKE '%transferred%'").all<{ content: string }>();
+    const outputs = new Set(carried.results.map((r) => (JSON.parse(r.content) as { expected_output: string }).expected_output));
+    expect([...outputs].sort()).toEqual(intents.slice(3, 6).map((i) => i.answer).sort());
+
     // fine_tune_layers: everything else is frozen.
     const tuned = await call<Started>("trainAgent", { agent_id: "tr-tuned", training_type: "transfer", training_data: data, config: { base_agent_id: "tr-base", fine_tune_layers: ["output"], epochs: 1, seed: 7 } });
     expect(tuned.body.config.freeze_layers).toEqual(["embedding", "early_layers", "late_layers"]);
