@@ -37,4 +37,8 @@ export interface Env {
   EXPLORATION_SEED?: string;
   /** The language model of generateSyntheticData's llm strategy (an OpenAI-compatible chat model; with OPENAI_API_KEY). */
   LLM_MODEL?: string;
+  /** 32 random bytes, base64: the AES-GCM key that apps' language-model credentials are stored under (setLLMCredentials). */
+  CREDENTIALS_KEY?: string;
+  /** Prices of language models, JSON { "model": [usd per million input tokens, per million output tokens] } over the built-in table (src/llm/prices.ts). */
+  LLM_PRICES?: string;
 }

@@ -19,9 +19,10 @@ export interface Issue {
  * - not_found: the id is unknown, or belongs to another app;
  * - conflict: the request is valid but the current state forbids it;
  * - unavailable: a part of the platform failed; retrying later may succeed;
- * - rejected: the request is well-formed but what it carries fails a check (the data quality gate).
+ * - rejected: the request is well-formed but what it carries fails a check (the data quality gate);
+ * - upstream: a service the request needed (a language model's provider) answered with an error or nonsense.
  */
-export type ErrorKind = "invalid" | "not_found" | "conflict" | "unavailable" | "rejected";
+export type ErrorKind = "invalid" | "not_found" | "conflict" | "unavailable" | "rejected" | "upstream";
 
 export class DomainError extends Error {
   readonly kind: ErrorKind;

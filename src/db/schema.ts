@@ -6,6 +6,7 @@ import { sql } from "drizzle-orm";
 import type { Hyper } from "../model/hyper.ts";
 import type { Plan } from "../model/plan.ts";
 import type { Exploration } from "../model/policy.ts";
+import type { AnswererSettings } from "../llm/answerer.ts";
 import type { ExecutionTrace } from "../model/trace.ts";
 import { ADAPTATION_STRATEGIES, type AdaptationPolicy, type GateReport, type RewardFunction } from "../model/adaptation.ts";
 import { blob, index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
@@ -157,6 +158,8 @@ export interface VersionParams {
   memories_per_execution?: number;
   /** A demo answers (when no class is shown) from this similarity on; default DEMO_MIN_SIMILARITY. */
   demo_min_similarity?: number;
+  /** A language model answering instead of, or beside, the network (src/llm); absent: local. */
+  answerer?: AnswererSettings;
 }
 
 
@@ -232,9 +235,12 @@ export const executions = sqliteTable(
     confidence: real("confidence").notNull(),
     fallback: integer("fallback", { mode: "boolean" }).notNull(),
     latencyMs: real("latency_ms").notNull(),
+    /** Language-model tokens of the answer (input + output; 0 when no model was called) and what they cost. */
     tokens: integer("tokens").notNull().default(0),
     costUsd: real("cost_usd").notNull().default(0),
-    /** What answered: rule, model, demo or fallback. */
+    /** The language model that answered (answerer llm or hybrid), or null. */
+    llmModel: text("llm_model"),
+    /** What answered: rule, model, demo, llm or fallback. */
     source: text("source").notNull().default("model"),
     /** The class shown (the bandit's action) and the probability the policy had of showing it; null when no class was shown. */
     action: integer("action"),
@@ -601,6 +607,19 @@ export const executionCache = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.appId, t.agentId, t.versionId, t.key] }), index("execution_cache_by_age").on(t.createdAt)],
 );
+
+/** An app's language-model provider credentials (src/llm/credentials.ts): the API key AES-GCM-encrypted with CREDENTIALS_KEY, never returned. */
+export const llmCredentials = sqliteTable("llm_credentials", {
+  appId: text("app_id").primaryKey(),
+  /** base64 of the AES-GCM ciphertext of the API key, and of its 12-byte IV. */
+  ciphertext: text("ciphertext").notNull(),
+  iv: text("iv").notNull(),
+  /** An OpenAI-compatible server's base URL (null: OpenAI's). */
+  baseUrl: text("base_url"),
+  /** The key's last four characters, to tell keys apart. */
+  keyHint: text("key_hint").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});
 
 /** An app's PII policy (src/pii/policy.ts) and the key its `hash` operator signs pseudonyms with. */
 export const piiPolicies = sqliteTable("pii_policies", {

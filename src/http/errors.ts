@@ -27,7 +27,7 @@ export class ApiError extends Error {
   }
 }
 
-const STATUS: Record<ErrorKind, ContentfulStatusCode> = { invalid: 400, not_found: 404, conflict: 409, unavailable: 503, rejected: 422 };
+const STATUS: Record<ErrorKind, ContentfulStatusCode> = { invalid: 400, not_found: 404, conflict: 409, unavailable: 503, rejected: 422, upstream: 502 };
 
 /** Any thrown value as the error the client sees (500 only for what no client input explains). */
 export function asApiError(err: unknown): ApiError {

@@ -6,14 +6,14 @@
  * OPENAI_API_KEY, optional OPENAI_BASE_URL, LLM_MODEL (default gpt-4o-mini).
  * Without a key there is no model: generateSyntheticData answers 400.
  */
-import { createOpenAI } from "@ai-sdk/openai";
 import { generateText, Output, type LanguageModel } from "ai";
+import { chatModel, deploymentProvider } from "../../llm/provider.ts";
 import { z } from "zod";
 import type { Example } from "../examples.ts";
 
 export function languageModelFrom(env: { OPENAI_API_KEY?: string; OPENAI_BASE_URL?: string; LLM_MODEL?: string }): LanguageModel | null {
-  if (!env.OPENAI_API_KEY) return null;
-  return createOpenAI({ apiKey: env.OPENAI_API_KEY, baseURL: env.OPENAI_BASE_URL }).chat(env.LLM_MODEL ?? "gpt-4o-mini");
+  const p = deploymentProvider(env);
+  return p && chatModel(p, env.LLM_MODEL ?? "gpt-4o-mini");
 }
 
 const GeneratedSchema = z.object({ examples: z.array(z.object({ input: z.string().min(1).max(2000), expected_output: z.string().min(1).max(4000) })) });
