@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import Papa from "papaparse";
 import { defineConfig } from "vitest/config";
+import { fakeOpenAI } from "./test/fake-openai.ts";
 
 const BANKING77 = "../shared/data/banking77";
 /** CI runs beside ../shared: there a missing data set is a broken run, not a reason to skip. */
@@ -45,7 +46,11 @@ export default defineConfig({
                 BANKING77_SAMPLE: banking77Sample(30, 10),
                 // Exploration replays exactly: the learning-loop tests simulate users on top of it.
                 EXPLORATION_SEED: "7",
+                // The key apps' language-model credentials are encrypted with (a test value).
+                CREDENTIALS_KEY: "dGVzdC1jcmVkZW50aWFscy1rZXktMzItYnl0ZXMhISE=",
               },
+              // Every outbound request goes to a fake OpenAI-compatible server (test/fake-openai.ts): no network.
+              outboundService: (request: Request) => fakeOpenAI(request),
             },
           })),
         ],

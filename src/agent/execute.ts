@@ -31,6 +31,8 @@ import { modelText, type ExecutionContext } from "../model/context.ts";
 import { searchMemories, type MemoryServices } from "../memory/store.ts";
 import { loadModel, memoriesVersionOf, resolveVersion, versionById, type Version } from "./versions.ts";
 import { agentWithSplit, route } from "../deploy/routing.ts";
+import { languageModelAnswer, wantsLanguageModel, type LlmDeps } from "../llm/answer.ts";
+import { DomainError } from "../errors.ts";
 import type { AgentModel } from "../model/model.ts";
 import type { Ensemble } from "../model/ensemble.ts";
 import type { Exploration } from "../model/policy.ts";
@@ -55,7 +57,19 @@ export interface ExecuteRequest {
   userId?: string;
 }
 
-export type AnswerSource = "rule" | "model" | "demo" | "fallback";
+export const ANSWER_SOURCES = ["rule", "model", "demo", "llm", "fallback"] as const;
+export type AnswerSource = (typeof ANSWER_SOURCES)[number];
+
+/** A language model's part in an answer (answerer llm or hybrid; src/llm). */
+const LlmUsageSchema = z.object({
+  model: z.string(),
+  tokens_in: z.number().int(),
+  tokens_out: z.number().int(),
+  cost_usd: z.number(),
+  attempts: z.number().int(),
+  latency_ms: z.number(),
+});
+export type LlmUsage = z.infer<typeof LlmUsageSchema>;
 
 export interface ExecuteResult {
   execution_id: string;
@@ -71,6 +85,10 @@ export interface ExecuteResult {
   memories_used: { id: string; memory_type: string; score: number; similarity: number }[];
   /** Answered from the execution cache (agent/cache.ts). */
   cached: boolean;
+  /** The language model that wrote the answer and what it cost (a cached answer: nothing now), or null. */
+  llm: LlmUsage | null;
+  /** A hybrid version's language model failed: the local answer stands, and this says why. */
+  llm_error: string | null;
 }
 
 /** A version ready to answer: its weights loaded. */
@@ -89,7 +107,9 @@ const AnswerSchema = z.object({
   confidence: z.number(),
   class: z.string(),
   fallback: z.boolean(),
-  source: z.enum(["rule", "model", "demo", "fallback"]),
+  source: z.enum(ANSWER_SOURCES),
+  /** What decided the local answer: a rule, a correction, or the policy (the network, a demo, the fallback). */
+  by: z.enum(["rule", "correction", "policy"]),
   explored: z.boolean(),
   memories_used: z.array(z.object({ id: z.string(), memory_type: z.string(), score: z.number(), similarity: z.number() })),
   /** The network's top class and its calibrated probability (whatever answered). */
@@ -98,6 +118,8 @@ const AnswerSchema = z.object({
   action: z.number().int().nullable(),
   propensity: z.number().nullable(),
   trace: ExecutionTraceSchema,
+  llm: LlmUsageSchema.nullable(),
+  llm_error: z.string().nullable(),
 });
 export type Answer = z.infer<typeof AnswerSchema>;
 
@@ -157,6 +179,7 @@ export async function answerInput(a: Answerer, input: string, context: Execution
     class: source === "model" ? model.classes[shown.action!] : model.classes[p.class],
     fallback: source === "fallback",
     source,
+    by: decision.kind,
     explored: shown.explored,
     memories_used: used.map((h) => ({ id: h.memory.id, memory_type: h.memory.memoryType, score: h.score, similarity: h.similarity })),
     top: p.class,
@@ -164,7 +187,39 @@ export async function answerInput(a: Answerer, input: string, context: Execution
     action: shown.action,
     propensity: shown.propensity,
     trace,
+    llm: null,
+    llm_error: null,
   };
+}
+
+/**
+ * The answer of a version whose answerer is `llm` or `hybrid` (src/llm/answer.ts):
+ * the language model's when it should write it, else the local one; a hybrid
+ * version keeps its local answer when the model fails.
+ */
+async function withLanguageModel(local: Answer, llm: LlmDeps | undefined, appId: string, version: Version, classes: readonly string[], input: string, retrieved: Retrieved): Promise<Answer> {
+  const s = version.params.answerer;
+  if (!s || !wantsLanguageModel(s, local, version.params.confidence_threshold)) return local;
+  try {
+    if (!llm) throw new DomainError("unavailable", "no_language_model", "no language model is available to this execution");
+    const g = await languageModelAnswer(llm, appId, version, s, input, retrieved);
+    const own = classes.indexOf(g.text);
+    return {
+      ...local,
+      output: g.text,
+      source: "llm",
+      // The class of the answer when it is one of the version's, else the network's best guess; no class was shown by the policy.
+      class: own >= 0 ? classes[own] : local.class,
+      fallback: false,
+      explored: false,
+      action: null,
+      propensity: null,
+      llm: { model: g.model, tokens_in: g.tokens_in, tokens_out: g.tokens_out, cost_usd: g.cost_usd, attempts: g.attempts, latency_ms: g.latency_ms },
+    };
+  } catch (e) {
+    if (s.mode === "hybrid" && e instanceof DomainError) return { ...local, llm_error: e.message };
+    throw e;
+  }
 }
 
 /** The input, output and context as the execution log may keep them. */
@@ -185,6 +240,7 @@ export async function executeAgent(
   req: ExecuteRequest,
   newId: () => string,
   random: () => number = Math.random,
+  llm?: LlmDeps,
 ): Promise<ExecuteResult> {
   const started = performance.now();
   // The agent and any rollout or experiment splitting its live version's traffic, in one query (an explicit version is never routed).
@@ -201,7 +257,9 @@ export async function executeAgent(
     // The weights and the memories at once.
     const [answerer, retrieved] = await Promise.all([answererFor(checkpoints, memory, req.appId, agent.id, version), retrieve(memory, req.appId, agent.id, version, req.input)]);
     a = await answerInput(answerer, req.input, req.context, agent.exploration ?? NO_EXPLORATION, random, retrieved);
+    a = await withLanguageModel(a, llm, req.appId, version, answerer.model.classes, req.input, retrieved);
   }
+  const cached = stored?.success === true;
   const result: ExecuteResult = {
     execution_id: newId(),
     output: a.output,
@@ -213,7 +271,10 @@ export async function executeAgent(
     version: version.version,
     latency_ms: performance.now() - started,
     memories_used: a.memories_used,
-    cached: stored?.success === true,
+    cached,
+    // A cached answer cost nothing this time.
+    llm: a.llm && (cached ? { ...a.llm, tokens_in: 0, tokens_out: 0, cost_usd: 0, attempts: 0, latency_ms: 0 } : a.llm),
+    llm_error: a.llm_error,
   };
   const now = Date.now();
   // What is logged: scrubbed when the app's PII policy covers execution logs (the answer above used the raw input).
@@ -238,6 +299,9 @@ export async function executeAgent(
     userId: req.userId ?? null,
     route: routed?.route ?? null,
     cached: result.cached,
+    tokens: result.llm ? result.llm.tokens_in + result.llm.tokens_out : 0,
+    costUsd: result.llm?.cost_usd ?? 0,
+    llmModel: result.llm?.model ?? null,
     createdAt: now,
   });
   // A fresh answer is stored with its record (never an explored one: cacheOn keeps exploring agents out).

@@ -1,3 +1,4 @@
+import type { AnswerSource } from "../agent/execute.ts";
 /**
  * testAgent's criteria, each a score in [0, 1] with its details, computed
  * from per-case results (what the version answered each case with). Pure:
@@ -19,7 +20,7 @@ export interface CaseResult {
   /** The network's top class and its calibrated probability. */
   topClass: string;
   topConfidence: number;
-  source: "rule" | "model" | "demo" | "fallback";
+  source: AnswerSource;
   latencyMs: number;
   /** Similarity of the answer to the expected answer (relevance), when measured. */
   relevance: number | null;

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { executeAgent as run } from "../agent/execute.ts";
+import { ANSWER_SOURCES, executeAgent as run } from "../agent/execute.ts";
 import { memoryServices } from "../memory/store.ts";
 import { defineFunction } from "./registry.ts";
 import { AgentIdSchema, ContextSchema, randomId } from "./common.ts";
@@ -18,7 +18,7 @@ export const executeAgent = defineFunction({
   name: "executeAgent",
   summary: "Answer an input with the agent's active (or a given) version",
   description:
-    "Retrieves the agent's relevant memories, then answers with a matching trusted procedural rule, else the trained network's class when its calibrated confidence clears the version's threshold, else the nearest demo when similar enough, else an explicit fallback. Each execution is recorded with its latency and the memories it used. With an execution cache (configureAgent), an answer this version gave the same normalized input within the TTL is reused (cached: true).",
+    "Retrieves the agent's relevant memories, then answers with a matching trusted procedural rule, else the trained network's class when its calibrated confidence clears the version's threshold, else the nearest demo when similar enough, else an explicit fallback. A version with a language-model answerer (configureAnswerer) has the model write the answer (llm), or the answers the network is not confident of (hybrid), with tokens and cost reported. Each execution is recorded with its latency and the memories it used. With an execution cache (configureAgent), an answer this version gave the same normalized input within the TTL is reused (cached: true).",
   input: z
     .object({
       agent_id: AgentIdSchema,
@@ -34,22 +34,29 @@ export const executeAgent = defineFunction({
     confidence: z.number().describe("Calibrated probability of the predicted class"),
     class: z.string().describe("The predicted response class"),
     fallback: z.boolean().describe("true when nothing answered with enough confidence and output is the fallback answer"),
-    source: z.enum(["rule", "model", "demo", "fallback"]).describe("What answered: a procedural memory, the network, the nearest demo, or the fallback"),
+    source: z.enum(ANSWER_SOURCES).describe("What answered: a procedural memory, the network, the nearest demo, the language model (answerer llm or hybrid), or the fallback"),
     explored: z.boolean().describe("The answer is a class the agent drew while exploring (exploration is set per agent with configureAgent)"),
     version: z.number().int(),
     latency_ms: z.number(),
     memories_used: z.array(z.object({ id: z.string(), memory_type: z.string(), score: z.number(), similarity: z.number() })).describe("Memories retrieved for this input, best first"),
     cached: z.boolean().describe("Answered from the agent's execution cache (configureAgent execution_cache): the answer this version gave the same normalized input within the TTL"),
+    llm: z
+      .object({ model: z.string(), tokens_in: z.number().int(), tokens_out: z.number().int(), cost_usd: z.number(), attempts: z.number().int(), latency_ms: z.number() })
+      .nullable()
+      .describe("The language model that wrote the answer: tokens, cost in US dollars (a cached answer: 0), attempts and its latency; null when none did"),
+    llm_error: z.string().nullable().describe("A hybrid version's language model failed: its local answer stands, and this is the provider's error"),
   }),
   status: 200,
   async handler(ctx, input) {
+    const memory = memoryServices(ctx.env, () => randomId("mem"));
     return run(
       ctx.db,
       ctx.env.CHECKPOINTS,
-      memoryServices(ctx.env, () => randomId("mem")),
+      memory,
       { appId: ctx.appId, agentId: input.agent_id, input: input.input, version: input.version, context: input.context, userId: input.user_id },
       () => randomId("exe"),
       explorationRandom(ctx.env.EXPLORATION_SEED),
+      { db: ctx.db, env: ctx.env, memory },
     );
   },
 });

@@ -36,6 +36,8 @@ export interface Generated {
 function classify(e: unknown): { transient: boolean; malformed: boolean; message: string } {
   if (APICallError.isInstance(e)) {
     const status = e.statusCode ?? 0;
+    // A 2xx whose body could not be read: malformed output, worth another try.
+    if (status >= 200 && status < 300) return { transient: false, malformed: true, message: `${status}: ${e.message.slice(0, 300)}` };
     const transient = status === 429 || status >= 500 || status === 0 || e.isRetryable;
     return { transient, malformed: false, message: `${status || "no status"}: ${e.message.slice(0, 300)}` };
   }

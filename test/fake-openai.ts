@@ -1,0 +1,67 @@
+/**
+ * A small OpenAI-compatible chat server for the tests, in Node: miniflare
+ * hands it every outbound request of the Worker under test (vitest.config.ts,
+ * `outboundService`), so the real @ai-sdk/openai provider talks HTTP to it
+ * at FAKE_LLM_URL. What it does is named by the requested model:
+ *   fake-answer:<text>     answers <text>
+ *   fake-echo              answers the whole prompt (system and user), to check what was sent
+ *   fake-error:<status>    answers that HTTP status every time
+ *   fake-flaky:<n>         answers 503 to the first n calls with a given prompt, then "recovered"
+ *   fake-malformed         answers 200 with a body that is not JSON
+ *   fake-slow:<ms>         answers "slow" after <ms>
+ * Usage: prompt tokens = characters / 4 (rounded up), likewise the answer's.
+ */
+export const FAKE_LLM_HOST = "llm.fake.test";
+export const FAKE_LLM_URL = `http://${FAKE_LLM_HOST}/v1`;
+
+const calls = new Map<string, number>();
+
+interface ChatBody {
+  model: string;
+  messages: { role: string; content: string | { type: string; text?: string }[] }[];
+}
+
+const contentText = (c: ChatBody["messages"][number]["content"]) => (typeof c === "string" ? c : c.map((p) => p.text ?? "").join(""));
+
+/** A chat-completions response of `text` for a prompt of `promptChars` characters. */
+export function chatCompletion(model: string, text: string, promptChars: number): Response {
+  const prompt_tokens = Math.ceil(promptChars / 4);
+  const completion_tokens = Math.ceil(text.length / 4);
+  return Response.json({
+    id: `chatcmpl-${Math.random().toString(36).slice(2)}`,
+    object: "chat.completion",
+    created: Math.floor(Date.now() / 1000),
+    model,
+    choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: "stop" }],
+    usage: { prompt_tokens, completion_tokens, total_tokens: prompt_tokens + completion_tokens },
+  });
+}
+
+export async function fakeOpenAI(request: Request): Promise<Response> {
+  const url = new URL(request.url);
+  if (url.host !== FAKE_LLM_HOST) return new Response(`no outbound network in tests (${url.host})`, { status: 502 });
+  if (!url.pathname.endsWith("/chat/completions")) return Response.json({ error: { message: `unknown path ${url.pathname}` } }, { status: 404 });
+  const body = (await request.json()) as ChatBody;
+  const prompt = body.messages.map((m) => `${m.role}: ${contentText(m.content)}`).join("\n");
+  const [kind, arg = ""] = body.model.split(/:(.*)/s);
+  switch (kind) {
+    case "fake-answer":
+      return chatCompletion(body.model, arg, prompt.length);
+    case "fake-echo":
+      return chatCompletion(body.model, prompt, prompt.length);
+    case "fake-error":
+      return Response.json({ error: { message: `fake provider error ${arg}`, type: "server_error" } }, { status: Number(arg) });
+    case "fake-flaky": {
+      const n = (calls.get(prompt) ?? 0) + 1;
+      calls.set(prompt, n);
+      return n <= Number(arg) ? Response.json({ error: { message: "overloaded", type: "server_error" } }, { status: 503 }) : chatCompletion(body.model, "recovered", prompt.length);
+    }
+    case "fake-malformed":
+      return new Response("this is not json", { status: 200, headers: { "content-type": "application/json" } });
+    case "fake-slow":
+      await new Promise((r) => setTimeout(r, Number(arg)));
+      return chatCompletion(body.model, "slow", prompt.length);
+    default:
+      return Response.json({ error: { message: `unknown model ${body.model}`, type: "invalid_request_error" } }, { status: 404 });
+  }
+}

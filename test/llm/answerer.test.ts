@@ -1,0 +1,109 @@
+/** Language-model answerers (src/llm) against a fake OpenAI-compatible server (test/fake-openai.ts) through the real @ai-sdk/openai provider. */
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { FAKE_LLM_URL } from "../fake-openai.ts";
+import { call, FAQ_HELDOUT, FAQ_TRAIN, SMALL, waitForRun } from "../helpers.ts";
+
+interface Executed {
+  output: string;
+  source: string;
+  class: string;
+  llm: { model: string; tokens_in: number; tokens_out: number; cost_usd: number; attempts: number } | null;
+  llm_error: string | null;
+  cached: boolean;
+}
+
+const AGENT = "llm-agent";
+const answerer = (mode: string, model: string, extra: Record<string, unknown> = {}) => ({ mode, model, price: { input_per_mtok: 1, output_per_mtok: 2 }, ...extra });
+async function versionWith(a: Record<string, unknown>): Promise<number> {
+  const r = await call<{ version: number }>("configureAnswerer", { agent_id: AGENT, answerer: a });
+  expect(r.status, JSON.stringify(r.body)).toBe(201);
+  return r.body.version;
+}
+const run = (version: number, input: string) => call<Executed>("executeAgent", { agent_id: AGENT, input, version });
+
+beforeAll(async () => {
+  const started = await call<{ run_id: string }>("trainAgent", { agent_id: AGENT, training_data: FAQ_TRAIN, config: { ...SMALL, epochs: 6, seed: 2 } });
+  expect((await waitForRun(started.body.run_id)).status).toBe("succeeded");
+});
+
+describe("language-model answerers", () => {
+  it("credentials are stored encrypted and never returned; without any, an llm answerer is refused", async () => {
+    expect((await call("configureAnswerer", { agent_id: AGENT, answerer: answerer("llm", "fake-answer:hi") })).status).toBe(409);
+    const set = await call("setLLMCredentials", { api_key: "sk-test-secret-1234", base_url: FAKE_LLM_URL });
+    expect(set.body).toEqual({ configured: true, base_url: FAKE_LLM_URL, key_hint: "1234" });
+    expect(JSON.stringify((await call("getLLMCredentials", {})).body)).not.toContain("secret");
+    const row = await env.DB.prepare("SELECT ciphertext FROM llm_credentials WHERE app_id = 'default'").first<{ ciphertext: string }>();
+    expect(row!.ciphertext).not.toContain("sk-test");
+    expect(atob(row!.ciphertext)).not.toContain("secret");
+    const bad = await call<{ error: { issues: { path: string }[] } }>("configureAnswerer", { agent_id: AGENT, answerer: { mode: "oracle" } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.issues[0].path).toBe("answerer.mode");
+  });
+
+  it("llm: the model writes the answer from instructions, learned answers, memories and demos; tokens and cost are reported and logged", async () => {
+    const echo = await versionWith(answerer("llm", "fake-echo", { instructions: "Be brief and kind." }));
+    const r = await run(echo, FAQ_HELDOUT[0].input);
+    expect(r.status).toBe(200);
+    expect(r.body.source).toBe("llm");
+    const prompt = r.body.output;
+    expect(prompt).toContain("Be brief and kind.");
+    expect(prompt).toContain("Answers this agent gives");
+    expect(prompt).toContain(FAQ_TRAIN[0].expected_output);
+    expect(prompt).toContain("Examples:");
+    expect(prompt).toContain(`User: ${FAQ_HELDOUT[0].input}`);
+    expect(r.body.llm!.tokens_in).toBeGreaterThan(100);
+    expect(r.body.llm!.cost_usd).toBeCloseTo((r.body.llm!.tokens_in * 1 + r.body.llm!.tokens_out * 2) / 1e6, 12);
+    const logged = await env.DB.prepare("SELECT source, tokens, cost_usd, llm_model FROM executions WHERE llm_model = 'fake-echo' ORDER BY created_at DESC LIMIT 1").first<{ source: string; tokens: number; cost_usd: number }>();
+    expect(logged).toMatchObject({ source: "llm", tokens: r.body.llm!.tokens_in + r.body.llm!.tokens_out });
+
+    // An answer that is one of the version's classes keeps that class.
+    const fixed = await versionWith(answerer("llm", `fake-answer:${FAQ_TRAIN[0].expected_output}`));
+    const f = await run(fixed, "something entirely different");
+    expect(f.body).toMatchObject({ output: FAQ_TRAIN[0].expected_output, class: FAQ_TRAIN[0].expected_output, source: "llm" });
+  });
+
+  it("hybrid: the network answers what it is sure of, the model the rest", async () => {
+    const v = await versionWith(answerer("hybrid", "fake-answer:from the model", { hybrid_threshold: 0.5 }));
+    const sure = await run(v, FAQ_TRAIN[3].input);
+    expect(sure.body.source).toBe("model");
+    expect(sure.body.llm).toBeNull();
+    const unsure = await run(v, "zzqx unrelated gibberish words");
+    expect(unsure.body).toMatchObject({ source: "llm", output: "from the model" });
+  });
+
+  it("provider failures: retried within the budget, then 503 or 502 naming the error; a hybrid version keeps its own answer", async () => {
+    const flaky = await versionWith(answerer("llm", "fake-flaky:2", { max_attempts: 3 }));
+    const ok = await run(flaky, "a question that needs three calls");
+    expect(ok.status).toBe(200);
+    expect(ok.body.llm).toMatchObject({ attempts: 3 });
+    expect(ok.body.output).toBe("recovered");
+
+    const down = await versionWith(answerer("llm", "fake-error:503", { max_attempts: 2 }));
+    const d = await run(down, "anything");
+    expect(d.status).toBe(503);
+    expect(JSON.stringify(d.body)).toMatch(/llm_unavailable.*fake-error:503 failed after 2 attempts.*503/);
+
+    const denied = await versionWith(answerer("llm", "fake-error:401", { max_attempts: 3 }));
+    const e = await run(denied, "anything");
+    expect(e.status).toBe(502);
+    expect(JSON.stringify(e.body)).toMatch(/llm_bad_response.*after 1 attempt/);
+
+    const garbage = await versionWith(answerer("llm", "fake-malformed", { max_attempts: 2 }));
+    const g = await run(garbage, "anything");
+    expect(g.status).toBe(502);
+    expect(JSON.stringify(g.body)).toMatch(/after 2 attempts/);
+
+    const slow = await versionWith(answerer("llm", "fake-slow:2000", { timeout_ms: 200, max_attempts: 2, retry_budget_ms: 1000 }));
+    const t0 = Date.now();
+    const s = await run(slow, "anything");
+    expect(s.status).toBe(503);
+    expect(Date.now() - t0).toBeLessThan(1500);
+
+    const hybrid = await versionWith(answerer("hybrid", "fake-error:500", { max_attempts: 1, hybrid_threshold: 0.99 }));
+    const h = await run(hybrid, "zzqx unrelated gibberish words");
+    expect(h.status).toBe(200);
+    expect(h.body.source).not.toBe("llm");
+    expect(h.body.llm_error).toMatch(/fake-error:500 failed/);
+  });
+});
