@@ -18,15 +18,26 @@ const calls = new Map<string, number>();
 
 interface ChatBody {
   model: string;
+  stream?: boolean;
   messages: { role: string; content: string | { type: string; text?: string }[] }[];
 }
 
 const contentText = (c: ChatBody["messages"][number]["content"]) => (typeof c === "string" ? c : c.map((p) => p.text ?? "").join(""));
 
-/** A chat-completions response of `text` for a prompt of `promptChars` characters. */
-export function chatCompletion(model: string, text: string, promptChars: number): Response {
+/** A chat-completions response of `text` for a prompt of `promptChars` characters (as SSE chunks, a word each, when the request streams). */
+export function chatCompletion(model: string, text: string, promptChars: number, stream = false): Response {
   const prompt_tokens = Math.ceil(promptChars / 4);
   const completion_tokens = Math.ceil(text.length / 4);
+  if (stream) {
+    const base = { id: "chatcmpl-stream", object: "chat.completion.chunk", created: Math.floor(Date.now() / 1000), model };
+    const words = text.match(/\S+\s*/g) ?? [];
+    const events = [
+      ...words.map((w, i) => ({ ...base, choices: [{ index: 0, delta: i === 0 ? { role: "assistant", content: w } : { content: w }, finish_reason: null }] })),
+      { ...base, choices: [{ index: 0, delta: {}, finish_reason: "stop" }], usage: { prompt_tokens, completion_tokens, total_tokens: prompt_tokens + completion_tokens } },
+    ];
+    const body = events.map((e) => `data: ${JSON.stringify(e)}\n\n`).join("") + "data: [DONE]\n\n";
+    return new Response(body, { headers: { "content-type": "text/event-stream" } });
+  }
   return Response.json({
     id: `chatcmpl-${Math.random().toString(36).slice(2)}`,
     object: "chat.completion",
@@ -46,15 +57,15 @@ export async function fakeOpenAI(request: Request): Promise<Response> {
   const [kind, arg = ""] = body.model.split(/:(.*)/s);
   switch (kind) {
     case "fake-answer":
-      return chatCompletion(body.model, arg, prompt.length);
+      return chatCompletion(body.model, arg, prompt.length, body.stream);
     case "fake-echo":
-      return chatCompletion(body.model, prompt, prompt.length);
+      return chatCompletion(body.model, prompt, prompt.length, body.stream);
     case "fake-error":
       return Response.json({ error: { message: `fake provider error ${arg}`, type: "server_error" } }, { status: Number(arg) });
     case "fake-flaky": {
       const n = (calls.get(prompt) ?? 0) + 1;
       calls.set(prompt, n);
-      return n <= Number(arg) ? Response.json({ error: { message: "overloaded", type: "server_error" } }, { status: 503 }) : chatCompletion(body.model, "recovered", prompt.length);
+      return n <= Number(arg) ? Response.json({ error: { message: "overloaded", type: "server_error" } }, { status: 503 }) : chatCompletion(body.model, "recovered", prompt.length, body.stream);
     }
     case "fake-malformed":
       return new Response("this is not json", { status: 200, headers: { "content-type": "application/json" } });

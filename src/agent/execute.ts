@@ -55,6 +55,8 @@ export interface ExecuteRequest {
   context?: ExecutionContext;
   /** The app's user: executions of one user go to one version while a rollout or experiment splits traffic. */
   userId?: string;
+  /** A language model's answer streams here as it is written (executeAgent with stream: true). */
+  onDelta?: (text: string) => void;
 }
 
 export const ANSWER_SOURCES = ["rule", "model", "demo", "llm", "fallback"] as const;
@@ -197,12 +199,21 @@ export async function answerInput(a: Answerer, input: string, context: Execution
  * the language model's when it should write it, else the local one; a hybrid
  * version keeps its local answer when the model fails.
  */
-async function withLanguageModel(local: Answer, llm: LlmDeps | undefined, appId: string, version: Version, classes: readonly string[], input: string, retrieved: Retrieved): Promise<Answer> {
+async function withLanguageModel(
+  local: Answer,
+  llm: LlmDeps | undefined,
+  appId: string,
+  version: Version,
+  classes: readonly string[],
+  input: string,
+  retrieved: Retrieved,
+  onDelta?: (text: string) => void,
+): Promise<Answer> {
   const s = version.params.answerer;
   if (!s || !wantsLanguageModel(s, local, version.params.confidence_threshold)) return local;
   try {
     if (!llm) throw new DomainError("unavailable", "no_language_model", "no language model is available to this execution");
-    const g = await languageModelAnswer(llm, appId, version, s, input, retrieved);
+    const g = await languageModelAnswer(llm, appId, version, s, input, retrieved, onDelta);
     const own = classes.indexOf(g.text);
     return {
       ...local,
@@ -257,7 +268,7 @@ export async function executeAgent(
     // The weights and the memories at once.
     const [answerer, retrieved] = await Promise.all([answererFor(checkpoints, memory, req.appId, agent.id, version), retrieve(memory, req.appId, agent.id, version, req.input)]);
     a = await answerInput(answerer, req.input, req.context, agent.exploration ?? NO_EXPLORATION, random, retrieved);
-    a = await withLanguageModel(a, llm, req.appId, version, answerer.model.classes, req.input, retrieved);
+    a = await withLanguageModel(a, llm, req.appId, version, answerer.model.classes, req.input, retrieved, req.onDelta);
   }
   const cached = stored?.success === true;
   const result: ExecuteResult = {

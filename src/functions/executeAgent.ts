@@ -26,6 +26,10 @@ export const executeAgent = defineFunction({
       version: z.number().int().min(1).optional().describe("Version number; the live version when absent"),
       user_id: z.string().min(1).max(256).optional().describe("The app's user: while a rollout or experiment splits the agent's traffic, one user always gets one version (without it, the input decides)"),
       context: ContextSchema.optional().describe("What the app knows about the situation, e.g. { channel: 'email', plan: 'pro' }: logged with the execution, and features of context_aware versions"),
+      stream: z
+        .boolean()
+        .default(false)
+        .describe("Answer as Server-Sent Events: `delta` events with the text as a language model writes it (answerer llm or hybrid), then `done` with the result; an error before the first delta answers as usual"),
     })
     .strict(),
   output: z.object({
@@ -47,13 +51,14 @@ export const executeAgent = defineFunction({
     llm_error: z.string().nullable().describe("A hybrid version's language model failed: its local answer stands, and this is the provider's error"),
   }),
   status: 200,
+  streams: true,
   async handler(ctx, input) {
     const memory = memoryServices(ctx.env, () => randomId("mem"));
     return run(
       ctx.db,
       ctx.env.CHECKPOINTS,
       memory,
-      { appId: ctx.appId, agentId: input.agent_id, input: input.input, version: input.version, context: input.context, userId: input.user_id },
+      { appId: ctx.appId, agentId: input.agent_id, input: input.input, version: input.version, context: input.context, userId: input.user_id, onDelta: ctx.onDelta },
       () => randomId("exe"),
       explorationRandom(ctx.env.EXPLORATION_SEED),
       { db: ctx.db, env: ctx.env, memory },

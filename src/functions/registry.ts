@@ -14,6 +14,8 @@ export interface FunctionContext {
   appId: string;
   now: () => number;
   waitUntil: (p: Promise<unknown>) => void;
+  /** Set when the client asked for a stream (a function with `streams`): text as it is written. */
+  onDelta?: (text: string) => void;
 }
 
 export interface FunctionDef<I extends z.ZodType, O extends z.ZodObject> {
@@ -26,6 +28,8 @@ export interface FunctionDef<I extends z.ZodType, O extends z.ZodObject> {
   status: 200 | 201 | 202;
   /** When success answers with another status depending on the result (e.g. 202 for work that was queued). */
   statusOf?(output: z.input<O>): 200 | 201 | 202;
+  /** The function streams text when its body says `stream: true` (Server-Sent Events: `delta` events, then `done` with the output). */
+  streams?: true;
   handler: (ctx: FunctionContext, input: z.output<I>) => Promise<z.input<O>>;
 }
 
@@ -38,6 +42,7 @@ export interface CallableFunction {
   output: z.ZodObject;
   status: 200 | 201 | 202;
   statusOf?(output: object): 200 | 201 | 202;
+  streams?: true;
   /** Validates `body` (a 400 naming each field when invalid), then runs the handler. */
   call(ctx: FunctionContext, body: unknown): Promise<object>;
 }

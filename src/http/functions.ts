@@ -10,6 +10,7 @@ import { FUNCTIONS } from "../functions/index.ts";
 import type { AppEnv } from "./auth.ts";
 import { ApiError } from "./errors.ts";
 import { ERROR_RESPONSES, SECURITY } from "./responses.ts";
+import { streamFunction } from "./stream.ts";
 
 /** The body as JSON: 415 unless sent as JSON, 400 naming `body` when it does not parse. */
 export async function jsonBody(c: Context<AppEnv>): Promise<unknown> {
@@ -44,16 +45,16 @@ export function registerFunctions(app: OpenAPIHono<AppEnv>): void {
       }),
     );
     app.post(`/functions/${def.name}`, async (c) => {
-      const out = await def.call(
-        {
-          env: c.env,
-          db: database(c.env.DB),
-          appId: c.get("appId"),
-          now: () => Date.now(),
-          waitUntil: (p) => c.executionCtx.waitUntil(p),
-        },
-        await jsonBody(c),
-      );
+      const ctx = {
+        env: c.env,
+        db: database(c.env.DB),
+        appId: c.get("appId"),
+        now: () => Date.now(),
+        waitUntil: (p: Promise<unknown>) => c.executionCtx.waitUntil(p),
+      };
+      const body = await jsonBody(c);
+      if (def.streams && typeof body === "object" && body !== null && (body as { stream?: unknown }).stream === true) return streamFunction(c, def, ctx, body);
+      const out = await def.call(ctx, body);
       return c.json(out, def.statusOf?.(out) ?? def.status);
     });
   }

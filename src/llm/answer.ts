@@ -69,7 +69,16 @@ export interface LlmAnswer extends Generated {
   model: string;
 }
 
-export async function languageModelAnswer(deps: LlmDeps, appId: string, version: Version, s: AnswererSettings, input: string, retrieved: readonly SearchHit[]): Promise<LlmAnswer> {
+/** `onDelta`: the answer streams to it as the model writes it. */
+export async function languageModelAnswer(
+  deps: LlmDeps,
+  appId: string,
+  version: Version,
+  s: AnswererSettings,
+  input: string,
+  retrieved: readonly SearchHit[],
+  onDelta?: (text: string) => void,
+): Promise<LlmAnswer> {
   const model =
     deps.model ??
     (await (async () => {
@@ -90,6 +99,6 @@ export async function languageModelAnswer(deps: LlmDeps, appId: string, version:
     input,
     budgetTokens: s.memory_token_budget,
   });
-  const generated = await generateWithRetry(model, s.model, { system, prompt, temperature: s.temperature, maxTokens: s.max_tokens }, s, priceOf(s.model, s.price, deps.env.LLM_PRICES));
+  const generated = await generateWithRetry(model, s.model, { system, prompt, temperature: s.temperature, maxTokens: s.max_tokens }, s, priceOf(s.model, s.price, deps.env.LLM_PRICES), undefined, onDelta);
   return { ...generated, model: s.model };
 }

@@ -5,8 +5,11 @@
  * a 4xx other than 429 is not. What is left is a domain error naming the
  * provider's: 503 `llm_unavailable` (the provider is overloaded or down: try
  * later) or 502 `llm_bad_response` (it answered with an error or nonsense).
+ * With `onDelta` the answer streams (streamText): the text arrives in deltas,
+ * and an attempt is retried only while it has sent none (a client never sees
+ * the start of two answers).
  */
-import { APICallError, generateText, type LanguageModel } from "ai";
+import { APICallError, generateText, streamText, type LanguageModel } from "ai";
 import { DomainError } from "../errors.ts";
 import { costUsd, type Price } from "./prices.ts";
 
@@ -59,6 +62,7 @@ export async function generateWithRetry(
   policy: RetryPolicy,
   price: Price | null,
   sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+  onDelta?: (text: string) => void,
 ): Promise<Generated> {
   const started = Date.now();
   let last: ReturnType<typeof classify> | null = null;
@@ -67,8 +71,9 @@ export async function generateWithRetry(
     const left = policy.retry_budget_ms - (Date.now() - started);
     if (attempts > 0 && left <= 0) break;
     attempts++;
+    let streamed = false;
     try {
-      const r = await generateText({
+      const call = {
         model,
         system: req.system,
         prompt: req.prompt,
@@ -76,15 +81,38 @@ export async function generateWithRetry(
         maxOutputTokens: req.maxTokens,
         maxRetries: 0,
         abortSignal: AbortSignal.timeout(Math.max(1, Math.min(policy.timeout_ms, attempts > 1 ? left : policy.timeout_ms))),
-      });
-      const text = r.text.trim();
+      };
+      let text: string;
+      let usage: { inputTokens: number | undefined; outputTokens: number | undefined };
+      if (onDelta) {
+        // Errors arrive as stream parts (handled below), not through the default logger.
+        const r = streamText({ ...call, onError: () => {} });
+        let all = "";
+        for await (const part of r.stream) {
+          if (part.type === "error") throw part.error;
+          if (part.type !== "text-delta" || !part.text) continue;
+          // Leading whitespace is held back, as the trimmed answer has none.
+          const piece = streamed ? part.text : part.text.trimStart();
+          all += part.text;
+          if (!piece) continue;
+          streamed = true;
+          onDelta(piece);
+        }
+        text = all.trim();
+        usage = await r.totalUsage;
+      } else {
+        const r = await generateText(call);
+        text = r.text.trim();
+        usage = r.usage;
+      }
       if (!text) throw new EmptyAnswerError("the model answered with no text");
-      const tokensIn = r.usage.inputTokens ?? 0;
-      const tokensOut = r.usage.outputTokens ?? 0;
+      const tokensIn = usage.inputTokens ?? 0;
+      const tokensOut = usage.outputTokens ?? 0;
       return { text, tokens_in: tokensIn, tokens_out: tokensOut, cost_usd: costUsd(price, tokensIn, tokensOut), attempts, latency_ms: Date.now() - started };
     } catch (e) {
       last = classify(e);
-      if (!last.transient && !last.malformed) break;
+      // Part of this answer reached the client: another attempt would start a second one.
+      if (streamed || (!last.transient && !last.malformed)) break;
       const backoff = Math.min(2000, 100 * 2 ** (attempts - 1)) * (0.5 + Math.random() / 2);
       if (attempts < policy.max_attempts && Date.now() - started + backoff < policy.retry_budget_ms) await sleep(backoff);
     }

@@ -107,3 +107,38 @@ describe("language-model answerers", () => {
     expect(h.body.llm_error).toMatch(/fake-error:500 failed/);
   });
 });
+
+describe("streaming (stream: true)", () => {
+  const sse = async (body: unknown) => {
+    const { exports } = await import("cloudflare:workers");
+    const res = await exports.default.fetch(
+      new Request("http://archon.test/functions/executeAgent", { method: "POST", headers: { authorization: `Bearer ${env.API_KEY}`, "content-type": "application/json" }, body: JSON.stringify(body) }),
+    );
+    const text = await res.text();
+    const events = [...text.matchAll(/event: (\w+)\ndata: (.*)\n/g)].map((m) => ({ event: m[1], data: JSON.parse(m[2]) as Record<string, unknown> }));
+    return { status: res.status, type: res.headers.get("content-type") ?? "", events, text };
+  };
+
+  it("a language model's answer arrives in deltas, then the result; a local answer is one done event; bad input is a plain 400", async () => {
+    const v = await versionWith(answerer("llm", "fake-answer:Your card ships within five days"));
+    const r = await sse({ agent_id: AGENT, input: "when does my card come", version: v, stream: true });
+    expect(r.status).toBe(200);
+    expect(r.type).toContain("text/event-stream");
+    const deltas = r.events.filter((e) => e.event === "delta").map((e) => e.data.text);
+    expect(deltas.length).toBeGreaterThan(3);
+    expect(deltas.join("")).toBe("Your card ships within five days");
+    const done = r.events.at(-1)!;
+    expect(done.event).toBe("done");
+    expect(done.data).toMatchObject({ output: "Your card ships within five days", source: "llm" });
+    expect((done.data.llm as { tokens_out: number }).tokens_out).toBeGreaterThan(0);
+
+    const local = await sse({ agent_id: AGENT, input: FAQ_TRAIN[3].input, version: 1, stream: true });
+    expect(local.events.map((e) => e.event)).toEqual(["done"]);
+
+    const bad = await sse({ agent_id: AGENT, input: "", stream: true });
+    expect(bad.status).toBe(400);
+    expect(bad.type).toContain("application/json");
+    const down = await sse({ agent_id: AGENT, input: "x", version: await versionWith(answerer("llm", "fake-error:503", { max_attempts: 1 })), stream: true });
+    expect(down.status).toBe(503);
+  });
+});
