@@ -7,7 +7,8 @@ import { resolveDatasetRef } from "../data/versions.ts";
 import { expandTemplates, TemplateSchema } from "../data/synthetic/template.ts";
 import { ruleAugment, RULE_OPERATIONS } from "../data/synthetic/rule.ts";
 import { adversarialExamples } from "../data/synthetic/adversarial.ts";
-import { languageModelFrom, llmExamples } from "../data/synthetic/llm.ts";
+import { llmExamples } from "../data/synthetic/llm.ts";
+import { chatModel, providerFor } from "../llm/provider.ts";
 import { validateGenerated } from "../data/synthetic/validate.ts";
 import { invalidInput } from "../errors.ts";
 import { loadModel, resolveVersion } from "../agent/versions.ts";
@@ -127,8 +128,10 @@ export const generateSyntheticData = defineFunction({
       generated = r.examples;
       searched = { seeds_tried: r.tried, seeds_right: r.correct, fooled: r.examples.length };
     } else {
-      const lm = languageModelFrom(ctx.env);
-      if (!lm) throw invalidInput([{ path: "strategy", message: "strategy llm needs a language model: set OPENAI_API_KEY (and optionally OPENAI_BASE_URL, LLM_MODEL) for the Worker" }]);
+      // The app's language model (setLLMCredentials), else the deployment's (OPENAI_API_KEY).
+      const provider = await providerFor(ctx.db, ctx.env, ctx.appId);
+      if (!provider) throw invalidInput([{ path: "strategy", message: "strategy llm needs a language model: set the app's with setLLMCredentials (or OPENAI_API_KEY for the Worker; LLM_MODEL names the model)" }]);
+      const lm = chatModel(provider, ctx.env.LLM_MODEL ?? "gpt-4o-mini");
       const classes = [...new Set([...seeds.map((e) => e.expected_output), ...(model?.classes ?? [])])];
       if (classes.length === 0) throw invalidInput([{ path: "dataset_id", message: "strategy llm labels with the classes of dataset_id or of agent_id's model: give one" }]);
       generated = await llmExamples(lm, { scenario: input.scenario!, classes, seeds, count: input.count });

@@ -3,18 +3,13 @@
  * for a scenario, shown the classes and a few seed examples of each, and
  * answers in a zod schema (structured output), so every example arrives as
  * { input, expected_output } or the call fails. Any OpenAI-compatible server:
- * OPENAI_API_KEY, optional OPENAI_BASE_URL, LLM_MODEL (default gpt-4o-mini).
- * Without a key there is no model: generateSyntheticData answers 400.
+ * the app's credentials (setLLMCredentials) or OPENAI_API_KEY / OPENAI_BASE_URL,
+ * LLM_MODEL (default gpt-4o-mini; src/llm/provider.ts). Without any there is
+ * no model: generateSyntheticData answers 400.
  */
 import { generateText, Output, type LanguageModel } from "ai";
-import { chatModel, deploymentProvider } from "../../llm/provider.ts";
 import { z } from "zod";
 import type { Example } from "../examples.ts";
-
-export function languageModelFrom(env: { OPENAI_API_KEY?: string; OPENAI_BASE_URL?: string; LLM_MODEL?: string }): LanguageModel | null {
-  const p = deploymentProvider(env);
-  return p && chatModel(p, env.LLM_MODEL ?? "gpt-4o-mini");
-}
 
 const GeneratedSchema = z.object({ examples: z.array(z.object({ input: z.string().min(1).max(2000), expected_output: z.string().min(1).max(4000) })) });
 
