@@ -7,6 +7,7 @@ import type { Hyper } from "../model/hyper.ts";
 import type { Plan } from "../model/plan.ts";
 import type { Exploration } from "../model/policy.ts";
 import type { AnswererSettings } from "../llm/answerer.ts";
+import type { BootstrapReport } from "../llm/bootstrap.ts";
 import type { ExecutionTrace } from "../model/trace.ts";
 import { ADAPTATION_STRATEGIES, type AdaptationPolicy, type GateReport, type RewardFunction } from "../model/adaptation.ts";
 import { blob, index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
@@ -194,6 +195,8 @@ export interface VersionMetrics {
   adaptation?: { id: string; strategy: string; base_version: number; gate: GateReport };
   /** A version an optimization made without training (context pruning): the optimization and why. */
   optimization?: { id: string; technique: string; base_version: number; reason: string };
+  /** few_shot with use_prompt_engineering: the bootstrapped demos and the model on the validation split with them and with random demos. */
+  prompt_engineering?: BootstrapReport;
   /** Its latest evaluation (testAgent): the scores per criterion. */
   evaluation?: { id: string; cases: number; scores: Record<string, number>; at: number };
 }

@@ -132,7 +132,7 @@ export const trainAgent = defineFunction({
     // Nothing is stored either when the paradigm's options do not hold (few_shot's limit, transfer's base).
     const dataField = input.training_data ? "training_data" : "dataset_id";
     const { hyper, report: paradigm } = await applyParadigm(
-      { db: ctx.db, checkpoints: ctx.env.CHECKPOINTS, appId: ctx.appId, languageModel: Boolean(ctx.env.OPENAI_API_KEY) },
+      { db: ctx.db, checkpoints: ctx.env.CHECKPOINTS, appId: ctx.appId, agentId: input.agent_id, env: ctx.env },
       input.training_type,
       resolveHyper(input.config, randomSeed),
       examples,

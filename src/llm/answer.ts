@@ -86,10 +86,13 @@ export async function languageModelAnswer(
       if (!p) throw new DomainError("unavailable", "no_language_model", "this version answers with a language model, and the app has none: set one with setLLMCredentials (or OPENAI_API_KEY)");
       return chatModel(p, s.model);
     })());
-  const demos = retrieved
+  const similar = retrieved
     .filter((h) => h.memory.content.type === "demo" && typeof h.memory.content.input === "string" && typeof h.memory.content.expected_output === "string")
-    .slice(0, s.demos)
-    .map((h) => ({ input: String(h.memory.content.input), output: String(h.memory.content.expected_output) }));
+    .map((h) => ({ input: String(h.memory.content.input), output: String(h.memory.content.expected_output) }))
+    .filter((d) => !s.static_demos.some((x) => x.input === d.input))
+    .slice(0, s.demos);
+  // The static (bootstrapped) demos first, then those most similar to the input.
+  const demos = [...s.static_demos, ...similar];
   const memories = retrieved.filter((h) => h.memory.content.type !== "demo" && h.memory.content.type !== "learned_pattern").map((h) => memoryText(h.memory.content));
   const { system, prompt } = buildPrompt({
     instructions: s.instructions,

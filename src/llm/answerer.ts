@@ -23,6 +23,11 @@ export const AnswererSchema = z
     use_learned_patterns: z.boolean().default(true).describe("List the answers the version learned (its classes and their characteristic phrases) in the prompt"),
     memory_token_budget: z.number().int().min(0).max(32_000).default(1500).describe("Tokens (estimated: 4 characters each) of retrieved memories and patterns the prompt may hold"),
     demos: z.number().int().min(0).max(20).default(5).describe("Demos (retrieved by similarity to the input) shown as examples"),
+    static_demos: z
+      .array(z.object({ input: z.string().min(1).max(2000), output: z.string().min(1).max(4000) }).strict())
+      .max(20)
+      .default([])
+      .describe("Demos shown in every prompt, before the retrieved ones (few_shot with use_prompt_engineering bootstraps them)"),
     hybrid_threshold: z.number().min(0).max(1).optional().describe("hybrid: the network answers from this calibrated confidence on (default: the version's confidence_threshold)"),
     price: PriceSchema.optional().describe("What the model's tokens cost (default: the price table, or LLM_PRICES)"),
     timeout_ms: z.number().int().min(100).max(120_000).default(20_000).describe("Longest wait for one call"),

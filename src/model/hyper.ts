@@ -6,6 +6,7 @@
  * training example. Types derive from the schemas.
  */
 import { QualityGateSchema } from "./quality-gate.ts";
+import type { AnswererSettings } from "../llm/answerer.ts";
 import { z } from "zod";
 import { FeaturesSchema } from "./features.ts";
 import { LAYER_NAMES } from "./network.ts";
@@ -132,6 +133,8 @@ export type Hyper = Omit<TrainingConfig, "seed" | "early_stopping"> & {
   early_stopping: EarlyStopping | null;
   /** A transfer run's base: the version whose weights it starts from (set by trainAgent, never by a client). */
   transfer?: TransferSource;
+  /** few_shot with use_prompt_engineering on a language-model agent: the answerer whose demos the final step bootstraps (set by trainAgent). */
+  prompt_engineering?: { answerer: AnswererSettings };
 };
 
 /** The version a transfer starts from. */

@@ -24,6 +24,7 @@ export function stepDeps(env: Env): StepDeps {
     memory: memoryServices(env, () => randomId("mem")),
     now: () => Date.now(),
     slicer: new Slicer(),
+    llm: env,
   };
 }
 

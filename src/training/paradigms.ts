@@ -16,6 +16,10 @@ import type { Db } from "../db/client.ts";
 import { findAgent, resolveVersion } from "../agent/versions.ts";
 import { decodeModel } from "../model/model.ts";
 import { transferMembers } from "../model/transfer.ts";
+import { providerFor, type LlmEnv } from "../llm/provider.ts";
+import type { AnswererSettings } from "../llm/answerer.ts";
+import { agents, agentVersions } from "../db/schema.ts";
+import { and, eq } from "drizzle-orm";
 import { getBytes } from "../storage/objects.ts";
 import { BASE_NAME } from "../base/glove.ts";
 import { invalidInput, conflict } from "../errors.ts";
@@ -37,13 +41,25 @@ export interface ParadigmReport {
   base?: { agent_id: string; version: number } | { model: string };
 }
 
+/** The live version's language-model answerer (llm or hybrid), or null (no agent, no version, a local answerer). */
+async function liveAnswerer(db: Db, appId: string, agentId: string): Promise<AnswererSettings | null> {
+  const [row] = await db
+    .select({ params: agentVersions.params })
+    .from(agents)
+    .innerJoin(agentVersions, and(eq(agentVersions.appId, agents.appId), eq(agentVersions.id, agents.activeVersionId)))
+    .where(and(eq(agents.appId, appId), eq(agents.id, agentId)))
+    .limit(1);
+  const a = row?.params.answerer;
+  return a && a.mode !== "local" ? a : null;
+}
+
 /** few_shot's levers: the prototype head when the base is leveraged (unless prototype_weight is set). */
 export function fewShotLevers(hyper: Hyper): Hyper {
   return hyper.leverage_base_model && hyper.prototype_weight === 0 ? { ...hyper, prototype_weight: FEW_SHOT_PROTOTYPE_WEIGHT } : hyper;
 }
 
 export async function applyParadigm(
-  deps: { db: Db; checkpoints: R2Bucket; appId: string; languageModel: boolean },
+  deps: { db: Db; checkpoints: R2Bucket; appId: string; agentId: string; env: LlmEnv },
   type: TrainingType,
   hyper: Hyper,
   examples: readonly Example[],
@@ -67,7 +83,14 @@ export async function applyParadigm(
       notes.push(`class prototypes in ${BASE_NAME}'s embedding space carry ${hyper.prototype_weight} of every answer`);
     }
     if (hyper.use_prompt_engineering) {
-      notes.push(deps.languageModel ? "prompt engineering: instructions and demos are built for the configured language model" : "use_prompt_engineering was not used: no language model is configured");
+      const answerer = await liveAnswerer(deps.db, deps.appId, deps.agentId);
+      const provider = answerer ? await providerFor(deps.db, deps.env, deps.appId) : null;
+      if (!answerer) notes.push("use_prompt_engineering was not used: the agent has no language-model answerer (configureAnswerer) to build a prompt for");
+      else if (!provider) notes.push("use_prompt_engineering was not used: no language model is configured (setLLMCredentials or OPENAI_API_KEY)");
+      else {
+        hyper = { ...hyper, prompt_engineering: { answerer } };
+        notes.push(`prompt engineering: demos bootstrapped with ${answerer.model} (the training inputs it answers right), measured on the validation split against random demos`);
+      }
     }
     return { hyper, report: { training_type: type, notes, base: hyper.leverage_base_model ? { model: BASE_NAME } : undefined } };
   }

@@ -26,6 +26,7 @@ import type { Db } from "../db/client.ts";
 import { CheckpointError } from "../model/checkpoint.ts";
 import { decodeModel, encodeModel } from "../model/model.ts";
 import type { Prepared } from "../model/prepare.ts";
+import type { Example } from "../model/hyper.ts";
 import { stepEndingEpoch } from "../model/plan.ts";
 import { finalizeModelWork, initState, trainingFitWork, trainStepWork, type StepReport, type TrainState } from "../model/trainer.ts";
 import type { Slicer } from "../isolate/slices.ts";
@@ -36,6 +37,11 @@ import { MissingDatasetError } from "../data/datasets.ts";
 import { createMemories, type MemoryServices } from "../memory/store.ts";
 import { learnedMemoriesWork, MAX_DEMOS } from "../memory/learned.ts";
 import { carriedDemos } from "../memory/carry.ts";
+import type { NewMemory } from "../memory/store.ts";
+import { bootstrapDemos } from "../llm/bootstrap.ts";
+import { chatModel, providerFor, type LlmEnv } from "../llm/provider.ts";
+import { priceOf } from "../llm/prices.ts";
+import type { AnswererSettings } from "../llm/answerer.ts";
 import { runData } from "./prepared.ts";
 import type { StepMessage } from "./messages.ts";
 import { commitFinal, commitStep, failRun, findRun, markRunning, markSwept, noteStepStart, runEpochMetrics, TERMINAL, versionIdOf, type Run } from "./runs.ts";
@@ -57,6 +63,8 @@ export interface StepDeps {
   slicer: Slicer;
   /** Fault injection for tests: may throw at the named point, or act there (cancel the run) before going on. */
   crash?: (point: CrashPoint, msg: StepMessage) => void | Promise<void>;
+  /** Where the final step finds a language model (prompt engineering); absent: none. */
+  llm?: LlmEnv;
 }
 
 export type StepOutcome = "missing-run" | "terminal" | "stale" | "re-enqueued" | "trained" | "lost-race" | "finalized" | "failed";
@@ -167,6 +175,15 @@ async function bestWeights(deps: StepDeps, run: Run, epoch: number): Promise<Ten
   return decodeModel(bytes).params;
 }
 
+/** Bootstraps the demos of the new version's language-model answerer (src/llm/bootstrap.ts); null when the app has no model now. */
+async function promptEngineering(deps: StepDeps, run: Run, answerer: AnswererSettings, examples: readonly Example[], prepared: Prepared, memories: readonly NewMemory[]) {
+  const provider = deps.llm ? await providerFor(deps.db, deps.llm, run.appId) : null;
+  if (!provider) return null;
+  const rows = (split: Int32Array) => Array.from(split).filter((r) => r < examples.length).map((r) => examples[r]);
+  const patterns = memories.flatMap((m) => (m.content.type === "learned_pattern" && typeof m.content.class === "string" ? [{ answer: m.content.class, phrases: Array.isArray(m.content.phrases) ? m.content.phrases.map(String) : [] }] : []));
+  return bootstrapDemos(chatModel(provider, answerer.model), answerer, priceOf(answerer.model, answerer.price, deps.llm?.LLM_PRICES), { train: rows(prepared.train), valid: rows(prepared.valid), patterns }, run.config.seed);
+}
+
 async function finalStep(deps: StepDeps, run: Run, msg: StepMessage): Promise<StepOutcome> {
   const hyper = run.config;
   if (!run.bestEpoch) throw new PermanentStepError("training ended without a best epoch");
@@ -190,6 +207,8 @@ async function finalStep(deps: StepDeps, run: Run, msg: StepMessage): Promise<St
     createMemories(deps.memory, run.appId, memories),
     putBytes(deps.checkpoints, checkpointKey, encodeModel(model, run.config.version_precision === "int8" ? "int8" : "version")),
   ]);
+  // few_shot with use_prompt_engineering on a language-model agent: its demos, bootstrapped.
+  const prompt = hyper.prompt_engineering ? await promptEngineering(deps, run, hyper.prompt_engineering.answerer, examples, prepared, memories) : null;
   // An adaptation's candidate is judged by its safety gate before anything is committed.
   const gate = adaptation ? await deps.slicer.run(gateWork(adaptation.data, adaptation.record, model, adaptation.base, hyper.seed)) : null;
   const judgment = adaptation && gate ? await judged(deps.db, adaptation.data, adaptation.record, versionId, gate, model.temperature, deps.now()) : null;
@@ -207,7 +226,7 @@ async function finalStep(deps: StepDeps, run: Run, msg: StepMessage): Promise<St
       runId: run.id,
       checkpointKey,
       classes: model.classes,
-      params: judgment?.params ?? { ...DEFAULT_VERSION_PARAMS, temperature: model.temperature },
+      params: judgment?.params ?? { ...DEFAULT_VERSION_PARAMS, temperature: model.temperature, ...(prompt && { answerer: prompt.settings }) },
       kind: adaptation?.record.strategy ?? "training",
       baseVersionId: adaptation?.record.baseVersionId ?? null,
       metrics: {
@@ -223,6 +242,7 @@ async function finalStep(deps: StepDeps, run: Run, msg: StepMessage): Promise<St
         baseline_valid_accuracy: epochs.find((e) => e.epoch === 0)?.valid_accuracy ?? null,
         temperature: { value: model.temperature, fitted_on: run.plan.n_valid > 0 ? "validation split, with the chosen epoch's weights" : null },
         ...(adaptation && judgment && { adaptation: { id: adaptation.record.id, strategy: adaptation.record.strategy, base_version: judgment.baseVersion, gate: judgment.gate } }),
+        ...(prompt && { prompt_engineering: prompt.report }),
       },
     },
     deps.now(),

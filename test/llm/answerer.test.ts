@@ -142,3 +142,37 @@ describe("streaming (stream: true)", () => {
     expect(down.status).toBe(503);
   });
 });
+
+describe("few_shot with use_prompt_engineering on a language-model agent", () => {
+  it("bootstraps the demos the model answers right, and measures them on the validation split against random demos", async () => {
+    const agent = "llm-fs";
+    const data = FAQ_TRAIN.filter((_, i) => i % 10 < 5);
+    const first = await call<{ run_id: string }>("trainAgent", { agent_id: agent, training_type: "few_shot", training_data: data, config: { ...SMALL, epochs: 3, seed: 4 } });
+    expect((await waitForRun(first.body.run_id)).status).toBe("succeeded");
+    const target = data[0].expected_output;
+    const configured = await call("configureAnswerer", { agent_id: agent, answerer: { mode: "llm", model: `fake-answer:${target}` }, deploy: "immediate" });
+    expect(configured.status).toBe(201);
+
+    const started = await call<{ run_id: string; paradigm: { notes: string[] } }>("trainAgent", {
+      agent_id: agent,
+      training_type: "few_shot",
+      training_data: data,
+      config: { ...SMALL, epochs: 3, seed: 5, use_prompt_engineering: true },
+    });
+    expect(started.status).toBe(202);
+    expect(started.body.paradigm.notes.join(" ")).toContain("demos bootstrapped");
+    expect((await waitForRun(started.body.run_id)).status).toBe("succeeded");
+    const row = (await env.DB.prepare("SELECT params, metrics FROM agent_versions WHERE run_id = ?").bind(started.body.run_id).first<{ params: string; metrics: string }>())!;
+    const params = JSON.parse(row.params) as { answerer: { mode: string; static_demos: { input: string; output: string }[]; instructions: string } };
+    const report = (JSON.parse(row.metrics) as { prompt_engineering: { demos: number; tried: number; calls: number; validation_accuracy: number | null; random_demos_accuracy: number | null } }).prompt_engineering;
+    expect(params.answerer.mode).toBe("llm");
+    // The model always answers `target`: only examples of that class pass the metric.
+    expect(params.answerer.static_demos.length).toBeGreaterThan(0);
+    expect(params.answerer.static_demos.every((d) => d.output === target)).toBe(true);
+    expect(report.demos).toBe(params.answerer.static_demos.length);
+    expect(report.tried).toBeGreaterThan(report.demos);
+    expect(report.validation_accuracy).not.toBeNull();
+    expect(report.validation_accuracy).toBeCloseTo(report.random_demos_accuracy!, 6);
+    expect(params.answerer.instructions).toContain("reply with exactly that answer");
+  });
+});
