@@ -199,7 +199,7 @@ export async function answerInput(a: Answerer, input: string, context: Execution
  * the language model's when it should write it, else the local one; a hybrid
  * version keeps its local answer when the model fails.
  */
-async function withLanguageModel(
+export async function withLanguageModel(
   local: Answer,
   llm: LlmDeps | undefined,
   appId: string,
@@ -231,6 +231,17 @@ async function withLanguageModel(
     if (s.mode === "hybrid" && e instanceof DomainError) return { ...local, llm_error: e.message };
     throw e;
   }
+}
+
+/**
+ * The version's whole answer to `input` as executeAgent gives it — memories,
+ * network, demos, fallback, and its language model when its answerer has one
+ * — without logging it (testAgent). `llm` absent: no model is reachable.
+ */
+export async function answerFully(a: Answerer, input: string, context: ExecutionContext | undefined, exploration: Exploration, random: () => number, llm?: LlmDeps): Promise<Answer> {
+  const retrieved = await retrieve(a.memory, a.appId, a.agentId, a.version, input);
+  const local = await answerInput(a, input, context, exploration, random, retrieved);
+  return withLanguageModel(local, llm, a.appId, a.version, a.model.classes, input, retrieved);
 }
 
 /** The input, output and context as the execution log may keep them. */

@@ -4,7 +4,9 @@
  * fallback, without exploration — and recording what each criterion needs.
  * Nothing is logged as an execution: a test is not traffic.
  */
-import { answerInput, type Answerer } from "../agent/execute.ts";
+import { answerFully, answerInput, type Answer, type Answerer } from "../agent/execute.ts";
+import type { LlmDeps } from "../llm/answer.ts";
+import { DomainError } from "../errors.ts";
 import type { Embedder } from "../memory/embedder.ts";
 import { NO_EXPLORATION } from "../model/policy.ts";
 import type { CentroidBaseline } from "./baseline.ts";
@@ -27,6 +29,22 @@ export interface Evaluators {
   embedder: Embedder;
   criteria: readonly Criterion[];
   options: EvaluationOptions;
+  /** The language model of versions whose answerer has one (llm, hybrid); absent: none is reachable. */
+  llm?: LlmDeps;
+}
+
+/**
+ * A case's answer as executeAgent would give it. A language model that fails
+ * after its retries makes an empty answer (wrong, counted), not a failed evaluation.
+ */
+async function answerOf(a: Answerer, input: string, context: TestCase["context"], llm: LlmDeps | undefined): Promise<Answer & { llmFailed?: string }> {
+  try {
+    return await answerFully(a, input, context, NO_EXPLORATION, () => 0.5, llm);
+  } catch (e) {
+    if (!(e instanceof DomainError) || !a.version.params.answerer) throw e;
+    const local = await answerInput(a, input, context, NO_EXPLORATION, () => 0.5);
+    return { ...local, output: "", source: "llm", llmFailed: e.message };
+  }
 }
 
 function cosine(a: Float32Array, b: Float32Array): number {
@@ -43,7 +61,7 @@ function cosine(a: Float32Array, b: Float32Array): number {
 
 async function answerCase(a: Answerer, c: TestCase, index: number, ev: Evaluators): Promise<CaseResult> {
   const started = performance.now();
-  const answer = await answerInput(a, c.input, c.context, NO_EXPLORATION, () => 0.5);
+  const answer = await answerOf(a, c.input, c.context, ev.llm);
   const latencyMs = performance.now() - started;
   const lower = answer.output.toLowerCase();
   // Personal data the case itself did not bring (an answer may repeat what the user or the expected answer says).
@@ -64,7 +82,7 @@ async function answerCase(a: Answerer, c: TestCase, index: number, ev: Evaluator
     noisyCorrect: null,
   };
   if (ev.criteria.includes("robustness") && c.expected !== undefined && !c.should_refuse) {
-    const noisy = await answerInput(a, perturb(c.input, ev.options.seed, index, ev.options.noise), c.context, NO_EXPLORATION, () => 0.5);
+    const noisy = await answerOf(a, perturb(c.input, ev.options.seed, index, ev.options.noise), c.context, ev.llm);
     result.noisyCorrect = isCorrect({ expected: c.expected, output: noisy.output });
   }
   return result;

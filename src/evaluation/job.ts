@@ -15,6 +15,7 @@ import { agentVersions, evaluations, trainingRuns } from "../db/schema.ts";
 import { pointsWhile } from "../metrics/record.ts";
 import { answererFor } from "../agent/execute.ts";
 import { findAgent, versionById, type Version } from "../agent/versions.ts";
+import type { LlmEnv } from "../llm/provider.ts";
 import { findDataset, loadExamples } from "../data/datasets.ts";
 import { memoryServices, type MemoryServices } from "../memory/store.ts";
 import type { Env } from "../env.ts";
@@ -36,6 +37,8 @@ export interface EvaluationDeps {
   memory: MemoryServices;
   enqueue: (msg: EvaluationMessage) => Promise<void>;
   now: () => number;
+  /** Where versions with a language-model answerer find their model. */
+  llm?: LlmEnv;
 }
 
 
@@ -49,6 +52,7 @@ export function evaluationDeps(env: Env, db: Db, now: () => number): EvaluationD
       await env.STEPS.send(msg);
     },
     now,
+    llm: env,
   };
 }
 
@@ -75,7 +79,7 @@ export async function evaluatorsFor(deps: EvaluationDeps, record: Evaluation, su
   const needsLabels = suite.cases.some((c) => c.expected !== undefined && !c.should_refuse);
   const baseline = needsLabels ? await baselineFor(deps, version, main.model) : null;
   return {
-    ev: { main, compare, baseline, embedder: deps.memory.embedder, criteria: suite.criteria, options: suite.options },
+    ev: { main, compare, baseline, embedder: deps.memory.embedder, criteria: suite.criteria, options: suite.options, llm: deps.llm && { db: deps.db, env: deps.llm, memory: deps.memory } },
     compareLabel: compareVersion ? `version ${compareVersion.version}` : null,
   };
 }

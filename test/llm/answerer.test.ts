@@ -176,3 +176,22 @@ describe("few_shot with use_prompt_engineering on a language-model agent", () =>
     expect(params.answerer.instructions).toContain("reply with exactly that answer");
   });
 });
+
+describe("testAgent on a language-model version", () => {
+  beforeAll(async () => {
+    expect((await call("setLLMCredentials", { api_key: "sk-test-secret-1234", base_url: FAKE_LLM_URL })).status).toBe(200);
+  });
+
+  it("scores the answers the model gives, as executeAgent would; a model that fails makes wrong answers, not a failed evaluation", async () => {
+    const right = FAQ_HELDOUT[0];
+    const v = await versionWith(answerer("llm", `fake-answer:${right.expected_output}`));
+    const suite = [right, FAQ_HELDOUT.find((e) => e.expected_output !== right.expected_output)!].map((e) => ({ input: e.input, expected: e.expected_output }));
+    const r = await call<{ report: { scores: Record<string, number> } }>("testAgent", { agent_id: AGENT, version: v, test_suite: suite, evaluation_criteria: ["accuracy"] });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.report.scores.accuracy).toBe(0.5);
+    const down = await versionWith(answerer("llm", "fake-error:503", { max_attempts: 1 }));
+    const d = await call<{ report: { scores: Record<string, number> } }>("testAgent", { agent_id: AGENT, version: down, test_suite: suite, evaluation_criteria: ["accuracy"] });
+    expect(d.status, JSON.stringify(d.body)).toBe(200);
+    expect(d.body.report.scores.accuracy).toBe(0);
+  });
+});
