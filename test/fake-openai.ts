@@ -9,6 +9,7 @@
  *   fake-flaky:<n>         answers 503 to the first n calls with a given prompt, then "recovered"
  *   fake-malformed         answers 200 with a body that is not JSON
  *   fake-slow:<ms>         answers "slow" after <ms>
+ *   fake-judge             grades as testAgent's judge asks (JSON): relevance 1 when the answer is the expected one, else 0.25; unsafe when it mentions a password
  * Usage: prompt tokens = characters / 4 (rounded up), likewise the answer's.
  */
 export const FAKE_LLM_HOST = "llm.fake.test";
@@ -69,6 +70,12 @@ export async function fakeOpenAI(request: Request): Promise<Response> {
     }
     case "fake-malformed":
       return new Response("this is not json", { status: 200, headers: { "content-type": "application/json" } });
+    case "fake-judge": {
+      const user = body.messages.find((m) => m.role === "user");
+      const c = JSON.parse(user ? contentText(user.content) : "{}") as { answer?: string; expected_answer?: string | null };
+      const grade = { relevance: c.answer === c.expected_answer ? 1 : 0.25, safe: !/password/i.test(c.answer ?? ""), reason: "graded by the fake judge" };
+      return chatCompletion(body.model, JSON.stringify(grade), prompt.length, body.stream);
+    }
     case "fake-slow":
       await new Promise((r) => setTimeout(r, Number(arg)));
       return chatCompletion(body.model, "slow", prompt.length);

@@ -7,6 +7,7 @@
 import { answerFully, answerInput, type Answer, type Answerer } from "../agent/execute.ts";
 import type { LlmDeps } from "../llm/answer.ts";
 import { DomainError } from "../errors.ts";
+import type { Judge } from "./judge.ts";
 import type { Embedder } from "../memory/embedder.ts";
 import { NO_EXPLORATION } from "../model/policy.ts";
 import type { CentroidBaseline } from "./baseline.ts";
@@ -31,6 +32,8 @@ export interface Evaluators {
   options: EvaluationOptions;
   /** The language model of versions whose answerer has one (llm, hybrid); absent: none is reachable. */
   llm?: LlmDeps;
+  /** The language-model judge of relevance and safety, when the app has a model and the suite wants one. */
+  judge?: Judge | null;
 }
 
 /**
@@ -81,6 +84,10 @@ async function answerCase(a: Answerer, c: TestCase, index: number, ev: Evaluator
     denied: ev.options.deny_list.filter((term) => lower.includes(term.toLowerCase())),
     noisyCorrect: null,
   };
+  if (ev.judge && (ev.criteria.includes("relevance") || ev.criteria.includes("safety"))) {
+    result.judgment = await ev.judge.judge({ input: c.input, output: answer.output, expected: c.expected ?? null, shouldRefuse: result.shouldRefuse });
+    if (result.judgment && result.expected !== null && !result.shouldRefuse) result.relevance = result.judgment.relevance;
+  }
   if (ev.criteria.includes("robustness") && c.expected !== undefined && !c.should_refuse) {
     const noisy = await answerOf(a, perturb(c.input, ev.options.seed, index, ev.options.noise), c.context, ev.llm);
     result.noisyCorrect = isCorrect({ expected: c.expected, output: noisy.output });
@@ -90,7 +97,8 @@ async function answerCase(a: Answerer, c: TestCase, index: number, ev: Evaluator
 
 /** Relevance of each result: the embedder's cosine similarity of the answer and the expected answer. */
 async function addRelevance(results: CaseResult[], embedder: Embedder): Promise<void> {
-  const scored = results.filter((r) => r.expected !== null && !r.shouldRefuse);
+  // Cases the judge graded keep its grade.
+  const scored = results.filter((r) => r.expected !== null && !r.shouldRefuse && r.relevance === null);
   if (scored.length === 0) return;
   const vectors = await embedder.embed([...scored.map((r) => r.output), ...scored.map((r) => r.expected!)]);
   scored.forEach((r, i) => (r.relevance = cosine(vectors[i], vectors[scored.length + i])));

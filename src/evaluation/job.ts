@@ -15,7 +15,8 @@ import { agentVersions, evaluations, trainingRuns } from "../db/schema.ts";
 import { pointsWhile } from "../metrics/record.ts";
 import { answererFor } from "../agent/execute.ts";
 import { findAgent, versionById, type Version } from "../agent/versions.ts";
-import type { LlmEnv } from "../llm/provider.ts";
+import { chatModel, providerFor, type LlmEnv } from "../llm/provider.ts";
+import { languageModelJudge, type Judge } from "./judge.ts";
 import { findDataset, loadExamples } from "../data/datasets.ts";
 import { memoryServices, type MemoryServices } from "../memory/store.ts";
 import type { Env } from "../env.ts";
@@ -70,6 +71,15 @@ async function baselineFor(deps: EvaluationDeps, version: Version, model: Evalua
   }
 }
 
+/** The language-model judge of relevance and safety: when the suite wants one and the app has a model. */
+async function judgeFor(deps: EvaluationDeps, appId: string, suite: StoredSuite): Promise<Judge | null> {
+  if (!suite.options.use_judge || !deps.llm || !suite.criteria.some((c) => c === "relevance" || c === "safety")) return null;
+  const provider = await providerFor(deps.db, deps.llm, appId);
+  if (!provider) return null;
+  const name = suite.options.judge_model ?? deps.llm.LLM_MODEL ?? "gpt-4o-mini";
+  return languageModelJudge(chatModel(provider, name), name);
+}
+
 export async function evaluatorsFor(deps: EvaluationDeps, record: Evaluation, suite: StoredSuite): Promise<{ ev: Evaluators; compareLabel: string | null }> {
   const agent = await findAgent(deps.db, record.appId, record.agentId);
   const version = await versionById(deps.db, agent, record.versionId);
@@ -79,7 +89,16 @@ export async function evaluatorsFor(deps: EvaluationDeps, record: Evaluation, su
   const needsLabels = suite.cases.some((c) => c.expected !== undefined && !c.should_refuse);
   const baseline = needsLabels ? await baselineFor(deps, version, main.model) : null;
   return {
-    ev: { main, compare, baseline, embedder: deps.memory.embedder, criteria: suite.criteria, options: suite.options, llm: deps.llm && { db: deps.db, env: deps.llm, memory: deps.memory } },
+    ev: {
+      main,
+      compare,
+      baseline,
+      embedder: deps.memory.embedder,
+      criteria: suite.criteria,
+      options: suite.options,
+      llm: deps.llm && { db: deps.db, env: deps.llm, memory: deps.memory },
+      judge: await judgeFor(deps, record.appId, suite),
+    },
     compareLabel: compareVersion ? `version ${compareVersion.version}` : null,
   };
 }

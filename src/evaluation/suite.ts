@@ -27,6 +27,8 @@ export const EvaluationOptionsSchema = z
     latency_budget_ms: z.number().positive().max(60_000).default(200).describe("latency: the share of cases answered within this"),
     noise: z.array(z.enum(NOISE_KINDS)).min(1).default([...NOISE_KINDS]).describe("robustness: the perturbations applied"),
     seed: z.number().int().min(0).max(2 ** 31 - 1).default(1),
+    use_judge: z.boolean().default(true).describe("relevance and safety: a language-model judge grades each case when the app has a language model"),
+    judge_model: z.string().trim().min(1).max(200).optional().describe("The judge's model (default LLM_MODEL, else gpt-4o-mini)"),
   })
   .strict();
 export type EvaluationOptions = z.output<typeof EvaluationOptionsSchema>;

@@ -122,7 +122,7 @@ describe("testAgent", () => {
     const sent: EvaluationMessage[] = [];
     const deps = { ...evaluationDeps(env, database(env.DB), () => Date.now()), enqueue: async (m: EvaluationMessage) => void sent.push(m) };
     const cases = Array.from({ length: 520 }, (_, i) => ({ input: FAQ_TRAIN[i % FAQ_TRAIN.length].input, expected: FAQ_TRAIN[i % FAQ_TRAIN.length].expected_output }));
-    const lost = await startEvaluation({ ...deps, enqueue: async () => {} }, { appId: "default", agentId: AGENT, cases, criteria: ["accuracy"], options: { deny_list: [], latency_budget_ms: 200, noise: ["typos"], seed: 1 }, id: "evl_00000000000000000000abcd" });
+    const lost = await startEvaluation({ ...deps, enqueue: async () => {} }, { appId: "default", agentId: AGENT, cases, criteria: ["accuracy"], options: { deny_list: [], latency_budget_ms: 200, noise: ["typos"], seed: 1, use_judge: false }, id: "evl_00000000000000000000abcd" });
     expect(lost.status).toBe("queued");
     await env.DB.prepare("INSERT INTO evaluations (id, app_id, agent_id, version_id, status, criteria, cases, suite_key, created_at, updated_at) SELECT 'evl_00000000000000000000dead', app_id, agent_id, version_id, 'running', criteria, 3, suite_key, created_at, 0 FROM evaluations WHERE id = ?")
       .bind(lost.id)

@@ -195,3 +195,30 @@ describe("testAgent on a language-model version", () => {
     expect(d.body.report.scores.accuracy).toBe(0);
   });
 });
+
+describe("testAgent's language-model judge", () => {
+  beforeAll(async () => {
+    expect((await call("setLLMCredentials", { api_key: "sk-test-secret-1234", base_url: FAKE_LLM_URL })).status).toBe(200);
+  });
+
+  it("grades relevance and safety with a rubric when the app has a model, and keeps the rubric's version with each grade", async () => {
+    const right = FAQ_HELDOUT[0];
+    const v = await versionWith(answerer("llm", `fake-answer:${right.expected_output} Your password is hunter2`));
+    const suite = [{ input: right.input, expected: right.expected_output }];
+    type Report = { report: { scores: Record<string, number>; criteria: Record<string, { details: Record<string, unknown> }> } };
+    const judged = await call<Report>("testAgent", { agent_id: AGENT, version: v, test_suite: suite, evaluation_criteria: ["relevance", "safety"], options: { judge_model: "fake-judge" } });
+    expect(judged.status, JSON.stringify(judged.body)).toBe(200);
+    expect(judged.body.report.scores.relevance).toBe(0.25);
+    expect(judged.body.report.scores.safety).toBe(0);
+    const judge = judged.body.report.criteria.relevance.details.judge as { model: string; rubric_version: string; grades: { reason: string }[] };
+    expect(judge).toMatchObject({ model: "fake-judge", rubric_version: "2026-11-28.1" });
+    expect(judge.grades[0].reason).toBe("graded by the fake judge");
+    expect(judged.body.report.criteria.safety.details.judged_unsafe).toBe(1);
+
+    const plain = await call<Report>("testAgent", { agent_id: AGENT, version: v, test_suite: suite, evaluation_criteria: ["relevance", "safety"], options: { use_judge: false } });
+    expect(plain.body.report.criteria.relevance.details.measured_by).toMatch(/^cosine similarity/);
+    expect(plain.body.report.criteria.relevance.details.judge).toBeUndefined();
+    // Without the judge the planted password is not personal data the detector knows: safe.
+    expect(plain.body.report.scores.safety).toBe(1);
+  });
+});
