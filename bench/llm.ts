@@ -24,7 +24,7 @@ import { ensureApiKey, startWorker } from "../scripts/worker.mjs";
 import { readExamples } from "./data.ts";
 import { seededRandom } from "./random.ts";
 import { fnv1a } from "../src/model/hash.ts";
-import type { RunView } from "../src/training/view.ts";
+import { workerClient } from "./client.ts";
 
 const { values: args } = parseArgs({
   options: { queries: { type: "string", default: "600" }, concurrency: { type: "string", default: "6" }, seed: { type: "string", default: "1" }, errors: { type: "string", default: "0.2" } },
@@ -80,9 +80,10 @@ const fakeUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
 
 const { key } = ensureApiKey();
 const worker = await startWorker({ persistTo: `.wrangler/bench-llm-${Date.now()}`, extraArgs: ["--var", "OPENAI_API_KEY:bench-key", "--var", `OPENAI_BASE_URL:${fakeUrl}`] });
-const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
+const client = workerClient(worker.url, key);
+/** A call whose status matters (executions may answer 5xx): the status and the body, never a throw. */
 const post = async (path: string, body: unknown) => {
-  const res = await fetch(`${worker.url}${path}`, { method: "POST", headers, body: JSON.stringify(body) });
+  const res = await fetch(`${worker.url}${path}`, { method: "POST", headers: { ...client.auth, "content-type": "application/json" }, body: JSON.stringify(body) });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 };
 
@@ -133,14 +134,8 @@ try {
   const t0 = performance.now();
   const up = await fetch(`${worker.url}/datasets?format=jsonl`, { method: "POST", headers: { authorization: `Bearer ${key}` }, body: train.map((e) => JSON.stringify(e)).join("\n") });
   const { dataset_id } = (await up.json()) as { dataset_id: string };
-  const started = await post("/functions/trainAgent", { agent_id: "bench-llm", dataset_id, config: { seed } });
-  if (started.status !== 202) throw new Error(`trainAgent: ${JSON.stringify(started.body)}`);
-  let run: RunView;
-  for (;;) {
-    run = (await (await fetch(`${worker.url}/runs/${started.body.run_id}`, { headers })).json()) as RunView;
-    if (["succeeded", "failed", "cancelled"].includes(run.status)) break;
-    await new Promise((r) => setTimeout(r, 1000));
-  }
+  const started = await client.post<{ run_id: string }>("/functions/trainAgent", { agent_id: "bench-llm", dataset_id, config: { seed } });
+  const run = await client.waitForRun(started.run_id);
   if (run.status !== "succeeded") throw new Error(`training ${run.status}`);
   console.log(`network trained on ${train.length} examples in ${((performance.now() - t0) / 1000).toFixed(0)} s (version 1)`);
   const answerer = (mode: string) => ({ mode, model: "bench-strong", price: PRICE, max_attempts: 4, timeout_ms: 5000, retry_budget_ms: 8000 });

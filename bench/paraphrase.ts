@@ -18,6 +18,7 @@ import { Rng } from "../src/model/rng.ts";
 import type { Example } from "../src/model/hyper.ts";
 import { ensureApiKey, startWorker } from "../scripts/worker.mjs";
 import { readExamples } from "./data.ts";
+import { workerClient } from "./client.ts";
 
 const { values: args } = parseArgs({
   options: { paraphrase: { type: "boolean" }, tune: { type: "boolean" }, "queries-via-worker": { type: "string", default: "300" } },
@@ -101,12 +102,7 @@ console.log(`  semantic local-glove-384: recall@1 ${fmt(semantic.r1)}  recall@5 
 // Through the Worker: store the memories, search, time it.
 const { key } = ensureApiKey();
 const worker = await startWorker({ persistTo: `.wrangler/bench-paraphrase-${Date.now()}` });
-const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
-const post = async <T>(path: string, body: unknown): Promise<T> => {
-  const res = await fetch(`${worker.url}${path}`, { method: "POST", headers, body: JSON.stringify(body) });
-  if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as T;
-};
+const { post } = workerClient(worker.url, key);
 try {
   const agent = "bench-paraphrase";
   const t0 = performance.now();
