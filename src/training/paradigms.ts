@@ -6,20 +6,22 @@
  * - few_shot (1–20 examples per class): with leverage_base_model (default),
  *   the class-prototype head in the built-in base's embedding space is mixed
  *   into every answer (prototype_weight 0.5 unless set). use_prompt_engineering
- *   needs a language model; offline it is accepted and reported as not used.
+ *   on an agent whose live version answers with a language model (and the app
+ *   has one) has the final step bootstrap its demos (src/llm/bootstrap.ts);
+ *   otherwise it is accepted and reported as not used.
  * - transfer: from `base_agent_id`'s live version (same app; 404 otherwise) —
  *   its architecture, features and weights (model/transfer.ts) — or from
  *   'base:glove-en' (the base's word vectors start the embedding).
  *   fine_tune_layers freezes every other layer.
  */
+import { and, eq } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
+import { agents, agentVersions } from "../db/schema.ts";
 import { findAgent, resolveVersion } from "../agent/versions.ts";
 import { decodeModel } from "../model/model.ts";
 import { transferMembers } from "../model/transfer.ts";
 import { providerFor, type LlmEnv } from "../llm/provider.ts";
 import type { AnswererSettings } from "../llm/answerer.ts";
-import { agents, agentVersions } from "../db/schema.ts";
-import { and, eq } from "drizzle-orm";
 import { getBytes } from "../storage/objects.ts";
 import { BASE_NAME } from "../base/glove.ts";
 import { invalidInput, conflict } from "../errors.ts";
