@@ -6,7 +6,7 @@
  * stable hash of their input into what the run learns from and what the
  * safety gate evaluates on, so that no input is in both.
  */
-import { and, desc, eq, isNotNull } from "drizzle-orm";
+import { and, desc, eq, isNotNull, ne } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { executions, feedback } from "../db/schema.ts";
 import { rewardOf, satisfaction, success, type RewardFunction } from "../model/adaptation.ts";
@@ -134,13 +134,18 @@ export async function labeledRows(db: Db, appId: string, agentId: string): Promi
   return { corrections: list(corrections), confirmed: list(confirmed) };
 }
 
-/** The version's executions with feedback and a trace (the newest `limit`), rewarded by `fn`. */
+/**
+ * The version's executions with feedback and a trace (the newest `limit`),
+ * rewarded by `fn`. Answers a language model wrote are left out: a replay of
+ * the local decision (memories, network, demos) cannot say what the model
+ * would have answered instead.
+ */
 export async function tracedRows(db: Db, appId: string, agentId: string, versionId: string, fn: RewardFunction, limit: number): Promise<TracedRow[]> {
   const rows = await db
     .select({ ...EXECUTION_WITH_FEEDBACK, trace: executions.trace })
     .from(executions)
     .innerJoin(feedback, and(eq(feedback.appId, executions.appId), eq(feedback.executionId, executions.id)))
-    .where(and(eq(executions.appId, appId), eq(executions.agentId, agentId), eq(executions.versionId, versionId), isNotNull(executions.trace)))
+    .where(and(eq(executions.appId, appId), eq(executions.agentId, agentId), eq(executions.versionId, versionId), isNotNull(executions.trace), ne(executions.source, "llm")))
     .orderBy(desc(executions.createdAt), desc(executions.id))
     .limit(limit);
   rows.reverse();
