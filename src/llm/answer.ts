@@ -10,7 +10,6 @@
  * When the model fails (after retries) a hybrid version keeps its local
  * answer and says why (`llm_error`); an `llm` version answers 503/502.
  */
-import type { LanguageModel } from "ai";
 import type { Db } from "../db/client.ts";
 import type { Version } from "../agent/versions.ts";
 import { memoriesVersionOf } from "../agent/versions.ts";
@@ -20,7 +19,7 @@ import { CacheSpace } from "../isolate/cache.ts";
 import { MIB } from "../isolate/budget.ts";
 import { DomainError } from "../errors.ts";
 import type { AnswererSettings } from "./answerer.ts";
-import { buildPrompt } from "./prompt.ts";
+import { buildPrompt, patternOf, type Pattern } from "./prompt.ts";
 import { generateWithRetry, type Generated } from "./generate.ts";
 import { priceOf } from "./prices.ts";
 import { chatModel, providerFor, type LlmEnv } from "./provider.ts";
@@ -29,8 +28,6 @@ export interface LlmDeps {
   db: Db;
   env: LlmEnv;
   memory: MemoryServices;
-  /** Replaces the provider's model (tests, the benchmark's in-process runs). */
-  model?: LanguageModel;
 }
 
 /** What the local answer was decided by, and how sure the network was. */
@@ -48,7 +45,6 @@ export function wantsLanguageModel(s: AnswererSettings, local: LocalOutcome, ver
   return !(local.source === "model" && !local.explored && local.topConfidence >= (s.hybrid_threshold ?? versionThreshold));
 }
 
-type Pattern = { answer: string; phrases: string[] };
 const patternsCache = new CacheSpace<Pattern[]>("learned-patterns", 2 * MIB);
 
 /** The version's learned patterns (its classes and their characteristic phrases), cached per isolate: versions never change. */
@@ -57,10 +53,7 @@ async function learnedPatterns(memory: MemoryServices, appId: string, version: V
   const hit = patternsCache.get(id);
   if (hit) return hit;
   const rows = await listMemories(memory, appId, { agent_id: version.agentId, version_id: id, tags: "learned_pattern" }, { field: "created_date", desc: false }, 1000, 0);
-  const out = rows.flatMap((m) => {
-    const c = m.content;
-    return typeof c.class === "string" ? [{ answer: c.class, phrases: Array.isArray(c.phrases) ? c.phrases.filter((p): p is string => typeof p === "string") : [] }] : [];
-  });
+  const out = rows.flatMap((m) => patternOf(m.content) ?? []);
   patternsCache.set(id, out, out.reduce((s, p) => s + 2 * (p.answer.length + p.phrases.join(" ").length) + 64, 0));
   return out;
 }
@@ -79,13 +72,9 @@ export async function languageModelAnswer(
   retrieved: readonly SearchHit[],
   onDelta?: (text: string) => void,
 ): Promise<LlmAnswer> {
-  const model =
-    deps.model ??
-    (await (async () => {
-      const p = await providerFor(deps.db, deps.env, appId);
-      if (!p) throw new DomainError("unavailable", "no_language_model", "this version answers with a language model, and the app has none: set one with setLLMCredentials (or OPENAI_API_KEY)");
-      return chatModel(p, s.model);
-    })());
+  const provider = await providerFor(deps.db, deps.env, appId);
+  if (!provider) throw new DomainError("unavailable", "no_language_model", "this version answers with a language model, and the app has none: set one with setLLMCredentials (or OPENAI_API_KEY)");
+  const model = chatModel(provider, s.model);
   const similar = retrieved
     .filter((h) => h.memory.content.type === "demo" && typeof h.memory.content.input === "string" && typeof h.memory.content.expected_output === "string")
     .map((h) => ({ input: String(h.memory.content.input), output: String(h.memory.content.expected_output) }))

@@ -11,7 +11,7 @@ import type { LanguageModel } from "ai";
 import type { Example } from "../model/hyper.ts";
 import { Rng } from "../model/rng.ts";
 import type { AnswererSettings } from "./answerer.ts";
-import { buildPrompt } from "./prompt.ts";
+import { buildPrompt, type Pattern } from "./prompt.ts";
 import { generateWithRetry } from "./generate.ts";
 import type { Price } from "./prices.ts";
 import { DomainError } from "../errors.ts";
@@ -41,7 +41,7 @@ export async function bootstrapDemos(
   model: LanguageModel,
   s: AnswererSettings,
   price: Price | null,
-  data: { train: readonly Example[]; valid: readonly Example[]; patterns: { answer: string; phrases: string[] }[] },
+  data: { train: readonly Example[]; valid: readonly Example[]; patterns: readonly Pattern[] },
   seed: number,
 ): Promise<{ settings: AnswererSettings; report: BootstrapReport }> {
   const instructions = s.instructions.includes(BOOTSTRAP_INSTRUCTION) ? s.instructions : `${s.instructions.trim()}\n${BOOTSTRAP_INSTRUCTION}`;

@@ -6,10 +6,22 @@
  * Tokens are estimated at 4 characters each (the provider reports the real
  * counts, which costs are computed from).
  */
+/** An answer the version learned, with its characteristic phrases (a learned_pattern memory). */
+export interface Pattern {
+  answer: string;
+  phrases: string[];
+}
+
+/** The pattern a learned_pattern memory's content holds, or null for any other memory. */
+export function patternOf(content: Record<string, unknown>): Pattern | null {
+  if (content.type !== "learned_pattern" || typeof content.class !== "string") return null;
+  return { answer: content.class, phrases: Array.isArray(content.phrases) ? content.phrases.filter((p): p is string => typeof p === "string") : [] };
+}
+
 export interface PromptParts {
   instructions: string;
   /** The version's classes with their characteristic phrases (learned patterns), or null. */
-  patterns: { answer: string; phrases: readonly string[] }[] | null;
+  patterns: readonly Pattern[] | null;
   /** Retrieved memories' texts, best first. */
   memories: readonly string[];
   demos: readonly { input: string; output: string }[];

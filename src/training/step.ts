@@ -41,6 +41,7 @@ import type { NewMemory } from "../memory/store.ts";
 import { bootstrapDemos } from "../llm/bootstrap.ts";
 import { chatModel, providerFor, type LlmEnv } from "../llm/provider.ts";
 import { priceOf } from "../llm/prices.ts";
+import { patternOf } from "../llm/prompt.ts";
 import type { AnswererSettings } from "../llm/answerer.ts";
 import { runData } from "./prepared.ts";
 import type { StepMessage } from "./messages.ts";
@@ -180,7 +181,7 @@ async function promptEngineering(deps: StepDeps, run: Run, answerer: AnswererSet
   const provider = deps.llm ? await providerFor(deps.db, deps.llm, run.appId) : null;
   if (!provider) return null;
   const rows = (split: Int32Array) => Array.from(split).filter((r) => r < examples.length).map((r) => examples[r]);
-  const patterns = memories.flatMap((m) => (m.content.type === "learned_pattern" && typeof m.content.class === "string" ? [{ answer: m.content.class, phrases: Array.isArray(m.content.phrases) ? m.content.phrases.map(String) : [] }] : []));
+  const patterns = memories.flatMap((m) => patternOf(m.content) ?? []);
   return bootstrapDemos(chatModel(provider, answerer.model), answerer, priceOf(answerer.model, answerer.price, deps.llm?.LLM_PRICES), { train: rows(prepared.train), valid: rows(prepared.valid), patterns }, run.config.seed);
 }
 
