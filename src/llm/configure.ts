@@ -5,7 +5,7 @@
  * version it earns promotion (promoteVersion, a rollout, an experiment).
  */
 import type { Db } from "../db/client.ts";
-import { findAgent, promoteVersion, resolveVersion } from "../agent/versions.ts";
+import { findAgent, promoteVersion, resolveVersion, versionById } from "../agent/versions.ts";
 import { tunedVersionInserts } from "../adapt/tuned-version.ts";
 import { findRun } from "../training/runs.ts";
 import { conflict } from "../errors.ts";
@@ -41,15 +41,9 @@ export async function configureAnswerer(
     now: deps.now,
   });
   await db.batch([...tuned.inserts]);
-  const created = await resolveVersionById(db, agent.id, appId, tuned.versionId);
+  const created = (await versionById(db, agent, tuned.versionId)).version;
   if (deploy === "immediate") {
     await promoteVersion(db, agent, created, { action: "promote", actor: "configureAnswerer", reason: `answerer ${answerer.mode}`, recordId: `dep_${tuned.versionId}` }, deps.now);
   }
   return { version: created, version_id: tuned.versionId, live: deploy === "immediate", base_version: live.version, provider: provider?.source ?? null };
-}
-
-async function resolveVersionById(db: Db, agentId: string, appId: string, versionId: string): Promise<number> {
-  const v = await db.query.agentVersions.findFirst({ where: (t, { and, eq }) => and(eq(t.appId, appId), eq(t.agentId, agentId), eq(t.id, versionId)) });
-  if (!v) throw conflict("version_missing", `version ${versionId} was not written`);
-  return v.version;
 }
