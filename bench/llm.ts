@@ -1,5 +1,5 @@
 /**
- * npm run bench:llm -- [--queries 600] [--concurrency 6] [--seed 1] [--errors 0.2]
+ * npm run bench:llm -- [--queries 600] [--concurrency 2] [--seed 1] [--errors 0.2]
  *
  * Language-model agents against a local fake OpenAI-compatible server that
  * plays a strong, slow, paid model on BANKING77: it answers the true intent
@@ -27,7 +27,7 @@ import { fnv1a } from "../src/model/hash.ts";
 import { workerClient } from "./client.ts";
 
 const { values: args } = parseArgs({
-  options: { queries: { type: "string", default: "600" }, concurrency: { type: "string", default: "6" }, seed: { type: "string", default: "1" }, errors: { type: "string", default: "0.2" } },
+  options: { queries: { type: "string", default: "600" }, concurrency: { type: "string", default: "2" }, seed: { type: "string", default: "1" }, errors: { type: "string", default: "0.2" } },
 });
 const TRAIN = "../shared/data/banking77/train.csv";
 if (!existsSync(TRAIN)) {
