@@ -21,7 +21,7 @@ export const setLLMCredentials = defineFunction({
   input: z
     .object({
       api_key: z.string().trim().min(1, "api_key must not be empty").max(500).nullable(),
-      base_url: z.url({ error: "base_url must be an http(s) URL" }).max(500).nullable().optional(),
+      base_url: z.url({ protocol: /^https?$/, error: "base_url must be an http(s) URL" }).max(500).nullable().optional(),
     })
     .strict(),
   output: CredentialsView,

@@ -36,6 +36,9 @@ describe("language-model answerers", () => {
     const row = await env.DB.prepare("SELECT ciphertext FROM llm_credentials WHERE app_id = 'default'").first<{ ciphertext: string }>();
     expect(row!.ciphertext).not.toContain("sk-test");
     expect(atob(row!.ciphertext)).not.toContain("secret");
+    const ftp = await call<{ error: { issues: { path: string }[] } }>("setLLMCredentials", { api_key: "sk-x", base_url: "ftp://llm.example/v1" });
+    expect(ftp.status).toBe(400);
+    expect(ftp.body.error.issues[0].path).toBe("base_url");
     const bad = await call<{ error: { issues: { path: string }[] } }>("configureAnswerer", { agent_id: AGENT, answerer: { mode: "oracle" } });
     expect(bad.status).toBe(400);
     expect(bad.body.error.issues[0].path).toBe("answerer.mode");
