@@ -12,8 +12,8 @@
 import { fit, fitPrepared } from "../src/model/fit.ts";
 import { predict, type AgentModel } from "../src/model/model.ts";
 import { Ensemble } from "../src/model/ensemble.ts";
-import type { Example, Hyper } from "../src/model/hyper.ts";
-import { prepareTransferWork, transferMembers } from "../src/model/transfer.ts";
+import type { Example } from "../src/model/hyper.ts";
+import { prepareTransferWork, transferHyper } from "../src/model/transfer.ts";
 import { finish } from "../src/model/work.ts";
 import { Rng } from "../src/model/rng.ts";
 import { benchHyper, readExamples, sampleShots } from "./data.ts";
@@ -47,8 +47,7 @@ export async function transferBench(opts: { train: string; test: string; seeds: 
     const scratch = accuracyOf(fit(shots, hyper).model, evalSet);
     const tScratch = (performance.now() - t0) / 1000;
     // What trainAgent's transfer resolves: the base's architecture, features and ensemble size.
-    const th: Hyper = { ...hyper, ...JSON.parse(opts.transferConfig), dim: base.arch.dim, hidden: base.arch.hidden, features: base.features };
-    if (th.freeze_layers.includes("embedding")) th.ensemble = transferMembers(base, th, shots.length);
+    const th = transferHyper(base, { ...hyper, ...JSON.parse(opts.transferConfig) }, shots.length);
     t0 = performance.now();
     const agent = accuracyOf(fitPrepared(finish(prepareTransferWork(base, shots, th)), th).model, evalSet);
     const tAgent = (performance.now() - t0) / 1000;

@@ -46,7 +46,14 @@ export function tokenize(text: string): string[] {
 
 /** Bucket of a token's word-unigram feature (as featureIds hashes it). */
 export function wordBucket(token: string, buckets: number): number {
-  return mix32(Math.imul(1, 0x9e3779b1) ^ fnv1a(token, WORD_SEED)) % buckets;
+  return mix32(ngramHash([fnv1a(token, WORD_SEED)], 0, 1)) % buckets;
+}
+
+/** Hash of the word n-gram of `n` words from `i` (of the words' hashes). */
+function ngramHash(wordHash: readonly number[], i: number, n: number): number {
+  let h = Math.imul(n, 0x9e3779b1) ^ wordHash[i];
+  for (let j = 1; j < n; j++) h = Math.imul(h ^ wordHash[i + j], 0x01000193) ^ (h >>> 15);
+  return h;
 }
 
 /** Bucket ids of every feature occurrence in `text` (with repeats). */
@@ -56,11 +63,7 @@ export function featureIds(text: string, cfg: NgramHashing): number[] {
   const B = cfg.buckets;
   const wordHash = toks.map((t) => fnv1a(t, WORD_SEED));
   for (let n = 1; n <= cfg.word_ngrams; n++) {
-    for (let i = 0; i + n <= toks.length; i++) {
-      let h = Math.imul(n, 0x9e3779b1) ^ wordHash[i];
-      for (let j = 1; j < n; j++) h = Math.imul(h ^ wordHash[i + j], 0x01000193) ^ (h >>> 15);
-      out.push(mix32(h) % B);
-    }
+    for (let i = 0; i + n <= toks.length; i++) out.push(mix32(ngramHash(wordHash, i, n)) % B);
   }
   if (cfg.char_max > 0) {
     for (const t of toks) {

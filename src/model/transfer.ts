@@ -55,6 +55,16 @@ export function withMembers(model: AgentModel, n: number): AgentModel {
 }
 
 /**
+ * A transfer's levers: the base's dim, hidden and features (its weights fit
+ * only them); with a frozen embedding (the base's whole table kept) the
+ * ensemble members the embedding budget allows.
+ */
+export function transferHyper(base: AgentModel, hyper: Hyper, nExamples: number): Hyper {
+  const h: Hyper = { ...hyper, dim: base.arch.dim, hidden: base.arch.hidden, features: base.features };
+  return h.freeze_layers.includes("embedding") ? { ...h, ensemble: transferMembers(base, h, nExamples) } : h;
+}
+
+/**
  * Ensemble members of a transfer from `base`: as many as `hyper.ensemble`
  * asks for `nExamples` examples, fewer when the base's embedding table that
  * many times over would pass the embedding budget (members share it).

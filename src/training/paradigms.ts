@@ -19,7 +19,7 @@ import type { Db } from "../db/client.ts";
 import { agents, agentVersions } from "../db/schema.ts";
 import { findAgent, resolveVersion } from "../agent/versions.ts";
 import { decodeModel } from "../model/model.ts";
-import { transferMembers } from "../model/transfer.ts";
+import { transferHyper } from "../model/transfer.ts";
 import { providerFor, type LlmEnv } from "../llm/provider.ts";
 import type { AnswererSettings } from "../llm/answerer.ts";
 import { getBytes } from "../storage/objects.ts";
@@ -114,14 +114,8 @@ export async function applyParadigm(
   const bytes = await getBytes(deps.checkpoints, version.checkpointKey);
   if (!bytes) throw conflict("version_unreadable", `weights of '${agent.id}' version ${version.version} are missing from storage`);
   const base = decodeModel(bytes);
-  // The base's architecture and features carry over (its weights fit only them).
   hyper = {
-    ...hyper,
-    dim: base.arch.dim,
-    hidden: base.arch.hidden,
-    features: base.features,
-    // A frozen embedding keeps the base's whole table: fewer members may fit the budget.
-    ensemble: hyper.freeze_layers.includes("embedding") ? transferMembers(base, hyper, examples.length) : hyper.ensemble,
+    ...transferHyper(base, hyper, examples.length),
     transfer: { agent_id: agent.id, version_id: version.id, version: version.version, checkpoint_key: version.checkpointKey },
   };
   const shared = new Set(examples.map((e) => e.expected_output).filter((c) => base.classes.includes(c))).size;
