@@ -1,6 +1,6 @@
 /**
- * Executing an agent with the built-in local model (DESIGN.md sections 4, 5, 7):
- * the agent's relevant memories are retrieved first; then the answer is
+ * Executing an agent (DESIGN.md sections 4, 5, 7): the agent's relevant
+ * memories are retrieved first; then the local answer is
  *   1. a procedural rule's answer, when a trusted rule matches the input well
  *      (rules that match about equally well are one trigger: the newest answers);
  *   2. else a correction from feedback (a demo marked `correction`) when it
@@ -10,7 +10,10 @@
  *      otherwise the predicted class when the network's calibrated confidence
  *      clears the version's threshold;
  *   4. when no class is shown, the nearest demo's answer when one is similar
- *      enough, else an explicit fallback.
+ *      enough, else an explicit fallback;
+ * and a version with a language-model answerer (src/llm/answer.ts) has the
+ * model write the answers no rule or correction gave (llm), or those the
+ * network is unsure of (hybrid), streaming when asked.
  * Every execution is recorded with its latency, the memories it used, and —
  * for off-policy learning — the class shown, its propensity, whether it was
  * explored, and the context; scrubbed as the app's PII policy says (the

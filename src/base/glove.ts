@@ -75,9 +75,7 @@ export class WordBase {
    */
   sentence(text: string, out: Float32Array, offset = 0): number {
     let known = 0;
-    let total = 0;
     for (const t of tokenize(text)) {
-      total++;
       const r = this.row(t);
       if (r < 0) continue;
       known++;
@@ -93,9 +91,12 @@ export class WordBase {
     }
     const inv = norm > 0 ? 1 / Math.sqrt(norm) : 0;
     for (let d = 0; d < this.dim; d++) out[offset + d] *= inv;
-    return total > 0 ? known : 0;
+    return known;
   }
 }
+
+/** Dimensions of the base's vectors (read from the asset's header: no parsing). */
+export const BASE_DIM = new Uint32Array(bytes, 0, 4)[2];
 
 let loaded: WordBase | null = null;
 

@@ -12,6 +12,7 @@
  */
 import type { Db } from "../db/client.ts";
 import type { Version } from "../agent/versions.ts";
+import type { Answer } from "../agent/execute.ts";
 import { memoriesVersionOf } from "../agent/versions.ts";
 import { listMemories, type MemoryServices, type SearchHit } from "../memory/store.ts";
 import { memoryText } from "../memory/scoring.ts";
@@ -31,12 +32,7 @@ export interface LlmDeps {
 }
 
 /** What the local answer was decided by, and how sure the network was. */
-export interface LocalOutcome {
-  by: "rule" | "correction" | "policy";
-  source: string;
-  explored: boolean;
-  topConfidence: number;
-}
+export type LocalOutcome = Pick<Answer, "by" | "source" | "explored" | "topConfidence">;
 
 /** Whether the language model writes this answer. */
 export function wantsLanguageModel(s: AnswererSettings, local: LocalOutcome, versionThreshold: number): boolean {

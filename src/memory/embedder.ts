@@ -12,7 +12,7 @@ import { createOpenAI } from "@ai-sdk/openai";
 import { embedMany } from "ai";
 import { featureIds, type NgramHashing } from "../model/features.ts";
 import { mix32 } from "../model/hash.ts";
-import { wordBase } from "../base/glove.ts";
+import { BASE_DIM, wordBase } from "../base/glove.ts";
 
 export interface Embedder {
   /** Name stored with every vector, e.g. "local-hash-384" or "openai:text-embedding-3-small". */
@@ -99,9 +99,9 @@ export class LocalSemanticEmbedder implements Embedder {
   readonly dim: number;
   private readonly weight: number;
 
+  /** The base itself is parsed on the first text embedded (once per isolate), not here: most requests embed nothing. */
   constructor(dim = LOCAL_DIM, weight = SEMANTIC_WEIGHT) {
-    const base = wordBase();
-    if (dim < base.dim + 16) throw new Error(`the local semantic embedder needs at least ${base.dim + 16} dimensions`);
+    if (dim < BASE_DIM + 16) throw new Error(`the local semantic embedder needs at least ${BASE_DIM + 16} dimensions`);
     this.dim = dim;
     this.weight = weight;
     this.name = `local-glove-${dim}`;
