@@ -16,7 +16,7 @@ import { agentMemories, agentVersions, type MemoryType } from "../db/schema.ts";
 import type { Env } from "../env.ts";
 import { database } from "../db/client.ts";
 import { embedderFrom, localEmbedderNamed, type Embedder } from "./embedder.ts";
-import type { VectorIndex } from "./vectors/index.ts";
+import { EmbeddingMismatchError, type VectorIndex } from "./vectors/index.ts";
 import { D1VectorIndex } from "./vectors/d1-index.ts";
 import { VectorizeVectorIndex } from "./vectors/vectorize-index.ts";
 import { memoryText, retrievalScore, TYPE_BUDGETS } from "./scoring.ts";
@@ -75,7 +75,7 @@ export function memoryRows(appId: string, items: readonly NewMemory[], now: numb
 }
 
 /**
- * The embedder of an agent's memories: the one its vectors came from when
+ * The embedder of an agent's new memories: the one its vectors came from when
  * that is a local one (an agent embedded before the default changed keeps
  * working until reembedAgentMemories moves it), else the configured one (a
  * mismatch is then a 409 naming both).
@@ -202,17 +202,22 @@ async function memoriesById(s: MemoryServices, appId: string, ids: string[]): Pr
 /** Similarity search combined with importance and recency (see scoring.ts); records the accesses. */
 export async function searchMemories(s: MemoryServices, appId: string, req: SearchRequest): Promise<SearchHit[]> {
   const now = s.now();
-  const embedder = await embedderFor(s, appId, req.agentId);
-  const [vector] = await embedder.embed([req.query]);
-  const candidates = await s.index.query({
-    appId,
-    agentId: req.agentId,
-    embedder: embedder.name,
-    vector,
-    topK: Math.min(MAX_CANDIDATES, req.topK * CANDIDATES_PER_RESULT),
-    memoryTypes: req.memoryTypes,
-    versionId: req.versionId,
-  });
+  const ask = async (e: Embedder) => {
+    const [vector] = await e.embed([req.query]);
+    return s.index.query({ appId, agentId: req.agentId, embedder: e.name, vector, topK: Math.min(MAX_CANDIDATES, req.topK * CANDIDATES_PER_RESULT), memoryTypes: req.memoryTypes, versionId: req.versionId });
+  };
+  // The configured embedder first (no lookup on the hot path); an agent whose vectors
+  // came from another local embedder is answered with that one (as embedderFor chooses for writes).
+  let embedder = s.embedder;
+  let candidates: Awaited<ReturnType<typeof ask>>;
+  try {
+    candidates = await ask(embedder);
+  } catch (e) {
+    const stored = e instanceof EmbeddingMismatchError && e.stored ? localEmbedderNamed(e.stored.embedder) : null;
+    if (!stored) throw e;
+    embedder = stored;
+    candidates = await ask(embedder);
+  }
   if (candidates.length === 0) return [];
   const byId = await memoriesById(
     s,

@@ -49,8 +49,12 @@ export interface VectorIndex {
 
 /** Vectors of one agent must come from one embedder (same name, same dimension). */
 export class EmbeddingMismatchError extends DomainError {
-  constructor(message: string) {
+  /** The embedder of the agent's vectors, when a query from another met them. */
+  readonly stored: { embedder: string; dim: number } | undefined;
+
+  constructor(message: string, stored?: { embedder: string; dim: number }) {
     super("conflict", "embedding_mismatch", message);
+    this.stored = stored;
   }
 }
 
@@ -59,6 +63,7 @@ export function checkQuery(q: VectorQuery, vectors: { embedder: string; dim: num
   if (vectors.embedder !== q.embedder || vectors.dim !== q.vector.length) {
     throw new EmbeddingMismatchError(
       `agent '${q.agentId}' has vectors from ${vectors.embedder} (${vectors.dim} dimensions); the query is from ${q.embedder} (${q.vector.length}): re-embed its memories or keep one embedder`,
+      { embedder: vectors.embedder, dim: vectors.dim },
     );
   }
 }
