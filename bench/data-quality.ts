@@ -26,11 +26,9 @@
  */
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { benchHyper, readExamples } from "./data.ts";
+import { accuracyOf, benchHyper, readExamples } from "./data.ts";
 import { piiCorpus } from "./pii-corpus.ts";
 import { fit } from "../src/model/fit.ts";
-import { predict } from "../src/model/model.ts";
-import { Ensemble } from "../src/model/ensemble.ts";
 import { finish } from "../src/model/work.ts";
 import type { Example } from "../src/model/hyper.ts";
 import { analyzeExamples } from "../src/data/examples.ts";
@@ -119,10 +117,6 @@ const noisyScore = finish(qualityReportWork(noisy, analyzeExamples(noisy, String
 console.log(`  quality score: clean ${report.score}, noisy ${noisyScore}`);
 
 const trainModel = (data: readonly Example[], config = "{}") => fit(data, benchHyper(config, 1)).model;
-const accuracyOf = (m: ReturnType<typeof trainModel>, on: readonly Example[]) => {
-  const ens = new Ensemble(m.arch, m.params);
-  return on.filter((e) => m.classes[predict(m, e.input, ens).class] === e.expected_output).length / on.length;
-};
 const accuracy = (data: readonly Example[]) => accuracyOf(trainModel(data), test);
 const flaggedSet = new Set(suspects.map((s) => s.index));
 const cleaned = noisy.filter((_, i) => !flaggedSet.has(i));

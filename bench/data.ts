@@ -3,6 +3,8 @@ import { readFileSync } from "node:fs";
 import Papa from "papaparse";
 import { analyzeExamples, ExampleSchema } from "../src/data/examples.ts";
 import { Rng } from "../src/model/rng.ts";
+import { predict, type AgentModel } from "../src/model/model.ts";
+import { Ensemble } from "../src/model/ensemble.ts";
 import type { Example, Hyper } from "../src/model/hyper.ts";
 import { resolveHyper, TrainingConfigSchema } from "../src/model/hyper.ts";
 
@@ -41,4 +43,10 @@ export function sampleShots(data: Example[], n: number, seed: number): Example[]
 /** The config trainAgent would resolve from `configJson`, with `seed`. */
 export function benchHyper(configJson: string, seed: number): Hyper {
   return resolveHyper(TrainingConfigSchema.parse({ ...JSON.parse(configJson), seed }), () => seed);
+}
+
+/** A model's accuracy on labeled examples (its top class against the expected output). */
+export function accuracyOf(m: AgentModel, on: readonly Example[]): number {
+  const ens = new Ensemble(m.arch, m.params);
+  return on.filter((e) => m.classes[predict(m, e.input, ens).class] === e.expected_output).length / on.length;
 }

@@ -8,19 +8,13 @@
  * test set (what defaults are chosen on). Last line: machine-readable.
  */
 import { fit } from "../src/model/fit.ts";
-import { predict } from "../src/model/model.ts";
-import { Ensemble } from "../src/model/ensemble.ts";
 import type { Example, Hyper } from "../src/model/hyper.ts";
 import { fewShotLevers } from "../src/training/paradigms.ts";
-import { benchHyper, readExamples, sampleShots } from "./data.ts";
+import { accuracyOf, benchHyper, readExamples, sampleShots } from "./data.ts";
 
 export async function fewShotBench(opts: { train: string; test: string; shots: string; seeds: number[]; config: string; validate: boolean }): Promise<void> {
   const full = readExamples(opts.train, true);
-  const accuracy = (train: Example[], eval_: Example[], hyper: Hyper) => {
-    const m = fit(train, hyper).model;
-    const ens = new Ensemble(m.arch, m.params);
-    return eval_.filter((e) => m.classes[predict(m, e.input, ens).class] === e.expected_output).length / eval_.length;
-  };
+  const accuracy = (train: Example[], eval_: Example[], hyper: Hyper) => accuracyOf(fit(train, hyper).model, eval_);
   const ks = opts.shots.split(",").map(Number);
   const fs: number[] = [];
   const sup: number[] = [];

@@ -10,18 +10,11 @@
  * examples of the 39 intents instead. Last line: machine-readable.
  */
 import { fit, fitPrepared } from "../src/model/fit.ts";
-import { predict, type AgentModel } from "../src/model/model.ts";
-import { Ensemble } from "../src/model/ensemble.ts";
-import type { Example } from "../src/model/hyper.ts";
 import { prepareTransferWork, transferHyper } from "../src/model/transfer.ts";
 import { finish } from "../src/model/work.ts";
 import { Rng } from "../src/model/rng.ts";
-import { benchHyper, readExamples, sampleShots } from "./data.ts";
+import { accuracyOf, benchHyper, readExamples, sampleShots } from "./data.ts";
 
-const accuracyOf = (m: AgentModel, data: Example[]) => {
-  const ens = new Ensemble(m.arch, m.params);
-  return data.filter((e) => m.classes[predict(m, e.input, ens).class] === e.expected_output).length / data.length;
-};
 
 export async function transferBench(opts: { train: string; test: string; seeds: number[]; config: string; transferConfig: string; validate: boolean }): Promise<void> {
   const full = readExamples(opts.train, true);
