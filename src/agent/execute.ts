@@ -34,7 +34,7 @@ import { modelText, type ExecutionContext } from "../model/context.ts";
 import { searchMemories, type MemoryServices } from "../memory/store.ts";
 import { loadModel, memoriesVersionOf, resolveVersion, versionById, type Version } from "./versions.ts";
 import { agentWithSplit, route } from "../deploy/routing.ts";
-import { languageModelAnswer, wantsLanguageModel, type LlmDeps } from "../llm/answer.ts";
+import { languageModelAnswer, noLanguageModel, wantsLanguageModel, type LlmDeps } from "../llm/answer.ts";
 import { DomainError } from "../errors.ts";
 import type { AgentModel } from "../model/model.ts";
 import type { Ensemble } from "../model/ensemble.ts";
@@ -215,7 +215,7 @@ export async function withLanguageModel(
   const s = version.params.answerer;
   if (!s || !wantsLanguageModel(s, local, version.params.confidence_threshold)) return local;
   try {
-    if (!llm) throw new DomainError("unavailable", "no_language_model", "no language model is available to this execution");
+    if (!llm) throw noLanguageModel();
     const g = await languageModelAnswer(llm, appId, version, s, input, retrieved, onDelta);
     const own = classes.indexOf(g.text);
     return {

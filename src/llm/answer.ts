@@ -54,6 +54,11 @@ async function learnedPatterns(memory: MemoryServices, appId: string, version: V
   return out;
 }
 
+/** The 503 of a version that answers with a language model when none is reachable. */
+export function noLanguageModel(): DomainError {
+  return new DomainError("unavailable", "no_language_model", "this version answers with a language model, and the app has none: set one with setLLMCredentials (or OPENAI_API_KEY)");
+}
+
 export interface LlmAnswer extends Generated {
   model: string;
 }
@@ -69,7 +74,7 @@ export async function languageModelAnswer(
   onDelta?: (text: string) => void,
 ): Promise<LlmAnswer> {
   const provider = await providerFor(deps.db, deps.env, appId);
-  if (!provider) throw new DomainError("unavailable", "no_language_model", "this version answers with a language model, and the app has none: set one with setLLMCredentials (or OPENAI_API_KEY)");
+  if (!provider) throw noLanguageModel();
   const model = chatModel(provider, s.model);
   const similar = retrieved
     .filter((h) => h.memory.content.type === "demo" && typeof h.memory.content.input === "string" && typeof h.memory.content.expected_output === "string")
