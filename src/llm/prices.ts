@@ -28,12 +28,19 @@ const OverridesSchema = z.record(z.string(), z.tuple([z.number().min(0), z.numbe
 /** The price of `model`: the answerer's own, else LLM_PRICES, else the table; null when none knows it. */
 export function priceOf(model: string, own: Price | undefined, overrides: string | undefined): Price | null {
   if (own) return own;
-  if (overrides) {
-    const parsed = OverridesSchema.safeParse(safeJson(overrides));
-    const o = parsed.success ? parsed.data[model] : undefined;
-    if (o) return { input_per_mtok: o[0], output_per_mtok: o[1] };
-  }
+  const o = overrides ? parsedOverrides(overrides)[model] : undefined;
+  if (o) return { input_per_mtok: o[0], output_per_mtok: o[1] };
   return DEFAULT_PRICES[model] ?? null;
+}
+
+/** LLM_PRICES parsed once per isolate (it is read on every answer); unreadable: no overrides. */
+let parsed: { text: string; table: Record<string, [number, number]> } | null = null;
+function parsedOverrides(text: string): Record<string, [number, number]> {
+  if (parsed?.text !== text) {
+    const r = OverridesSchema.safeParse(safeJson(text));
+    parsed = { text, table: r.success ? r.data : {} };
+  }
+  return parsed.table;
 }
 
 function safeJson(s: string): unknown {
