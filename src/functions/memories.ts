@@ -1,7 +1,8 @@
-/** reembedAgentMemories: move an agent's memories to the configured embedder (src/memory/reembed.ts). */
+/** reembedAgentMemories: move an agent's memories to the configured embedder (src/memory/reembed.ts); getMemoryIndex: how they are searched. */
 import { z } from "zod";
 import { memoryServices } from "../memory/store.ts";
 import { reembedAgent } from "../memory/reembed.ts";
+import { IndexDescriptionSchema } from "../memory/vectors/index.ts";
 import { defineFunction } from "./registry.ts";
 import { AgentIdSchema, randomId } from "./common.ts";
 
@@ -16,5 +17,21 @@ export const reembedAgentMemories = defineFunction({
   status: 200,
   async handler(ctx, input) {
     return reembedAgent(memoryServices(ctx.env, () => randomId("mem")), ctx.appId, input.agent_id);
+  },
+});
+
+export const getMemoryIndex = defineFunction({
+  name: "getMemoryIndex",
+  summary: "How an agent's memories are searched",
+  description:
+    "The vector index behind the agent's memory search: its vectors and embedder, and how a search runs — exact cosine over every vector from the isolate's cache; " +
+    "through the agent's IVF index once it outgrows the cache (√n lists from k-means, int8 posting lists, the nearest lists probed, the best candidates re-ranked exactly); " +
+    "or a scan of every vector while its first index build (a queue job) is under way. The cron rebuilds an index that drifted.",
+  input: z.object({ agent_id: AgentIdSchema }).strict(),
+  output: IndexDescriptionSchema.extend({ agent_id: z.string() }),
+  status: 200,
+  async handler(ctx, input) {
+    const description = await memoryServices(ctx.env, () => randomId("mem")).index.describe(ctx.appId, input.agent_id);
+    return { agent_id: input.agent_id, ...description };
   },
 });

@@ -31,7 +31,7 @@ describe("the D1 vector index keeps an agent's vectors in the isolate", () => {
 
   it("scans an agent too large for its cache straight from D1, with the same answers", async () => {
     const records = Array.from({ length: 40 }, (_, i) => rec(`big-${i}`, Float32Array.from({ length: 8 }, (_, k) => Math.cos(i * (k + 1))), "big-agent"));
-    const small = new D1VectorIndex(db, 256); // 40 × 8 floats (1,280 bytes) do not fit
+    const small = new D1VectorIndex(db, { maxCachedBytes: 256 }); // 40 × 8 floats (1,280 bytes) do not fit
     const roomy = new D1VectorIndex(db);
     await roomy.upsert(records);
     for (const i of [0, 7, 33]) {

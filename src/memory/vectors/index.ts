@@ -5,6 +5,7 @@
  * agent's generation is unchanged; `VectorizeVectorIndex` (vectorize-index.ts) uses
  * Cloudflare Vectorize with the same filter. VECTOR_INDEX=vectorize selects it.
  */
+import { z } from "zod";
 import { DomainError } from "../../errors.ts";
 import type { MemoryType } from "../../db/schema.ts";
 
@@ -38,7 +39,31 @@ export interface VectorMatch {
   score: number;
 }
 
+/** How an agent's vectors are searched (getMemoryIndex). */
+export const IndexDescriptionSchema = z.object({
+  backend: z.enum(["d1", "vectorize"]),
+  vectors: z.number().int().nullable().describe("The agent's vectors (null: the backend does not say)"),
+  embedder: z.string().nullable(),
+  dim: z.number().int().nullable(),
+  search: z
+    .enum(["exact", "ivf", "scan", "service", "none"])
+    .describe("exact: cosine over every vector, from the isolate's cache; ivf: through the agent's IVF index; scan: every vector read from D1 (its index is being built); service: Vectorize; none: no vectors"),
+  ivf: z
+    .object({
+      build: z.number().int().describe("The live build (0: none yet)"),
+      lists: z.number().int(),
+      probes: z.number().int().describe("Lists one search reads"),
+      built_count: z.number().int(),
+      built_at: z.string().nullable(),
+      building: z.number().int().nullable().describe("The build under way, if any"),
+      last_error: z.string().nullable(),
+    })
+    .nullable(),
+});
+export type IndexDescription = z.output<typeof IndexDescriptionSchema>;
+
 export interface VectorIndex {
+  describe(appId: string, agentId: string): Promise<IndexDescription>;
   upsert(records: VectorRecord[]): Promise<void>;
   query(q: VectorQuery): Promise<VectorMatch[]>;
   getByIds(appId: string, ids: string[]): Promise<VectorRecord[]>;

@@ -6,7 +6,7 @@
  */
 import type { MemoryType } from "../../db/schema.ts";
 import { MEMORY_TYPES } from "../../db/schema.ts";
-import type { VectorIndex, VectorMatch, VectorQuery, VectorRecord } from "./index.ts";
+import type { IndexDescription, VectorIndex, VectorMatch, VectorQuery, VectorRecord } from "./index.ts";
 
 /** Vectors per upsert call (Vectorize takes at most 1,000 per call from a Worker). */
 export const VECTORIZE_UPSERT_BATCH = 1000;
@@ -81,6 +81,10 @@ export class VectorizeVectorIndex implements VectorIndex {
   /** Vectorize cannot list by metadata cheaply: the configured embedder applies. */
   async embedderOf(): Promise<undefined> {
     return undefined;
+  }
+
+  async describe(): Promise<IndexDescription> {
+    return { backend: "vectorize", vectors: null, embedder: null, dim: null, search: "service", ivf: null };
   }
 
   async deleteByIds(appId: string, ids: string[]): Promise<void> {
