@@ -1,6 +1,6 @@
 /**
  * The Worker: HTTP (Hono); the queue consumers (training steps, evaluation steps, optimization trials, dead letters); and the
- * cron (watchdogs, sweeper, due adaptations, rollouts and experiments, due optimizations, metric roll-ups, memory index and memory upkeep).
+ * cron (watchdogs, sweeper, due adaptations, rollouts and experiments, due optimizations, metric roll-ups, the vector change log, memory upkeep).
  */
 import type { Env } from "./env.ts";
 import { createApp } from "./http/app.ts";
@@ -8,9 +8,8 @@ import { consumeDeadSteps, consumeSteps, stepDeps } from "./training/consumer.ts
 import { rescueStaleRuns } from "./training/watchdog.ts";
 import { DEFAULT_RUN_RETENTION_DAYS, sweepRuns } from "./training/sweeper.ts";
 import { upkeep } from "./memory/upkeep.ts";
-import { ivfBuildQueue, memoryServices } from "./memory/store.ts";
-import { ivfUpkeep } from "./memory/vectors/ivf-build.ts";
-import { MAX_CACHED_AGENT_BYTES } from "./memory/vectors/agent-cache.ts";
+import { memoryServices } from "./memory/store.ts";
+import { pruneChanges } from "./memory/vectors/changes.ts";
 import { randomId, randomSeed } from "./functions/common.ts";
 import { adaptDueAgents } from "./adapt/cron.ts";
 import { evaluationDeps, rescueStaleEvaluations } from "./evaluation/job.ts";
@@ -87,9 +86,9 @@ export default {
       const swept = await sweepCache(deps.db, Date.now());
       return swept > 0 ? { expired_entries: swept } : undefined;
     });
-    await task("memory index upkeep", async () => {
-      const report = await ivfUpkeep(deps.db, ivfBuildQueue(env), Date.now(), MAX_CACHED_AGENT_BYTES);
-      return report.requested.length + report.dropped.length + report.old_builds_deleted > 0 ? report : undefined;
+    await task("vector change log", async () => {
+      const pruned = await pruneChanges(deps.db, Date.now());
+      return pruned > 0 ? { pruned } : undefined;
     });
     await task("memory upkeep", async () => {
       const report = await upkeep(memoryServices(env, () => randomId("mem")));

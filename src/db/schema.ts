@@ -398,77 +398,22 @@ export const memoryVectors = sqliteTable(
 );
 
 /**
- * The IVF index of an agent too large to search from the isolate cache
- * (src/memory/vectors/ivf.ts): `build` is the live build (0: none yet);
- * `building` the build being made by a queue job, claimed at `building_since`.
+ * The log of changes to agents' vectors (src/memory/vectors/changes.ts):
+ * every write to memory_vectors appends the ids it wrote or deleted, after
+ * writing them. An isolate's cached copy of an agent remembers the last `seq`
+ * it applied and catches up by re-reading the vectors changed since, instead
+ * of reloading the agent. The cron prunes entries older than a day.
  */
-export const vectorIvf = sqliteTable(
-  "vector_ivf",
+export const vectorChanges = sqliteTable(
+  "vector_changes",
   {
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
     appId: text("app_id").notNull(),
     agentId: text("agent_id").notNull(),
-    build: integer("build").notNull().default(0),
-    embedder: text("embedder"),
-    dim: integer("dim"),
-    nlist: integer("nlist").notNull().default(0),
-    /** Vectors the live build was made from (drift: the agent has since doubled or halved). */
-    builtCount: integer("built_count").notNull().default(0),
-    builtAt: integer("built_at"),
-    building: integer("building"),
-    buildingSince: integer("building_since"),
-    /** Why the last build did not finish, if it did not. */
-    lastError: text("last_error"),
-  },
-  (t) => [primaryKey({ columns: [t.appId, t.agentId] })],
-);
-
-/** The centroids of one IVF build (unit Float32 vectors, one row per list). */
-export const vectorCentroids = sqliteTable(
-  "vector_centroids",
-  {
-    appId: text("app_id").notNull(),
-    agentId: text("agent_id").notNull(),
-    build: integer("build").notNull(),
-    listId: integer("list_id").notNull(),
-    centroid: blob("centroid", { mode: "buffer" }).notNull(),
-  },
-  (t) => [primaryKey({ columns: [t.appId, t.agentId, t.build, t.listId] })],
-);
-
-/**
- * The posting lists of IVF builds: each vector of the agent under its nearest
- * centroid, int8-quantized (value ≈ scale · code, `norm` the exact vector's
- * norm), clustered by (build, list) so a probe reads its lists contiguously.
- */
-export const vectorPostings = sqliteTable(
-  "vector_postings",
-  {
-    appId: text("app_id").notNull(),
-    agentId: text("agent_id").notNull(),
-    build: integer("build").notNull(),
-    listId: integer("list_id").notNull(),
     vectorId: text("vector_id").notNull(),
-    memoryType: text("memory_type", { enum: MEMORY_TYPES }).notNull(),
-    versionId: text("version_id"),
-    scale: real("scale").notNull(),
-    norm: real("norm").notNull(),
-    code: blob("code", { mode: "buffer" }).notNull(),
+    createdAt: createdAt(),
   },
-  (t) => [primaryKey({ columns: [t.appId, t.agentId, t.build, t.listId, t.vectorId] }), index("postings_by_vector").on(t.appId, t.vectorId, t.build)],
-);
-
-/**
- * Bumped after every change to an agent's vectors in memory_vectors: a
- * search compares it with the generation of its isolate's cached copy.
- */
-export const vectorGenerations = sqliteTable(
-  "vector_generations",
-  {
-    appId: text("app_id").notNull(),
-    agentId: text("agent_id").notNull(),
-    generation: integer("generation").notNull().default(0),
-  },
-  (t) => [primaryKey({ columns: [t.appId, t.agentId] })],
+  (t) => [index("vector_changes_by_agent").on(t.appId, t.agentId, t.seq), index("vector_changes_by_time").on(t.createdAt)],
 );
 
 export const DEPLOY_ACTIONS = ["train", "adaptation", "promote", "rollback", "rollout", "experiment", "optimization"] as const;

@@ -24,9 +24,9 @@ export const getMemoryIndex = defineFunction({
   name: "getMemoryIndex",
   summary: "How an agent's memories are searched",
   description:
-    "The vector index behind the agent's memory search: its vectors and embedder, and how a search runs — exact cosine over every vector from the isolate's cache; " +
-    "through the agent's IVF index once it outgrows the cache (√n lists from k-means, int8 posting lists, the nearest lists probed, the best candidates re-ranked exactly); " +
-    "or a scan of every vector while its first index build (a queue job) is under way. The cron rebuilds an index that drifted.",
+    "The vector index behind the agent's memory search: its vectors and embedder, and how a search runs. An agent of up to about 10k vectors (384 dimensions) is searched by exact cosine " +
+    "from the isolate's copy; up to about 150k, by Hamming distance over one-bit-per-dimension sketches in the isolate, the best 400 (or 10 per result) re-ranked by exact cosine; " +
+    "beyond, by a scan of D1. The copy is patched from the log of changed vectors, not reloaded on every write.",
   input: z.object({ agent_id: AgentIdSchema }).strict(),
   output: IndexDescriptionSchema.extend({ agent_id: z.string() }),
   status: 200,

@@ -18,7 +18,6 @@ import { database } from "../db/client.ts";
 import { embedderFrom, localEmbedderNamed, type Embedder } from "./embedder.ts";
 import { EmbeddingMismatchError, type VectorIndex } from "./vectors/index.ts";
 import { D1VectorIndex } from "./vectors/d1-index.ts";
-import type { EnqueueIvfBuild } from "./vectors/ivf-build.ts";
 import { VectorizeVectorIndex } from "./vectors/vectorize-index.ts";
 import { memoryText, retrievalScore, TYPE_BUDGETS } from "./scoring.ts";
 
@@ -34,17 +33,12 @@ export interface MemoryServices {
   newId: () => string;
 }
 
-/** IVF index builds go to the steps queue (src/memory/vectors/ivf-build.ts). */
-export function ivfBuildQueue(env: Env): EnqueueIvfBuild {
-  return (job) => env.STEPS.send({ ivf_build: { app_id: job.appId, agent_id: job.agentId, build: job.build } });
-}
-
 export function memoryServices(env: Env, newId: () => string): MemoryServices {
   const db = database(env.DB);
   const index =
     env.VECTOR_INDEX === "vectorize" && env.VECTORIZE
       ? new VectorizeVectorIndex(env.VECTORIZE)
-      : new D1VectorIndex(db, { enqueueBuild: ivfBuildQueue(env) });
+      : new D1VectorIndex(db);
   return { db, index, embedder: embedderFrom(env), now: () => Date.now(), newId };
 }
 

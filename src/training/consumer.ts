@@ -1,13 +1,12 @@
 /**
- * The steps queue's consumers: training steps, queued evaluation steps, optimization trials and memory index builds (one queue, told apart by
+ * The steps queue's consumers: training steps, queued evaluation steps and optimization trials (one queue, told apart by
  * their message's shape), and the dead-letter queue that fails the run, evaluation or optimization whose step kept crashing.
  */
 import { database } from "../db/client.ts";
 import { randomId } from "../functions/common.ts";
 import { memoryServices } from "../memory/store.ts";
 import type { Env } from "../env.ts";
-import { EvaluationMessageSchema, IvfBuildMessageSchema, StepMessageSchema, TrialMessageSchema, type StepMessage } from "./messages.ts";
-import { buildIvf, failIvfBuild } from "../memory/vectors/ivf-build.ts";
+import { EvaluationMessageSchema, StepMessageSchema, TrialMessageSchema, type StepMessage } from "./messages.ts";
 import { failOptimization, processTrial, type OptimizeDeps } from "../optimize/run.ts";
 import { failEvaluation, processEvaluationStep, type EvaluationDeps } from "../evaluation/job.ts";
 import { failRun, findRun, noteStepError, type Run } from "./runs.ts";
@@ -31,20 +30,6 @@ export function stepDeps(env: Env): StepDeps {
 
 export async function consumeSteps(batch: MessageBatch<unknown>, deps: StepDeps, evaluations: EvaluationDeps, optimize: OptimizeDeps): Promise<void> {
   for (const message of batch.messages) {
-    const ivf = IvfBuildMessageSchema.safeParse(message.body);
-    if (ivf.success) {
-      const job = { appId: ivf.data.ivf_build.app_id, agentId: ivf.data.ivf_build.agent_id, build: ivf.data.ivf_build.build };
-      try {
-        const t0 = Date.now();
-        const outcome = await buildIvf(deps.db, job, deps.now);
-        console.log(`memory index of agent '${job.agentId}', build ${job.build}: ${JSON.stringify(outcome)} in ${Date.now() - t0} ms`);
-        message.ack();
-      } catch (e) {
-        console.error(`memory index build ${job.agentId}#${job.build} failed (attempt ${message.attempts}): ${e instanceof Error ? e.message : String(e)}`);
-        message.retry();
-      }
-      continue;
-    }
     const trial = TrialMessageSchema.safeParse(message.body);
     if (trial.success) {
       try {
@@ -106,13 +91,6 @@ export function deadStepReason(run: Run, seq: number): string {
 /** A step that exhausted its retries: the run fails with the reason its last attempt left. */
 export async function consumeDeadSteps(batch: MessageBatch<unknown>, deps: StepDeps): Promise<void> {
   for (const message of batch.messages) {
-    const ivf = IvfBuildMessageSchema.safeParse(message.body);
-    if (ivf.success) {
-      const job = { appId: ivf.data.ivf_build.app_id, agentId: ivf.data.ivf_build.agent_id, build: ivf.data.ivf_build.build };
-      await failIvfBuild(deps.db, job, `build ${job.build} failed after all retries`);
-      message.ack();
-      continue;
-    }
     const trial = TrialMessageSchema.safeParse(message.body);
     if (trial.success) {
       await failOptimization(deps.db, trial.data.optimization_id, `trial ${trial.data.rung}/${trial.data.idx} failed after all retries`, deps.now());

@@ -17,9 +17,5 @@ export type EvaluationMessage = z.output<typeof EvaluationMessageSchema>;
 export const TrialMessageSchema = z.object({ optimization_id: z.string().min(1), rung: z.number().int().min(-2), idx: z.number().int().min(0) });
 export type TrialMessage = z.output<typeof TrialMessageSchema>;
 
-/** Make build `build` of an agent's IVF memory index (src/memory/vectors/ivf-build.ts). */
-export const IvfBuildMessageSchema = z.object({ ivf_build: z.object({ app_id: z.string().min(1), agent_id: z.string().min(1), build: z.number().int().min(1) }) });
-export type IvfBuildMessage = z.output<typeof IvfBuildMessageSchema>;
-
 /** What the steps queue carries. */
-export type QueueMessage = StepMessage | EvaluationMessage | TrialMessage | IvfBuildMessage;
+export type QueueMessage = StepMessage | EvaluationMessage | TrialMessage;

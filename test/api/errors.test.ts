@@ -22,7 +22,7 @@ describe("domain errors reach the client with their meaning", () => {
 
   it("executeAgent with memories from another embedder → 409 embedding_mismatch", async () => {
     await env.DB.prepare("UPDATE memory_vectors SET dim = 1536, embedder = 'openai:text-embedding-3-small' WHERE agent_id = 'err-bot'").run();
-    await env.DB.prepare("UPDATE vector_generations SET generation = generation + 1 WHERE agent_id = 'err-bot'").run();
+    await env.DB.prepare("INSERT INTO vector_changes (app_id, agent_id, vector_id) SELECT app_id, agent_id, id FROM memory_vectors WHERE agent_id = 'err-bot'").run();
     const r = await call<ErrorBody>("executeAgent", { agent_id: "err-bot", input: "where is my parcel" });
     expect(r.status, JSON.stringify(r.body)).toBe(409);
     expect(r.body.error.code).toBe("embedding_mismatch");

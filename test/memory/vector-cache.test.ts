@@ -21,17 +21,17 @@ describe("the D1 vector index keeps an agent's vectors in the isolate", () => {
     await b.deleteByIds("cache", ["v1"]);
     expect((await search(a, unit(8, 2))).map((m) => m.id)).toEqual(["v0"]);
 
-    // Another isolate's write: rows first, then the generation.
+    // Another isolate's write: rows first, then the change log.
     const hex = Buffer.from(unit(8, 3).buffer).toString("hex");
     await env.DB.prepare(`INSERT INTO memory_vectors (id, app_id, agent_id, memory_type, embedder, dim, vector) VALUES ('v3', 'cache', 'cache-agent', 'semantic', 'test-8', 8, X'${hex}')`).run();
     expect((await search(a, unit(8, 3))).map((m) => m.id)).toEqual(["v0"]); // served from memory: D1 was not scanned
-    await env.DB.prepare("UPDATE vector_generations SET generation = generation + 1 WHERE app_id = 'cache' AND agent_id = 'cache-agent'").run();
+    await env.DB.prepare("INSERT INTO vector_changes (app_id, agent_id, vector_id) VALUES ('cache', 'cache-agent', 'v3')").run();
     expect((await search(a, unit(8, 3)))[0]).toMatchObject({ id: "v3", score: 1 });
   });
 
   it("scans an agent too large for its cache straight from D1, with the same answers", async () => {
     const records = Array.from({ length: 40 }, (_, i) => rec(`big-${i}`, Float32Array.from({ length: 8 }, (_, k) => Math.cos(i * (k + 1))), "big-agent"));
-    const small = new D1VectorIndex(db, { maxCachedBytes: 256 }); // 40 × 8 floats (1,280 bytes) do not fit
+    const small = new D1VectorIndex(db, { maxExactBytes: 256, maxSketchBytes: 256 }); // 40 × 8 floats (1,280 bytes) do not fit
     const roomy = new D1VectorIndex(db);
     await roomy.upsert(records);
     for (const i of [0, 7, 33]) {

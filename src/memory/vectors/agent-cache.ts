@@ -1,31 +1,236 @@
 /**
  * An agent's vectors held in the isolate (one space of the shared isolate
- * cache), valid while the agent's generation in D1 is the one they were read at.
+ * cache), kept current through the change log (changes.ts): a copy knows the
+ * last change it applied and is patched with the vectors changed since.
+ *
+ * Two forms, by size:
+ * - exact: every Float32 vector (up to MAX_EXACT_BYTES); a search is exact
+ *   cosine top-k over them;
+ * - sketch: one sign bit per dimension of each unit vector minus the agent's
+ *   mean (binary quantization: Charikar 2002; "binary embeddings with
+ *   rescoring"), 48 bytes for 384 dimensions; a search ranks every vector by
+ *   Hamming distance and hands the best `sketchCandidates` to an exact
+ *   re-rank of their Float32 vectors from D1 (d1-index.ts). The mean is taken
+ *   from the first vectors loaded and kept until the agent doubles or halves
+ *   (then the copy is loaded again).
  */
-import type { MemoryType } from "../../db/schema.ts";
+import { MEMORY_TYPES, type MemoryType } from "../../db/schema.ts";
 import { CacheSpace } from "../../isolate/cache.ts";
 import { MIB } from "../../isolate/budget.ts";
+import type { VectorMatch } from "./index.ts";
+import { inScope } from "./index.ts";
+import { TopK } from "./top-k.ts";
 
-export interface CachedAgent {
-  generation: number;
-  embedder: string;
-  dim: number;
-  ids: string[];
-  types: MemoryType[];
-  versions: (string | null)[];
-  /** Row i is vectors[i·dim, (i+1)·dim). */
-  vectors: Float32Array;
-  norms: Float64Array;
+/** The largest agent kept exact (16 MB of floats: e.g. 10k vectors of 384 dimensions). */
+export const MAX_EXACT_BYTES = 16 * MIB;
+/** The largest sketch kept (about 150k vectors); a larger agent is scanned from D1. */
+export const MAX_SKETCH_BYTES = 24 * MIB;
+/** What one id costs the isolate (the string, its slot in the id map, its version). */
+const ID_BYTES = 96;
+
+export type Form = "exact" | "sketch";
+
+/** The form an agent of `n` vectors of `dim` dimensions is cached in, if any. */
+export function formFor(n: number, dim: number, limits: { exact: number; sketch: number }): Form | undefined {
+  if (n * (dim * 4 + 8 + ID_BYTES) <= limits.exact) return "exact";
+  if (n * (Math.ceil(dim / 32) * 4 + ID_BYTES) <= limits.sketch) return "sketch";
+  return undefined;
 }
 
-/** One agent's vectors at most (16 MB: e.g. 10k vectors of 384 dimensions); a larger agent is scanned from D1. */
-export const MAX_CACHED_AGENT_BYTES = 16 * MIB;
+const TYPE_INDEX = new Map<MemoryType, number>(MEMORY_TYPES.map((t, i) => [t, i]));
 
-export const agentVectors = new CacheSpace<CachedAgent>("vectors", MAX_CACHED_AGENT_BYTES);
+function popcount(x: number): number {
+  x -= (x >>> 1) & 0x55555555;
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  return (Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24) & 0xff;
+}
+
+function norm(v: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < v.length; i++) s += v[i] * v[i];
+  return Math.sqrt(s);
+}
+
+export class AgentVectors {
+  readonly embedder: string;
+  readonly dim: number;
+  readonly form: Form;
+  /** The last change applied, and when the copy last caught up. */
+  seq: number;
+  syncedAt: number;
+  /** How many vectors the copy was loaded with (the sketch's mean is theirs). */
+  loadedCount = 0;
+  private readonly words: number;
+  private ids: string[] = [];
+  private readonly slot = new Map<string, number>();
+  private types = new Uint8Array(0);
+  private versions: (string | null)[] = [];
+  private vectors = new Float32Array(0);
+  private norms = new Float64Array(0);
+  private codes = new Uint32Array(0);
+  private mean: Float32Array | undefined;
+
+  constructor(embedder: string, dim: number, form: Form, seq: number, now: number) {
+    this.embedder = embedder;
+    this.dim = dim;
+    this.form = form;
+    this.seq = seq;
+    this.syncedAt = now;
+    this.words = Math.ceil(dim / 32);
+  }
+
+  get size(): number {
+    return this.ids.length;
+  }
+
+  /** Bytes the copy holds. */
+  bytes(): number {
+    const perVector = this.form === "exact" ? this.dim * 4 + 8 : this.words * 4;
+    return this.types.length * (perVector + 1) + this.ids.length * ID_BYTES;
+  }
+
+  /** The sketch's centre: the mean of these unit vectors (called once, before the first put of a sketch). */
+  setMean(sample: readonly Float32Array[]): void {
+    const mean = new Float32Array(this.dim);
+    for (const v of sample) {
+      const inv = 1 / (norm(v) || 1);
+      for (let d = 0; d < this.dim; d++) mean[d] += (v[d] * inv) / sample.length;
+    }
+    this.mean = mean;
+  }
+
+  private grow(): void {
+    const capacity = Math.max(64, this.types.length * 2);
+    const types = new Uint8Array(capacity);
+    types.set(this.types);
+    this.types = types;
+    if (this.form === "exact") {
+      const vectors = new Float32Array(capacity * this.dim);
+      vectors.set(this.vectors);
+      this.vectors = vectors;
+      const norms = new Float64Array(capacity);
+      norms.set(this.norms);
+      this.norms = norms;
+    } else {
+      const codes = new Uint32Array(capacity * this.words);
+      codes.set(this.codes);
+      this.codes = codes;
+    }
+  }
+
+  /** The sign bits of `v`'s unit vector minus the mean, into `out` at word `at`. */
+  private encode(v: Float32Array, out: Uint32Array, at: number): void {
+    const mean = this.mean ?? new Float32Array(this.dim);
+    const inv = 1 / (norm(v) || 1);
+    for (let w = 0; w < this.words; w++) out[at + w] = 0;
+    for (let d = 0; d < this.dim; d++) if (v[d] * inv - mean[d] > 0) out[at + (d >> 5)] |= 1 << (d & 31);
+  }
+
+  /** Adds or replaces a vector. */
+  put(id: string, type: MemoryType, versionId: string | null, values: Float32Array): void {
+    let i = this.slot.get(id);
+    if (i === undefined) {
+      i = this.ids.length;
+      if (i === this.types.length) this.grow();
+      this.ids.push(id);
+      this.versions.push(versionId);
+      this.slot.set(id, i);
+    } else {
+      this.versions[i] = versionId;
+    }
+    this.types[i] = TYPE_INDEX.get(type) ?? 0;
+    if (this.form === "exact") {
+      this.vectors.set(values, i * this.dim);
+      this.norms[i] = norm(values);
+    } else {
+      this.encode(values, this.codes, i * this.words);
+    }
+  }
+
+  /** Removes a vector (the last one takes its slot). */
+  remove(id: string): void {
+    const i = this.slot.get(id);
+    if (i === undefined) return;
+    const last = this.ids.length - 1;
+    if (i !== last) {
+      const moved = this.ids[last];
+      this.ids[i] = moved;
+      this.versions[i] = this.versions[last];
+      this.types[i] = this.types[last];
+      if (this.form === "exact") {
+        this.vectors.copyWithin(i * this.dim, last * this.dim, (last + 1) * this.dim);
+        this.norms[i] = this.norms[last];
+      } else {
+        this.codes.copyWithin(i * this.words, last * this.words, (last + 1) * this.words);
+      }
+      this.slot.set(moved, i);
+    }
+    this.ids.pop();
+    this.versions.pop();
+    this.slot.delete(id);
+  }
+
+  private eligible(i: number, types: ReadonlySet<number> | null, versionId: string | null): boolean {
+    return (!types || types.has(this.types[i])) && inScope(this.versions[i], versionId);
+  }
+
+  private typeSet(types: readonly MemoryType[] | undefined): Set<number> | null {
+    return types && types.length > 0 ? new Set(types.map((t) => TYPE_INDEX.get(t) ?? -1)) : null;
+  }
+
+  /** Exact cosine top-k (form exact). */
+  exactTop(q: Float32Array, topK: number, memoryTypes: readonly MemoryType[] | undefined, versionId: string | null): VectorMatch[] {
+    const types = this.typeSet(memoryTypes);
+    const qn = norm(q) || 1;
+    const top = new TopK(topK);
+    const dim = this.dim;
+    for (let i = 0; i < this.ids.length; i++) {
+      if (!this.eligible(i, types, versionId)) continue;
+      let s = 0;
+      const at = i * dim;
+      for (let d = 0; d < dim; d++) s += q[d] * this.vectors[at + d];
+      top.offer({ id: this.ids[i], memoryType: MEMORY_TYPES[this.types[i]], versionId: this.versions[i], score: s / (qn * (this.norms[i] || 1)) });
+    }
+    return top.items;
+  }
+
+  /** The ids of the `count` vectors nearest to `q` by Hamming distance of their sketches (form sketch), nearest first. */
+  sketchCandidates(q: Float32Array, count: number, memoryTypes: readonly MemoryType[] | undefined, versionId: string | null): string[] {
+    const types = this.typeSet(memoryTypes);
+    const code = new Uint32Array(this.words);
+    this.encode(q, code, 0);
+    const n = this.ids.length;
+    const far = this.dim + 1;
+    const distance = new Uint16Array(n);
+    const histogram = new Uint32Array(far + 1);
+    for (let i = 0; i < n; i++) {
+      let h = far;
+      if (this.eligible(i, types, versionId)) {
+        h = 0;
+        const at = i * this.words;
+        for (let w = 0; w < this.words; w++) h += popcount(this.codes[at + w] ^ code[w]);
+      }
+      distance[i] = h;
+      histogram[h]++;
+    }
+    // The smallest distance `cut` below which fewer than `count` vectors lie: take those, then ties at `cut` in order.
+    let cut = 0;
+    let below = 0;
+    while (cut < far && below + histogram[cut] < count) below += histogram[cut++];
+    const byDistance: number[][] = Array.from({ length: cut + 1 }, () => []);
+    let room = count - below;
+    for (let i = 0; i < n; i++) {
+      const h = distance[i];
+      if (h < cut) byDistance[h].push(i);
+      else if (h === cut && cut < far && room > 0) {
+        byDistance[h].push(i);
+        room--;
+      }
+    }
+    return byDistance.flat().map((i) => this.ids[i]);
+  }
+}
+
+export const agentVectors = new CacheSpace<AgentVectors>("vectors", MAX_SKETCH_BYTES);
 
 export const agentKey = (appId: string, agentId: string) => `${appId}\u0000${agentId}`;
-
-/** Bytes an entry holds: its floats, norms and ids. */
-export function entryBytes(e: CachedAgent): number {
-  return e.vectors.byteLength + e.norms.byteLength + e.ids.length * 64;
-}

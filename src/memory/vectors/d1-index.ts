@@ -1,47 +1,57 @@
 /**
  * The D1-backed vector index (local, tests, and the default): Float32 blobs in
- * D1. An isolate keeps an agent's vectors in memory (agent-cache.ts) and
- * answers exact cosine top-k while the agent's generation in D1 is unchanged;
- * every write through the index bumps it after writing. An agent too large
- * for the cache is searched through its IVF index (ivf.ts), which its writes
- * keep current; until its first build is live (a queue job this index
- * requests: ivf-build.ts), it is scanned from D1 page by page.
+ * D1, searched from a copy of the agent's vectors held in the isolate
+ * (agent-cache.ts) — exact cosine for an agent that fits MAX_EXACT_BYTES;
+ * for a larger one, Hamming distance over binary sketches, then an exact
+ * re-rank of the best candidates' vectors read from D1. Every write appends
+ * to the change log after writing (changes.ts); a search first reads the
+ * agent's last change and, when its copy is behind, patches it with the
+ * vectors changed since — a copy is loaded whole only the first time, after
+ * a burst of changes, or once it is stale. An agent too large even for a
+ * sketch is scanned from D1 page by page.
  */
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "../../db/client.ts";
-import { jsonRowSelects, mapIterable, runBatched, runEach } from "../../db/bulk.ts";
+import { jsonRowSelects, mapIterable, runEach } from "../../db/bulk.ts";
 import { chunksWithinParameters } from "../../db/limits.ts";
-import { memoryVectors, vectorGenerations, type MemoryType } from "../../db/schema.ts";
-import { agentKey, agentVectors, entryBytes, MAX_CACHED_AGENT_BYTES, type CachedAgent } from "./agent-cache.ts";
-import { cosineAt, dot, fromHex, norm, toBlob } from "./codec.ts";
+import { memoryVectors } from "../../db/schema.ts";
+import { agentKey, agentVectors, AgentVectors, formFor, MAX_EXACT_BYTES, MAX_SKETCH_BYTES } from "./agent-cache.ts";
+import { CHANGE_RETENTION_MS, changesSince, latestChange, recordChanges } from "./changes.ts";
+import { dot, fromHex, norm, toBlob } from "./codec.ts";
 import { checkQuery, EmbeddingMismatchError, inScope, type IndexDescription, type VectorIndex, type VectorMatch, type VectorQuery, type VectorRecord } from "./index.ts";
 import { TopK } from "./top-k.ts";
-import { vectorPages } from "./d1-rows.ts";
-import { centroidsOf, deletePostings, liveIvf, postingsFor, probesFor, readIvf, searchIvf, writePostings, type IvfSearchStats, type LiveIvf } from "./ivf.ts";
-import { requestIvfBuild, vectorGeneration, type EnqueueIvfBuild } from "./ivf-build.ts";
+import { vectorPages, type VectorRow } from "./d1-rows.ts";
+
+/** A copy this many changes behind is loaded again rather than patched. */
+const MAX_PATCH = 2000;
+/** Vectors of a sketch search re-ranked exactly: this many per result asked, at least SKETCH_RERANK_MIN (bench/memory.ts --tune-sketch). */
+export const SKETCH_RERANK_PER_RESULT = 10;
+export const SKETCH_RERANK_MIN = 400;
 
 export interface D1IndexOptions {
-  /** The largest agent kept in the isolate (tests make it small to force scans and IVF builds). */
-  maxCachedBytes?: number;
-  /** Enqueues an IVF build job; without it, an agent too large for the cache is scanned until the cron requests its build. */
-  enqueueBuild?: EnqueueIvfBuild;
+  /** The largest agent kept exact, and the largest sketch (tests make them small). */
+  maxExactBytes?: number;
+  maxSketchBytes?: number;
   now?: () => number;
 }
 
-type IndexState = { live: LiveIvf | undefined } | undefined;
+/** What the last search of an index instance did (diagnostics, tests). */
+export interface SearchTrace {
+  form: "exact" | "sketch" | "scan" | "none";
+  /** How the isolate's copy was brought up to date: already current, patched with changes, or loaded whole. */
+  sync: "current" | "patched" | "loaded" | "none";
+  reranked: number;
+}
 
 export class D1VectorIndex implements VectorIndex {
   private readonly db: Db;
-  readonly maxCachedBytes: number;
-  private readonly enqueueBuild: EnqueueIvfBuild | undefined;
+  private readonly limits: { exact: number; sketch: number };
   private readonly now: () => number;
-  /** What the last IVF search of this instance read (diagnostics, tests). */
-  lastIvfSearch: IvfSearchStats | undefined;
+  lastSearch: SearchTrace | undefined;
 
   constructor(db: Db, options: D1IndexOptions = {}) {
     this.db = db;
-    this.maxCachedBytes = options.maxCachedBytes ?? MAX_CACHED_AGENT_BYTES;
-    this.enqueueBuild = options.enqueueBuild;
+    this.limits = { exact: options.maxExactBytes ?? MAX_EXACT_BYTES, sketch: options.maxSketchBytes ?? MAX_SKETCH_BYTES };
     this.now = options.now ?? (() => Date.now());
   }
 
@@ -54,40 +64,18 @@ export class D1VectorIndex implements VectorIndex {
     return row;
   }
 
-  async describe(appId: string, agentId: string): Promise<IndexDescription> {
-    const [stats] = await this.db
+  private async stats(appId: string, agentId: string): Promise<{ n: number; embedder: string | null; dim: number | null }> {
+    const [row] = await this.db
       .select({ n: sql<number>`count(*)`, embedder: sql<string | null>`min(${memoryVectors.embedder})`, dim: sql<number | null>`min(${memoryVectors.dim})` })
       .from(memoryVectors)
       .where(and(eq(memoryVectors.appId, appId), eq(memoryVectors.agentId, agentId)));
-    const meta = await readIvf(this.db, appId, agentId);
-    const live = liveIvf(meta);
-    const n = stats?.n ?? 0;
-    const search =
-      n === 0 || !stats?.embedder || !stats.dim
-        ? "none"
-        : live && live.embedder === stats.embedder && live.dim === stats.dim
-          ? "ivf"
-          : n * stats.dim * 4 > this.maxCachedBytes
-            ? "scan"
-            : "exact";
-    return {
-      backend: "d1",
-      vectors: n,
-      embedder: stats?.embedder ?? null,
-      dim: stats?.dim ?? null,
-      search,
-      ivf: meta
-        ? {
-            build: meta.build,
-            lists: meta.nlist,
-            probes: meta.nlist > 0 ? probesFor(meta.nlist) : 0,
-            built_count: meta.builtCount,
-            built_at: meta.builtAt === null ? null : new Date(meta.builtAt).toISOString(),
-            building: meta.building,
-            last_error: meta.lastError,
-          }
-        : null,
-    };
+    return row ?? { n: 0, embedder: null, dim: null };
+  }
+
+  async describe(appId: string, agentId: string): Promise<IndexDescription> {
+    const s = await this.stats(appId, agentId);
+    const form = s.n === 0 || s.embedder === null || s.dim === null ? "none" : (formFor(s.n, s.dim, this.limits) ?? "scan");
+    return { backend: "d1", vectors: s.n, embedder: s.embedder, dim: s.dim, search: form };
   }
 
   async upsert(records: VectorRecord[]): Promise<void> {
@@ -125,131 +113,123 @@ export class D1VectorIndex implements VectorIndex {
           set: { memoryType: sql`excluded.memory_type`, versionId: sql`excluded.version_id`, embedder: sql`excluded.embedder`, dim: sql`excluded.dim`, vector: sql`excluded.vector` },
         }),
     );
-    const touched = [...agents.values()].map((r) => ({ appId: r.appId, agentId: r.agentId }));
-    const before = await this.indexesOf(touched);
     await runEach(statements);
-    await this.post(records, before, new Map());
-    await this.bump(touched);
-    // A build that went live while these were written (its sweep may have run before them): post them in it too.
-    const after = await this.indexesOf(touched);
-    if (await this.post(records, after, before)) await this.bump(touched);
-  }
-
-  /** Each agent's IVF state: undefined, no index; else its live build, if any. */
-  private async indexesOf(agents: readonly { appId: string; agentId: string }[]): Promise<Map<string, IndexState>> {
-    const out = new Map<string, IndexState>();
-    for (const a of agents) {
-      const meta = await readIvf(this.db, a.appId, a.agentId);
-      out.set(agentKey(a.appId, a.agentId), meta ? { live: liveIvf(meta) } : undefined);
-    }
-    return out;
-  }
-
-  /**
-   * Keeps the agents' indexes current with `records`: first their old
-   * postings go, from every build (a build under way posts them again in its
-   * sweep); then they are posted in the live build, unless `done` says that
-   * build has them already. True when it posted anything.
-   */
-  private async post(records: readonly VectorRecord[], indexes: Map<string, IndexState>, done: Map<string, IndexState>): Promise<boolean> {
-    let wrote = false;
-    const byAgent = new Map<string, VectorRecord[]>();
-    for (const r of records) {
-      const k = agentKey(r.appId, r.agentId);
-      byAgent.set(k, [...(byAgent.get(k) ?? []), r]);
-    }
-    for (const [k, rs] of byAgent) {
-      const state = indexes.get(k);
-      if (!state) continue;
-      const first = !done.has(k);
-      if (first) await deletePostings(this.db, rs[0].appId, rs.map((r) => r.id));
-      const live = state.live;
-      if (!live || (!first && live.build === done.get(k)?.live?.build) || live.embedder !== rs[0].embedder || live.dim !== rs[0].values.length) continue;
-      const centroids = await centroidsOf(this.db, live);
-      await writePostings(this.db, postingsFor(live.appId, live.agentId, live.build, centroids, live.dim, rs));
-      wrote = true;
-    }
-    return wrote;
-  }
-
-  /** After the writes (never before: a search that read the old generation may cache what it saw). */
-  private async bump(agents: { appId: string; agentId: string }[]): Promise<void> {
-    const statements = chunksWithinParameters(agents, 3).map((part) =>
-      this.db
-        .insert(vectorGenerations)
-        .values(part.map((a) => ({ ...a, generation: 1 })))
-        .onConflictDoUpdate({ target: [vectorGenerations.appId, vectorGenerations.agentId], set: { generation: sql`${vectorGenerations.generation} + 1` } }),
+    // After the writes, never before: whoever reads the log entry then reads the vector as written (or newer).
+    await recordChanges(
+      this.db,
+      records.map((r) => ({ appId: r.appId, agentId: r.agentId, vectorId: r.id })),
+      this.now(),
     );
-    await runBatched(this.db, statements);
   }
 
-  /**
-   * Exact cosine top-k. The generation is read before the vectors: a write
-   * that lands during the read bumps it afterwards, so the copy cached here
-   * is never taken for newer than it is.
-   */
   async query(q: VectorQuery): Promise<VectorMatch[]> {
-    const key = agentKey(q.appId, q.agentId);
-    const generation = await vectorGeneration(this.db, q.appId, q.agentId);
-    const hit = agentVectors.get(key);
-    if (!hit || hit.generation !== generation) {
-      const live = liveIvf(await readIvf(this.db, q.appId, q.agentId));
-      if (live && live.embedder === q.embedder && live.dim === q.vector.length) {
-        const stats: IvfSearchStats = { lists: 0, probed: 0, scanned: 0, reranked: 0 };
-        const found = await searchIvf(this.db, live, await centroidsOf(this.db, live), q, stats);
-        this.lastIvfSearch = stats;
-        return found;
-      }
+    const seq = await latestChange(this.db, q.appId, q.agentId);
+    const { copy, sync } = await this.current(q.appId, q.agentId, seq);
+    if (copy === "none") {
+      this.lastSearch = { form: "none", sync: "none", reranked: 0 };
+      return [];
     }
-    const entry = hit && hit.generation === generation ? hit : await this.load(q.appId, q.agentId, generation);
-    if (entry === "none" || entry === "large") {
-      agentVectors.delete(key);
-      if (entry === "none") return [];
-      if (this.enqueueBuild) await requestIvfBuild(this.db, this.enqueueBuild, q.appId, q.agentId, this.now());
+    if (copy === "large") {
+      this.lastSearch = { form: "scan", sync: "none", reranked: 0 };
       return this.scan(q);
     }
-    if (entry !== hit) agentVectors.set(key, entry, entryBytes(entry));
-    checkQuery(q, entry);
+    checkQuery(q, copy);
+    if (copy.form === "exact") {
+      this.lastSearch = { form: "exact", sync, reranked: 0 };
+      return copy.exactTop(q.vector, q.topK, q.memoryTypes, q.versionId);
+    }
+    const candidates = copy.sketchCandidates(q.vector, Math.max(SKETCH_RERANK_MIN, q.topK * SKETCH_RERANK_PER_RESULT), q.memoryTypes, q.versionId);
+    this.lastSearch = { form: "sketch", sync, reranked: candidates.length };
+    return this.rerank(q, candidates);
+  }
+
+  /** The exact top-k of `ids` (the vectors as D1 has them now: one changed since the copy was patched is taken as it is). */
+  private async rerank(q: VectorQuery, ids: readonly string[]): Promise<VectorMatch[]> {
     const types = q.memoryTypes && q.memoryTypes.length > 0 ? new Set(q.memoryTypes) : null;
     const qn = norm(q.vector) || 1;
     const top = new TopK(q.topK);
-    for (let i = 0; i < entry.ids.length; i++) {
-      if (types && !types.has(entry.types[i])) continue;
-      if (!inScope(entry.versions[i], q.versionId)) continue;
-      top.offer({ id: entry.ids[i], memoryType: entry.types[i], versionId: entry.versions[i], score: cosineAt(q.vector, qn, entry.vectors, i * entry.dim, entry.norms[i]) });
+    const v = new Float32Array(q.vector.length);
+    for (const row of await this.rowsOf(q.appId, q.agentId, ids)) {
+      if (row.dim !== v.length || (types && !types.has(row.memoryType)) || !inScope(row.versionId, q.versionId)) continue;
+      fromHex(row.hex, v);
+      top.offer({ id: row.id, memoryType: row.memoryType, versionId: row.versionId, score: dot(q.vector, v) / (qn * (norm(v) || 1)) });
     }
     return top.items;
   }
 
-  /** Every vector of the agent, when they fit the cache. */
-  private async load(appId: string, agentId: string, generation: number): Promise<CachedAgent | "none" | "large"> {
-    const [meta] = await this.db
-      .select({ embedder: sql<string | null>`min(${memoryVectors.embedder})`, dim: sql<number | null>`min(${memoryVectors.dim})`, n: sql<number>`count(*)` })
+  /** The agent's vectors with these ids, in one statement (the ids travel as one JSON parameter). */
+  private async rowsOf(appId: string, agentId: string, ids: readonly string[]): Promise<(VectorRow & { embedder: string })[]> {
+    if (ids.length === 0) return [];
+    return this.db
+      .select({
+        id: memoryVectors.id,
+        memoryType: memoryVectors.memoryType,
+        versionId: memoryVectors.versionId,
+        embedder: memoryVectors.embedder,
+        dim: memoryVectors.dim,
+        hex: sql<string>`hex(${memoryVectors.vector})`,
+      })
       .from(memoryVectors)
-      .where(and(eq(memoryVectors.appId, appId), eq(memoryVectors.agentId, agentId)));
-    if (!meta || meta.n === 0 || meta.embedder === null || meta.dim === null) return "none";
-    if (meta.n * meta.dim * 4 > this.maxCachedBytes) return "large";
-    const ids: string[] = [];
-    const types: MemoryType[] = [];
-    const versions: (string | null)[] = [];
-    const vectors = new Float32Array(meta.n * meta.dim);
-    for await (const page of vectorPages(this.db, appId, agentId)) {
-      for (const row of page) {
-        // Rows written since the count (their generation is newer) are left to the next search.
-        if (ids.length === meta.n || row.dim !== meta.dim) continue;
-        fromHex(row.hex, vectors.subarray(ids.length * meta.dim, (ids.length + 1) * meta.dim));
-        ids.push(row.id);
-        types.push(row.memoryType);
-        versions.push(row.versionId);
-      }
-    }
-    const n = ids.length;
-    const norms = new Float64Array(n);
-    for (let i = 0; i < n; i++) norms[i] = norm(vectors.subarray(i * meta.dim, (i + 1) * meta.dim));
-    return { generation, embedder: meta.embedder, dim: meta.dim, ids, types, versions, vectors: vectors.subarray(0, n * meta.dim), norms };
+      .where(and(eq(memoryVectors.appId, appId), eq(memoryVectors.agentId, agentId), sql`${memoryVectors.id} IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`));
   }
 
-  /** A search straight over D1, page by page (an agent too large for the cache). */
+  /**
+   * The isolate's copy of the agent as of change `seq` or later: the cached
+   * one when current; patched with the vectors changed since when a few
+   * changed; loaded whole otherwise (first use, many changes, a copy not
+   * caught up for half the log's retention, or an agent that doubled or halved
+   * since its sketch's mean was taken).
+   */
+  private async current(appId: string, agentId: string, seq: number): Promise<{ copy: AgentVectors | "none" | "large"; sync: SearchTrace["sync"] }> {
+    const key = agentKey(appId, agentId);
+    const cached = agentVectors.get(key);
+    const now = this.now();
+    if (cached && now - cached.syncedAt < CHANGE_RETENTION_MS / 2) {
+      if (cached.seq >= seq) return { copy: cached, sync: "current" };
+      const changes = await changesSince(this.db, appId, agentId, cached.seq, MAX_PATCH + 1);
+      const ids = [...new Set(changes.map((c) => c.vectorId))];
+      const rows = changes.length <= MAX_PATCH ? new Map((await this.rowsOf(appId, agentId, ids)).map((r) => [r.id, r])) : undefined;
+      // Vectors of another embedder (re-embedding, or a change made outside the index): the copy is loaded again, and the search says so.
+      if (rows && [...rows.values()].every((r) => r.embedder === cached.embedder && r.dim === cached.dim)) {
+        for (const id of ids) {
+          const row = rows.get(id);
+          if (row) cached.put(id, row.memoryType, row.versionId, decode(row));
+          else cached.remove(id);
+        }
+        cached.seq = Math.max(seq, changes.length > 0 ? changes[changes.length - 1].seq : seq);
+        cached.syncedAt = now;
+        const drifted = cached.form === "sketch" && (cached.size > 2 * cached.loadedCount || 2 * cached.size < cached.loadedCount);
+        if (!drifted && formFor(cached.size, cached.dim, this.limits) === cached.form) {
+          agentVectors.set(key, cached, cached.bytes());
+          return { copy: cached, sync: "patched" };
+        }
+      }
+    }
+    const loaded = await this.load(appId, agentId, seq, now);
+    if (loaded === "none" || loaded === "large") agentVectors.delete(key);
+    else agentVectors.set(key, loaded, loaded.bytes());
+    return { copy: loaded, sync: "loaded" };
+  }
+
+  /** Every vector of the agent, in the form its size allows; `seq` read before the vectors (changes after it are applied later). */
+  private async load(appId: string, agentId: string, seq: number, now: number): Promise<AgentVectors | "none" | "large"> {
+    const s = await this.stats(appId, agentId);
+    if (s.n === 0 || s.embedder === null || s.dim === null) return "none";
+    const form = formFor(s.n, s.dim, this.limits);
+    if (!form) return "large";
+    const copy = new AgentVectors(s.embedder, s.dim, form, seq, now);
+    for await (const page of vectorPages(this.db, appId, agentId)) {
+      const rows = page.filter((r) => r.dim === s.dim);
+      const vectors = rows.map(decode);
+      // The sketch's centre: the mean of the first page (2,000 vectors) is close enough to centre the signs.
+      if (form === "sketch" && copy.size === 0) copy.setMean(vectors);
+      rows.forEach((r, i) => copy.put(r.id, r.memoryType, r.versionId, vectors[i]));
+    }
+    copy.loadedCount = copy.size;
+    return copy;
+  }
+
+  /** A search straight over D1, page by page (an agent too large for the isolate). */
   private async scan(q: VectorQuery): Promise<VectorMatch[]> {
     const existing = await this.embedderOf(q.appId, q.agentId);
     if (!existing) return [];
@@ -292,15 +272,20 @@ export class D1VectorIndex implements VectorIndex {
   }
 
   async deleteByIds(appId: string, ids: string[]): Promise<void> {
-    const agents = new Set<string>();
+    const changes: { appId: string; agentId: string; vectorId: string }[] = [];
     for (const part of chunksWithinParameters(ids, 1, 1)) {
       const deleted = await this.db
         .delete(memoryVectors)
         .where(and(eq(memoryVectors.appId, appId), inArray(memoryVectors.id, part)))
-        .returning({ agentId: memoryVectors.agentId });
-      for (const d of deleted) agents.add(d.agentId);
+        .returning({ id: memoryVectors.id, agentId: memoryVectors.agentId });
+      for (const d of deleted) changes.push({ appId, agentId: d.agentId, vectorId: d.id });
     }
-    await deletePostings(this.db, appId, ids);
-    await this.bump([...agents].map((agentId) => ({ appId, agentId })));
+    await recordChanges(this.db, changes, this.now());
   }
+}
+
+function decode(row: VectorRow): Float32Array {
+  const v = new Float32Array(row.dim);
+  fromHex(row.hex, v);
+  return v;
 }

@@ -46,19 +46,11 @@ export const IndexDescriptionSchema = z.object({
   embedder: z.string().nullable(),
   dim: z.number().int().nullable(),
   search: z
-    .enum(["exact", "ivf", "scan", "service", "none"])
-    .describe("exact: cosine over every vector, from the isolate's cache; ivf: through the agent's IVF index; scan: every vector read from D1 (its index is being built); service: Vectorize; none: no vectors"),
-  ivf: z
-    .object({
-      build: z.number().int().describe("The live build (0: none yet)"),
-      lists: z.number().int(),
-      probes: z.number().int().describe("Lists one search reads"),
-      built_count: z.number().int(),
-      built_at: z.string().nullable(),
-      building: z.number().int().nullable().describe("The build under way, if any"),
-      last_error: z.string().nullable(),
-    })
-    .nullable(),
+    .enum(["exact", "sketch", "scan", "service", "none"])
+    .describe(
+      "exact: cosine over every vector, from the isolate's copy; sketch: Hamming distance over binary sketches in the isolate, the best candidates re-ranked by exact cosine; " +
+        "scan: every vector read from D1 (an agent too large for a sketch); service: Vectorize; none: no vectors",
+    ),
 });
 export type IndexDescription = z.output<typeof IndexDescriptionSchema>;
 

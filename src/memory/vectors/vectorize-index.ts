@@ -84,7 +84,7 @@ export class VectorizeVectorIndex implements VectorIndex {
   }
 
   async describe(): Promise<IndexDescription> {
-    return { backend: "vectorize", vectors: null, embedder: null, dim: null, search: "service", ivf: null };
+    return { backend: "vectorize", vectors: null, embedder: null, dim: null, search: "service" };
   }
 
   async deleteByIds(appId: string, ids: string[]): Promise<void> {
