@@ -70,13 +70,15 @@ export class AgentVectors {
   private codes = new Uint32Array(0);
   private mean: Float32Array | undefined;
 
-  constructor(embedder: string, dim: number, form: Form, seq: number, now: number) {
+  /** `capacity`: the vectors it is about to hold (a load knows them; it grows by doubling beyond). */
+  constructor(embedder: string, dim: number, form: Form, seq: number, now: number, capacity = 0) {
     this.embedder = embedder;
     this.dim = dim;
     this.form = form;
     this.seq = seq;
     this.syncedAt = now;
     this.words = Math.ceil(dim / 32);
+    if (capacity > 0) this.grow(capacity);
   }
 
   get size(): number {
@@ -99,8 +101,9 @@ export class AgentVectors {
     this.mean = mean;
   }
 
-  private grow(): void {
-    const capacity = Math.max(64, this.types.length * 2);
+  /** By an eighth (at least 64): a large copy's slack stays small (doubling a 16 MB copy would not fit the cache). */
+  private grow(to = this.types.length + Math.max(64, this.types.length >> 3)): void {
+    const capacity = to;
     const types = new Uint8Array(capacity);
     types.set(this.types);
     this.types = types;

@@ -157,12 +157,20 @@ export class D1VectorIndex implements VectorIndex {
     return top.items;
   }
 
-  /** The agent's vectors with these ids, in one statement (the ids travel as one JSON parameter). */
+  /**
+   * The agent's vectors with these ids, in one statement (the ids travel as
+   * one JSON parameter). The agent is checked here, not in SQL: with
+   * agent_id in the WHERE clause SQLite walks the agent's index (every
+   * vector of the agent) instead of looking each id up by primary key —
+   * 100 ms instead of 10 for 400 ids among 100k. (One row of all the vectors
+   * as a JSON array was slower still: 56 ms p50 against 44 for the search.)
+   */
   private async rowsOf(appId: string, agentId: string, ids: readonly string[]): Promise<(VectorRow & { embedder: string })[]> {
     if (ids.length === 0) return [];
-    return this.db
+    const rows = await this.db
       .select({
         id: memoryVectors.id,
+        agentId: memoryVectors.agentId,
         memoryType: memoryVectors.memoryType,
         versionId: memoryVectors.versionId,
         embedder: memoryVectors.embedder,
@@ -170,7 +178,8 @@ export class D1VectorIndex implements VectorIndex {
         hex: sql<string>`hex(${memoryVectors.vector})`,
       })
       .from(memoryVectors)
-      .where(and(eq(memoryVectors.appId, appId), eq(memoryVectors.agentId, agentId), sql`${memoryVectors.id} IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`));
+      .where(and(eq(memoryVectors.appId, appId), sql`${memoryVectors.id} IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`));
+    return rows.filter((r) => r.agentId === agentId);
   }
 
   /**
@@ -217,7 +226,7 @@ export class D1VectorIndex implements VectorIndex {
     if (s.n === 0 || s.embedder === null || s.dim === null) return "none";
     const form = formFor(s.n, s.dim, this.limits);
     if (!form) return "large";
-    const copy = new AgentVectors(s.embedder, s.dim, form, seq, now);
+    const copy = new AgentVectors(s.embedder, s.dim, form, seq, now, s.n);
     for await (const page of vectorPages(this.db, appId, agentId)) {
       const rows = page.filter((r) => r.dim === s.dim);
       const vectors = rows.map(decode);
