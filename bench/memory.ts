@@ -52,7 +52,7 @@ const execMemories = Number(args["exec-memories"] ?? Math.max(...sizes));
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 
 const { key } = ensureApiKey();
-const worker = await startWorker({ persistTo: `.wrangler/bench-memory-${Date.now()}` });
+const worker = await startWorker({ persistTo: `.wrangler/bench-memory-${Date.now()}`, quiet: !process.env.BENCH_VERBOSE });
 const { post } = workerClient(worker.url, key);
 
 async function load(agentId: string, texts: string[]): Promise<number> {
@@ -112,6 +112,8 @@ try {
     }
     // Recall afterwards: exact search here takes ~50 ms of CPU per query, which the Worker (sharing the machine's 2 cores) should not compete with.
     for (const { q, visible, got } of answers) {
+      // Yield between queries: a loop blocked for seconds misses the server closing its idle keep-alive socket, and the next request fails on it.
+      await new Promise((r) => setImmediate(r));
       const qv = embedder.embedOne(q);
       const qn = Math.sqrt(qv.reduce((s, x) => s + x * x, 0)) || 1;
       scoreOf.clear();
@@ -156,6 +158,9 @@ try {
   }
   console.log(`executeAgent with ${execView.vectors} memories (${execView.search}): p50 ${pct(lat, 50).toFixed(0)} ms  p95 ${pct(lat, 95).toFixed(0)} ms (over HTTP, local Worker)`);
   for (const line of lines) console.log(line);
+} catch (e) {
+  console.error(`the benchmark stopped: ${e instanceof Error ? e.message : String(e)}\nthe Worker's last output:\n${worker.log().slice(-4000)}`);
+  process.exitCode = 1;
 } finally {
   worker.stop();
 }

@@ -25,7 +25,7 @@ export const getMemoryIndex = defineFunction({
   summary: "How an agent's memories are searched",
   description:
     "The vector index behind the agent's memory search: its vectors and embedder, and how a search runs. An agent of up to about 10k vectors (384 dimensions) is searched by exact cosine " +
-    "from the isolate's copy; up to about 150k, by Hamming distance over one-bit-per-dimension sketches in the isolate, the best 400 (or 10 per result) re-ranked by exact cosine; " +
+    "from the isolate's copy; up to about 140k, by Hamming distance over one-bit-per-dimension sketches in the isolate, the best 400 (or 10 per result) re-ranked by exact cosine; " +
     "beyond, by a scan of D1. The copy is patched from the log of changed vectors, not reloaded on every write.",
   input: z.object({ agent_id: AgentIdSchema }).strict(),
   output: IndexDescriptionSchema.extend({ agent_id: z.string() }),
