@@ -8,7 +8,9 @@
  * against exact brute-force cosine search computed here with the same
  * embedder (ties at the 10th score count as hits). The first search after
  * loading is reported apart: it loads the isolate's copy of the agent (exact
- * vectors, or binary sketches for a large agent: getMemoryIndex says which).
+ * vectors, or binary sketches for a large agent: getMemoryIndex says which),
+ * and so is the first search of a new isolate (a restarted Worker), which
+ * restores a sketch from its R2 snapshot.
  * Searches after a write patch the copy from the change log: one memory is
  * written before every `--writes-every` (5) measured searches, and the
  * exact answer includes it.
@@ -52,8 +54,9 @@ const execMemories = Number(args["exec-memories"] ?? Math.max(...sizes));
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 
 const { key } = ensureApiKey();
-const worker = await startWorker({ persistTo: `.wrangler/bench-memory-${Date.now()}`, quiet: !process.env.BENCH_VERBOSE });
-const { post } = workerClient(worker.url, key);
+const persistTo = `.wrangler/bench-memory-${Date.now()}`;
+let worker = await startWorker({ persistTo, quiet: !process.env.BENCH_VERBOSE });
+let { post } = workerClient(worker.url, key);
 
 async function load(agentId: string, texts: string[]): Promise<number> {
   const t0 = performance.now();
@@ -157,6 +160,14 @@ try {
     lat.push(performance.now() - t0);
   }
   console.log(`executeAgent with ${execView.vectors} memories (${execView.search}): p50 ${pct(lat, 50).toFixed(0)} ms  p95 ${pct(lat, 95).toFixed(0)} ms (over HTTP, local Worker)`);
+
+  // A cold isolate (a new Worker on the same storage): its first search of the largest agent restores the sketch from its R2 snapshot.
+  const largest = Math.max(...sizes);
+  worker.stop();
+  worker = await startWorker({ persistTo, quiet: !process.env.BENCH_VERBOSE });
+  ({ post } = workerClient(worker.url, key));
+  const cold = await settle(`bench-mem-${largest}`, "cold start");
+  console.log(`${largest} memories (${cold.view.search}), first search of a new isolate: ${cold.firstMs.toFixed(0)} ms (from the R2 snapshot when sketched)`);
   for (const line of lines) console.log(line);
 } catch (e) {
   console.error(`the benchmark stopped: ${e instanceof Error ? e.message : String(e)}\nthe Worker's last output:\n${worker.log().slice(-4000)}`);

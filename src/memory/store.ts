@@ -38,7 +38,7 @@ export function memoryServices(env: Env, newId: () => string): MemoryServices {
   const index =
     env.VECTOR_INDEX === "vectorize" && env.VECTORIZE
       ? new VectorizeVectorIndex(env.VECTORIZE)
-      : new D1VectorIndex(db);
+      : new D1VectorIndex(db, { snapshots: env.CHECKPOINTS });
   return { db, index, embedder: embedderFrom(env), now: () => Date.now(), newId };
 }
 

@@ -7,6 +7,8 @@ export const keys = {
   runPrefix: (app: string, runId: string) => `apps/${seg(app)}/runs/${runId}/`,
   stepCheckpoint: (app: string, runId: string, seq: number) => `apps/${seg(app)}/runs/${runId}/steps/${String(seq).padStart(6, "0")}.ckpt`,
   bestModel: (app: string, runId: string, epoch: number) => `apps/${seg(app)}/runs/${runId}/best/epoch-${String(epoch).padStart(4, "0")}.model`,
+  /** An agent's memory sketch (src/memory/vectors/agent-cache.ts: toSnapshot). */
+  memorySketch: (app: string, agentId: string) => `apps/${seg(app)}/agents/${seg(agentId)}/memory-sketch.bin`,
   versionModel: (app: string, agentId: string, versionId: string) => `apps/${seg(app)}/agents/${seg(agentId)}/versions/${versionId}.model`,
   adaptationData: (app: string, adaptationId: string) => `apps/${seg(app)}/adaptations/${adaptationId}.json`,
   evaluationSuite: (app: string, evaluationId: string) => `apps/${seg(app)}/evaluations/${evaluationId}/suite.json`,

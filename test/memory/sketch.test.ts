@@ -3,7 +3,8 @@ import { describe, expect, it } from "vitest";
 import { eq, sql } from "drizzle-orm";
 import { database } from "../../src/db/client.ts";
 import { vectorChanges } from "../../src/db/schema.ts";
-import { AgentVectors, formFor } from "../../src/memory/vectors/agent-cache.ts";
+import { agentKey, agentVectors, AgentVectors, formFor } from "../../src/memory/vectors/agent-cache.ts";
+import { keys } from "../../src/storage/keys.ts";
 import { CHANGE_RETENTION_MS, pruneChanges } from "../../src/memory/vectors/changes.ts";
 import { D1VectorIndex } from "../../src/memory/vectors/d1-index.ts";
 import type { VectorQuery, VectorRecord } from "../../src/memory/vectors/index.ts";
@@ -156,6 +157,43 @@ describe("the D1 vector index with sketches and the change log", () => {
       expect(episodic.length).toBeGreaterThan(0);
       expect(episodic.every((m) => m.memoryType === "episodic")).toBe(true);
     }
+  });
+
+  it("a cold isolate restores a sketch from its R2 snapshot and catches up with the changes since; a bad snapshot is loaded from D1 instead", async () => {
+    const withSnapshots = () => new D1VectorIndex(db, { maxExactBytes: 1024, snapshots: env.CHECKPOINTS });
+    const vs = clustered(600, 12);
+    const writer = withSnapshots();
+    await writer.upsert(vs.map((v, i) => rec("snap-app", "cold", `s${i}`, v)));
+    await writer.query(query("snap-app", "cold", vs[0]));
+    expect(writer.lastSearch?.sync).toBe("loaded");
+    const snapshot = await env.CHECKPOINTS.get(keys.memorySketch("snap-app", "cold"));
+    expect(snapshot).not.toBeNull();
+    await snapshot?.arrayBuffer();
+
+    // Changes after the snapshot, then a cold isolate (its cache emptied).
+    const fresh = clustered(2, 13);
+    await writer.upsert(fresh.map((v, i) => rec("snap-app", "cold", `late${i}`, v)));
+    await writer.deleteByIds("snap-app", ["s5"]);
+    agentVectors.delete(agentKey("snap-app", "cold"));
+    const cold = withSnapshots();
+    expect((await cold.query(query("snap-app", "cold", fresh[1], 1)))[0]).toMatchObject({ id: "late1" });
+    expect(cold.lastSearch?.sync).toBe("restored");
+    expect((await cold.query(query("snap-app", "cold", vs[5], 50))).map((m) => m.id)).not.toContain("s5");
+    const exact = new Map([...vs.map((v, i) => [`s${i}`, v] as const).filter(([id]) => id !== "s5"), ["late0", fresh[0]], ["late1", fresh[1]]]);
+    let recall = 0;
+    for (const q of clustered(620, 12).slice(600)) {
+      const got = (await cold.query(query("snap-app", "cold", q))).map((m) => m.id);
+      recall += exactTop(exact, q, 10).filter((id) => got.includes(id)).length / 10;
+    }
+    expect(recall / 20).toBeGreaterThanOrEqual(0.95);
+
+    // A corrupt snapshot is not used: the copy comes from D1, and a good snapshot replaces it.
+    await env.CHECKPOINTS.put(keys.memorySketch("snap-app", "cold"), new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9]));
+    agentVectors.delete(agentKey("snap-app", "cold"));
+    expect((await cold.query(query("snap-app", "cold", fresh[0], 1)))[0]).toMatchObject({ id: "late0" });
+    expect(cold.lastSearch?.sync).toBe("loaded");
+    const rewritten = await env.CHECKPOINTS.get(keys.memorySketch("snap-app", "cold"));
+    expect(AgentVectors.fromSnapshot(new Uint8Array(await rewritten!.arrayBuffer()))?.size).toBe(601);
   });
 
   it("the cron prunes log entries older than the retention, and only those", async () => {

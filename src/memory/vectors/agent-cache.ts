@@ -14,6 +14,7 @@
  *   from the first vectors loaded and kept until the agent doubles or halves
  *   (then the copy is loaded again).
  */
+import { z } from "zod";
 import { MEMORY_TYPES, type MemoryType } from "../../db/schema.ts";
 import { CacheSpace } from "../../isolate/cache.ts";
 import { MIB } from "../../isolate/budget.ts";
@@ -36,6 +37,19 @@ export function formFor(n: number, dim: number, limits: { exact: number; sketch:
   if (n * (Math.ceil(dim / 32) * 4 + ID_BYTES) <= limits.sketch) return "sketch";
   return undefined;
 }
+
+const SNAPSHOT_MAGIC = new TextEncoder().encode("SKT1");
+const utf8 = new TextEncoder();
+const align = (n: number) => (n + 3) & ~3;
+const SnapshotHeaderSchema = z.object({
+  embedder: z.string(),
+  dim: z.number().int().positive(),
+  seq: z.number().int().min(0),
+  syncedAt: z.number(),
+  loadedCount: z.number().int().min(0),
+  ids: z.array(z.string()),
+  versions: z.array(z.string().nullable()),
+});
 
 const TYPE_INDEX = new Map<MemoryType, number>(MEMORY_TYPES.map((t, i) => [t, i]));
 
@@ -171,6 +185,51 @@ export class AgentVectors {
     this.ids.pop();
     this.versions.pop();
     this.slot.delete(id);
+  }
+
+  /**
+   * The sketch as bytes (an R2 snapshot: d1-index.ts): "SKT1", the header's
+   * length (u32), the header (JSON: embedder, dim, seq, loaded count, ids,
+   * versions), then, 4-byte aligned, the types, the mean and the codes.
+   */
+  toSnapshot(): Uint8Array {
+    if (this.form !== "sketch" || !this.mean) throw new Error("only a sketch has a snapshot");
+    const n = this.ids.length;
+    const header = utf8.encode(JSON.stringify({ embedder: this.embedder, dim: this.dim, seq: this.seq, syncedAt: this.syncedAt, loadedCount: this.loadedCount, ids: this.ids, versions: this.versions }));
+    const at = { types: align(8 + header.length) };
+    const meanAt = align(at.types + n);
+    const codesAt = meanAt + this.dim * 4;
+    const out = new Uint8Array(codesAt + n * this.words * 4);
+    out.set(SNAPSHOT_MAGIC, 0);
+    new DataView(out.buffer).setUint32(4, header.length, true);
+    out.set(header, 8);
+    out.set(this.types.subarray(0, n), at.types);
+    out.set(new Uint8Array(this.mean.buffer, this.mean.byteOffset, this.mean.byteLength), meanAt);
+    out.set(new Uint8Array(this.codes.buffer, this.codes.byteOffset, n * this.words * 4), codesAt);
+    return out;
+  }
+
+  /** A sketch from its snapshot (undefined when the bytes are not one), caught up as of its `seq` at its `syncedAt`. */
+  static fromSnapshot(bytes: Uint8Array): AgentVectors | undefined {
+    if (bytes.length < 8 || SNAPSHOT_MAGIC.some((b, i) => bytes[i] !== b)) return undefined;
+    const headerLength = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(4, true);
+    const parsed = SnapshotHeaderSchema.safeParse(JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength))));
+    if (!parsed.success) return undefined;
+    const h = parsed.data;
+    const n = h.ids.length;
+    const copy = new AgentVectors(h.embedder, h.dim, "sketch", h.seq, h.syncedAt, n);
+    const typesAt = align(8 + headerLength);
+    const meanAt = align(typesAt + n);
+    const codesAt = meanAt + h.dim * 4;
+    if (h.versions.length !== n || bytes.length !== codesAt + n * copy.words * 4) return undefined;
+    copy.ids = h.ids;
+    copy.versions = h.versions;
+    h.ids.forEach((id, i) => copy.slot.set(id, i));
+    copy.types.set(bytes.subarray(typesAt, typesAt + n));
+    copy.mean = new Float32Array(bytes.slice(meanAt, codesAt).buffer);
+    copy.codes.set(new Uint32Array(bytes.slice(codesAt).buffer));
+    copy.loadedCount = h.loadedCount;
+    return copy;
   }
 
   private eligible(i: number, types: ReadonlySet<number> | null, versionId: string | null): boolean {

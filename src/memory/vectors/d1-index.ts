@@ -20,10 +20,14 @@ import { CHANGE_RETENTION_MS, changesSince, latestChange, recordChanges } from "
 import { dot, fromHex, norm, toBlob } from "./codec.ts";
 import { checkQuery, EmbeddingMismatchError, inScope, type IndexDescription, type VectorIndex, type VectorMatch, type VectorQuery, type VectorRecord } from "./index.ts";
 import { TopK } from "./top-k.ts";
+import { keys } from "../../storage/keys.ts";
+import { getBytes, putBytes } from "../../storage/objects.ts";
 import { vectorPages, type VectorRow } from "./d1-rows.ts";
 
 /** A copy this many changes behind is loaded again rather than patched. */
 const MAX_PATCH = 2000;
+/** A snapshot caught up over more changes than this is written again. */
+const SNAPSHOT_REFRESH = 500;
 /** Vectors of a sketch search re-ranked exactly: this many per result asked, at least SKETCH_RERANK_MIN (bench/memory.ts --tune-sketch). */
 export const SKETCH_RERANK_PER_RESULT = 10;
 export const SKETCH_RERANK_MIN = 400;
@@ -32,14 +36,16 @@ export interface D1IndexOptions {
   /** The largest agent kept exact, and the largest sketch (tests make them small). */
   maxExactBytes?: number;
   maxSketchBytes?: number;
+  /** Where sketches are snapshotted (the checkpoints bucket): a cold isolate reads one object instead of every vector. */
+  snapshots?: R2Bucket;
   now?: () => number;
 }
 
 /** What the last search of an index instance did (diagnostics, tests). */
 export interface SearchTrace {
   form: "exact" | "sketch" | "scan" | "none";
-  /** How the isolate's copy was brought up to date: already current, patched with changes, or loaded whole. */
-  sync: "current" | "patched" | "loaded" | "none";
+  /** How the isolate's copy was brought up to date: already current, patched with changes, restored from its R2 snapshot (and caught up), or loaded whole from D1. */
+  sync: "current" | "patched" | "restored" | "loaded" | "none";
   reranked: number;
 }
 
@@ -47,10 +53,12 @@ export class D1VectorIndex implements VectorIndex {
   private readonly db: Db;
   private readonly limits: { exact: number; sketch: number };
   private readonly now: () => number;
+  private readonly snapshots: R2Bucket | undefined;
   lastSearch: SearchTrace | undefined;
 
   constructor(db: Db, options: D1IndexOptions = {}) {
     this.db = db;
+    this.snapshots = options.snapshots;
     this.limits = { exact: options.maxExactBytes ?? MAX_EXACT_BYTES, sketch: options.maxSketchBytes ?? MAX_SKETCH_BYTES };
     this.now = options.now ?? (() => Date.now());
   }
@@ -185,48 +193,79 @@ export class D1VectorIndex implements VectorIndex {
   /**
    * The isolate's copy of the agent as of change `seq` or later: the cached
    * one when current; patched with the vectors changed since when a few
-   * changed; loaded whole otherwise (first use, many changes, a copy not
-   * caught up for half the log's retention, or an agent that doubled or halved
-   * since its sketch's mean was taken).
+   * changed; else loaded — from its R2 snapshot when the agent is sketched
+   * and the snapshot can be caught up, from D1 otherwise (first use, many
+   * changes, a copy not caught up for half the log's retention, or an agent
+   * that doubled or halved since its sketch's mean was taken).
    */
   private async current(appId: string, agentId: string, seq: number): Promise<{ copy: AgentVectors | "none" | "large"; sync: SearchTrace["sync"] }> {
     const key = agentKey(appId, agentId);
     const cached = agentVectors.get(key);
+    if (cached) {
+      if (cached.seq >= seq && this.now() - cached.syncedAt < CHANGE_RETENTION_MS / 2) return { copy: cached, sync: "current" };
+      if ((await this.patch(cached, appId, agentId, seq)) !== false) {
+        agentVectors.set(key, cached, cached.bytes());
+        return { copy: cached, sync: "patched" };
+      }
+    }
+    const { copy, restored } = await this.load(appId, agentId, seq);
+    if (copy === "none" || copy === "large") agentVectors.delete(key);
+    else agentVectors.set(key, copy, copy.bytes());
+    return { copy, sync: restored ? "restored" : "loaded" };
+  }
+
+  /**
+   * Applies the changes after `copy.seq` (re-reading the vectors they name)
+   * and says how many there were; false when the copy cannot be caught up and must be loaded again: not
+   * caught up for half the log's retention, more than MAX_PATCH changes,
+   * vectors of another embedder, a form its size no longer has, or a sketch
+   * whose agent doubled or halved.
+   */
+  private async patch(copy: AgentVectors, appId: string, agentId: string, seq: number): Promise<number | false> {
     const now = this.now();
-    if (cached && now - cached.syncedAt < CHANGE_RETENTION_MS / 2) {
-      if (cached.seq >= seq) return { copy: cached, sync: "current" };
-      const changes = await changesSince(this.db, appId, agentId, cached.seq, MAX_PATCH + 1);
-      const ids = [...new Set(changes.map((c) => c.vectorId))];
-      const rows = changes.length <= MAX_PATCH ? new Map((await this.rowsOf(appId, agentId, ids)).map((r) => [r.id, r])) : undefined;
-      // Vectors of another embedder (re-embedding, or a change made outside the index): the copy is loaded again, and the search says so.
-      if (rows && [...rows.values()].every((r) => r.embedder === cached.embedder && r.dim === cached.dim)) {
-        for (const id of ids) {
-          const row = rows.get(id);
-          if (row) cached.put(id, row.memoryType, row.versionId, decode(row));
-          else cached.remove(id);
-        }
-        cached.seq = Math.max(seq, changes.length > 0 ? changes[changes.length - 1].seq : seq);
-        cached.syncedAt = now;
-        const drifted = cached.form === "sketch" && (cached.size > 2 * cached.loadedCount || 2 * cached.size < cached.loadedCount);
-        if (!drifted && formFor(cached.size, cached.dim, this.limits) === cached.form) {
-          agentVectors.set(key, cached, cached.bytes());
-          return { copy: cached, sync: "patched" };
+    if (now - copy.syncedAt >= CHANGE_RETENTION_MS / 2) return false;
+    const changes = await changesSince(this.db, appId, agentId, copy.seq, MAX_PATCH + 1);
+    if (changes.length > MAX_PATCH) return false;
+    const ids = [...new Set(changes.map((c) => c.vectorId))];
+    const rows = new Map((await this.rowsOf(appId, agentId, ids)).map((r) => [r.id, r]));
+    // Vectors of another embedder (re-embedding, or a change made outside the index): the copy is loaded again, and the search says so.
+    if (![...rows.values()].every((r) => r.embedder === copy.embedder && r.dim === copy.dim)) return false;
+    for (const id of ids) {
+      const row = rows.get(id);
+      if (row) copy.put(id, row.memoryType, row.versionId, decode(row));
+      else copy.remove(id);
+    }
+    copy.seq = Math.max(seq, changes.length > 0 ? changes[changes.length - 1].seq : seq);
+    copy.syncedAt = now;
+    const drifted = copy.form === "sketch" && (copy.size > 2 * copy.loadedCount || 2 * copy.size < copy.loadedCount);
+    return !drifted && formFor(copy.size, copy.dim, this.limits) === copy.form ? changes.length : false;
+  }
+
+  /**
+   * Every vector of the agent, in the form its size allows; `seq` read
+   * before the vectors (changes after it are applied later). A sketch comes
+   * from its R2 snapshot when one can be caught up (one read instead of every
+   * vector from D1); a sketch loaded from D1, or a snapshot caught up over
+   * more than SNAPSHOT_REFRESH changes, is written back as the new snapshot.
+   */
+  private async load(appId: string, agentId: string, seq: number): Promise<{ copy: AgentVectors | "none" | "large"; restored: boolean }> {
+    const s = await this.stats(appId, agentId);
+    if (s.n === 0 || s.embedder === null || s.dim === null) return { copy: "none", restored: false };
+    const form = formFor(s.n, s.dim, this.limits);
+    if (!form) return { copy: "large", restored: false };
+    const snapshotKey = keys.memorySketch(appId, agentId);
+    if (form === "sketch" && this.snapshots) {
+      const bytes = await getBytes(this.snapshots, snapshotKey);
+      const restored = bytes ? AgentVectors.fromSnapshot(bytes) : undefined;
+      if (restored && restored.embedder === s.embedder && restored.dim === s.dim) {
+        const applied = await this.patch(restored, appId, agentId, seq);
+        if (applied !== false) {
+          if (applied > SNAPSHOT_REFRESH) await putBytes(this.snapshots, snapshotKey, restored.toSnapshot());
+          return { copy: restored, restored: true };
         }
       }
     }
-    const loaded = await this.load(appId, agentId, seq, now);
-    if (loaded === "none" || loaded === "large") agentVectors.delete(key);
-    else agentVectors.set(key, loaded, loaded.bytes());
-    return { copy: loaded, sync: "loaded" };
-  }
-
-  /** Every vector of the agent, in the form its size allows; `seq` read before the vectors (changes after it are applied later). */
-  private async load(appId: string, agentId: string, seq: number, now: number): Promise<AgentVectors | "none" | "large"> {
-    const s = await this.stats(appId, agentId);
-    if (s.n === 0 || s.embedder === null || s.dim === null) return "none";
-    const form = formFor(s.n, s.dim, this.limits);
-    if (!form) return "large";
-    const copy = new AgentVectors(s.embedder, s.dim, form, seq, now, s.n);
+    const copy = new AgentVectors(s.embedder, s.dim, form, seq, this.now(), s.n);
     for await (const page of vectorPages(this.db, appId, agentId)) {
       const rows = page.filter((r) => r.dim === s.dim);
       const vectors = rows.map(decode);
@@ -235,7 +274,8 @@ export class D1VectorIndex implements VectorIndex {
       rows.forEach((r, i) => copy.put(r.id, r.memoryType, r.versionId, vectors[i]));
     }
     copy.loadedCount = copy.size;
-    return copy;
+    if (form === "sketch" && this.snapshots) await putBytes(this.snapshots, snapshotKey, copy.toSnapshot());
+    return { copy, restored: false };
   }
 
   /** A search straight over D1, page by page (an agent too large for the isolate). */
