@@ -196,6 +196,25 @@ describe("the D1 vector index with sketches and the change log", () => {
     expect(AgentVectors.fromSnapshot(new Uint8Array(await rewritten!.arrayBuffer()))?.size).toBe(601);
   });
 
+  it("the cron rewrites a snapshot that drifted (missing, 500+ changes behind, or old), and a second run finds it fresh", async () => {
+    let now = Date.now();
+    const index = new D1VectorIndex(db, { maxExactBytes: 1024, snapshots: env.CHECKPOINTS, now: () => now });
+    const vs = clustered(400, 14);
+    await index.upsert(vs.map((v, i) => rec("cron-app", "drift", `d${i}`, v)));
+    expect(await index.refreshSnapshot("cron-app", "drift")).toBe("written"); // none yet
+    expect(await index.refreshSnapshot("cron-app", "drift")).toBe("fresh");
+    await index.upsert(clustered(501, 15).map((v, i) => rec("cron-app", "drift", `e${i}`, v)));
+    expect(await index.refreshSnapshot("cron-app", "drift")).toBe("written"); // 501 changes behind
+    expect(await index.refreshSnapshot("cron-app", "drift")).toBe("fresh");
+    now += CHANGE_RETENTION_MS / 4 + 1;
+    expect(await index.refreshSnapshot("cron-app", "drift")).toBe("written"); // old: a restore could not catch up for long
+    expect(await index.refreshSnapshot("cron-app", "drift")).toBe("fresh");
+    const head = await env.CHECKPOINTS.head(keys.memorySketch("cron-app", "drift"));
+    expect(head?.customMetadata).toMatchObject({ embedder: EMBEDDER, dim: String(DIM), synced_at: String(now) });
+    expect(await index.refreshSnapshot("cron-app", "nobody")).toBe("not sketched");
+    expect(await new D1VectorIndex(db, { snapshots: env.CHECKPOINTS }).refreshSnapshot("cron-app", "drift")).toBe("not sketched"); // fits an exact copy
+  });
+
   it("the cron prunes log entries older than the retention, and only those", async () => {
     const now = Date.now();
     await env.DB.prepare("INSERT INTO vector_changes (app_id, agent_id, vector_id, created_at) VALUES ('prune-app', 'a', 'old', ?), ('prune-app', 'a', 'new', ?)")

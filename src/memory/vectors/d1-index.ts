@@ -14,6 +14,7 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "../../db/client.ts";
 import { jsonRowSelects, mapIterable, runEach } from "../../db/bulk.ts";
 import { chunksWithinParameters } from "../../db/limits.ts";
+import { z } from "zod";
 import { memoryVectors } from "../../db/schema.ts";
 import { agentKey, agentVectors, AgentVectors, formFor, MAX_EXACT_BYTES, MAX_SKETCH_BYTES } from "./agent-cache.ts";
 import { CHANGE_RETENTION_MS, changesSince, latestChange, recordChanges } from "./changes.ts";
@@ -21,13 +22,15 @@ import { dot, fromHex, norm, toBlob } from "./codec.ts";
 import { checkQuery, EmbeddingMismatchError, inScope, type IndexDescription, type VectorIndex, type VectorMatch, type VectorQuery, type VectorRecord } from "./index.ts";
 import { TopK } from "./top-k.ts";
 import { keys } from "../../storage/keys.ts";
-import { getBytes, putBytes } from "../../storage/objects.ts";
+import { getBytes } from "../../storage/objects.ts";
 import { vectorPages, type VectorRow } from "./d1-rows.ts";
 
 /** A copy this many changes behind is loaded again rather than patched. */
 const MAX_PATCH = 2000;
 /** A snapshot caught up over more changes than this is written again. */
 const SNAPSHOT_REFRESH = 500;
+/** What a snapshot's R2 metadata says (saveSnapshot). */
+const SnapshotInfoSchema = z.object({ embedder: z.string(), dim: z.string(), seq: z.string(), synced_at: z.string() });
 /** Vectors of a sketch search re-ranked exactly: this many per result asked, at least SKETCH_RERANK_MIN (bench/memory.ts --tune-sketch). */
 export const SKETCH_RERANK_PER_RESULT = 10;
 export const SKETCH_RERANK_MIN = 400;
@@ -248,7 +251,7 @@ export class D1VectorIndex implements VectorIndex {
    * vector from D1); a sketch loaded from D1, or a snapshot caught up over
    * more than SNAPSHOT_REFRESH changes, is written back as the new snapshot.
    */
-  private async load(appId: string, agentId: string, seq: number): Promise<{ copy: AgentVectors | "none" | "large"; restored: boolean }> {
+  private async load(appId: string, agentId: string, seq: number, writeSnapshot = false): Promise<{ copy: AgentVectors | "none" | "large"; restored: boolean }> {
     const s = await this.stats(appId, agentId);
     if (s.n === 0 || s.embedder === null || s.dim === null) return { copy: "none", restored: false };
     const form = formFor(s.n, s.dim, this.limits);
@@ -260,7 +263,7 @@ export class D1VectorIndex implements VectorIndex {
       if (restored && restored.embedder === s.embedder && restored.dim === s.dim) {
         const applied = await this.patch(restored, appId, agentId, seq);
         if (applied !== false) {
-          if (applied > SNAPSHOT_REFRESH) await putBytes(this.snapshots, snapshotKey, restored.toSnapshot());
+          if (writeSnapshot || applied > SNAPSHOT_REFRESH) await this.saveSnapshot(appId, agentId, restored);
           return { copy: restored, restored: true };
         }
       }
@@ -274,8 +277,47 @@ export class D1VectorIndex implements VectorIndex {
       rows.forEach((r, i) => copy.put(r.id, r.memoryType, r.versionId, vectors[i]));
     }
     copy.loadedCount = copy.size;
-    if (form === "sketch" && this.snapshots) await putBytes(this.snapshots, snapshotKey, copy.toSnapshot());
+    if (form === "sketch") await this.saveSnapshot(appId, agentId, copy);
     return { copy, restored: false };
+  }
+
+  /**
+   * The cron's part: rewrites a sketched agent's snapshot when it drifted —
+   * more than SNAPSHOT_REFRESH changes behind, older than a quarter of the
+   * change log's retention (restores must catch up within half of it), or
+   * missing or unreadable — from the snapshot caught up, or from D1. Run
+   * twice, the second run finds it fresh.
+   */
+  async refreshSnapshot(appId: string, agentId: string): Promise<"fresh" | "written" | "not sketched"> {
+    const s = await this.stats(appId, agentId);
+    if (!this.snapshots || s.n === 0 || s.embedder === null || s.dim === null || formFor(s.n, s.dim, this.limits) !== "sketch") return "not sketched";
+    const seq = await latestChange(this.db, appId, agentId);
+    // The snapshot's own metadata says what it holds: no need to read its megabytes to know whether it drifted.
+    const info = SnapshotInfoSchema.safeParse((await this.snapshots.head(keys.memorySketch(appId, agentId)))?.customMetadata ?? {});
+    if (info.success && info.data.embedder === s.embedder && Number(info.data.dim) === s.dim && this.now() - Number(info.data.synced_at) < CHANGE_RETENTION_MS / 4) {
+      const behind = await changesSince(this.db, appId, agentId, Number(info.data.seq), SNAPSHOT_REFRESH + 1);
+      if (behind.length <= SNAPSHOT_REFRESH) return "fresh";
+    }
+    const { copy } = await this.load(appId, agentId, seq, true);
+    return copy instanceof AgentVectors ? "written" : "not sketched";
+  }
+
+  private async saveSnapshot(appId: string, agentId: string, copy: AgentVectors): Promise<void> {
+    if (!this.snapshots) return;
+    await this.snapshots.put(keys.memorySketch(appId, agentId), copy.toSnapshot(), {
+      customMetadata: { embedder: copy.embedder, dim: String(copy.dim), seq: String(copy.seq), synced_at: String(copy.syncedAt) },
+    });
+  }
+
+  /** Agents with at least `minVectors` vectors (candidates for a sketch), largest first. */
+  async largeAgents(minVectors: number, limit: number): Promise<{ appId: string; agentId: string; n: number }[]> {
+    return this.db
+      .select({ appId: memoryVectors.appId, agentId: memoryVectors.agentId, n: sql<number>`count(*)` })
+      .from(memoryVectors)
+      .groupBy(memoryVectors.appId, memoryVectors.agentId)
+      .having(sql`count(*) >= ${minVectors}`)
+      .orderBy(sql`count(*) DESC`)
+      .limit(limit);
   }
 
   /** A search straight over D1, page by page (an agent too large for the isolate). */
