@@ -1,9 +1,10 @@
 /**
  * The vector index behind memory search: one interface, two implementations.
  * `D1VectorIndex` (d1-index.ts; default, local and tests) keeps Float32 blobs
- * in D1 and answers exact cosine top-k, from an isolate cache while the
- * agent's generation is unchanged; `VectorizeVectorIndex` (vectorize-index.ts) uses
- * Cloudflare Vectorize with the same filter. VECTOR_INDEX=vectorize selects it.
+ * in D1 and searches an isolate copy of the agent (exact, or binary sketches
+ * with an exact re-rank) patched from the vector change log;
+ * `VectorizeVectorIndex` (vectorize-index.ts) uses Cloudflare Vectorize with
+ * the same filter, one namespace per app. VECTOR_INDEX=vectorize selects it.
  */
 import { z } from "zod";
 import { DomainError } from "../../errors.ts";
