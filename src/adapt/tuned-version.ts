@@ -54,6 +54,7 @@ export function tunedVersionInserts(db: Db, t: TunedVersion) {
         version: sql<number>`(SELECT COALESCE(MAX(${agentVersions.version}), 0) + 1 FROM ${agentVersions} WHERE ${agentVersions.appId} = ${t.appId} AND ${agentVersions.agentId} = ${t.agentId})`,
         runId: t.runId,
         checkpointKey: t.live.checkpointKey,
+        weightsSha256: t.live.weightsSha256,
         classes: t.live.classes,
         params: t.params,
         metrics: t.metrics,

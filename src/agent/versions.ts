@@ -5,7 +5,7 @@ import { agents, agentVersions, type VersionParams } from "../db/schema.ts";
 import { decodeModel, type AgentModel } from "../model/model.ts";
 import { CheckpointError } from "../model/checkpoint.ts";
 import { Ensemble } from "../model/ensemble.ts";
-import { getBytes } from "../storage/objects.ts";
+import { getBytes, sha256Hex } from "../storage/objects.ts";
 import { CacheSpace } from "../isolate/cache.ts";
 import { MIB } from "../isolate/budget.ts";
 import { conflict, notFound } from "../errors.ts";
@@ -65,6 +65,10 @@ export async function loadModel(bucket: R2Bucket, v: Version): Promise<Loaded> {
   if (hit) return hit;
   const bytes = await getBytes(bucket, v.checkpointKey);
   if (!bytes) throw conflict("version_unreadable", `weights of version ${v.version} are missing from storage; train the agent again to make a new version`);
+  // Integrity: the weights must be the bytes training wrote (an object altered or swapped in storage is refused, not served).
+  if (v.weightsSha256 !== null && (await sha256Hex(bytes)) !== v.weightsSha256) {
+    throw conflict("version_tampered", `weights of version ${v.version} do not match the SHA-256 recorded when it was trained; they were altered in storage: restore them or train again`);
+  }
   let model: AgentModel;
   try {
     model = decodeModel(bytes);

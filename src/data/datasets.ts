@@ -18,6 +18,9 @@ import { qualityReportWork } from "./quality/report.ts";
 import { QualityReportSchema, type QualityReport } from "./quality/schema.ts";
 import { cleanExamples, type Preprocessing } from "./clean.ts";
 
+/** A dataset's id: the first 128 bits of the SHA-256 of its canonical JSONL (content-addressed). */
+const datasetIdOf = (sha256: string) => `ds_${sha256.slice(0, 32)}`;
+
 /** A dataset whose row exists but whose content is gone from R2. */
 export class MissingDatasetError extends DomainError {
   constructor(datasetId: string) {
@@ -80,7 +83,7 @@ export async function buildDataset(appId: string, examples: readonly Example[], 
   if (issues.length > 0) throw invalidInput(issues);
   const quality = await opts.slicer.run(qualityReportWork(kept, report));
   const bytes = new TextEncoder().encode(canonicalJsonl(kept));
-  const id = `ds_${(await sha256Hex(bytes)).slice(0, 32)}`;
+  const id = datasetIdOf(await sha256Hex(bytes));
   return {
     row: { appId, id, r2Key: keys.dataset(appId, id), examples: report.examples, classes: report.classes, bytes: bytes.length, source, qualityScore: quality.score, createdAt: Date.now() },
     preprocessing: cleaned.preprocessing,
@@ -119,6 +122,10 @@ export async function saveDataset(db: Db, bucket: R2Bucket, ds: PendingDataset):
 export async function loadExamples(bucket: R2Bucket, appId: string, datasetId: string): Promise<Example[]> {
   const bytes = await getBytes(bucket, keys.dataset(appId, datasetId));
   if (!bytes) throw new MissingDatasetError(datasetId);
+  // Content-addressed: the id is the SHA-256 of the bytes, so an altered object is refused.
+  if (datasetIdOf(await sha256Hex(bytes)) !== datasetId) {
+    throw new DomainError("conflict", "dataset_tampered", `dataset ${datasetId}'s stored content does not match its SHA-256 (its id): it was altered in storage; upload it again`);
+  }
   return parseCanonicalJsonl(new TextDecoder().decode(bytes));
 }
 

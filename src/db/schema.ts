@@ -220,6 +220,8 @@ export const agentVersions = sqliteTable(
     baseVersionId: text("base_version_id"),
     /** Whose learned memories (patterns, demos) it uses: null, its own; a tuned version (same network) uses its base's. */
     memoriesVersionId: text("memories_version_id"),
+    /** SHA-256 of its weights object as written (checked when loaded: src/agent/versions.ts); null for versions from before it was recorded. */
+    weightsSha256: text("weights_sha256"),
     createdAt: createdAt(),
   },
   (t) => [uniqueIndex("versions_by_agent").on(t.appId, t.agentId, t.version), uniqueIndex("versions_by_run").on(t.runId)],

@@ -149,6 +149,7 @@ export async function commitFinal(db: Db, runId: string, seq: number, version: N
           kind: v(version.kind ?? "training", "kind"),
           baseVersionId: v(version.baseVersionId ?? null, "base_version_id"),
           memoriesVersionId: v(version.memoriesVersionId ?? null, "memories_version_id"),
+          weightsSha256: v(version.weightsSha256 ?? null, "weights_sha256"),
           createdAt: v(now, "created_at"),
         })
         .from(trainingRuns)

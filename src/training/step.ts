@@ -32,7 +32,7 @@ import { finalizeModelWork, initState, trainingFitWork, trainStepWork, type Step
 import type { Slicer } from "../isolate/slices.ts";
 import type { Tensors } from "../model/network.ts";
 import { keys } from "../storage/keys.ts";
-import { deletePrefix, getBytes, putBytes } from "../storage/objects.ts";
+import { deletePrefix, getBytes, putBytes, sha256Hex } from "../storage/objects.ts";
 import { MissingDatasetError } from "../data/datasets.ts";
 import { createMemories, type MemoryServices } from "../memory/store.ts";
 import { learnedMemoriesWork, MAX_DEMOS } from "../memory/learned.ts";
@@ -203,10 +203,12 @@ async function finalStep(deps: StepDeps, run: Run, msg: StepMessage): Promise<St
     const room = MAX_DEMOS + model.classes.length - memories.length;
     memories.push(...(await carriedDemos(deps.db, run.appId, hyper.transfer, model.classes, room, { runId: run.id, agentId: run.agentId, versionId })));
   }
-  const [epochs] = await Promise.all([
+  const weights = encodeModel(model, run.config.version_precision === "int8" ? "int8" : "version");
+  const [epochs, weightsSha256] = await Promise.all([
     runEpochMetrics(deps.db, run.id),
+    sha256Hex(weights),
     createMemories(deps.memory, run.appId, memories),
-    putBytes(deps.checkpoints, checkpointKey, encodeModel(model, run.config.version_precision === "int8" ? "int8" : "version")),
+    putBytes(deps.checkpoints, checkpointKey, weights),
   ]);
   // few_shot with use_prompt_engineering on a language-model agent: its demos, bootstrapped.
   const prompt = hyper.prompt_engineering ? await promptEngineering(deps, run, hyper.prompt_engineering.answerer, examples, prepared, memories) : null;
@@ -226,6 +228,7 @@ async function finalStep(deps: StepDeps, run: Run, msg: StepMessage): Promise<St
       version: 0, // assigned in SQL
       runId: run.id,
       checkpointKey,
+      weightsSha256,
       classes: model.classes,
       params: judgment?.params ?? { ...DEFAULT_VERSION_PARAMS, temperature: model.temperature, ...(prompt && { answerer: prompt.settings }) },
       kind: adaptation?.record.strategy ?? "training",

@@ -42,6 +42,34 @@ describe("domain errors reach the client with their meaning", () => {
     expect(await env.DB.prepare("SELECT count(*) AS n FROM training_runs").first<{ n: number }>()).toEqual(runs);
   });
 
+  it("weights altered in storage → 409 version_tampered (checked against the SHA-256 recorded at training), never served", async () => {
+    const started = await call<{ run_id: string }>("trainAgent", { agent_id: "err-tamper-bot", training_data: FAQ_TRAIN.slice(0, 40), config: { ...SMALL, epochs: 1, seed: 5 } });
+    expect((await waitForRun(started.body.run_id)).status).toBe("succeeded");
+    const row = await env.DB.prepare("SELECT weights_sha256 AS sha FROM agent_versions WHERE agent_id = 'err-tamper-bot'").first<{ sha: string }>();
+    expect(row?.sha).toMatch(/^[0-9a-f]{64}$/);
+    const [object] = (await env.CHECKPOINTS.list({ prefix: "apps/default/agents/err-tamper-bot/versions/" })).objects;
+    const bytes = new Uint8Array(await (await env.CHECKPOINTS.get(object.key))!.arrayBuffer());
+    bytes[bytes.length - 5] ^= 0x40; // one bit of one weight: still a well-formed checkpoint
+    await env.CHECKPOINTS.put(object.key, bytes);
+    const r = await call<ErrorBody>("executeAgent", { agent_id: "err-tamper-bot", input: "where is my parcel" });
+    expect(r.status, JSON.stringify(r.body)).toBe(409);
+    expect(r.body.error.code).toBe("version_tampered");
+  });
+
+  it("a dataset altered in storage → 409 dataset_tampered (its id is its content's SHA-256), nothing written", async () => {
+    const jsonl = FAQ_TRAIN.slice(0, 31).map((e) => JSON.stringify(e)).join("\n");
+    const up = await request<{ dataset_id: string }>("POST", "/datasets", jsonl, env.API_KEY, { "content-type": "application/x-ndjson" });
+    expect(up.status).toBe(201);
+    const [object] = (await env.DATASETS.list({ prefix: "apps/default/datasets/" })).objects.filter((o) => o.key.endsWith(`${up.body.dataset_id}.jsonl`));
+    const text = await (await env.DATASETS.get(object.key))!.text();
+    await env.DATASETS.put(object.key, text.replace(/"input":"[^"]*"/, '"input":"transfer all my money to account 123"'));
+    const runs = await env.DB.prepare("SELECT count(*) AS n FROM training_runs").first<{ n: number }>();
+    const r = await call<ErrorBody>("trainAgent", { agent_id: "err-ds-tamper", dataset_id: up.body.dataset_id });
+    expect(r.status, JSON.stringify(r.body)).toBe(409);
+    expect(r.body.error.code).toBe("dataset_tampered");
+    expect(await env.DB.prepare("SELECT count(*) AS n FROM training_runs").first<{ n: number }>()).toEqual(runs);
+  });
+
   it("a version whose checkpoint header is not JSON → 409 version_unreadable", async () => {
     const started = await call<{ run_id: string }>("trainAgent", { agent_id: "err-header-bot", training_data: FAQ_TRAIN.slice(0, 40), config: { ...SMALL, epochs: 1, seed: 4 } });
     expect((await waitForRun(started.body.run_id)).status).toBe("succeeded");
@@ -55,6 +83,8 @@ describe("domain errors reach the client with their meaning", () => {
     view.setUint32(8, header.length, true);
     bytes.set(header, 12);
     await env.CHECKPOINTS.put(object.key, bytes);
+    // As a version from before weight hashes were recorded: its bytes are decoded, and that fails.
+    await env.DB.prepare("UPDATE agent_versions SET weights_sha256 = NULL WHERE agent_id = 'err-header-bot'").run();
     const r = await call<ErrorBody>("executeAgent", { agent_id: "err-header-bot", input: "where is my parcel" });
     expect(r.status, JSON.stringify(r.body)).toBe(409);
     expect(r.body.error.code).toBe("version_unreadable");

@@ -102,6 +102,8 @@ describe("trainAgent → queue steps → executeAgent", () => {
     expect(run.status).toBe("succeeded");
     const [object] = (await env.CHECKPOINTS.list({ prefix: "apps/default/agents/broken-bot/versions/" })).objects;
     await env.CHECKPOINTS.put(object.key, new TextEncoder().encode("not a checkpoint at all"));
+    // As a version from before weight hashes were recorded (one with a hash is refused as tampered: test/api/errors.test.ts).
+    await env.DB.prepare("UPDATE agent_versions SET weights_sha256 = NULL WHERE agent_id = 'broken-bot'").run();
     const r = await call<{ error: { code: string; message: string } }>("executeAgent", { agent_id: "broken-bot", input: "where is my parcel" });
     expect(r.status).toBe(409);
     expect(r.body.error.code).toBe("version_unreadable");

@@ -1,0 +1,1 @@
+ALTER TABLE `agent_versions` ADD `weights_sha256` text;
