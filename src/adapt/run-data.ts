@@ -21,6 +21,8 @@ import type { Work } from "../model/work.ts";
 const Base = z.object({
   version_id: z.string(),
   checkpoint_key: z.string(),
+  /** Its weights' SHA-256, checked when a step reads them (absent in adaptations from before it was recorded). */
+  weights_sha256: z.string().nullable().optional(),
   classes: z.array(z.string()),
   context_features: z.boolean(),
   settings: z.object({ confidence_threshold: z.number(), memories_per_execution: z.number().int(), demo_min_similarity: z.number() }),

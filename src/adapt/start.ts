@@ -109,6 +109,7 @@ export async function startAdaptation(deps: StartDeps, req: StartRequest): Promi
   const base = {
     version_id: live.id,
     checkpoint_key: live.checkpointKey,
+    weights_sha256: live.weightsSha256,
     classes: live.classes,
     context_features: live.params.context_features === true,
     settings: executionSettings(live.params),

@@ -59,16 +59,27 @@ function loadedBytes(l: Loaded): number {
   return l.ensemble.nets.reduce((s, n) => s + n.memoryBytes, 0) + l.model.vocab.byteLength + l.model.idf.byteLength;
 }
 
+/** Refuses weights that are not the bytes training wrote (their SHA-256 was recorded with the version; null: a version from before it was). */
+export async function checkWeights(bytes: Uint8Array, weightsSha256: string | null | undefined, what: string): Promise<void> {
+  if (weightsSha256 && (await sha256Hex(bytes)) !== weightsSha256) {
+    throw conflict("version_tampered", `weights of ${what} do not match the SHA-256 recorded when it was trained; they were altered in storage: restore them or train again`);
+  }
+}
+
+/** The version's weights from R2: 409 when missing, or altered in storage. */
+export async function versionWeights(bucket: R2Bucket, v: Pick<Version, "version" | "checkpointKey" | "weightsSha256">, what = `version ${v.version}`): Promise<Uint8Array> {
+  const bytes = await getBytes(bucket, v.checkpointKey);
+  if (!bytes) throw conflict("version_unreadable", `weights of ${what} are missing from storage; train the agent again to make a new version`);
+  await checkWeights(bytes, v.weightsSha256, what);
+  return bytes;
+}
+
 /** The version's model and its networks (with scratch buffers), from R2 or the isolate's cache. */
 export async function loadModel(bucket: R2Bucket, v: Version): Promise<Loaded> {
   const hit = models.get(v.id);
   if (hit) return hit;
-  const bytes = await getBytes(bucket, v.checkpointKey);
-  if (!bytes) throw conflict("version_unreadable", `weights of version ${v.version} are missing from storage; train the agent again to make a new version`);
   // Integrity: the weights must be the bytes training wrote (an object altered or swapped in storage is refused, not served).
-  if (v.weightsSha256 !== null && (await sha256Hex(bytes)) !== v.weightsSha256) {
-    throw conflict("version_tampered", `weights of version ${v.version} do not match the SHA-256 recorded when it was trained; they were altered in storage: restore them or train again`);
-  }
+  const bytes = await versionWeights(bucket, v);
   let model: AgentModel;
   try {
     model = decodeModel(bytes);

@@ -143,6 +143,8 @@ export interface TransferSource {
   version_id: string;
   version: number;
   checkpoint_key: string;
+  /** Its weights' SHA-256 (checked when the step reads them); absent in runs from before it was recorded. */
+  weights_sha256?: string | null;
 }
 
 /** The resolved defaults: what an empty config gives (bar the seed). */

@@ -17,14 +17,13 @@
 import { and, eq } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { agents, agentVersions } from "../db/schema.ts";
-import { findAgent, resolveVersion } from "../agent/versions.ts";
+import { findAgent, resolveVersion, versionWeights } from "../agent/versions.ts";
 import { decodeModel } from "../model/model.ts";
 import { transferHyper } from "../model/transfer.ts";
 import { providerFor, type LlmEnv } from "../llm/provider.ts";
 import type { AnswererSettings } from "../llm/answerer.ts";
-import { getBytes } from "../storage/objects.ts";
 import { BASE_NAME } from "../base/glove.ts";
-import { invalidInput, conflict } from "../errors.ts";
+import { invalidInput } from "../errors.ts";
 import { LAYER_NAMES } from "../model/network.ts";
 import type { Example, Hyper } from "../model/hyper.ts";
 
@@ -111,12 +110,10 @@ export async function applyParadigm(
   // Another app's agent does not exist here: 404, as for any id of another app.
   const agent = await findAgent(deps.db, deps.appId, baseId);
   const version = await resolveVersion(deps.db, agent);
-  const bytes = await getBytes(deps.checkpoints, version.checkpointKey);
-  if (!bytes) throw conflict("version_unreadable", `weights of '${agent.id}' version ${version.version} are missing from storage`);
-  const base = decodeModel(bytes);
+  const base = decodeModel(await versionWeights(deps.checkpoints, version, `'${agent.id}' version ${version.version}`));
   hyper = {
     ...transferHyper(base, hyper, examples.length),
-    transfer: { agent_id: agent.id, version_id: version.id, version: version.version, checkpoint_key: version.checkpointKey },
+    transfer: { agent_id: agent.id, version_id: version.id, version: version.version, checkpoint_key: version.checkpointKey, weights_sha256: version.weightsSha256 },
   };
   const shared = new Set(examples.map((e) => e.expected_output).filter((c) => base.classes.includes(c))).size;
   notes.push(`starts from '${agent.id}' version ${version.version}: ${shared} of its ${base.classes.length} classes shared, frozen: ${hyper.freeze_layers.join(", ") || "none"}`);

@@ -21,6 +21,7 @@ import type { Slicer } from "../isolate/slices.ts";
 import { CacheSpace } from "../isolate/cache.ts";
 import { MIB } from "../isolate/budget.ts";
 import { getBytes } from "../storage/objects.ts";
+import { checkWeights } from "../agent/versions.ts";
 import { AdaptationDataSchema, anchorFor, prepareAdaptationRun, replaySample, type AdaptationData } from "../adapt/run-data.ts";
 import type { Run } from "./runs.ts";
 
@@ -76,13 +77,13 @@ async function load(src: RunSources, run: Run): Promise<RunData> {
   const anchorAll = await loadExamples(src.datasets, run.appId, run.datasetId);
   if (!record) {
     if (hyper.transfer) {
-      const base = await baseModel(src.checkpoints, hyper.transfer.checkpoint_key);
+      const base = await baseModel(src.checkpoints, hyper.transfer.checkpoint_key, hyper.transfer.weights_sha256);
       return { examples: anchorAll, prepared: await src.slicer.run(prepareTransferWork(base, anchorAll, hyper)), adaptation: null };
     }
     return { examples: anchorAll, prepared: await src.slicer.run(prepareWork(anchorAll, hyper)), adaptation: null };
   }
   const data = await adaptationData(src.checkpoints, record);
-  const base = await baseModel(src.checkpoints, data.base.checkpoint_key);
+  const base = await baseModel(src.checkpoints, data.base.checkpoint_key, data.base.weights_sha256);
   if (data.strategy === "online") {
     const prepared = await src.slicer.run(prepareAdaptationRun(data, anchorAll, base, hyper));
     return { examples: [...replaySample(anchorAll, hyper.seed), ...data.learn], prepared, adaptation: { record, data, base } };
@@ -106,8 +107,9 @@ async function adaptationData(bucket: R2Bucket, record: Adaptation): Promise<Ada
   return parsed.data;
 }
 
-async function baseModel(bucket: R2Bucket, key: string): Promise<AgentModel> {
+async function baseModel(bucket: R2Bucket, key: string, weightsSha256: string | null | undefined): Promise<AgentModel> {
   const bytes = await getBytes(bucket, key);
   if (!bytes) throw new CheckpointError("the weights of the version being adapted (or transferred from) are missing from storage");
+  await checkWeights(bytes, weightsSha256, "the version being adapted (or transferred from)");
   return decodeModel(bytes);
 }

@@ -54,6 +54,10 @@ describe("domain errors reach the client with their meaning", () => {
     const r = await call<ErrorBody>("executeAgent", { agent_id: "err-tamper-bot", input: "where is my parcel" });
     expect(r.status, JSON.stringify(r.body)).toBe(409);
     expect(r.body.error.code).toBe("version_tampered");
+    // Nor is it a base to transfer from.
+    const transfer = await call<ErrorBody>("trainAgent", { agent_id: "err-tamper-child", training_type: "transfer", training_data: FAQ_TRAIN.slice(0, 20), config: { base_agent_id: "err-tamper-bot", epochs: 1 } });
+    expect(transfer.status, JSON.stringify(transfer.body)).toBe(409);
+    expect(transfer.body.error.code).toBe("version_tampered");
   });
 
   it("a dataset altered in storage → 409 dataset_tampered (its id is its content's SHA-256), nothing written", async () => {
