@@ -7,7 +7,8 @@
  * to the change log after writing (changes.ts); a search first reads the
  * agent's last change and, when its copy is behind, patches it with the
  * vectors changed since — a copy is loaded whole only the first time, after
- * a burst of changes, or once it is stale. An agent too large even for a
+ * a burst of changes, or once it is stale, and a sketch then comes from its
+ * R2 snapshot when that can be caught up. An agent too large even for a
  * sketch is scanned from D1 page by page.
  */
 import { and, eq, inArray, sql } from "drizzle-orm";
