@@ -120,6 +120,36 @@ describe("the D1 vector index with sketches and the change log", () => {
     }
   });
 
+  it("keeps recall@10 ≥ 0.95 through churn applied as patches: inserts, deletes and updates after the copy was loaded", async () => {
+    const index = sketching();
+    const drawn = clustered(2300, 16);
+    const live = new Map(drawn.slice(0, 1500).map((v, i) => [`c${i}`, v] as const));
+    await index.upsert([...live].map(([id, v]) => rec("sk-app", "churn", id, v)));
+    await index.query(query("sk-app", "churn", drawn[0]));
+    expect(index.lastSearch?.sync).toBe("loaded");
+    // Churn in small writes (each under the patch limit), as traffic makes it.
+    for (let round = 0; round < 6; round++) {
+      const gone = Array.from({ length: 50 }, (_, k) => `c${round * 50 + k}`);
+      await index.deleteByIds("sk-app", gone);
+      gone.forEach((id) => live.delete(id));
+      const added = drawn.slice(1500 + round * 100, 1600 + round * 100).map((v, k) => [`n${round}-${k}`, v] as const);
+      await index.upsert(added.map(([id, v]) => rec("sk-app", "churn", id, v)));
+      added.forEach(([id, v]) => live.set(id, v));
+      const moved = Array.from({ length: 30 }, (_, k) => `c${1000 + round * 30 + k}`);
+      await index.upsert(moved.map((id, k) => rec("sk-app", "churn", id, drawn[2200 + ((round * 30 + k) % 60)])));
+      moved.forEach((id, k) => live.set(id, drawn[2200 + ((round * 30 + k) % 60)]));
+      await index.query(query("sk-app", "churn", drawn[1]));
+      expect(index.lastSearch?.sync).toBe("patched");
+    }
+    let recall = 0;
+    const queries = drawn.slice(2260, 2300);
+    for (const q of queries) {
+      const got = (await index.query(query("sk-app", "churn", q))).map((m) => m.id);
+      recall += exactTop(live, q, 10).filter((id) => got.includes(id)).length / 10;
+    }
+    expect(recall / queries.length).toBeGreaterThanOrEqual(0.95);
+  });
+
   it("loads the copy again after a burst of changes, when stale, and when a sketched agent doubled", async () => {
     let now = Date.now();
     const index = sketching(() => now);
