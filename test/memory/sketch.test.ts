@@ -123,7 +123,7 @@ describe("the D1 vector index with sketches and the change log", () => {
   it("keeps recall@10 ≥ 0.95 through churn applied as patches: inserts, deletes and updates after the copy was loaded", async () => {
     const index = sketching();
     const drawn = clustered(2300, 16);
-    const live = new Map(drawn.slice(0, 1500).map((v, i) => [`c${i}`, v] as const));
+    const live = new Map<string, Float32Array>(drawn.slice(0, 1500).map((v, i) => [`c${i}`, v]));
     await index.upsert([...live].map(([id, v]) => rec("sk-app", "churn", id, v)));
     await index.query(query("sk-app", "churn", drawn[0]));
     expect(index.lastSearch?.sync).toBe("loaded");
