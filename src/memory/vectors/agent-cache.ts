@@ -18,9 +18,9 @@ import { z } from "zod";
 import { MEMORY_TYPES, type MemoryType } from "../../db/schema.ts";
 import { CacheSpace } from "../../isolate/cache.ts";
 import { MIB } from "../../isolate/budget.ts";
-import type { VectorMatch } from "./index.ts";
-import { inScope } from "./index.ts";
+import { inScope, type VectorMatch } from "./index.ts";
 import { TopK } from "./top-k.ts";
+import { cosineAt, norm } from "./codec.ts";
 
 /** The largest agent kept exact (16 MB of floats: e.g. 10k vectors of 384 dimensions). */
 export const MAX_EXACT_BYTES = 16 * MIB;
@@ -57,12 +57,6 @@ function popcount(x: number): number {
   x -= (x >>> 1) & 0x55555555;
   x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
   return (Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24) & 0xff;
-}
-
-function norm(v: Float32Array): number {
-  let s = 0;
-  for (let i = 0; i < v.length; i++) s += v[i] * v[i];
-  return Math.sqrt(s);
 }
 
 export class AgentVectors {
@@ -245,13 +239,9 @@ export class AgentVectors {
     const types = this.typeSet(memoryTypes);
     const qn = norm(q) || 1;
     const top = new TopK(topK);
-    const dim = this.dim;
     for (let i = 0; i < this.ids.length; i++) {
       if (!this.eligible(i, types, versionId)) continue;
-      let s = 0;
-      const at = i * dim;
-      for (let d = 0; d < dim; d++) s += q[d] * this.vectors[at + d];
-      top.offer({ id: this.ids[i], memoryType: MEMORY_TYPES[this.types[i]], versionId: this.versions[i], score: s / (qn * (this.norms[i] || 1)) });
+      top.offer({ id: this.ids[i], memoryType: MEMORY_TYPES[this.types[i]], versionId: this.versions[i], score: cosineAt(q, qn, this.vectors, i * this.dim, this.norms[i]) });
     }
     return top.items;
   }
