@@ -1,14 +1,13 @@
 /** Reading an agent's vectors from D1 (memory_vectors): page by page, and the version-scope filter. */
 import { and, eq, inArray, isNull, or, sql, type SQL } from "drizzle-orm";
-import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Db } from "../../db/client.ts";
 import { memoryVectors, type MemoryType } from "../../db/schema.ts";
 
 const SCAN_PAGE = 2000;
 
-/** The vectors a query of `asking` may see (`column`: their version): the agent's and that version's. */
-export function scopeFilter(column: SQLiteColumn, asking: string | null): SQL {
-  return asking === null ? isNull(column) : or(isNull(column), eq(column, asking))!;
+/** The vectors a query of `asking` may see: the agent's and that version's. */
+function scopeFilter(asking: string | null): SQL {
+  return asking === null ? isNull(memoryVectors.versionId) : or(isNull(memoryVectors.versionId), eq(memoryVectors.versionId, asking))!;
 }
 
 export interface VectorRow {
@@ -26,13 +25,12 @@ export async function* vectorPages(
   appId: string,
   agentId: string,
   only?: { types?: readonly MemoryType[]; versionId: string | null },
-  pageSize = SCAN_PAGE,
 ): AsyncGenerator<VectorRow[]> {
   let after = 0;
   for (;;) {
     const where = [eq(memoryVectors.appId, appId), eq(memoryVectors.agentId, agentId), sql`rowid > ${after}`];
     if (only?.types && only.types.length > 0) where.push(inArray(memoryVectors.memoryType, [...only.types]));
-    if (only) where.push(scopeFilter(memoryVectors.versionId, only.versionId));
+    if (only) where.push(scopeFilter(only.versionId));
     const page = await db
       .select({
         rowid: sql<number>`rowid`,
@@ -45,9 +43,9 @@ export async function* vectorPages(
       .from(memoryVectors)
       .where(and(...where))
       .orderBy(sql`rowid`)
-      .limit(pageSize);
+      .limit(SCAN_PAGE);
     yield page;
-    if (page.length < pageSize) return;
+    if (page.length < SCAN_PAGE) return;
     after = page[page.length - 1].rowid;
   }
 }
