@@ -23,9 +23,6 @@ import { DEFAULT_METRICS_RAW_DAYS, rollUpMetrics } from "./metrics/retention.ts"
 const app = createApp();
 
 const DAY_MS = 86_400_000;
-/** Memory sketch snapshots the cron rewrites per run (each reads an agent's vectors), and the least vectors an agent must have to be checked. */
-const SNAPSHOT_WRITES_PER_RUN = 3;
-const SKETCH_CANDIDATE_VECTORS = 1000;
 
 /** A number from the environment, or the default when unset or not a number ≥ 0. */
 function setting(value: string | undefined, fallback: number): number {
@@ -91,14 +88,9 @@ export default {
       return swept > 0 ? { expired_entries: swept } : undefined;
     });
     await task("memory sketch snapshots", async () => {
-      if (env.VECTOR_INDEX === "vectorize") return undefined;
-      const index = new D1VectorIndex(deps.db, { snapshots: env.CHECKPOINTS });
-      const written: string[] = [];
-      // Agents large enough to be sketched (about 10k vectors at 384 dimensions) are checked from their snapshot's metadata; a few are rewritten per run.
-      for (const a of await index.largeAgents(SKETCH_CANDIDATE_VECTORS, 1000)) {
-        if (written.length >= SNAPSHOT_WRITES_PER_RUN) break;
-        if ((await index.refreshSnapshot(a.appId, a.agentId)) === "written") written.push(`${a.appId}/${a.agentId}`);
-      }
+      // The D1 index's snapshots of sketched agents (Vectorize has none).
+      if (!(deps.memory.index instanceof D1VectorIndex)) return undefined;
+      const written = await deps.memory.index.refreshSnapshots();
       return written.length > 0 ? { written } : undefined;
     });
     await task("vector change log", async () => {

@@ -30,6 +30,10 @@ import { vectorPages, type VectorRow } from "./d1-rows.ts";
 const MAX_PATCH = 2000;
 /** A snapshot caught up over more changes than this is written again. */
 const SNAPSHOT_REFRESH = 500;
+/** Drifted snapshots the cron rewrites per run (each may read an agent's vectors from D1). */
+const SNAPSHOT_WRITES_PER_RUN = 3;
+
+type AgentStats = { n: number; embedder: string | null; dim: number | null };
 /** What a snapshot's R2 metadata says (saveSnapshot). */
 const SnapshotInfoSchema = z.object({ embedder: z.string(), dim: z.string(), seq: z.string(), synced_at: z.string() });
 /** Vectors of a sketch search re-ranked exactly: this many per result asked, at least SKETCH_RERANK_MIN (bench/memory.ts --tune-sketch). */
@@ -76,7 +80,7 @@ export class D1VectorIndex implements VectorIndex {
     return row;
   }
 
-  private async stats(appId: string, agentId: string): Promise<{ n: number; embedder: string | null; dim: number | null }> {
+  private async stats(appId: string, agentId: string): Promise<AgentStats> {
     const [row] = await this.db
       .select({ n: sql<number>`count(*)`, embedder: sql<string | null>`min(${memoryVectors.embedder})`, dim: sql<number | null>`min(${memoryVectors.dim})` })
       .from(memoryVectors)
@@ -257,8 +261,13 @@ export class D1VectorIndex implements VectorIndex {
    * vector from D1); a sketch loaded from D1, or a snapshot caught up over
    * more than SNAPSHOT_REFRESH changes, is written back as the new snapshot.
    */
-  private async load(appId: string, agentId: string, seq: number, writeSnapshot = false): Promise<{ copy: AgentVectors | "none" | "large"; restored: boolean }> {
-    const s = await this.stats(appId, agentId);
+  private async load(
+    appId: string,
+    agentId: string,
+    seq: number,
+    opts: { writeSnapshot?: boolean; stats?: AgentStats } = {},
+  ): Promise<{ copy: AgentVectors | "none" | "large"; restored: boolean }> {
+    const s = opts.stats ?? (await this.stats(appId, agentId));
     if (s.n === 0 || s.embedder === null || s.dim === null) return { copy: "none", restored: false };
     const form = formFor(s.n, s.dim, this.limits);
     if (!form) return { copy: "large", restored: false };
@@ -269,7 +278,7 @@ export class D1VectorIndex implements VectorIndex {
       if (restored && restored.embedder === s.embedder && restored.dim === s.dim) {
         const applied = await this.patch(restored, appId, agentId, seq);
         if (applied !== false) {
-          if (writeSnapshot || applied > SNAPSHOT_REFRESH) await this.saveSnapshot(appId, agentId, restored);
+          if (opts.writeSnapshot || applied > SNAPSHOT_REFRESH) await this.saveSnapshot(appId, agentId, restored);
           return { copy: restored, restored: true };
         }
       }
@@ -292,10 +301,11 @@ export class D1VectorIndex implements VectorIndex {
    * more than SNAPSHOT_REFRESH changes behind, older than a quarter of the
    * change log's retention (restores must catch up within half of it), or
    * missing or unreadable — from the snapshot caught up, or from D1. Run
-   * twice, the second run finds it fresh.
+   * twice, the second run finds it fresh. `known`: the agent's stats, when the
+   * caller has read them.
    */
-  async refreshSnapshot(appId: string, agentId: string): Promise<"fresh" | "written" | "not sketched"> {
-    const s = await this.stats(appId, agentId);
+  async refreshSnapshot(appId: string, agentId: string, known?: AgentStats): Promise<"fresh" | "written" | "not sketched"> {
+    const s = known ?? (await this.stats(appId, agentId));
     if (!this.snapshots || s.n === 0 || s.embedder === null || s.dim === null || formFor(s.n, s.dim, this.limits) !== "sketch") return "not sketched";
     const seq = await latestChange(this.db, appId, agentId);
     // The snapshot's own metadata says what it holds: no need to read its megabytes to know whether it drifted.
@@ -304,8 +314,33 @@ export class D1VectorIndex implements VectorIndex {
       const behind = await changesSince(this.db, appId, agentId, Number(info.data.seq), SNAPSHOT_REFRESH + 1);
       if (behind.length <= SNAPSHOT_REFRESH) return "fresh";
     }
-    const { copy } = await this.load(appId, agentId, seq, true);
+    const { copy } = await this.load(appId, agentId, seq, { writeSnapshot: true, stats: s });
     return copy instanceof AgentVectors ? "written" : "not sketched";
+  }
+
+  /** The cron's part for every sketched agent, largest first: rewrites at most `maxWrites` drifted snapshots; which it wrote. */
+  async refreshSnapshots(maxWrites = SNAPSHOT_WRITES_PER_RUN): Promise<string[]> {
+    if (!this.snapshots) return [];
+    // Agents whose floats alone would not fit an exact copy (a superset of the sketched ones; formFor decides).
+    const candidates = await this.db
+      .select({
+        appId: memoryVectors.appId,
+        agentId: memoryVectors.agentId,
+        n: sql<number>`count(*)`,
+        embedder: sql<string | null>`min(${memoryVectors.embedder})`,
+        dim: sql<number | null>`min(${memoryVectors.dim})`,
+      })
+      .from(memoryVectors)
+      .groupBy(memoryVectors.appId, memoryVectors.agentId)
+      .having(sql`count(*) * min(${memoryVectors.dim}) * 4 > ${this.limits.exact / 2}`)
+      .orderBy(sql`count(*) DESC`);
+    const written: string[] = [];
+    for (const a of candidates) {
+      if (written.length >= maxWrites) break;
+      if (a.dim === null || formFor(a.n, a.dim, this.limits) !== "sketch") continue;
+      if ((await this.refreshSnapshot(a.appId, a.agentId, a)) === "written") written.push(`${a.appId}/${a.agentId}`);
+    }
+    return written;
   }
 
   private async saveSnapshot(appId: string, agentId: string, copy: AgentVectors): Promise<void> {
@@ -313,17 +348,6 @@ export class D1VectorIndex implements VectorIndex {
     await this.snapshots.put(keys.memorySketch(appId, agentId), copy.toSnapshot(), {
       customMetadata: { embedder: copy.embedder, dim: String(copy.dim), seq: String(copy.seq), synced_at: String(copy.syncedAt) },
     });
-  }
-
-  /** Agents with at least `minVectors` vectors (candidates for a sketch), largest first. */
-  async largeAgents(minVectors: number, limit: number): Promise<{ appId: string; agentId: string; n: number }[]> {
-    return this.db
-      .select({ appId: memoryVectors.appId, agentId: memoryVectors.agentId, n: sql<number>`count(*)` })
-      .from(memoryVectors)
-      .groupBy(memoryVectors.appId, memoryVectors.agentId)
-      .having(sql`count(*) >= ${minVectors}`)
-      .orderBy(sql`count(*) DESC`)
-      .limit(limit);
   }
 
   /** A search straight over D1, page by page (an agent too large for the isolate). */
