@@ -22,7 +22,7 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { embedderFrom, LocalSemanticEmbedder } from "../src/memory/embedder.ts";
-import { corpus } from "./memory-corpus.ts";
+import { asQuery, corpus, exactScores, recallAt10, vectorNorm } from "./memory-corpus.ts";
 import { ensureApiKey, startWorker } from "../scripts/worker.mjs";
 import { workerClient } from "./client.ts";
 
@@ -72,7 +72,7 @@ interface IndexView {
 }
 
 /** The first search after loading (the isolate loads its copy of the agent), and how searches run. */
-async function settle(agentId: string, probe: string): Promise<{ firstMs: number; view: IndexView }> {
+async function firstSearch(agentId: string, probe: string): Promise<{ firstMs: number; view: IndexView }> {
   const t0 = performance.now();
   await post("/entities/AgentMemory/search", { agent_id: agentId, query: probe, top_k: 10 });
   const firstMs = performance.now() - t0;
@@ -88,25 +88,25 @@ try {
     const texts = corpus(n, n);
     const loadS = await load(agentId, texts);
     const vectors = texts.map((t) => embedder.embedOne(t));
-    const norms = vectors.map((v) => Math.sqrt(v.reduce((s, x) => s + x * x, 0)) || 1);
-    const scoreOf = new Map<string, number>();
-    const { firstMs, view } = await settle(agentId, "warm up");
+    const norms = vectors.map(vectorNorm);
+    const { firstMs, view } = await firstSearch(agentId, "warm up");
     // Three more searches before the measured ones.
     for (const w of corpus(3, 555)) await post("/entities/AgentMemory/search", { agent_id: agentId, query: w, top_k: 10 });
-    const queries = corpus(nQueries, 999).map((q) => q.replace(/#\d+$/, ""));
+    const queries = corpus(nQueries, 999).map(asQuery);
     const latencies: number[] = [];
     let recall = 0;
     const written = corpus(nQueries, 31337).map((t) => t.replace(/#(\d+)$/, "#w$1"));
     const answers: { q: string; visible: number; got: string[] }[] = [];
+    const indexOf = new Map(texts.map((t, i) => [t, i]));
     for (const [k, q] of queries.entries()) {
       if (writesEvery > 0 && k % writesEvery === writesEvery - 1) {
         // A write between searches (as executeAgent's episodic memories are): the next search patches the isolate's copy.
         const text = written[k];
         await post("/entities/AgentMemory", { agent_id: agentId, memory_type: "semantic", content: { text }, importance: 50 });
-        texts.push(text);
+        indexOf.set(text, texts.push(text) - 1);
         const v = embedder.embedOne(text);
         vectors.push(v);
-        norms.push(Math.sqrt(v.reduce((s, x) => s + x * x, 0)) || 1);
+        norms.push(vectorNorm(v));
       }
       const t0 = performance.now();
       const r = await post<{ results: { memory: { content: { text: string } } }[] }>("/entities/AgentMemory/search", { agent_id: agentId, query: q, top_k: 10 });
@@ -117,20 +117,11 @@ try {
     for (const { q, visible, got } of answers) {
       // Yield between queries: a loop blocked for seconds misses the server closing its idle keep-alive socket, and the next request fails on it.
       await new Promise((r) => setImmediate(r));
-      const qv = embedder.embedOne(q);
-      const qn = Math.sqrt(qv.reduce((s, x) => s + x * x, 0)) || 1;
-      scoreOf.clear();
-      const scores = vectors.slice(0, visible).map((v, i) => {
-        let s = 0;
-        for (let d = 0; d < v.length; d++) s += v[d] * qv[d];
-        s /= qn * norms[i];
-        scoreOf.set(texts[i], s);
-        return s;
-      });
-      const tenth = [...scores].sort((a, b) => b - a)[9];
-      // A returned memory is a hit when it scores as high as the 10th exact one (identical vectors tie).
-      const hits = got.filter((text) => (scoreOf.get(text) ?? -1) >= tenth - 1e-6).length;
-      recall += Math.min(10, hits) / 10;
+      const scores = exactScores(vectors.slice(0, visible), norms, embedder.embedOne(q));
+      recall += recallAt10(
+        scores,
+        got.map((text) => scores[indexOf.get(text) ?? -1] ?? -1),
+      );
     }
     const how = `${view.search}; first search ${firstMs.toFixed(0)} ms`;
     console.log(
@@ -150,7 +141,7 @@ try {
     await new Promise((r) => setTimeout(r, 200));
   }
   await load("bench-exec", corpus(Math.max(0, execMemories - train.length - faq.intents.length), 7));
-  const { view: execView } = await settle("bench-exec", "warm up");
+  const { view: execView } = await firstSearch("bench-exec", "warm up");
   const questions = faq.intents.flatMap((i) => i.heldout);
   for (let k = 0; k < 3; k++) await post("/functions/executeAgent", { agent_id: "bench-exec", input: questions[(k * 7) % questions.length] });
   const lat: number[] = [];
@@ -166,7 +157,7 @@ try {
   worker.stop();
   worker = await startWorker({ persistTo, quiet: !process.env.BENCH_VERBOSE });
   ({ post } = workerClient(worker.url, key));
-  const cold = await settle(`bench-mem-${largest}`, "cold start");
+  const cold = await firstSearch(`bench-mem-${largest}`, "cold start");
   console.log(`${largest} memories (${cold.view.search}), first search of a new isolate: ${cold.firstMs.toFixed(0)} ms (from the R2 snapshot when sketched)`);
   for (const line of lines) console.log(line);
 } catch (e) {

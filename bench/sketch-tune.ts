@@ -16,7 +16,7 @@ import { embedderFrom, LocalSemanticEmbedder } from "../src/memory/embedder.ts";
 import { AgentVectors } from "../src/memory/vectors/agent-cache.ts";
 import { SKETCH_RERANK_MIN } from "../src/memory/vectors/d1-index.ts";
 import { Rng } from "../src/model/rng.ts";
-import { corpus } from "./memory-corpus.ts";
+import { asQuery, corpus, exactScores, recallAt10, vectorNorm } from "./memory-corpus.ts";
 
 const { values: args } = parseArgs({ options: { "tune-sketch": { type: "boolean" }, size: { type: "string", default: "100000" }, queries: { type: "string", default: "200" } }, strict: false });
 const n = Number(args.size);
@@ -27,7 +27,7 @@ const dim = embedder.dim;
 const t0 = performance.now();
 const texts = corpus(n, n);
 const vectors = texts.map((t) => embedder.embedOne(t));
-const norms = vectors.map((v) => Math.sqrt(v.reduce((s, x) => s + x * x, 0)) || 1);
+const norms = vectors.map(vectorNorm);
 const sketch = new AgentVectors(embedder.name, dim, "sketch", 0, 0);
 sketch.setMean(vectors.slice(0, 2000)); // as the index does: the first page's mean
 vectors.forEach((v, i) => sketch.put(`m${i}`, "semantic", null, v));
@@ -35,7 +35,7 @@ console.log(`${n} memories embedded and sketched in ${((performance.now() - t0) 
 
 const near = corpus(5000 + nQueries, 4242)
   .slice(5000)
-  .map((q) => q.replace(/#\d+$/, ""));
+  .map(asQuery);
 const qr = new Rng(777);
 const base = corpus(10_000, 1).map((t) => t.replace(/ \S+ \S+ #\d+$/, ""));
 const joined = Array.from({ length: nQueries }, () => {
@@ -47,22 +47,21 @@ const joined = Array.from({ length: nQueries }, () => {
 for (const [kind, queries] of [["near duplicates", near], ["joined halves", joined]] as const) {
   const exact = queries.map((text) => {
     const q = embedder.embedOne(text);
-    const qn = Math.sqrt(q.reduce((s, x) => s + x * x, 0)) || 1;
-    const scores = vectors.map((v, i) => v.reduce((s, x, d) => s + x * q[d], 0) / (qn * norms[i]));
-    return { q, scores, tenth: [...scores].sort((a, b) => b - a)[9] };
+    return { q, scores: exactScores(vectors, norms, q) };
   });
   for (const count of [100, 200, 400, 800]) {
     let recall = 0;
     let ms = 0;
-    for (const { q, scores, tenth } of exact) {
+    for (const { q, scores } of exact) {
       const t = performance.now();
       const ids = sketch.sketchCandidates(q, count, undefined, null);
       ms += performance.now() - t;
-      const top = ids
-        .map((id) => Number(id.slice(1)))
-        .sort((a, b) => scores[b] - scores[a])
+      // The re-rank: the candidates' exact scores, best 10.
+      const reranked = ids
+        .map((id) => scores[Number(id.slice(1))])
+        .sort((a, b) => b - a)
         .slice(0, 10);
-      recall += top.filter((i) => scores[i] >= tenth - 1e-6).length / 10;
+      recall += recallAt10(scores, reranked);
     }
     console.log(`${kind.padEnd(16)} ${String(count).padStart(4)} candidates: recall@10 ${(recall / exact.length).toFixed(3)}  Hamming pass ${(ms / exact.length).toFixed(1)} ms`);
   }
