@@ -271,16 +271,12 @@ export class D1VectorIndex implements VectorIndex {
     if (s.n === 0 || s.embedder === null || s.dim === null) return { copy: "none", restored: false };
     const form = formFor(s.n, s.dim, this.limits);
     if (!form) return { copy: "large", restored: false };
-    const snapshotKey = keys.memorySketch(appId, agentId);
-    if (form === "sketch" && this.snapshots) {
-      const bytes = await getBytes(this.snapshots, snapshotKey);
-      const restored = bytes ? AgentVectors.fromSnapshot(bytes) : undefined;
-      if (restored && restored.embedder === s.embedder && restored.dim === s.dim) {
-        const applied = await this.patch(restored, appId, agentId, seq);
-        if (applied !== false) {
-          if (opts.writeSnapshot || applied > SNAPSHOT_REFRESH) await this.saveSnapshot(appId, agentId, restored);
-          return { copy: restored, restored: true };
-        }
+    const restored = form === "sketch" ? await this.readSnapshot(appId, agentId) : undefined;
+    if (restored && restored.embedder === s.embedder && restored.dim === s.dim) {
+      const applied = await this.patch(restored, appId, agentId, seq);
+      if (applied !== false) {
+        if (opts.writeSnapshot || applied > SNAPSHOT_REFRESH) await this.saveSnapshot(appId, agentId, restored);
+        return { copy: restored, restored: true };
       }
     }
     const copy = new AgentVectors(s.embedder, s.dim, form, seq, this.now(), s.n);
@@ -341,6 +337,12 @@ export class D1VectorIndex implements VectorIndex {
       if ((await this.refreshSnapshot(a.appId, a.agentId, a)) === "written") written.push(`${a.appId}/${a.agentId}`);
     }
     return written;
+  }
+
+  /** The agent's sketch snapshot, if there is a readable one. */
+  private async readSnapshot(appId: string, agentId: string): Promise<AgentVectors | undefined> {
+    const bytes = this.snapshots ? await getBytes(this.snapshots, keys.memorySketch(appId, agentId)) : null;
+    return bytes ? AgentVectors.fromSnapshot(bytes) : undefined;
   }
 
   private async saveSnapshot(appId: string, agentId: string, copy: AgentVectors): Promise<void> {
