@@ -86,7 +86,7 @@ export class VectorizeVectorIndex implements VectorIndex {
       returnMetadata: "indexed",
     });
     return res.matches.map((m) => ({
-      id: String(m.metadata?.memory_id ?? m.id.slice(q.appId.length + 1)),
+      id: String(m.metadata?.memory_id),
       score: m.score,
       memoryType: memoryTypeOf(m.metadata?.memory_type),
       versionId: m.metadata?.version_id ? String(m.metadata.version_id) : null,
