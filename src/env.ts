@@ -9,6 +9,12 @@ export interface Env {
   VECTORIZE?: Vectorize;
   /** The local app's API key (`.dev.vars`); apps' keys also live in D1 `api_keys`. */
   API_KEY?: string;
+  /** The deployment's admin secret: it alone creates apps, and manages any app's keys and reads any app's audit log (the admin API). Unset: no admin API by secret. */
+  ADMIN_SECRET?: string;
+  /** Failed authentications per minute from one address, or with one key prefix, before further attempts answer 429 (default 20). */
+  AUTH_FAILURES_PER_MINUTE?: string;
+  /** Days the audit log keeps its entries (default 90). */
+  AUDIT_RETENTION_DAYS?: string;
   ENVIRONMENT?: string;
   /** Set by scripts/worker.mjs for each local Worker it starts; /health answers it. */
   INSTANCE_ID?: string;
@@ -41,4 +47,10 @@ export interface Env {
   CREDENTIALS_KEY?: string;
   /** Prices of language models, JSON { "model": [usd per million input tokens, per million output tokens] } over the built-in table (src/llm/prices.ts). */
   LLM_PRICES?: string;
+}
+
+/** A numeric variable: its value when it is a finite number ≥ 0, `fallback` otherwise (unset or mistyped). */
+export function setting(value: string | undefined, fallback: number): number {
+  const n = value === undefined ? NaN : Number(value);
+  return Number.isFinite(n) && n >= 0 ? n : fallback;
 }

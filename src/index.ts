@@ -2,7 +2,8 @@
  * The Worker: HTTP (Hono); the queue consumers (training steps, evaluation steps, optimization trials, dead letters); and the
  * cron (watchdogs, sweeper, due adaptations, rollouts and experiments, due optimizations, metric roll-ups, the vector change log, memory upkeep).
  */
-import type { Env } from "./env.ts";
+import { setting, type Env } from "./env.ts";
+import { DEFAULT_AUDIT_RETENTION_DAYS, pruneAudit } from "./security/audit.ts";
 import { createApp } from "./http/app.ts";
 import { consumeDeadSteps, consumeSteps, stepDeps } from "./training/consumer.ts";
 import { rescueStaleRuns } from "./training/watchdog.ts";
@@ -23,12 +24,6 @@ import { DEFAULT_METRICS_RAW_DAYS, rollUpMetrics } from "./metrics/retention.ts"
 const app = createApp();
 
 const DAY_MS = 86_400_000;
-
-/** A number from the environment, or the default when unset or not a number ≥ 0. */
-function setting(value: string | undefined, fallback: number): number {
-  const n = value === undefined ? NaN : Number(value);
-  return Number.isFinite(n) && n >= 0 ? n : fallback;
-}
 
 /** Runs each cron task on its own: one that fails is logged and does not stop the others. */
 async function task(name: string, work: () => Promise<unknown>): Promise<void> {
@@ -95,6 +90,10 @@ export default {
     });
     await task("vector change log", async () => {
       const pruned = await pruneChanges(deps.db, Date.now());
+      return pruned > 0 ? { pruned } : undefined;
+    });
+    await task("audit log retention", async () => {
+      const pruned = await pruneAudit(deps.db, setting(env.AUDIT_RETENTION_DAYS, DEFAULT_AUDIT_RETENTION_DAYS), Date.now());
       return pruned > 0 ? { pruned } : undefined;
     });
     await task("memory upkeep", async () => {

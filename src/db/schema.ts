@@ -10,17 +10,78 @@ import type { AnswererSettings } from "../llm/answerer.ts";
 import type { BootstrapReport } from "../llm/bootstrap.ts";
 import type { ExecutionTrace } from "../model/trace.ts";
 import { ADAPTATION_STRATEGIES, type AdaptationPolicy, type GateReport, type RewardFunction } from "../model/adaptation.ts";
+import { AUDIT_ACTIONS, AUDIT_OUTCOMES, SCOPES, type Scope } from "../security/scopes.ts";
 import { blob, index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 const createdAt = () => integer("created_at").notNull().default(sql`(unixepoch('subsec') * 1000)`);
 
-/** API keys (SHA-256 of the key) and the app each belongs to. */
-export const apiKeys = sqliteTable("api_keys", {
-  keyHash: text("key_hash").primaryKey(),
-  appId: text("app_id").notNull(),
-  label: text("label"),
+/** Apps created through the admin API (the local app `default` and apps made before it are implicit: their keys name them). */
+export const apps = sqliteTable("apps", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
   createdAt: createdAt(),
 });
+
+/**
+ * API keys: the SHA-256 of the key (the key itself is shown once), what it may
+ * do (scopes, optionally only some agents), and its life: a rotated key stays
+ * valid until `expiresAt`, a revoked one is refused from the next request.
+ */
+export const apiKeys = sqliteTable(
+  "api_keys",
+  {
+    id: text("id")
+      .primaryKey()
+      .default(sql`('key_' || lower(hex(randomblob(12))))`),
+    keyHash: text("key_hash").notNull(),
+    appId: text("app_id").notNull(),
+    label: text("label"),
+    /** The key's first characters, shown in listings and the audit log so a key can be recognised without being stored. */
+    prefix: text("prefix"),
+    scopes: text("scopes", { mode: "json" })
+      .$type<Scope[]>()
+      .notNull()
+      .default(sql`'${sql.raw(JSON.stringify(SCOPES))}'`),
+    /** When set, the key reaches only these agents (and resources that are not an agent's, like datasets). */
+    agents: text("agents", { mode: "json" }).$type<string[]>(),
+    expiresAt: integer("expires_at"),
+    revokedAt: integer("revoked_at"),
+    /** The key that replaced this one (rotateKey). */
+    replacedBy: text("replaced_by"),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("api_keys_by_hash").on(t.keyHash), index("api_keys_by_app").on(t.appId)],
+);
+
+/**
+ * Who did what, when, from where, and how it ended: one row per API request
+ * (and per failed authentication, whose app and key are unknown).
+ */
+export const auditLog = sqliteTable(
+  "audit_log",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    at: integer("at").notNull(),
+    appId: text("app_id"),
+    /** The key's id; "local" for the deployment's API_KEY, "admin" for the ADMIN_SECRET; null when authentication failed. */
+    keyId: text("key_id"),
+    /** The presented key's first characters (failed authentications are limited per prefix and address). */
+    keyPrefix: text("key_prefix"),
+    method: text("method").notNull(),
+    /** The route (`/datasets/{id}`), or the raw path when no route matched. */
+    route: text("route").notNull(),
+    resource: text("resource").notNull(),
+    resourceId: text("resource_id"),
+    action: text("action", { enum: AUDIT_ACTIONS }).notNull(),
+    status: integer("status").notNull(),
+    outcome: text("outcome", { enum: AUDIT_OUTCOMES }).notNull(),
+    /** Why a request was refused or failed (the error code). */
+    reason: text("reason"),
+    ip: text("ip"),
+    userAgent: text("user_agent"),
+  },
+  (t) => [index("audit_by_app").on(t.appId, t.at), index("audit_by_key").on(t.keyId, t.at), index("audit_failures_by_ip").on(t.ip, t.outcome, t.at), index("audit_failures_by_prefix").on(t.keyPrefix, t.outcome, t.at), index("audit_by_at").on(t.at)],
+);
 
 export const agents = sqliteTable(
   "agents",

@@ -10,7 +10,10 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { invalidInput, zodIssues } from "../errors.ts";
-import { requireApiKey, type AppEnv } from "./auth.ts";
+import type { AppEnv } from "./auth.ts";
+import { guard } from "./guard.ts";
+import { registerAdmin } from "./admin.ts";
+import { withScopes } from "./openapi-scopes.ts";
 import { ApiError, asApiError } from "./errors.ts";
 import { registerFunctions } from "./functions.ts";
 import { registerDatasets } from "./datasets.ts";
@@ -29,13 +32,14 @@ export const PUBLIC_PATHS = ["/health", "/", "/openapi.json"] as const;
 
 function protectedApi(): OpenAPIHono<AppEnv> {
   const api = new OpenAPIHono<AppEnv>();
-  api.use("*", requireApiKey);
+  api.use("*", guard);
   registerFunctions(api);
   registerDatasets(api);
   registerRuns(api);
   registerEvaluations(api);
   registerMetrics(api);
   registerEntities(api);
+  registerAdmin(api);
   return api;
 }
 
@@ -49,7 +53,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.onError((err, c) => {
     const e = asApiError(err);
     if (e.status >= 500) console.error(`${c.req.method} ${new URL(c.req.url).pathname} failed:`, err);
-    return c.json(e.toJSON(), e.status);
+    return c.json(e.toJSON(), e.status, e.headers);
   });
   app.notFound((c) => c.json(new ApiError(404, "not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`).toJSON(), 404));
 
@@ -79,7 +83,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.get("/", (c) => c.html(dashboardHtml()));
   app.get("/openapi.json", (c) =>
     c.json(
-      app.getOpenAPI31Document({
+      withScopes(app.getOpenAPI31Document({
         openapi: "3.1.0",
         info: {
           title: "archon-training",
@@ -87,7 +91,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
           description: "Training System of Archon Orchestrator: train, execute and manage AI agents as base44-style functions.",
         },
         security: [{ Bearer: [] }],
-      }),
+      })),
     ),
   );
 

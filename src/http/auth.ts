@@ -1,35 +1,45 @@
-/** Bearer API keys: the local app's key from `API_KEY`, or an app's key (stored as SHA-256) in D1. */
-import { eq } from "drizzle-orm";
-import { createMiddleware } from "hono/factory";
-import { database } from "../db/client.ts";
-import { apiKeys } from "../db/schema.ts";
+/**
+ * Who is calling: a Bearer token is the deployment's local key (`API_KEY`,
+ * every scope in the local app), the deployment's admin secret
+ * (`ADMIN_SECRET`, the admin API only), or an app's key (stored as SHA-256 in
+ * D1 with its scopes; revoked or expired keys are refused).
+ */
+import type { Db } from "../db/client.ts";
 import type { Env } from "../env.ts";
-import { sha256, toHex } from "../storage/objects.ts";
-import { ApiError } from "./errors.ts";
+import { checkKey, keyDigest } from "../security/keys.ts";
+import { SCOPES, type Scope } from "../security/scopes.ts";
 
 export const LOCAL_APP_ID = "default";
 
+export interface Principal {
+  /** The key's id; "local" for API_KEY, "admin" for ADMIN_SECRET. */
+  keyId: string;
+  /** The app the key belongs to; null for the deployment's admin secret. */
+  appId: string | null;
+  scopes: readonly Scope[];
+  /** The agents the key reaches; null: all of the app's. */
+  agents: readonly string[] | null;
+}
+
 export interface AppEnv {
   Bindings: Env;
-  Variables: { appId: string };
+  Variables: { appId: string; principal: Principal };
 }
 
-const utf8 = new TextEncoder();
+export type Authentication = { ok: true; principal: Principal } | { ok: false; code: "unknown_key" | "revoked_key" | "expired_key"; message: string };
 
-export async function appForKey(env: Env, key: string): Promise<string | null> {
-  const digest = await sha256(utf8.encode(key));
-  // Digests have one length, so the comparison takes the same time whatever the key.
-  if (env.API_KEY && crypto.subtle.timingSafeEqual(digest, await sha256(utf8.encode(env.API_KEY)))) return LOCAL_APP_ID;
-  const row = await database(env.DB).query.apiKeys.findFirst({ where: eq(apiKeys.keyHash, toHex(digest)) });
-  return row?.appId ?? null;
+async function sameSecret(digest: ArrayBuffer, secret: string | undefined): Promise<boolean> {
+  // Digests have one length, so the comparison takes the same time whatever the token.
+  return !!secret && crypto.subtle.timingSafeEqual(digest, await keyDigest(secret));
 }
 
-export const requireApiKey = createMiddleware<AppEnv>(async (c, next) => {
-  const header = c.req.header("authorization");
-  const m = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-  if (!m) throw new ApiError(401, "unauthorized", "missing API key: send the header Authorization: Bearer <key>");
-  const appId = await appForKey(c.env, m[1]);
-  if (!appId) throw new ApiError(401, "unauthorized", "the API key is not valid");
-  c.set("appId", appId);
-  await next();
-});
+export async function authenticate(env: Env, db: Db, token: string, now: number): Promise<Authentication> {
+  const digest = await keyDigest(token);
+  if (await sameSecret(digest, env.API_KEY)) return { ok: true, principal: { keyId: "local", appId: LOCAL_APP_ID, scopes: SCOPES, agents: null } };
+  if (await sameSecret(digest, env.ADMIN_SECRET)) return { ok: true, principal: { keyId: "admin", appId: null, scopes: ["admin"], agents: null } };
+  const check = await checkKey(db, digest, now);
+  if (check.ok) return { ok: true, principal: { keyId: check.row.id, appId: check.row.appId, scopes: check.row.scopes, agents: check.row.agents } };
+  if (check.reason === "revoked") return { ok: false, code: "revoked_key", message: "the API key was revoked" };
+  if (check.reason === "expired") return { ok: false, code: "expired_key", message: "the API key has expired (it was rotated or given an end): use its replacement" };
+  return { ok: false, code: "unknown_key", message: "the API key is not valid" };
+}

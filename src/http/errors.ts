@@ -13,13 +13,16 @@ export class ApiError extends Error {
   readonly code: string;
   readonly issues: Issue[] | undefined;
   readonly details: Record<string, unknown> | undefined;
+  /** Headers the response carries (Retry-After of a 429). */
+  readonly headers: Record<string, string> | undefined;
 
-  constructor(status: ContentfulStatusCode, code: string, message: string, opts: { issues?: Issue[]; details?: Record<string, unknown> } = {}) {
+  constructor(status: ContentfulStatusCode, code: string, message: string, opts: { issues?: Issue[]; details?: Record<string, unknown>; headers?: Record<string, string> } = {}) {
     super(message);
     this.status = status;
     this.code = code;
     this.issues = opts.issues;
     this.details = opts.details;
+    this.headers = opts.headers;
   }
 
   toJSON() {

@@ -1,0 +1,187 @@
+/**
+ * The API's guard, before every route of it: authenticates the Bearer key
+ * (failed attempts limited per address and key prefix), authorizes the route
+ * by the access table (scope, the agents a key reaches, the admin secret's
+ * routes), and writes one audit entry per request with how it ended.
+ */
+import type { Context } from "hono";
+import { createMiddleware } from "hono/factory";
+import { matchedRoutes } from "hono/route";
+import { database, type Db } from "../db/client.ts";
+import { setting } from "../env.ts";
+import { recordAudit, recentFailures, type AuditEntry } from "../security/audit.ts";
+import { keyPrefix } from "../security/keys.ts";
+import { agentsOwning } from "../security/owners.ts";
+import { accessOf, type Access } from "./access.ts";
+import { authenticate, type AppEnv, type Principal } from "./auth.ts";
+import { ApiError, asApiError } from "./errors.ts";
+
+const DEFAULT_AUTH_FAILURES_PER_MINUTE = 20;
+
+/** The route that answers the request (hono form `/runs/:id`), or null when none does (an unknown path). */
+function endpointRoute(c: Context<AppEnv>): string | null {
+  const route = matchedRoutes(c).find((r) => r.path !== "*" && r.path !== "/*" && (r.method === c.req.method || r.method === "ALL"));
+  return route?.path ?? null;
+}
+
+const openApiPath = (route: string) => route.replace(/:([A-Za-z0-9_]+)/g, "{$1}");
+
+/** The path parameters of `route` in the request's path (a middleware cannot read its route's params). */
+function routeParams(route: string, path: string): Record<string, string> {
+  const names = route.split("/");
+  const values = path.split("/");
+  const out: Record<string, string> = {};
+  names.forEach((n, i) => {
+    if (n.startsWith(":") && values[i] !== undefined) out[n.slice(1)] = decodeURIComponent(values[i]);
+  });
+  return out;
+}
+
+/** Every string value of `field` anywhere in `value` (a body's agent_id's, including batch items and transfer bases). */
+function stringsAt(value: unknown, field: string, out: string[] = [], depth = 0): string[] {
+  if (depth > 6 || value === null || typeof value !== "object") return out;
+  if (Array.isArray(value)) {
+    for (const v of value) stringsAt(v, field, out, depth + 1);
+    return out;
+  }
+  for (const [k, v] of Object.entries(value)) {
+    if (k === field && typeof v === "string") out.push(v);
+    else stringsAt(v, field, out, depth + 1);
+  }
+  return out;
+}
+
+/** The body as JSON when it is sent as JSON and parses; undefined otherwise (the route answers that itself). */
+async function jsonOrUndefined(c: Context<AppEnv>): Promise<unknown> {
+  if (!/^application\/([a-z0-9.+-]*\+)?json\b/i.test((c.req.header("content-type") ?? "").trim())) return undefined;
+  try {
+    return JSON.parse(await c.req.text());
+  } catch {
+    return undefined;
+  }
+}
+
+function queryAgents(c: Context<AppEnv>): string[] {
+  const out: string[] = [];
+  const direct = c.req.query("agent_id");
+  if (direct) out.push(direct);
+  const filter = c.req.query("filter");
+  if (filter) {
+    try {
+      stringsAt(JSON.parse(filter), "agent_id", out);
+    } catch {
+      // The route answers an unparsable filter with a 400.
+    }
+  }
+  return out;
+}
+
+/** The agents the request names directly, and the ids it names whose agents are to be looked up. */
+async function named(c: Context<AppEnv>, access: Access, params: Record<string, string>): Promise<{ agents: string[]; refs: string[] }> {
+  const ref = access.agent;
+  if (ref === "app" || ref === "none") return { agents: [], refs: [] };
+  if (ref.in === "query") return { agents: queryAgents(c), refs: [] };
+  if (ref.in === "param") return { agents: [], refs: "field" in ref && params[ref.field] ? [params[ref.field]] : [] };
+  const body = await jsonOrUndefined(c);
+  return "field" in ref ? { agents: [], refs: stringsAt(body, ref.field) } : { agents: stringsAt(body, "agent_id"), refs: [] };
+}
+
+function forbidden(code: string, message: string, details?: Record<string, unknown>): ApiError {
+  return new ApiError(403, code, message, { details });
+}
+
+/** Refuses what the key may not do on this route. */
+function authorizeScope(p: Principal, access: Access, route: string): void {
+  if (p.appId === null) {
+    if (!access.deploymentAdmin) throw forbidden("admin_secret_not_allowed", `the admin secret manages apps, keys and the audit log; call ${route} with an app's key`);
+    return;
+  }
+  if (access.deploymentAdmin === "only") throw forbidden("admin_secret_required", `${route} needs the deployment's admin secret (ADMIN_SECRET), not an app's key`);
+  if (!p.scopes.includes(access.scope)) throw forbidden("missing_scope", `this key lacks the scope '${access.scope}' that ${route} needs`, { required_scope: access.scope });
+}
+
+/** For a key that reaches only some agents: refuses a request about another agent, or about no agent in particular. */
+async function authorizeAgents(db: Db, p: Principal, access: Access, route: string, target: { agents: string[]; refs: string[] }): Promise<void> {
+  const allowed = p.agents;
+  if (allowed === null || p.appId === null || access.agent === "none") return;
+  const limited = `this key reaches only the agents ${allowed.map((a) => `'${a}'`).join(", ")}`;
+  if (access.agent === "app") throw forbidden("agent_limited_key", `${limited}; ${route} concerns the whole app`);
+  const refused = (agent: string) => forbidden("agent_not_allowed", `${limited}, not '${agent}'`, { agent_id: agent });
+  if ("field" in access.agent) {
+    const owners = await agentsOwning(db, p.appId, access.agent.owner, target.refs);
+    // Unknown ids pass: the route answers them 404 as for any key.
+    for (const agent of owners.values()) if (!allowed.includes(agent)) throw refused(agent);
+    return;
+  }
+  if (target.agents.length === 0) throw forbidden("agent_limited_key", `${limited}; name the agent with agent_id`);
+  for (const agent of target.agents) if (!allowed.includes(agent)) throw refused(agent);
+}
+
+function bearer(c: Context<AppEnv>): string {
+  const header = c.req.header("authorization");
+  const m = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+  if (!m) throw new ApiError(401, "unauthorized", "missing API key: send the header Authorization: Bearer <key>");
+  return m[1];
+}
+
+export const guard = createMiddleware<AppEnv>(async (c, next) => {
+  const now = Date.now();
+  const db = database(c.env.DB);
+  const path = new URL(c.req.url).pathname;
+  const honoRoute = endpointRoute(c);
+  const route = honoRoute ? openApiPath(honoRoute) : path;
+  const access = honoRoute ? accessOf(c.req.method, route) : undefined;
+  const ip = c.req.header("cf-connecting-ip") ?? null;
+  const entry: AuditEntry = {
+    at: now,
+    appId: null,
+    keyId: null,
+    keyPrefix: null,
+    method: c.req.method,
+    route,
+    resource: access?.resource ?? "unknown",
+    resourceId: null,
+    action: "authenticate",
+    status: 0,
+    outcome: "failed",
+    reason: null,
+    ip,
+    userAgent: c.req.header("user-agent")?.slice(0, 300) ?? null,
+  };
+  try {
+    const token = bearer(c);
+    const prefix = keyPrefix(token);
+    entry.keyPrefix = prefix;
+    const limit = setting(c.env.AUTH_FAILURES_PER_MINUTE, DEFAULT_AUTH_FAILURES_PER_MINUTE);
+    const failures = await recentFailures(db, ip, prefix, now - 60_000);
+    if (failures.byIp >= limit || failures.byPrefix >= limit) {
+      throw new ApiError(429, "too_many_failed_authentications", `more than ${limit} failed authentications in a minute from this address or key prefix: wait a minute`, { headers: { "Retry-After": "60" } });
+    }
+    const auth = await authenticate(c.env, db, token, now);
+    if (!auth.ok) throw new ApiError(401, auth.code, auth.message);
+    const p = auth.principal;
+    Object.assign(entry, { appId: p.appId, keyId: p.keyId, action: access?.action ?? "read" });
+    if (!access) {
+      // Only the catch-alls (an unknown function, a wrong method) have no entry: they answer 404/405 and touch nothing.
+      if (honoRoute && honoRoute !== "/functions/:name") throw new Error(`route ${c.req.method} ${route} has no entry in the access table (src/http/access.ts)`);
+    } else {
+      authorizeScope(p, access, `${c.req.method} ${route}`);
+      const params = honoRoute ? routeParams(honoRoute, path) : {};
+      const target = await named(c, access, params);
+      entry.resourceId = [...target.refs, ...target.agents].slice(0, 5).join(",") || Object.values(params)[0] || null;
+      await authorizeAgents(db, p, access, `${c.req.method} ${route}`, target);
+    }
+    c.set("principal", p);
+    c.set("appId", p.appId ?? "");
+  } catch (e) {
+    const err = asApiError(e);
+    Object.assign(entry, { status: err.status, outcome: err.status === 401 || err.status === 403 || err.status === 429 ? "denied" : "failed", reason: err.code });
+    await recordAudit(db, entry);
+    throw e;
+  }
+  await next();
+  entry.status = c.res.status;
+  entry.outcome = c.res.status < 400 ? "ok" : c.res.status === 403 ? "denied" : "failed";
+  entry.reason = c.error ? asApiError(c.error).code : null;
+  await recordAudit(db, entry);
+});
