@@ -43,6 +43,8 @@ export default defineConfig({
               bindings: {
                 TEST_MIGRATIONS: await readD1Migrations("./migrations"),
                 API_KEY: "test-key",
+                // The deployment's admin secret (the admin API: apps, keys, the audit log).
+                ADMIN_SECRET: "test-admin-secret",
                 BANKING77_SAMPLE: banking77Sample(30, 10),
                 // Exploration replays exactly: the learning-loop tests simulate users on top of it.
                 EXPLORATION_SEED: "7",

@@ -6,6 +6,7 @@ declare global {
     interface Env extends WorkerEnv {
       TEST_MIGRATIONS: D1Migration[];
       API_KEY: string;
+      ADMIN_SECRET: string;
       BANKING77_SAMPLE: string;
     }
     interface GlobalProps {

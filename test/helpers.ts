@@ -6,6 +6,7 @@ import type { RunView } from "../src/training/view.ts";
 export interface Reply<T = Record<string, unknown>> {
   status: number;
   body: T;
+  headers: Headers;
 }
 
 export async function request<T = Record<string, unknown>>(method: string, path: string, body?: unknown, key: string | null = env.API_KEY, headers: Record<string, string> = {}): Promise<Reply<T>> {
@@ -16,7 +17,7 @@ export async function request<T = Record<string, unknown>>(method: string, path:
   }
   const res = await exports.default.fetch(new Request(`http://archon.test${path}`, init));
   const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : {}) as T };
+  return { status: res.status, body: (text ? JSON.parse(text) : {}) as T, headers: res.headers };
 }
 
 export function call<T = Record<string, unknown>>(fn: string, body: unknown, key: string | null = env.API_KEY): Promise<Reply<T>> {

@@ -160,7 +160,8 @@ export const guard = createMiddleware<AppEnv>(async (c, next) => {
     const auth = await authenticate(c.env, db, token, now);
     if (!auth.ok) throw new ApiError(401, auth.code, auth.message);
     const p = auth.principal;
-    Object.assign(entry, { appId: p.appId, keyId: p.keyId, action: access?.action ?? "read" });
+    // The admin secret's entries carry the app it names (when it names one).
+    Object.assign(entry, { appId: p.appId ?? c.req.query("app_id") ?? null, keyId: p.keyId, action: access?.action ?? "read" });
     if (!access) {
       // Only the catch-alls (an unknown function, a wrong method) have no entry: they answer 404/405 and touch nothing.
       if (honoRoute && honoRoute !== "/functions/:name") throw new Error(`route ${c.req.method} ${route} has no entry in the access table (src/http/access.ts)`);
@@ -169,6 +170,10 @@ export const guard = createMiddleware<AppEnv>(async (c, next) => {
       const params = honoRoute ? routeParams(honoRoute, path) : {};
       const target = await named(c, access, params);
       entry.resourceId = [...target.refs, ...target.agents].slice(0, 5).join(",") || Object.values(params)[0] || null;
+      if (p.appId === null && entry.appId === null) {
+        const named = (await jsonOrUndefined(c)) as { app_id?: unknown } | undefined;
+        if (typeof named?.app_id === "string") entry.appId = named.app_id;
+      }
       await authorizeAgents(db, p, access, `${c.req.method} ${route}`, target);
     }
     c.set("principal", p);
