@@ -491,7 +491,7 @@ export const deployments = sqliteTable(
     fromVersionId: text("from_version_id"),
     toVersionId: text("to_version_id").notNull(),
     action: text("action", { enum: DEPLOY_ACTIONS }).notNull(),
-    /** "api" (a call with the app's key), "cron", or "run" (a training or adaptation run's final step). */
+    /** The id of the key that called (promoteVersion, rollbackAgent; "local" for API_KEY, "api" before keys had ids), "cron", or "run" (a training or adaptation run's final step). */
     actor: text("actor").notNull(),
     reason: text("reason").notNull(),
     createdAt: integer("created_at").notNull(),

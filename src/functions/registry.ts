@@ -12,6 +12,8 @@ export interface FunctionContext {
   env: Env;
   db: Db;
   appId: string;
+  /** Who called: the key's id ("local" for the deployment's API_KEY); deployment records name it. */
+  actor: string;
   now: () => number;
   waitUntil: (p: Promise<unknown>) => void;
   /** Set when the client asked for a stream (a function with `streams`): text as it is written. */

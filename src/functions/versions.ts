@@ -49,7 +49,7 @@ export const promoteVersion = defineFunction({
   status: 200,
   async handler(ctx, input) {
     const agent = await findAgent(ctx.db, ctx.appId, input.agent_id);
-    const { live, previous } = await promote(ctx.db, agent, input.version, { action: "promote", actor: "api", reason: input.reason ?? "promoteVersion", recordId: randomId("dep") }, ctx.now());
+    const { live, previous } = await promote(ctx.db, agent, input.version, { action: "promote", actor: ctx.actor, reason: input.reason ?? "promoteVersion", recordId: randomId("dep") }, ctx.now());
     return { agent_id: agent.id, live_version: live.version, previous_version: previous?.version ?? null, kind: live.kind };
   },
 });
@@ -71,7 +71,7 @@ export const rollbackAgent = defineFunction({
       to = (await versionNumbers(ctx.db, agent)).get(before);
       if (to === undefined) throw conflict("no_previous_version", `the version live before is gone; give to_version`);
     }
-    const { live, previous } = await promote(ctx.db, agent, to, { action: "rollback", actor: "api", reason: input.reason ?? "rollbackAgent", recordId: randomId("dep") }, ctx.now());
+    const { live, previous } = await promote(ctx.db, agent, to, { action: "rollback", actor: ctx.actor, reason: input.reason ?? "rollbackAgent", recordId: randomId("dep") }, ctx.now());
     return { agent_id: agent.id, live_version: live.version, previous_version: previous?.version ?? null, kind: live.kind };
   },
 });

@@ -49,6 +49,7 @@ export function registerFunctions(app: OpenAPIHono<AppEnv>): void {
         env: c.env,
         db: database(c.env.DB),
         appId: c.get("appId"),
+        actor: c.get("principal").keyId,
         now: () => Date.now(),
         waitUntil: (p: Promise<unknown>) => c.executionCtx.waitUntil(p),
       };

@@ -101,7 +101,7 @@ describe("domain errors reach the client with their meaning", () => {
     const before = await env.DB.prepare("SELECT status, seq, finished_at FROM training_runs WHERE id = ?").bind(started.body.run_id).first();
     expect(before).toMatchObject({ status: "cancelled" });
     const broken: Env = { ...env, STEPS: { send: async () => Promise.reject(new Error("queue unavailable")) } as unknown as Env["STEPS"] };
-    const ctx = { env: broken, db: database(env.DB), appId: "default", now: () => Date.now(), waitUntil: () => {} };
+    const ctx = { env: broken, db: database(env.DB), appId: "default", actor: "local", now: () => Date.now(), waitUntil: () => {} };
     const error = await resumeTrainingRun.handler(ctx, { run_id: started.body.run_id }).then(
       () => null,
       (e: unknown) => e,

@@ -160,6 +160,15 @@ describe("apps, keys and scopes", () => {
     expect((await request("GET", `/entities/AgentMemory/${mem.body.id}`, undefined, limited.key)).status).toBe(403);
     expect((await request("GET", "/entities/AgentMemory", undefined, limited.key)).status).toBe(403);
     expect((await request("GET", `/entities/AgentMemory?filter=${encodeURIComponent('{"agent_id":"mine"}')}`, undefined, limited.key)).status).toBe(200);
+    // Promotion needs `deploy`, and the deployment history names the key and the reason.
+    const candidate = await call<{ run_id: string }>("trainAgent", { agent_id: "mine", training_data: FAQ_TRAIN.slice(0, 30), deploy: "candidate", config: { ...SMALL, epochs: 1, seed: 2 } }, limited.key);
+    expect(candidate.status).toBe(202);
+    expect((await waitForRun(candidate.body.run_id, 60_000, limited.key)).status).toBe("succeeded");
+    const noDeploy = await newKey(app.owner, { scopes: SCOPES.filter((s) => s !== "deploy") });
+    expect((await call("promoteVersion", { agent_id: "mine", version: 2, reason: "not allowed" }, noDeploy.key)).status).toBe(403);
+    expect((await call("promoteVersion", { agent_id: "mine", version: 2, reason: "security suite" }, limited.key)).status).toBe(200);
+    const history = await call<{ deployments: { to_version: number; action: string; actor: string; reason: string }[] }>("listVersions", { agent_id: "mine" }, limited.key);
+    expect(history.body.deployments[0]).toMatchObject({ to_version: 2, action: "promote", actor: limited.id, reason: "security suite" });
     // Datasets are the app's, not an agent's: the scope alone decides.
     const run = await call<{ dataset_id: string }>("getTrainingRun", { run_id: runs.mine }, limited.key);
     expect((await request("GET", `/datasets/${run.body.dataset_id}`, undefined, limited.key)).status).toBe(200);

@@ -28,7 +28,7 @@ export const db = database(env.DB);
 export async function startRun(agentId: string, queue: Delivery[], trainingData: readonly Example[], config: Record<string, unknown>): Promise<string> {
   const collecting: Env = { ...env, STEPS: { send: async (msg: StepMessage) => void queue.push({ msg, attempt: 1 }) } as unknown as Queue<StepMessage> };
   const out = await trainAgent.handler(
-    { env: collecting, db, appId: "default", now: () => Date.now(), waitUntil: () => {} },
+    { env: collecting, db, appId: "default", actor: "local", now: () => Date.now(), waitUntil: () => {} },
     trainAgent.input.parse({ agent_id: agentId, training_data: trainingData, config }),
   );
   return out.run_id;
