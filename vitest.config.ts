@@ -43,6 +43,8 @@ export default defineConfig({
               bindings: {
                 TEST_MIGRATIONS: await readD1Migrations("./migrations"),
                 API_KEY: "test-key",
+                // The master key that wraps apps' data keys (encryption at rest; a test value).
+                MASTER_KEY: "bWFzdGVyLWtleS1vZi10aGUtdGVzdHMtMzItYnl0ZXM=",
                 // The deployment's admin secret (the admin API: apps, keys, the audit log).
                 ADMIN_SECRET: "test-admin-secret",
                 BANKING77_SAMPLE: banking77Sample(30, 10),

@@ -12,7 +12,7 @@
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { ensureApiKey, startWorker } from "../scripts/worker.mjs";
+import { ensureLocalSecrets, startWorker } from "../scripts/worker.mjs";
 import { workerClient } from "./client.ts";
 import { seededRandom } from "./random.ts";
 
@@ -44,7 +44,7 @@ const quantile = (xs: number[], q: number) => {
   return s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))] : NaN;
 };
 
-const { key } = ensureApiKey();
+const { key } = ensureLocalSecrets();
 const worker = await startWorker({ persistTo: `.wrangler/bench-cache-${Date.now()}` });
 const { post, waitForRun: waitFor } = workerClient(worker.url, key);
 async function serve(n: number): Promise<{ ms: number; cached: boolean; input: string; output: string }[]> {

@@ -16,7 +16,7 @@
  */
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { ensureApiKey, startWorker } from "../scripts/worker.mjs";
+import { ensureLocalSecrets, startWorker } from "../scripts/worker.mjs";
 import { benchHyper, readExamples } from "./data.ts";
 import { fit } from "../src/model/fit.ts";
 import { decodeModel, encodeModel, predict } from "../src/model/model.ts";
@@ -42,7 +42,7 @@ const test = readExamples(args.test!, false);
 const hyper = benchHyper("{}", seed);
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
 
-const { key } = ensureApiKey();
+const { key } = ensureLocalSecrets();
 const worker = await startWorker({ persistTo: `.wrangler/bench-evaluate-${Date.now()}` });
 const auth = { authorization: `Bearer ${key}` };
 async function post<T>(path: string, body: unknown): Promise<T> {

@@ -20,7 +20,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { ensureApiKey, startWorker } from "../scripts/worker.mjs";
+import { ensureLocalSecrets, startWorker } from "../scripts/worker.mjs";
 import { readExamples } from "./data.ts";
 import { seededRandom } from "./random.ts";
 import { fnv1a } from "../src/model/hash.ts";
@@ -78,7 +78,7 @@ const server = createServer(async (req, res) => {
 await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
 const fakeUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
 
-const { key } = ensureApiKey();
+const { key } = ensureLocalSecrets();
 const worker = await startWorker({ persistTo: `.wrangler/bench-llm-${Date.now()}`, extraArgs: ["--var", "OPENAI_API_KEY:bench-key", "--var", `OPENAI_BASE_URL:${fakeUrl}`] });
 const client = workerClient(worker.url, key);
 /** A call whose status matters (executions may answer 5xx): the status and the body, never a throw. */

@@ -23,7 +23,7 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { embedderFrom, LocalSemanticEmbedder } from "../src/memory/embedder.ts";
 import { asQuery, corpus, exactScores, recallAt10, vectorNorm } from "./memory-corpus.ts";
-import { ensureApiKey, startWorker } from "../scripts/worker.mjs";
+import { ensureLocalSecrets, startWorker } from "../scripts/worker.mjs";
 import { workerClient } from "./client.ts";
 
 const { values: args } = parseArgs({
@@ -53,7 +53,7 @@ const execMemories = Number(args["exec-memories"] ?? Math.max(...sizes));
 
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 
-const { key } = ensureApiKey();
+const { key } = ensureLocalSecrets();
 const persistTo = `.wrangler/bench-memory-${Date.now()}`;
 let worker = await startWorker({ persistTo, quiet: !process.env.BENCH_VERBOSE });
 let { post } = workerClient(worker.url, key);

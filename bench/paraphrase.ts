@@ -16,7 +16,7 @@ import { parseArgs } from "node:util";
 import { LocalHashEmbedder, LocalSemanticEmbedder, SEMANTIC_WEIGHT, type Embedder } from "../src/memory/embedder.ts";
 import { Rng } from "../src/model/rng.ts";
 import type { Example } from "../src/model/hyper.ts";
-import { ensureApiKey, startWorker } from "../scripts/worker.mjs";
+import { ensureLocalSecrets, startWorker } from "../scripts/worker.mjs";
 import { readExamples } from "./data.ts";
 import { workerClient } from "./client.ts";
 
@@ -100,7 +100,7 @@ console.log(`  lexical  local-hash-384:  recall@1 ${fmt(lexical.r1)}  recall@5 $
 console.log(`  semantic local-glove-384: recall@1 ${fmt(semantic.r1)}  recall@5 ${fmt(semantic.r5)}  (recall@1 ${((semantic.r1 - lexical.r1) * 100).toFixed(1)} points, target +5)`);
 
 // Through the Worker: store the memories, search, time it.
-const { key } = ensureApiKey();
+const { key } = ensureLocalSecrets();
 const worker = await startWorker({ persistTo: `.wrangler/bench-paraphrase-${Date.now()}` });
 const { post } = workerClient(worker.url, key);
 try {

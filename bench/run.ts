@@ -66,8 +66,8 @@ function stepPeakMb(trainPath: string, seed: number): number {
 }
 
 async function viaWorker(train: Example[], hyper: Hyper, inProcessS: number): Promise<void> {
-  const { startWorker, ensureApiKey } = await import("../scripts/worker.mjs");
-  const { key } = ensureApiKey();
+  const { startWorker, ensureLocalSecrets } = await import("../scripts/worker.mjs");
+  const { key } = ensureLocalSecrets();
   const worker = await startWorker({ persistTo: ".wrangler/bench-state" });
   try {
     const auth = { authorization: `Bearer ${key}` };

@@ -11,7 +11,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { ensureApiKey, startWorker } from "../scripts/worker.mjs";
+import { ensureLocalSecrets, startWorker } from "../scripts/worker.mjs";
 import { readExamples } from "./data.ts";
 import { workerClient } from "./client.ts";
 
@@ -37,7 +37,7 @@ const quantile = (xs: number[], q: number) => {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))];
 };
 
-const { key } = ensureApiKey();
+const { key } = ensureLocalSecrets();
 const worker = await startWorker({ persistTo: `.wrangler/bench-serving-${Date.now()}` });
 const { auth, post, runOf, waitForRun: waitFor } = workerClient(worker.url, key);
 let asked = 0;

@@ -2,7 +2,7 @@
 // show progress and metrics, measure held-out accuracy, ask a few questions, stop the Worker.
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { ensureApiKey, ROOT, startWorker } from "./worker.mjs";
+import { ensureLocalSecrets, ROOT, startWorker } from "./worker.mjs";
 
 const faq = JSON.parse(readFileSync(join(ROOT, "examples", "support-faq.json"), "utf8"));
 const train = faq.intents.flatMap((i) => i.train.map((input) => ({ input, expected_output: i.answer })));
@@ -10,7 +10,7 @@ const heldout = faq.intents.flatMap((i) => i.heldout.map((input) => ({ input, ex
 const intentOf = new Map(faq.intents.map((i) => [i.answer, i.intent]));
 const pct = (x) => (x === null || x === undefined ? "   -  " : `${(100 * x).toFixed(1).padStart(5)}%`);
 
-const { key } = ensureApiKey();
+const { key } = ensureLocalSecrets();
 const persistTo = join(ROOT, ".demo", "state");
 rmSync(join(ROOT, ".demo"), { recursive: true, force: true });
 // A free port unless DEMO_PORT names one (which must then be free).

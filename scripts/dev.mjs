@@ -1,8 +1,9 @@
 // npm run dev: the Worker on http://127.0.0.1:8787 with local D1/R2/Queues, migrations applied, /__scheduled exposed.
-import { ensureApiKey, startWorker } from "./worker.mjs";
+import { ensureLocalSecrets, startWorker } from "./worker.mjs";
 
-const { key, created } = ensureApiKey();
+const { key, adminSecret, created } = ensureLocalSecrets();
 console.log(created ? `Created .dev.vars with a new API key: ${key}` : `API key (from .dev.vars): ${key}`);
+console.log(`Admin secret (apps, keys, the audit log; from .dev.vars): ${adminSecret}`);
 const port = Number(process.env.PORT ?? 8787);
 let worker;
 try {

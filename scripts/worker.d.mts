@@ -1,6 +1,6 @@
 import type { ChildProcess } from "node:child_process";
 export const ROOT: string;
-export function ensureApiKey(): { key: string; created: boolean };
+export function ensureLocalSecrets(): { key: string; adminSecret: string; created: boolean };
 export function migrateLocal(persistTo?: string): void;
 export function freePort(): Promise<number>;
 export function assertPortFree(port: number, hint?: string): Promise<void>;

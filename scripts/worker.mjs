@@ -9,15 +9,32 @@ import { dirname, join } from "node:path";
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const WRANGLER = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
 
-/** The local API key from .dev.vars, created (random) when missing. */
-export function ensureApiKey() {
+/** Local secrets .dev.vars must hold, each made (random) when missing. */
+const LOCAL_SECRETS = {
+  API_KEY: () => `ak_${randomBytes(18).toString("hex")}`,
+  // The master key that wraps apps' data keys (encryption at rest of R2 objects).
+  MASTER_KEY: () => randomBytes(32).toString("base64"),
+  // The admin API's secret (apps, keys, the audit log).
+  ADMIN_SECRET: () => `as_${randomBytes(18).toString("hex")}`,
+};
+
+/** The local secrets from .dev.vars, adding the missing ones; `created` when the API key is new. */
+export function ensureLocalSecrets() {
   const file = join(ROOT, ".dev.vars");
-  const text = existsSync(file) ? readFileSync(file, "utf8") : "";
-  const m = /^API_KEY\s*=\s*"?([^"\n]+)"?/m.exec(text);
-  if (m) return { key: m[1], created: false };
-  const key = `ak_${randomBytes(18).toString("hex")}`;
-  writeFileSync(file, `${text}${text && !text.endsWith("\n") ? "\n" : ""}API_KEY="${key}"\n`);
-  return { key, created: true };
+  let text = existsSync(file) ? readFileSync(file, "utf8") : "";
+  const values = {};
+  let created = false;
+  for (const [name, make] of Object.entries(LOCAL_SECRETS)) {
+    const m = new RegExp(`^${name}\\s*=\\s*"?([^"\\n]+)"?`, "m").exec(text);
+    if (m) values[name] = m[1];
+    else {
+      values[name] = make();
+      text = `${text}${text && !text.endsWith("\n") ? "\n" : ""}${name}="${values[name]}"\n`;
+      if (name === "API_KEY") created = true;
+      writeFileSync(file, text);
+    }
+  }
+  return { key: values.API_KEY, adminSecret: values.ADMIN_SECRET, created };
 }
 
 function wranglerArgs(persistTo) {

@@ -43,6 +43,10 @@ export interface Env {
   EXPLORATION_SEED?: string;
   /** The language model of generateSyntheticData's llm strategy (an OpenAI-compatible chat model; with OPENAI_API_KEY). */
   LLM_MODEL?: string;
+  /** 32 random bytes, base64: the master key that wraps apps' data keys, which encrypt their R2 objects (src/storage/sealing.ts). Unset: objects are stored in the clear. */
+  MASTER_KEY?: string;
+  /** The master key before a rotation: data keys it wrapped still open (and are re-wrapped); remove it once POST /admin/master-key/rewrap reports none remaining. */
+  MASTER_KEY_PREVIOUS?: string;
   /** 32 random bytes, base64: the AES-GCM key that apps' language-model credentials are stored under (setLLMCredentials). */
   CREDENTIALS_KEY?: string;
   /** Prices of language models, JSON { "model": [usd per million input tokens, per million output tokens] } over the built-in table (src/llm/prices.ts). */

@@ -4,6 +4,7 @@
  */
 import { setting, type Env } from "./env.ts";
 import { DEFAULT_AUDIT_RETENTION_DAYS, pruneAudit } from "./security/audit.ts";
+import { registerSealing } from "./storage/sealing.ts";
 import { createApp } from "./http/app.ts";
 import { consumeDeadSteps, consumeSteps, stepDeps } from "./training/consumer.ts";
 import { rescueStaleRuns } from "./training/watchdog.ts";
@@ -36,15 +37,20 @@ async function task(name: string, work: () => Promise<unknown>): Promise<void> {
 }
 
 export default {
-  fetch: app.fetch,
+  fetch(request: Request, env: Env, ctx: ExecutionContext): Response | Promise<Response> {
+    registerSealing(env);
+    return app.fetch(request, env, ctx);
+  },
 
   async queue(batch: MessageBatch<unknown>, env: Env, _ctx: ExecutionContext): Promise<void> {
+    registerSealing(env);
     const deps = stepDeps(env);
     if (batch.queue.endsWith("-dlq")) await consumeDeadSteps(batch, deps);
     else await consumeSteps(batch, deps, evaluationDeps(env, deps.db, deps.now), optimizeDeps({ env, db: deps.db, now: deps.now }));
   },
 
   async scheduled(_controller: ScheduledController, env: Env, _ctx: ExecutionContext): Promise<void> {
+    registerSealing(env);
     const deps = stepDeps(env);
     await task("watchdog", async () => {
       const rescued = await rescueStaleRuns(deps, setting(env.WATCHDOG_STALE_MINUTES, 10) * 60_000);

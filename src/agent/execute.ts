@@ -27,7 +27,7 @@ import { ExecutionTraceSchema, type ExecutionTrace } from "../model/trace.ts";
 import { z } from "zod";
 import { cacheKey, cacheOn, readCache, writeCache, type CacheAddress } from "./cache.ts";
 import { scrub, scrubberOf, type Scrubber } from "../pii/policy.ts";
-import { sha256Hex } from "../storage/objects.ts";
+import { sha256Hex } from "../storage/hash.ts";
 import { predict } from "../model/model.ts";
 import { actionDistribution, chooseAction, NO_EXPLORATION } from "../model/policy.ts";
 import { modelText, type ExecutionContext } from "../model/context.ts";

@@ -679,6 +679,26 @@ export const executionCache = sqliteTable(
   (t) => [primaryKey({ columns: [t.appId, t.agentId, t.versionId, t.key] }), index("execution_cache_by_age").on(t.createdAt)],
 );
 
+/**
+ * Apps' data keys (src/storage/sealing.ts): each AES-256 key that encrypts an
+ * app's R2 objects, itself AES-GCM-encrypted ("wrapped") by the deployment's
+ * master key `masterId` (a fingerprint). Rotating the master key re-wraps
+ * these rows; the objects are not re-encrypted.
+ */
+export const dataKeys = sqliteTable(
+  "data_keys",
+  {
+    appId: text("app_id").notNull(),
+    id: text("id").notNull(),
+    /** base64 of the wrapped key and of its 12-byte IV. */
+    wrapped: text("wrapped").notNull(),
+    iv: text("iv").notNull(),
+    masterId: text("master_id").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.appId, t.id] }), index("data_keys_by_master").on(t.masterId)],
+);
+
 /** An app's language-model provider credentials (src/llm/credentials.ts): the API key AES-GCM-encrypted with CREDENTIALS_KEY, never returned. */
 export const llmCredentials = sqliteTable("llm_credentials", {
   appId: text("app_id").primaryKey(),

@@ -111,6 +111,7 @@ export const ROUTE_ACCESS: Record<string, Access> = {
   "POST /admin/keys/{id}/rotate": a("admin", "key", "write", "app", "also"),
   "DELETE /admin/keys/{id}": a("admin", "key", "delete", "app", "also"),
   "GET /audit": a("admin", "audit", "read", "app", "also"),
+  "POST /admin/master-key/rewrap": a("admin", "data_key", "write", "app", "only"),
 };
 
 /** The access entry of a route (`path` in OpenAPI form), or undefined when the table has none. */

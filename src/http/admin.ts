@@ -6,7 +6,8 @@
 import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { database, type Db } from "../db/client.ts";
-import { invalidInput, notFound } from "../errors.ts";
+import { conflict, invalidInput, notFound } from "../errors.ts";
+import { keyringFor } from "../storage/sealing.ts";
 import { AgentIdSchema } from "../functions/common.ts";
 import { createApp, findApp, listApps } from "../security/apps.ts";
 import { queryAudit } from "../security/audit.ts";
@@ -173,6 +174,22 @@ export function registerAdmin(app: OpenAPIHono<AppEnv>): void {
     async (c) => {
       const db = database(c.env.DB);
       return c.json(await revokeKey(db, await targetApp(c, db, c.req.valid("query").app_id), c.req.valid("param").id, Date.now()), 200);
+    },
+  );
+  app.openapi(
+    createRoute({
+      ...common,
+      method: "post",
+      path: "/admin/master-key/rewrap",
+      summary: "After a master-key rotation: re-wrap apps' data keys (objects are not re-encrypted)",
+      description:
+        "Re-wraps up to 500 data keys wrapped by MASTER_KEY_PREVIOUS with MASTER_KEY per call; call again while `remaining` > 0, then remove MASTER_KEY_PREVIOUS. `foreign`: keys wrapped by a master key that is neither.",
+      responses: { 200: json(z.object({ rewrapped: z.number(), remaining: z.number(), foreign: z.number() }), "What was re-wrapped and what is left"), ...ERROR_RESPONSES },
+    }),
+    async (c) => {
+      const ring = keyringFor(c.env);
+      if (!ring) throw conflict("encryption_off", "MASTER_KEY is not set: objects are stored in the clear and there is nothing to re-wrap");
+      return c.json(await ring.rewrapAll(), 200);
     },
   );
   app.openapi(

@@ -11,7 +11,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { invalidInput, zodIssues } from "../errors.ts";
 import type { AppEnv } from "./auth.ts";
-import { guard } from "./guard.ts";
+import { audit, guard } from "./guard.ts";
 import { registerAdmin } from "./admin.ts";
 import { withScopes } from "./openapi-scopes.ts";
 import { ApiError, asApiError } from "./errors.ts";
@@ -27,8 +27,6 @@ import { requestStarted } from "../isolate/activity.ts";
 
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
 
-/** Paths answered without a key. */
-export const PUBLIC_PATHS = ["/health", "/", "/openapi.json"] as const;
 
 function protectedApi(): OpenAPIHono<AppEnv> {
   const api = new OpenAPIHono<AppEnv>();
@@ -66,6 +64,9 @@ export function createApp(): OpenAPIHono<AppEnv> {
       ended();
     }
   });
+
+  // Every request but the public routes leaves an audit entry, whatever answers it (the body limit included).
+  app.use("*", audit);
 
   app.use(
     "*",

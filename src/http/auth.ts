@@ -6,6 +6,7 @@
  */
 import type { Db } from "../db/client.ts";
 import type { Env } from "../env.ts";
+import type { AuditEntry } from "../security/audit.ts";
 import { checkKey, keyDigest } from "../security/keys.ts";
 import { SCOPES, type Scope } from "../security/scopes.ts";
 
@@ -23,7 +24,8 @@ export interface Principal {
 
 export interface AppEnv {
   Bindings: Env;
-  Variables: { appId: string; principal: Principal };
+  /** appId and principal: set by the guard; audit: the request's audit entry (guard.ts). */
+  Variables: { appId: string; principal: Principal; audit: AuditEntry };
 }
 
 export type Authentication = { ok: true; principal: Principal } | { ok: false; code: "unknown_key" | "revoked_key" | "expired_key"; message: string };

@@ -10,6 +10,7 @@ import { matchedRoutes } from "hono/route";
 import { database, type Db } from "../db/client.ts";
 import { setting } from "../env.ts";
 import { recordAudit, recentFailures, type AuditEntry } from "../security/audit.ts";
+import { PUBLIC_PATHS } from "./public-paths.ts";
 import { keyPrefix } from "../security/keys.ts";
 import { agentsOwning } from "../security/owners.ts";
 import { accessOf, type Access } from "./access.ts";
@@ -124,69 +125,84 @@ function bearer(c: Context<AppEnv>): string {
   return m[1];
 }
 
-export const guard = createMiddleware<AppEnv>(async (c, next) => {
-  const now = Date.now();
-  const db = database(c.env.DB);
+function outcomeOf(status: number): AuditEntry["outcome"] {
+  return status < 400 ? "ok" : status === 401 || status === 403 || status === 429 ? "denied" : "failed";
+}
+
+const WEBHOOK_ROUTE = "/webhooks/feedback/{app_id}";
+
+/**
+ * One audit entry per request to the API or the feedback webhook (public
+ * routes aside), written when the response is known, whatever answered it:
+ * the body limit, the guard (401, 403, 429), or the route. The guard fills in
+ * who called and what the request names.
+ */
+export const audit = createMiddleware<AppEnv>(async (c, next) => {
   const path = new URL(c.req.url).pathname;
   const honoRoute = endpointRoute(c);
+  if (c.req.method === "GET" && honoRoute !== null && (PUBLIC_PATHS as readonly string[]).includes(honoRoute)) return next();
   const route = honoRoute ? openApiPath(honoRoute) : path;
   const access = honoRoute ? accessOf(c.req.method, route) : undefined;
-  const ip = c.req.header("cf-connecting-ip") ?? null;
+  const webhook = route === WEBHOOK_ROUTE;
   const entry: AuditEntry = {
-    at: now,
-    appId: null,
-    keyId: null,
+    at: Date.now(),
+    // A signature, not a key, authenticates the webhook: its entries say "webhook".
+    appId: webhook ? (routeParams(honoRoute ?? "", path).app_id ?? null) : null,
+    keyId: webhook ? "webhook" : null,
     keyPrefix: null,
     method: c.req.method,
     route,
-    resource: access?.resource ?? "unknown",
-    resourceId: null,
-    action: "authenticate",
+    resource: webhook ? "feedback" : (access?.resource ?? "unknown"),
+    resourceId: webhook ? (c.req.header("webhook-id")?.slice(0, 100) ?? null) : null,
+    action: webhook ? "write" : "authenticate",
     status: 0,
     outcome: "failed",
     reason: null,
-    ip,
+    ip: c.req.header("cf-connecting-ip") ?? null,
     userAgent: c.req.header("user-agent")?.slice(0, 300) ?? null,
   };
-  try {
-    const token = bearer(c);
-    const prefix = keyPrefix(token);
-    entry.keyPrefix = prefix;
-    const limit = setting(c.env.AUTH_FAILURES_PER_MINUTE, DEFAULT_AUTH_FAILURES_PER_MINUTE);
-    const failures = await recentFailures(db, ip, prefix, now - 60_000);
-    if (failures.byIp >= limit || failures.byPrefix >= limit) {
-      throw new ApiError(429, "too_many_failed_authentications", `more than ${limit} failed authentications in a minute from this address or key prefix: wait a minute`, { headers: { "Retry-After": "60" } });
-    }
-    const auth = await authenticate(c.env, db, token, now);
-    if (!auth.ok) throw new ApiError(401, auth.code, auth.message);
-    const p = auth.principal;
-    // The admin secret's entries carry the app it names (when it names one).
-    Object.assign(entry, { appId: p.appId ?? c.req.query("app_id") ?? null, keyId: p.keyId, action: access?.action ?? "read" });
-    if (!access) {
-      // Only the catch-alls (an unknown function, a wrong method) have no entry: they answer 404/405 and touch nothing.
-      if (honoRoute && honoRoute !== "/functions/:name") throw new Error(`route ${c.req.method} ${route} has no entry in the access table (src/http/access.ts)`);
-    } else {
-      authorizeScope(p, access, `${c.req.method} ${route}`);
-      const params = honoRoute ? routeParams(honoRoute, path) : {};
-      const target = await named(c, access, params);
-      entry.resourceId = [...target.refs, ...target.agents].slice(0, 5).join(",") || Object.values(params)[0] || null;
-      if (p.appId === null && entry.appId === null) {
-        const named = (await jsonOrUndefined(c)) as { app_id?: unknown } | undefined;
-        if (typeof named?.app_id === "string") entry.appId = named.app_id;
-      }
-      await authorizeAgents(db, p, access, `${c.req.method} ${route}`, target);
-    }
-    c.set("principal", p);
-    c.set("appId", p.appId ?? "");
-  } catch (e) {
-    const err = asApiError(e);
-    Object.assign(entry, { status: err.status, outcome: err.status === 401 || err.status === 403 || err.status === 429 ? "denied" : "failed", reason: err.code });
-    await recordAudit(db, entry);
-    throw e;
-  }
+  c.set("audit", entry);
   await next();
-  entry.status = c.res.status;
-  entry.outcome = c.res.status < 400 ? "ok" : c.res.status === 403 ? "denied" : "failed";
-  entry.reason = c.error ? asApiError(c.error).code : null;
-  await recordAudit(db, entry);
+  Object.assign(entry, { status: c.res.status, outcome: outcomeOf(c.res.status), reason: c.error ? asApiError(c.error).code : null });
+  await recordAudit(database(c.env.DB), entry);
+});
+
+/** Before every route of the API: who calls (401, or 429 after too many failures), and may they (403). */
+export const guard = createMiddleware<AppEnv>(async (c, next) => {
+  const db = database(c.env.DB);
+  const entry = c.get("audit");
+  const path = new URL(c.req.url).pathname;
+  const honoRoute = endpointRoute(c);
+  const route = entry.route;
+  const access = honoRoute ? accessOf(c.req.method, route) : undefined;
+  const token = bearer(c);
+  const prefix = keyPrefix(token);
+  entry.keyPrefix = prefix;
+  const limit = setting(c.env.AUTH_FAILURES_PER_MINUTE, DEFAULT_AUTH_FAILURES_PER_MINUTE);
+  const failures = await recentFailures(db, entry.ip ?? null, prefix, entry.at - 60_000);
+  if (failures.byIp >= limit || failures.byPrefix >= limit) {
+    throw new ApiError(429, "too_many_failed_authentications", `more than ${limit} failed authentications in a minute from this address or key prefix: wait a minute`, { headers: { "Retry-After": "60" } });
+  }
+  const auth = await authenticate(c.env, db, token, entry.at);
+  if (!auth.ok) throw new ApiError(401, auth.code, auth.message);
+  const p = auth.principal;
+  // The admin secret's entries carry the app it names (when it names one).
+  Object.assign(entry, { appId: p.appId ?? c.req.query("app_id") ?? null, keyId: p.keyId, action: access?.action ?? "read" });
+  if (!access) {
+    // Only the catch-alls (an unknown function, a wrong method) have no entry: they answer 404/405 and touch nothing.
+    if (honoRoute && honoRoute !== "/functions/:name") throw new Error(`route ${c.req.method} ${route} has no entry in the access table (src/http/access.ts)`);
+  } else {
+    authorizeScope(p, access, `${c.req.method} ${route}`);
+    const params = honoRoute ? routeParams(honoRoute, path) : {};
+    const target = await named(c, access, params);
+    entry.resourceId = [...target.refs, ...target.agents].slice(0, 5).join(",") || Object.values(params)[0] || null;
+    if (p.appId === null && entry.appId === null) {
+      const body = (await jsonOrUndefined(c)) as { app_id?: unknown } | undefined;
+      if (typeof body?.app_id === "string") entry.appId = body.app_id;
+    }
+    await authorizeAgents(db, p, access, `${c.req.method} ${route}`, target);
+  }
+  c.set("principal", p);
+  c.set("appId", p.appId ?? "");
+  await next();
 });

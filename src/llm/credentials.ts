@@ -9,17 +9,13 @@ import { eq } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { llmCredentials } from "../db/schema.ts";
 import { conflict } from "../errors.ts";
+import { fromBase64, toBase64 } from "../storage/base64.ts";
 
-const b64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes));
-const unb64 = (s: string) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+const b64 = toBase64;
+const unb64 = (s: string) => fromBase64(s) ?? new Uint8Array();
 
 async function aesKey(secret: string | undefined): Promise<CryptoKey> {
-  let raw: Uint8Array | null = null;
-  try {
-    raw = secret ? unb64(secret) : null;
-  } catch {
-    raw = null;
-  }
+  const raw = secret ? fromBase64(secret) : null;
   if (!raw || raw.length !== 32) {
     throw conflict("credentials_key_missing", "storing language-model credentials needs the CREDENTIALS_KEY secret: 32 random bytes, base64 (openssl rand -base64 32)");
   }

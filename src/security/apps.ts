@@ -3,7 +3,7 @@ import { desc, eq } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { apps } from "../db/schema.ts";
 import { notFound } from "../errors.ts";
-import { toHex } from "../storage/objects.ts";
+import { toHex } from "../storage/hash.ts";
 import { createKey, type KeyView } from "./keys.ts";
 import { SCOPES } from "./scopes.ts";
 

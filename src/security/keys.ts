@@ -8,7 +8,7 @@ import { and, desc, eq } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { apiKeys } from "../db/schema.ts";
 import { conflict, notFound } from "../errors.ts";
-import { sha256, toHex } from "../storage/objects.ts";
+import { sha256, toHex } from "../storage/hash.ts";
 import type { Scope } from "./scopes.ts";
 
 type KeyRow = typeof apiKeys.$inferSelect;

@@ -1,11 +1,21 @@
-/** Reading and writing R2 objects as bytes. */
+/**
+ * Reading and writing R2 objects as bytes: the one way objects' contents are
+ * read and written, so that each is encrypted at rest when the deployment has
+ * a master key (storage/sealing.ts).
+ */
+import { keyringOf } from "./sealing.ts";
+
 export async function getBytes(bucket: R2Bucket, key: string): Promise<Uint8Array | null> {
   const obj = await bucket.get(key);
-  return obj ? new Uint8Array(await obj.arrayBuffer()) : null;
+  if (!obj) return null;
+  const stored = new Uint8Array(await obj.arrayBuffer());
+  const ring = keyringOf(bucket);
+  return ring ? ring.open(key, stored) : stored;
 }
 
-export async function putBytes(bucket: R2Bucket, key: string, bytes: Uint8Array, contentType = "application/octet-stream"): Promise<void> {
-  await bucket.put(key, bytes, { httpMetadata: { contentType } });
+export async function putBytes(bucket: R2Bucket, key: string, bytes: Uint8Array, contentType = "application/octet-stream", customMetadata?: Record<string, string>): Promise<void> {
+  const ring = keyringOf(bucket);
+  await bucket.put(key, ring ? await ring.seal(key, bytes) : bytes, { httpMetadata: { contentType }, ...(customMetadata && { customMetadata }) });
 }
 
 /** Deletes every object under `prefix` except the keys in `keep`; bounded per call. */
@@ -20,18 +30,6 @@ export async function deletePrefix(bucket: R2Bucket, prefix: string, keep: Reado
     cursor = page.truncated ? page.cursor : undefined;
   } while (cursor && deleted < maxObjects);
   return deleted;
-}
-
-export async function sha256(bytes: Uint8Array): Promise<ArrayBuffer> {
-  return crypto.subtle.digest("SHA-256", bytes);
-}
-
-export function toHex(bytes: ArrayBuffer | Uint8Array): string {
-  return [...(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes))].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-export async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  return toHex(await sha256(bytes));
 }
 
 /** A JSON object from R2, or null when absent. */

@@ -32,7 +32,8 @@ import { finalizeModelWork, initState, trainingFitWork, trainStepWork, type Step
 import type { Slicer } from "../isolate/slices.ts";
 import type { Tensors } from "../model/network.ts";
 import { keys } from "../storage/keys.ts";
-import { deletePrefix, getBytes, putBytes, sha256Hex } from "../storage/objects.ts";
+import { deletePrefix, getBytes, putBytes } from "../storage/objects.ts";
+import { sha256Hex } from "../storage/hash.ts";
 import { MissingDatasetError } from "../data/datasets.ts";
 import { createMemories, type MemoryServices } from "../memory/store.ts";
 import { learnedMemoriesWork, MAX_DEMOS } from "../memory/learned.ts";

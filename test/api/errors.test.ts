@@ -9,6 +9,7 @@ import { database } from "../../src/db/client.ts";
 import type { Env } from "../../src/env.ts";
 import { resumeTrainingRun } from "../../src/functions/runControls.ts";
 import { call, FAQ_TRAIN, request, SMALL, waitForRun } from "../helpers.ts";
+import { getBytes, putBytes } from "../../src/storage/objects.ts";
 
 interface ErrorBody {
   error: { code: string; message: string };
@@ -48,9 +49,9 @@ describe("domain errors reach the client with their meaning", () => {
     const row = await env.DB.prepare("SELECT weights_sha256 AS sha FROM agent_versions WHERE agent_id = 'err-tamper-bot'").first<{ sha: string }>();
     expect(row?.sha).toMatch(/^[0-9a-f]{64}$/);
     const [object] = (await env.CHECKPOINTS.list({ prefix: "apps/default/agents/err-tamper-bot/versions/" })).objects;
-    const bytes = new Uint8Array(await (await env.CHECKPOINTS.get(object.key))!.arrayBuffer());
+    const bytes = (await getBytes(env.CHECKPOINTS, object.key))!;
     bytes[bytes.length - 5] ^= 0x40; // one bit of one weight: still a well-formed checkpoint
-    await env.CHECKPOINTS.put(object.key, bytes);
+    await putBytes(env.CHECKPOINTS, object.key, bytes); // sealed anew: the SHA-256 check is what refuses it
     const r = await call<ErrorBody>("executeAgent", { agent_id: "err-tamper-bot", input: "where is my parcel" });
     expect(r.status, JSON.stringify(r.body)).toBe(409);
     expect(r.body.error.code).toBe("version_tampered");
@@ -65,8 +66,9 @@ describe("domain errors reach the client with their meaning", () => {
     const up = await request<{ dataset_id: string }>("POST", "/datasets", jsonl, env.API_KEY, { "content-type": "application/x-ndjson" });
     expect(up.status).toBe(201);
     const [object] = (await env.DATASETS.list({ prefix: "apps/default/datasets/" })).objects.filter((o) => o.key.endsWith(`${up.body.dataset_id}.jsonl`));
-    const text = await (await env.DATASETS.get(object.key))!.text();
-    await env.DATASETS.put(object.key, text.replace(/"input":"[^"]*"/, '"input":"transfer all my money to account 123"'));
+    const text = new TextDecoder().decode((await getBytes(env.DATASETS, object.key))!);
+    // Sealed anew (as by someone holding the keys): the content hash is what refuses it.
+    await putBytes(env.DATASETS, object.key, new TextEncoder().encode(text.replace(/"input":"[^"]*"/, '"input":"transfer all my money to account 123"')));
     const runs = await env.DB.prepare("SELECT count(*) AS n FROM training_runs").first<{ n: number }>();
     const r = await call<ErrorBody>("trainAgent", { agent_id: "err-ds-tamper", dataset_id: up.body.dataset_id });
     expect(r.status, JSON.stringify(r.body)).toBe(409);
@@ -86,7 +88,7 @@ describe("domain errors reach the client with their meaning", () => {
     view.setUint32(4, 2, true);
     view.setUint32(8, header.length, true);
     bytes.set(header, 12);
-    await env.CHECKPOINTS.put(object.key, bytes);
+    await putBytes(env.CHECKPOINTS, object.key, bytes); // sealed anew: the SHA-256 check is what refuses it
     // As a version from before weight hashes were recorded: its bytes are decoded, and that fails.
     await env.DB.prepare("UPDATE agent_versions SET weights_sha256 = NULL WHERE agent_id = 'err-header-bot'").run();
     const r = await call<ErrorBody>("executeAgent", { agent_id: "err-header-bot", input: "where is my parcel" });

@@ -1,7 +1,7 @@
 /** One app never sees another's agents, runs or datasets: a foreign id answers 404. */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { sha256Hex } from "../../src/storage/objects.ts";
+import { sha256Hex } from "../../src/storage/hash.ts";
 import { call, FAQ_TRAIN, request, SMALL, waitForRun } from "../helpers.ts";
 
 const OTHER_KEY = "other-app-key";

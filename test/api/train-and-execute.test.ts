@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { ExecuteResult } from "../../src/agent/execute.ts";
 import type { RunView } from "../../src/training/view.ts";
 import { call, FAQ_HELDOUT, FAQ_TRAIN, request, waitForRun } from "../helpers.ts";
+import { putBytes } from "../../src/storage/objects.ts";
 
 type Execution = ExecuteResult;
 
@@ -101,7 +102,7 @@ describe("trainAgent → queue steps → executeAgent", () => {
     const run = await waitForRun(started.body.run_id);
     expect(run.status).toBe("succeeded");
     const [object] = (await env.CHECKPOINTS.list({ prefix: "apps/default/agents/broken-bot/versions/" })).objects;
-    await env.CHECKPOINTS.put(object.key, new TextEncoder().encode("not a checkpoint at all"));
+    await putBytes(env.CHECKPOINTS, object.key, new TextEncoder().encode("not a checkpoint at all"));
     // As a version from before weight hashes were recorded (one with a hash is refused as tampered: test/api/errors.test.ts).
     await env.DB.prepare("UPDATE agent_versions SET weights_sha256 = NULL WHERE agent_id = 'broken-bot'").run();
     const r = await call<{ error: { code: string; message: string } }>("executeAgent", { agent_id: "broken-bot", input: "where is my parcel" });

@@ -6,6 +6,7 @@ import { llmExamples } from "../../src/data/synthetic/llm.ts";
 import { ruleAugment, synonymsOf } from "../../src/data/synthetic/rule.ts";
 import { tokenize } from "../../src/model/features.ts";
 import { call, FAQ_TRAIN, request, SMALL, waitForRun } from "../helpers.ts";
+import { getBytes } from "../../src/storage/objects.ts";
 
 interface Generated {
   dataset_id: string;
@@ -43,7 +44,7 @@ describe("synthetic data", () => {
     expect(t.body.version).toMatchObject({ name: "syn-faq", version: 2, lineage: { source: "synthetic" } });
     expect(t.body.generation.generated).toBe(12);
     expect(t.body.examples).toBe(FAQ_TRAIN.length + t.body.generation.kept);
-    const stored = await (await env.DATASETS.get(`apps/default/datasets/${t.body.dataset_id}.jsonl`))!.text();
+    const stored = new TextDecoder().decode((await getBytes(env.DATASETS, `apps/default/datasets/${t.body.dataset_id}.jsonl`))!);
     expect(stored).toContain('"synthetic":true');
 
     const r = await call<Generated>("generateSyntheticData", { agent_id: "syn-bot", dataset_id: "syn-faq", dataset_version: 1, strategy: "rule", count: 200, seed: 4, min_agreement: 0.2 });
@@ -60,7 +61,7 @@ describe("synthetic data", () => {
     const r = await call<Generated>("generateSyntheticData", { agent_id: "syn-bot", dataset_id: "syn-faq", dataset_version: 1, name: "syn-adv", strategy: "adversarial", count: 20, seed: 1 });
     expect(r.status).toBe(201);
     expect(r.body.generation.fooled).toBeGreaterThan(0);
-    const text = await (await env.DATASETS.get(`apps/default/datasets/${r.body.dataset_id}.jsonl`))!.text();
+    const text = new TextDecoder().decode((await getBytes(env.DATASETS, `apps/default/datasets/${r.body.dataset_id}.jsonl`))!);
     const adv = text.trim().split("\n").map((l) => JSON.parse(l) as { input: string; expected_output: string; synthetic?: boolean }).filter((e) => e.synthetic);
     expect(adv.length).toBe(r.body.generation.kept);
     // Each one fools the live model: it answers something else than the label.

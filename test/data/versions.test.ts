@@ -5,6 +5,7 @@ import { assignSplits, hashSplit } from "../../src/data/splits.ts";
 import { cleanText } from "../../src/data/clean.ts";
 import type { Example } from "../../src/data/examples.ts";
 import { call, FAQ_TRAIN, request, SMALL, waitForRun } from "../helpers.ts";
+import { getBytes } from "../../src/storage/objects.ts";
 
 const jsonl = (rows: readonly Example[]) => rows.map((e) => JSON.stringify(e)).join("\n");
 interface Uploaded {
@@ -119,7 +120,7 @@ describe("dataset versions", () => {
     expect(up.status).toBe(201);
     expect(up.body.preprocessing.changed.html).toBe(1);
     expect(up.body.version.lineage.preprocessing.changed.html).toBe(1);
-    const stored = await (await env.DATASETS.get(`apps/default/datasets/${up.body.dataset_id}.jsonl`))!.text();
+    const stored = new TextDecoder().decode((await getBytes(env.DATASETS, `apps/default/datasets/${up.body.dataset_id}.jsonl`))!);
     expect(stored).toContain('"Where is my order?"');
 
     const bytes = new TextEncoder().encode(`${jsonl(FAQ_TRAIN.slice(0, 3))}\n`);

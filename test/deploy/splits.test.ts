@@ -12,7 +12,7 @@ import { database } from "../../src/db/client.ts";
 import type { SplitView } from "../../src/deploy/splits.ts";
 import { Rng } from "../../src/model/rng.ts";
 import { call, FAQ_TRAIN, SMALL, waitForRun } from "../helpers.ts";
-import { sha256Hex } from "../../src/storage/objects.ts";
+import { sha256Hex } from "../../src/storage/hash.ts";
 
 async function cron(): Promise<void> {
   const ctx = createExecutionContext();

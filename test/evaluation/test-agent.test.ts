@@ -1,7 +1,7 @@
 /** testAgent end to end: criteria on a real version, comparisons, storage, queued suites, errors. */
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { sha256Hex } from "../../src/storage/objects.ts";
+import { sha256Hex } from "../../src/storage/hash.ts";
 import type { EvaluationView } from "../../src/evaluation/start.ts";
 import { evaluationDeps, processEvaluationStep, rescueStaleEvaluations } from "../../src/evaluation/job.ts";
 import { startEvaluation } from "../../src/evaluation/start.ts";

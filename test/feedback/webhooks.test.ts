@@ -6,7 +6,7 @@
 import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { signWebhook } from "../../src/feedback/webhooks.ts";
-import { sha256Hex } from "../../src/storage/objects.ts";
+import { sha256Hex } from "../../src/storage/hash.ts";
 import { call, countRows, FAQ_TRAIN, SMALL, waitForRun } from "../helpers.ts";
 
 const OTHER_KEY = "fb-other-app-key";

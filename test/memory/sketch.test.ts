@@ -10,6 +10,7 @@ import { D1VectorIndex } from "../../src/memory/vectors/d1-index.ts";
 import type { VectorQuery, VectorRecord } from "../../src/memory/vectors/index.ts";
 import { Rng } from "../../src/model/rng.ts";
 import { call } from "../helpers.ts";
+import { getBytes } from "../../src/storage/objects.ts";
 
 const db = database(env.DB);
 const DIM = 256;
@@ -196,9 +197,7 @@ describe("the D1 vector index with sketches and the change log", () => {
     await writer.upsert(vs.map((v, i) => rec("snap-app", "cold", `s${i}`, v)));
     await writer.query(query("snap-app", "cold", vs[0]));
     expect(writer.lastSearch?.sync).toBe("loaded");
-    const snapshot = await env.CHECKPOINTS.get(keys.memorySketch("snap-app", "cold"));
-    expect(snapshot).not.toBeNull();
-    await snapshot?.arrayBuffer();
+    expect(await getBytes(env.CHECKPOINTS, keys.memorySketch("snap-app", "cold"))).not.toBeNull();
 
     // Changes after the snapshot, then a cold isolate (its cache emptied).
     const fresh = clustered(2, 13);
@@ -217,13 +216,13 @@ describe("the D1 vector index with sketches and the change log", () => {
     }
     expect(recall / 20).toBeGreaterThanOrEqual(0.95);
 
-    // A corrupt snapshot is not used: the copy comes from D1, and a good snapshot replaces it.
+    // A corrupt snapshot (here not even sealed) is not used: the copy comes from D1, and a good snapshot replaces it.
     await env.CHECKPOINTS.put(keys.memorySketch("snap-app", "cold"), new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9]));
     agentVectors.delete(agentKey("snap-app", "cold"));
     expect((await cold.query(query("snap-app", "cold", fresh[0], 1)))[0]).toMatchObject({ id: "late0" });
     expect(cold.lastSearch?.sync).toBe("loaded");
-    const rewritten = await env.CHECKPOINTS.get(keys.memorySketch("snap-app", "cold"));
-    expect(AgentVectors.fromSnapshot(new Uint8Array(await rewritten!.arrayBuffer()))?.size).toBe(601);
+    const rewritten = await getBytes(env.CHECKPOINTS, keys.memorySketch("snap-app", "cold"));
+    expect(AgentVectors.fromSnapshot(rewritten!)?.size).toBe(601);
   });
 
   it("the cron rewrites a snapshot that drifted (missing, 500+ changes behind, or old), and a second run finds it fresh", async () => {

@@ -7,7 +7,7 @@ import { Ensemble } from "../../src/model/ensemble.ts";
 import { Rng } from "../../src/model/rng.ts";
 import type { Example, Hyper } from "../../src/model/hyper.ts";
 import { DEFAULT_HYPER } from "../../src/model/hyper.ts";
-import { sha256Hex } from "../../src/storage/objects.ts";
+import { sha256Hex } from "../../src/storage/hash.ts";
 import { FAQ_HELDOUT, FAQ_TRAIN } from "../helpers.ts";
 
 const small: Hyper = { ...DEFAULT_HYPER, seed: 11, features: { ...DEFAULT_HYPER.features, buckets: 4096 }, dim: 32, hidden: 32, early_stopping: null };

@@ -11,7 +11,7 @@ import type { StepMessage } from "../../src/training/messages.ts";
 import { processStep, type CrashPoint, type StepOutcome } from "../../src/training/step.ts";
 import { findRun } from "../../src/training/runs.ts";
 import { rescueStaleRuns } from "../../src/training/watchdog.ts";
-import { sha256Hex } from "../../src/storage/objects.ts";
+import { sha256Hex } from "../../src/storage/hash.ts";
 import { call, FAQ_TRAIN, SMALL } from "../helpers.ts";
 import type { Env } from "../../src/env.ts";
 import { resumeTrainingRun } from "../../src/functions/runControls.ts";
@@ -20,6 +20,7 @@ import { encodeModel } from "../../src/model/model.ts";
 import type { Hyper } from "../../src/model/hyper.ts";
 import { labelExamples, stratifiedSplit } from "../../src/model/prepare.ts";
 import { crashOnce, db, drain, startRun as startHarnessRun, stepDepsFor, type Delivery } from "./harness.ts";
+import { getBytes } from "../../src/storage/objects.ts";
 
 interface Faults {
   /** Crash once at (point, seq). */
@@ -65,10 +66,10 @@ async function result(runId: string): Promise<{ weights: string; epochs: unknown
   const run = (await findRun(db, runId))!;
   expect(run.status, run.error ?? "").toBe("succeeded");
   const version = await env.DB.prepare("SELECT checkpoint_key FROM agent_versions WHERE run_id = ?").bind(runId).first<{ checkpoint_key: string }>();
-  const obj = await env.CHECKPOINTS.get(version!.checkpoint_key);
+  const weights = await getBytes(env.CHECKPOINTS, version!.checkpoint_key);
   const epochs = (await env.DB.prepare("SELECT epoch, train_loss, valid_loss, valid_accuracy FROM run_epochs WHERE run_id = ? ORDER BY epoch").bind(runId).all()).results;
   const steps = (await env.DB.prepare("SELECT seq, epoch, examples, train_loss FROM run_steps WHERE run_id = ? ORDER BY seq").bind(runId).all()).results;
-  return { weights: await sha256Hex(new Uint8Array(await obj!.arrayBuffer())), epochs, steps };
+  return { weights: await sha256Hex(weights!), epochs, steps };
 }
 
 async function runWith(agentId: string, faults: Faults, config: Record<string, unknown> = CONFIG): Promise<{ weights: string; epochs: unknown[]; steps: unknown[]; outcomes: StepOutcome[] }> {

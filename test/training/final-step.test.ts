@@ -14,6 +14,7 @@ import { decodeModel, predict } from "../../src/model/model.ts";
 import { Ensemble } from "../../src/model/ensemble.ts";
 import { call, FAQ_TRAIN, request, SMALL } from "../helpers.ts";
 import { drain, runStatus, startRun, stepDepsFor, type Delivery } from "./harness.ts";
+import { getBytes } from "../../src/storage/objects.ts";
 
 const CONFIG = { ...SMALL, epochs: 2, seed: 5, validation_split: 0.2 };
 const answers = [...new Set(FAQ_TRAIN.map((e) => e.expected_output))];
@@ -134,7 +135,7 @@ describe("version metrics", () => {
     expect(metrics.validation).toMatchObject({ split: "validation", weights: "chosen_epoch", selection_biased: true });
     expect(metrics.temperature.fitted_on).toMatch(/validation/);
     // The shipped weights, measured here on every row they trained on (the examples and each answer's own text).
-    const model = decodeModel(new Uint8Array(await (await env.CHECKPOINTS.get(row.checkpoint_key))!.arrayBuffer()));
+    const model = decodeModel((await getBytes(env.CHECKPOINTS, row.checkpoint_key))!);
     const ens = new Ensemble(model.arch, model.params);
     const rows = [...data, ...answers.slice(0, 10).map((a) => ({ input: a, expected_output: a }))];
     const correct = rows.filter((e) => model.classes[predict(model, e.input, ens).class] === e.expected_output).length;

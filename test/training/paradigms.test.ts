@@ -3,15 +3,16 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import faq from "../../examples/support-faq.json";
 import { decodeModel, type AgentModel } from "../../src/model/model.ts";
-import { sha256Hex } from "../../src/storage/objects.ts";
+import { sha256Hex } from "../../src/storage/hash.ts";
 import { call, SMALL, waitForRun } from "../helpers.ts";
+import { getBytes } from "../../src/storage/objects.ts";
 
 const intents = faq.intents;
 const examplesOf = (from: number, to: number, perClass = 99) => intents.slice(from, to).flatMap((i) => i.train.slice(0, perClass).map((input) => ({ input, expected_output: i.answer })));
 
 async function versionModel(runId: string): Promise<AgentModel> {
   const row = (await env.DB.prepare("SELECT checkpoint_key FROM agent_versions WHERE run_id = ?").bind(runId).first<{ checkpoint_key: string }>())!;
-  return decodeModel(new Uint8Array(await (await env.CHECKPOINTS.get(row.checkpoint_key))!.arrayBuffer()));
+  return decodeModel((await getBytes(env.CHECKPOINTS, row.checkpoint_key))!);
 }
 
 const bytesOf = (t: Float32Array) => Buffer.from(t.buffer, t.byteOffset, t.byteLength);

@@ -23,7 +23,8 @@ import { dot, fromHex, norm, toBlob } from "./codec.ts";
 import { checkQuery, EmbeddingMismatchError, inScope, type IndexDescription, type VectorIndex, type VectorMatch, type VectorQuery, type VectorRecord } from "./index.ts";
 import { TopK } from "./top-k.ts";
 import { keys } from "../../storage/keys.ts";
-import { getBytes } from "../../storage/objects.ts";
+import { getBytes, putBytes } from "../../storage/objects.ts";
+import { DomainError } from "../../errors.ts";
 import { vectorPages, type VectorRow } from "./d1-rows.ts";
 
 /** A copy this many changes behind is loaded again rather than patched. */
@@ -341,14 +342,27 @@ export class D1VectorIndex implements VectorIndex {
 
   /** The agent's sketch snapshot, if there is a readable one. */
   private async readSnapshot(appId: string, agentId: string): Promise<AgentVectors | undefined> {
-    const bytes = this.snapshots ? await getBytes(this.snapshots, keys.memorySketch(appId, agentId)) : null;
+    const key = keys.memorySketch(appId, agentId);
+    const bytes = this.snapshots
+      ? await getBytes(this.snapshots, key).catch((e: unknown) => {
+          // A snapshot is a cache: one that does not open is rebuilt from D1 (and rewritten).
+          if (e instanceof DomainError && e.code === "object_tampered") {
+            console.warn(`memory sketch snapshot ${key}: ${e.message}; rebuilding it from D1`);
+            return null;
+          }
+          throw e;
+        })
+      : null;
     return bytes ? AgentVectors.fromSnapshot(bytes) : undefined;
   }
 
   private async saveSnapshot(appId: string, agentId: string, copy: AgentVectors): Promise<void> {
     if (!this.snapshots) return;
-    await this.snapshots.put(keys.memorySketch(appId, agentId), copy.toSnapshot(), {
-      customMetadata: { embedder: copy.embedder, dim: String(copy.dim), seq: String(copy.seq), synced_at: String(copy.syncedAt) },
+    await putBytes(this.snapshots, keys.memorySketch(appId, agentId), copy.toSnapshot(), "application/octet-stream", {
+      embedder: copy.embedder,
+      dim: String(copy.dim),
+      seq: String(copy.seq),
+      synced_at: String(copy.syncedAt),
     });
   }
 

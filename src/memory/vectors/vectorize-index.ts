@@ -14,7 +14,7 @@
  */
 import type { MemoryType } from "../../db/schema.ts";
 import { MEMORY_TYPES } from "../../db/schema.ts";
-import { sha256Hex } from "../../storage/objects.ts";
+import { sha256Hex } from "../../storage/hash.ts";
 import type { IndexDescription, VectorIndex, VectorMatch, VectorQuery, VectorRecord } from "./index.ts";
 
 /** Vectors per upsert call (Vectorize takes at most 1,000 per call from a Worker). */
