@@ -45,6 +45,8 @@ export default defineConfig({
                 API_KEY: "test-key",
                 // The master key that wraps apps' data keys (encryption at rest; a test value).
                 MASTER_KEY: "bWFzdGVyLWtleS1vZi10aGUtdGVzdHMtMzItYnl0ZXM=",
+                // Erasures sweep at once (a deployment waits out steps in flight).
+                ERASURE_SWEEP_DELAY_SECONDS: "0",
                 // The deployment's admin secret (the admin API: apps, keys, the audit log).
                 ADMIN_SECRET: "test-admin-secret",
                 BANKING77_SAMPLE: banking77Sample(30, 10),

@@ -15,6 +15,8 @@ export interface Env {
   AUTH_FAILURES_PER_MINUTE?: string;
   /** Days the audit log keeps its entries (default 90). */
   AUDIT_RETENTION_DAYS?: string;
+  /** Seconds an erasure waits before its final sweep (default 360: longer than a training step may run). */
+  ERASURE_SWEEP_DELAY_SECONDS?: string;
   ENVIRONMENT?: string;
   /** Set by scripts/worker.mjs for each local Worker it starts; /health answers it. */
   INSTANCE_ID?: string;

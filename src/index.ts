@@ -5,6 +5,7 @@
 import { setting, type Env } from "./env.ts";
 import { DEFAULT_AUDIT_RETENTION_DAYS, pruneAudit } from "./security/audit.ts";
 import { registerSealing } from "./storage/sealing.ts";
+import { erasureDeps, rescueStaleErasures } from "./erasure/job.ts";
 import { createApp } from "./http/app.ts";
 import { consumeDeadSteps, consumeSteps, stepDeps } from "./training/consumer.ts";
 import { rescueStaleRuns } from "./training/watchdog.ts";
@@ -46,7 +47,7 @@ export default {
     registerSealing(env);
     const deps = stepDeps(env);
     if (batch.queue.endsWith("-dlq")) await consumeDeadSteps(batch, deps);
-    else await consumeSteps(batch, deps, evaluationDeps(env, deps.db, deps.now), optimizeDeps({ env, db: deps.db, now: deps.now }));
+    else await consumeSteps(batch, deps, evaluationDeps(env, deps.db, deps.now), optimizeDeps({ env, db: deps.db, now: deps.now }), erasureDeps(env, deps.memory));
   },
 
   async scheduled(_controller: ScheduledController, env: Env, _ctx: ExecutionContext): Promise<void> {
@@ -97,6 +98,10 @@ export default {
     await task("vector change log", async () => {
       const pruned = await pruneChanges(deps.db, Date.now());
       return pruned > 0 ? { pruned } : undefined;
+    });
+    await task("erasure watchdog", async () => {
+      const rescued = await rescueStaleErasures(erasureDeps(env, deps.memory), setting(env.WATCHDOG_STALE_MINUTES, 10) * 60_000);
+      return rescued.length > 0 ? { re_enqueued: rescued } : undefined;
     });
     await task("audit log retention", async () => {
       const pruned = await pruneAudit(deps.db, setting(env.AUDIT_RETENTION_DAYS, DEFAULT_AUDIT_RETENTION_DAYS), Date.now());

@@ -75,6 +75,11 @@ export async function versionWeights(bucket: R2Bucket, v: Pick<Version, "version
   return bytes;
 }
 
+/** Drops a version's model from this isolate's cache (its agent was erased). */
+export function forgetModel(versionId: string): void {
+  models.delete(versionId);
+}
+
 /** The version's model and its networks (with scratch buffers), from R2 or the isolate's cache. */
 export async function loadModel(bucket: R2Bucket, v: Version): Promise<Loaded> {
   const hit = models.get(v.id);

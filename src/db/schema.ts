@@ -11,6 +11,7 @@ import type { BootstrapReport } from "../llm/bootstrap.ts";
 import type { ExecutionTrace } from "../model/trace.ts";
 import { ADAPTATION_STRATEGIES, type AdaptationPolicy, type GateReport, type RewardFunction } from "../model/adaptation.ts";
 import { AUDIT_ACTIONS, AUDIT_OUTCOMES, SCOPES, type Scope } from "../security/scopes.ts";
+import type { ErasureTargets } from "../erasure/targets.ts";
 import { blob, index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 const createdAt = () => integer("created_at").notNull().default(sql`(unixepoch('subsec') * 1000)`);
@@ -677,6 +678,38 @@ export const executionCache = sqliteTable(
     createdAt: integer("created_at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.appId, t.agentId, t.versionId, t.key] }), index("execution_cache_by_age").on(t.createdAt)],
+);
+
+export const ERASURE_STATUSES = ["queued", "running", "succeeded", "failed"] as const;
+export const ERASURE_PHASES = ["memories", "objects", "rows", "sweep", "done"] as const;
+
+/**
+ * deleteAgent / deleteApp (src/erasure): a resumable queue job that removes
+ * every row, vector, object and cached copy of an agent or an app, and its
+ * report. `targets` holds the ids whose objects are to go (collected when the
+ * job starts, before their rows are deleted).
+ */
+export const erasures = sqliteTable(
+  "erasures",
+  {
+    id: text("id").primaryKey(),
+    appId: text("app_id").notNull(),
+    /** null: the whole app. */
+    agentId: text("agent_id"),
+    status: text("status", { enum: ERASURE_STATUSES }).notNull(),
+    phase: text("phase", { enum: ERASURE_PHASES }).notNull(),
+    /** The last step committed (a redelivered or duplicated step with another number changes nothing). */
+    seq: integer("seq").notNull(),
+    targets: text("targets", { mode: "json" }).$type<ErasureTargets>(),
+    /** What was removed so far: rows per table, objects, vectors. */
+    removed: text("removed", { mode: "json" }).$type<Record<string, number>>().notNull(),
+    requestedBy: text("requested_by").notNull(),
+    error: text("error"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+    finishedAt: integer("finished_at"),
+  },
+  (t) => [index("erasures_by_app").on(t.appId, t.createdAt)],
 );
 
 /**

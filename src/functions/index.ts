@@ -13,7 +13,8 @@ import { detectPII, redactPII, setPIIPolicy } from "./pii.ts";
 import { createDatasetFromExecutions, generateSyntheticData } from "./datasets.ts";
 import { getMemoryIndex, reembedAgentMemories } from "./memories.ts";
 import { configureAnswerer, getLLMCredentials, setLLMCredentials } from "./llm.ts";
+import { deleteAgent, deleteApp, getErasure } from "./erasure.ts";
 import type { CallableFunction } from "./registry.ts";
 
 /** Every function callable as POST /functions/{name}. */
-export const FUNCTIONS: readonly CallableFunction[] = [trainAgent, executeAgent, getTrainingRun, cancelTrainingRun, resumeTrainingRun, configureAgent, submitFeedback, rotateWebhookSecret, listWebhookSecrets, adaptAgentBehavior, getAdaptation, listVersions, getVersion, promoteVersion, rollbackAgent, testAgent, getEvaluation, listEvaluations, startRollout, getRollout, startExperiment, getExperiment, stopTrafficSplit, recordMetric, getMetrics, analyzeAndOptimize, getOptimization, setOptimizationSchedule, detectPII, redactPII, setPIIPolicy, createDatasetFromExecutions, generateSyntheticData, reembedAgentMemories, getMemoryIndex, setLLMCredentials, getLLMCredentials, configureAnswerer];
+export const FUNCTIONS: readonly CallableFunction[] = [trainAgent, executeAgent, getTrainingRun, cancelTrainingRun, resumeTrainingRun, configureAgent, submitFeedback, rotateWebhookSecret, listWebhookSecrets, adaptAgentBehavior, getAdaptation, listVersions, getVersion, promoteVersion, rollbackAgent, testAgent, getEvaluation, listEvaluations, startRollout, getRollout, startExperiment, getExperiment, stopTrafficSplit, recordMetric, getMetrics, analyzeAndOptimize, getOptimization, setOptimizationSchedule, detectPII, redactPII, setPIIPolicy, createDatasetFromExecutions, generateSyntheticData, reembedAgentMemories, getMemoryIndex, setLLMCredentials, getLLMCredentials, configureAnswerer, deleteAgent, deleteApp, getErasure];

@@ -14,6 +14,7 @@ import { ExampleSchema, DATA_LIMITS, type DataReport, type Example } from "../da
 import { TrainingConfigSchema, resolveHyper } from "../model/hyper.ts";
 import { applyParadigm, TRAINING_TYPES } from "../training/paradigms.ts";
 import { createRun, noteStepError } from "../training/runs.ts";
+import { refuseWhileErasing } from "../erasure/job.ts";
 import { checkedPlan } from "../training/plan-run.ts";
 import { defineFunction } from "./registry.ts";
 import { AgentIdSchema, randomId, randomSeed } from "./common.ts";
@@ -102,6 +103,7 @@ export const trainAgent = defineFunction({
   output: TrainAgentOutput,
   status: 202,
   async handler(ctx, input) {
+    await refuseWhileErasing(ctx.db, ctx.appId, input.agent_id);
     let examples: Example[];
     let report: DataReport | null = null;
     let pending = null;

@@ -81,6 +81,9 @@ export const FUNCTION_ACCESS: Record<string, Access> = {
   setLLMCredentials: a("admin", "llm_credentials", "write", "app"),
   getLLMCredentials: a("admin", "llm_credentials", "read", "app"),
   configureAnswerer: a("train", "agent", "write", body),
+  deleteAgent: a("admin", "agent", "delete", body),
+  deleteApp: a("admin", "app", "delete", "app"),
+  getErasure: a("admin", "erasure", "read", "app"),
 };
 
 const MEMORY = "/entities/AgentMemory";
@@ -112,6 +115,8 @@ export const ROUTE_ACCESS: Record<string, Access> = {
   "DELETE /admin/keys/{id}": a("admin", "key", "delete", "app", "also"),
   "GET /audit": a("admin", "audit", "read", "app", "also"),
   "POST /admin/master-key/rewrap": a("admin", "data_key", "write", "app", "only"),
+  "DELETE /admin/apps/{id}": a("admin", "app", "delete", "app", "only"),
+  "GET /admin/erasures/{id}": a("admin", "erasure", "read", "app", "only"),
 };
 
 /** The access entry of a route (`path` in OpenAPI form), or undefined when the table has none. */

@@ -8,7 +8,10 @@ import type { Context } from "hono";
 import { database, type Db } from "../db/client.ts";
 import { conflict, invalidInput, notFound } from "../errors.ts";
 import { keyringFor } from "../storage/sealing.ts";
-import { AgentIdSchema } from "../functions/common.ts";
+import { erasureDeps, erasureView, findErasure, startErasure } from "../erasure/job.ts";
+import { ErasureViewSchema } from "../functions/erasure.ts";
+import { memoryServices } from "../memory/store.ts";
+import { AgentIdSchema, randomId } from "../functions/common.ts";
 import { createApp, findApp, listApps } from "../security/apps.ts";
 import { queryAudit } from "../security/audit.ts";
 import { createKey, listKeys, revokeKey, rotateKey } from "../security/keys.ts";
@@ -115,6 +118,34 @@ export function registerAdmin(app: OpenAPIHono<AppEnv>): void {
       const made = await createApp(database(c.env.DB), c.req.valid("json").name, Date.now());
       return c.json({ app: made.app, key: { key: made.key, ...made.key_view } }, 201);
     },
+  );
+  app.openapi(
+    createRoute({
+      ...common,
+      method: "delete",
+      path: "/admin/apps/{id}",
+      summary: "Erase an app (as deleteApp): its keys are revoked at once, then a queued job removes everything it holds",
+      request: { params: z.object({ id: AppIdSchema }) },
+      responses: { 202: json(ErasureViewSchema, "The erasure (follow it with GET /admin/erasures/{id})"), ...ERROR_RESPONSES },
+    }),
+    async (c) => {
+      const db = database(c.env.DB);
+      const id = c.req.valid("param").id;
+      if (id !== LOCAL_APP_ID) await findApp(db, id);
+      const erasure = await startErasure(erasureDeps(c.env, memoryServices(c.env, () => randomId("mem"))), { id: randomId("era"), appId: id, agentId: null, requestedBy: "admin" });
+      return c.json(erasureView(erasure), 202);
+    },
+  );
+  app.openapi(
+    createRoute({
+      ...common,
+      method: "get",
+      path: "/admin/erasures/{id}",
+      summary: "Any app's erasure: status, phase and report",
+      request: { params: z.object({ id: z.string().max(40) }) },
+      responses: { 200: json(ErasureViewSchema, "The erasure"), ...ERROR_RESPONSES },
+    }),
+    async (c) => c.json(erasureView(await findErasure(database(c.env.DB), null, c.req.valid("param").id)), 200),
   );
   app.openapi(
     createRoute({ ...common, method: "get", path: "/admin/apps", summary: "The apps, newest first", responses: { 200: json(z.object({ apps: z.array(AppViewSchema) }), "Apps"), ...ERROR_RESPONSES } }),

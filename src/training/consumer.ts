@@ -6,7 +6,8 @@ import { database } from "../db/client.ts";
 import { randomId } from "../functions/common.ts";
 import { memoryServices } from "../memory/store.ts";
 import type { Env } from "../env.ts";
-import { EvaluationMessageSchema, StepMessageSchema, TrialMessageSchema, type StepMessage } from "./messages.ts";
+import { ErasureMessageSchema, EvaluationMessageSchema, StepMessageSchema, TrialMessageSchema, type StepMessage } from "./messages.ts";
+import { failErasure, processErasureStep, type ErasureDeps } from "../erasure/job.ts";
 import { failOptimization, processTrial, type OptimizeDeps } from "../optimize/run.ts";
 import { failEvaluation, processEvaluationStep, type EvaluationDeps } from "../evaluation/job.ts";
 import { failRun, findRun, noteStepError, type Run } from "./runs.ts";
@@ -28,8 +29,19 @@ export function stepDeps(env: Env): StepDeps {
   };
 }
 
-export async function consumeSteps(batch: MessageBatch<unknown>, deps: StepDeps, evaluations: EvaluationDeps, optimize: OptimizeDeps): Promise<void> {
+export async function consumeSteps(batch: MessageBatch<unknown>, deps: StepDeps, evaluations: EvaluationDeps, optimize: OptimizeDeps, erasure: ErasureDeps): Promise<void> {
   for (const message of batch.messages) {
+    const erase = ErasureMessageSchema.safeParse(message.body);
+    if (erase.success) {
+      try {
+        await processErasureStep(erasure, erase.data);
+        message.ack();
+      } catch (e) {
+        console.error(`erasure ${erase.data.erasure_id}#${erase.data.seq} failed (attempt ${message.attempts}): ${e instanceof Error ? e.message : String(e)}`);
+        message.retry();
+      }
+      continue;
+    }
     const trial = TrialMessageSchema.safeParse(message.body);
     if (trial.success) {
       try {
@@ -91,6 +103,13 @@ export function deadStepReason(run: Run, seq: number): string {
 /** A step that exhausted its retries: the run fails with the reason its last attempt left. */
 export async function consumeDeadSteps(batch: MessageBatch<unknown>, deps: StepDeps): Promise<void> {
   for (const message of batch.messages) {
+    const erase = ErasureMessageSchema.safeParse(message.body);
+    if (erase.success) {
+      // Its deletions so far stand; getErasure reports the failure, and deleteAgent/deleteApp may be called again.
+      await failErasure(deps.db, erase.data.erasure_id, `step ${erase.data.seq} failed after all retries`, deps.now());
+      message.ack();
+      continue;
+    }
     const trial = TrialMessageSchema.safeParse(message.body);
     if (trial.success) {
       await failOptimization(deps.db, trial.data.optimization_id, `trial ${trial.data.rung}/${trial.data.idx} failed after all retries`, deps.now());

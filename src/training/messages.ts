@@ -17,5 +17,9 @@ export type EvaluationMessage = z.output<typeof EvaluationMessageSchema>;
 export const TrialMessageSchema = z.object({ optimization_id: z.string().min(1), rung: z.number().int().min(-2), idx: z.number().int().min(0) });
 export type TrialMessage = z.output<typeof TrialMessageSchema>;
 
+/** One step of an erasure (src/erasure/job.ts). */
+export const ErasureMessageSchema = z.object({ erasure_id: z.string().min(1), seq: z.number().int().min(1) });
+export type ErasureMessage = z.output<typeof ErasureMessageSchema>;
+
 /** What the steps queue carries. */
-export type QueueMessage = StepMessage | EvaluationMessage | TrialMessage;
+export type QueueMessage = StepMessage | EvaluationMessage | TrialMessage | ErasureMessage;
