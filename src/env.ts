@@ -13,6 +13,8 @@ export interface Env {
   ADMIN_SECRET?: string;
   /** Failed authentications per minute from one address, or with one key prefix, before further attempts answer 429 (default 20). */
   AUTH_FAILURES_PER_MINUTE?: string;
+  /** "off" writes no audit entries (and so limits no failed authentications): for bench:security's baseline only, never in a deployment. */
+  AUDIT_LOG?: string;
   /** Days the audit log keeps its entries (default 90). */
   AUDIT_RETENTION_DAYS?: string;
   /** Seconds an erasure waits before its final sweep (default 360: longer than a training step may run). */

@@ -81,7 +81,11 @@ export const auditLog = sqliteTable(
     ip: text("ip"),
     userAgent: text("user_agent"),
   },
-  (t) => [index("audit_by_app").on(t.appId, t.at), index("audit_by_key").on(t.keyId, t.at), index("audit_failures_by_ip").on(t.ip, t.outcome, t.at), index("audit_failures_by_prefix").on(t.keyPrefix, t.outcome, t.at), index("audit_by_at").on(t.at)],
+  (t) => [index("audit_by_app").on(t.appId, t.at), index("audit_by_key").on(t.keyId, t.at), 
+    // Only failed authentications are counted by address and prefix: only they are indexed so.
+    index("audit_failures_by_ip").on(t.ip, t.at).where(sql`action = 'authenticate' AND outcome = 'denied'`),
+    index("audit_failures_by_prefix").on(t.keyPrefix, t.at).where(sql`action = 'authenticate' AND outcome = 'denied'`),
+     index("audit_by_at").on(t.at)],
 );
 
 export const agents = sqliteTable(

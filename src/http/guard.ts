@@ -141,6 +141,7 @@ export const audit = createMiddleware<AppEnv>(async (c, next) => {
   const path = new URL(c.req.url).pathname;
   const honoRoute = endpointRoute(c);
   if (c.req.method === "GET" && honoRoute !== null && (PUBLIC_PATHS as readonly string[]).includes(honoRoute)) return next();
+  const off = c.env.AUDIT_LOG === "off";
   const route = honoRoute ? openApiPath(honoRoute) : path;
   const access = honoRoute ? accessOf(c.req.method, route) : undefined;
   const webhook = route === WEBHOOK_ROUTE;
@@ -163,9 +164,41 @@ export const audit = createMiddleware<AppEnv>(async (c, next) => {
   };
   c.set("audit", entry);
   await next();
+  if (off) return;
   Object.assign(entry, { status: c.res.status, outcome: outcomeOf(c.res.status), reason: c.error ? asApiError(c.error).code : null });
   await recordAudit(database(c.env.DB), entry);
 });
+
+/** Addresses and key prefixes this isolate refuses until the given time (epoch ms), after too many failures. */
+const blocked = new Map<string, number>();
+
+function tooMany(limit: number): ApiError {
+  return new ApiError(429, "too_many_failed_authentications", `more than ${limit} failed authentications in a minute from this address or key prefix: wait a minute`, { headers: { "Retry-After": "60" } });
+}
+
+/**
+ * Failed authentications are limited per address and key prefix: the first
+ * `limit` in a minute answer 401, later ones 429, and once the limit is
+ * reached the isolate refuses the address and prefix outright (valid keys
+ * too) for a minute. Failures are counted from the audit log (every
+ * isolate's), and only when one happens: a valid key costs no count.
+ */
+async function limitFailures(c: Context<AppEnv>, db: Db, entry: AuditEntry, prefix: string, authenticate: () => Promise<Principal>): Promise<Principal> {
+  const limit = setting(c.env.AUTH_FAILURES_PER_MINUTE, DEFAULT_AUTH_FAILURES_PER_MINUTE);
+  const ip = entry.ip ?? null;
+  const marks = [`prefix:${prefix}`, ...(ip ? [`ip:${ip}`] : [])];
+  if (marks.some((m) => (blocked.get(m) ?? 0) > entry.at)) throw tooMany(limit);
+  try {
+    return await authenticate();
+  } catch (e) {
+    if (c.env.AUDIT_LOG === "off" || !(e instanceof ApiError) || e.status !== 401) throw e;
+    const before = await recentFailures(db, ip, prefix, entry.at - 60_000);
+    const failures = Math.max(before.byIp, before.byPrefix) + 1;
+    if (failures >= limit) for (const m of marks) blocked.set(m, entry.at + 60_000);
+    if (blocked.size > 10_000) for (const [m, until] of blocked) if (until <= entry.at) blocked.delete(m);
+    throw failures > limit ? tooMany(limit) : e;
+  }
+}
 
 /** Before every route of the API: who calls (401, or 429 after too many failures), and may they (403). */
 export const guard = createMiddleware<AppEnv>(async (c, next) => {
@@ -178,14 +211,11 @@ export const guard = createMiddleware<AppEnv>(async (c, next) => {
   const token = bearer(c);
   const prefix = keyPrefix(token);
   entry.keyPrefix = prefix;
-  const limit = setting(c.env.AUTH_FAILURES_PER_MINUTE, DEFAULT_AUTH_FAILURES_PER_MINUTE);
-  const failures = await recentFailures(db, entry.ip ?? null, prefix, entry.at - 60_000);
-  if (failures.byIp >= limit || failures.byPrefix >= limit) {
-    throw new ApiError(429, "too_many_failed_authentications", `more than ${limit} failed authentications in a minute from this address or key prefix: wait a minute`, { headers: { "Retry-After": "60" } });
-  }
-  const auth = await authenticate(c.env, db, token, entry.at);
-  if (!auth.ok) throw new ApiError(401, auth.code, auth.message);
-  const p = auth.principal;
+  const p = await limitFailures(c, db, entry, prefix, async () => {
+    const auth = await authenticate(c.env, db, token, entry.at);
+    if (!auth.ok) throw new ApiError(401, auth.code, auth.message);
+    return auth.principal;
+  });
   // The admin secret's entries carry the app it names (when it names one).
   Object.assign(entry, { appId: p.appId ?? c.req.query("app_id") ?? null, keyId: p.keyId, action: access?.action ?? "read" });
   if (!access) {
