@@ -15,6 +15,10 @@ export interface Env {
   AUTH_FAILURES_PER_MINUTE?: string;
   /** "off" writes no audit entries (and so limits no failed authentications): for bench:security's baseline only, never in a deployment. */
   AUDIT_LOG?: string;
+  /** Quotas of keys without their own: requests a minute (default 1200), training runs at once (default 10), bytes of datasets an app may hold after the key's uploads (unset: no limit). */
+  KEY_REQUESTS_PER_MINUTE?: string;
+  KEY_MAX_CONCURRENT_RUNS?: string;
+  KEY_MAX_STORED_BYTES?: string;
   /** Days the audit log keeps its entries (default 90). */
   AUDIT_RETENTION_DAYS?: string;
   /** Seconds an erasure waits before its final sweep (default 360: longer than a training step may run). */

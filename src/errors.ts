@@ -20,9 +20,10 @@ export interface Issue {
  * - conflict: the request is valid but the current state forbids it;
  * - unavailable: a part of the platform failed; retrying later may succeed;
  * - rejected: the request is well-formed but what it carries fails a check (the data quality gate);
- * - upstream: a service the request needed (a language model's provider) answered with an error or nonsense.
+ * - upstream: a service the request needed (a language model's provider) answered with an error or nonsense;
+ * - limited: a quota of the caller's key is used up (details.retry_after_seconds: when to try again).
  */
-export type ErrorKind = "invalid" | "not_found" | "conflict" | "unavailable" | "rejected" | "upstream";
+export type ErrorKind = "invalid" | "not_found" | "conflict" | "unavailable" | "rejected" | "upstream" | "limited";
 
 export class DomainError extends Error {
   readonly kind: ErrorKind;
@@ -50,6 +51,10 @@ export function notFound(what: string, id: string): DomainError {
 
 export function conflict(code: string, message: string, details?: Record<string, unknown>): DomainError {
   return new DomainError("conflict", code, message, { details });
+}
+
+export function limited(code: string, message: string, retryAfterSeconds: number, details: Record<string, unknown> = {}): DomainError {
+  return new DomainError("limited", code, message, { details: { ...details, retry_after_seconds: Math.max(1, Math.ceil(retryAfterSeconds)) } });
 }
 
 export function unavailable(code: string, message: string): DomainError {

@@ -49,6 +49,10 @@ export const apiKeys = sqliteTable(
     revokedAt: integer("revoked_at"),
     /** The key that replaced this one (rotateKey). */
     replacedBy: text("replaced_by"),
+    /** Quotas (null: the deployment's defaults, KEY_REQUESTS_PER_MINUTE and so on): requests a minute, training runs at once, bytes of datasets the app may hold after this key's uploads. */
+    requestsPerMinute: integer("requests_per_minute"),
+    maxConcurrentRuns: integer("max_concurrent_runs"),
+    maxStoredBytes: integer("max_stored_bytes"),
     createdAt: createdAt(),
   },
   (t) => [uniqueIndex("api_keys_by_hash").on(t.keyHash), index("api_keys_by_app").on(t.appId)],
@@ -138,6 +142,8 @@ export const trainingRuns = sqliteTable(
   {
     id: text("id").primaryKey(),
     appId: text("app_id").notNull(),
+    /** The key that asked for the run (trainAgent); null for the service's own runs (adaptation, optimization). */
+    requestedBy: text("requested_by"),
     agentId: text("agent_id").notNull(),
     status: text("status", { enum: RUN_STATUSES }).notNull(),
     trainingType: text("training_type").notNull(),

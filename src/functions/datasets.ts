@@ -1,6 +1,7 @@
 /** createDatasetFromExecutions and generateSyntheticData: dataset versions from an agent's executions, and generated ones (src/data). */
 import { z } from "zod";
 import { buildDataset, loadExamples, saveDataset } from "../data/datasets.ts";
+import { checkStoredBytes } from "../security/quotas.ts";
 import type { Example } from "../data/examples.ts";
 import { DatasetRefSchema } from "../data/names.ts";
 import { resolveDatasetRef } from "../data/versions.ts";
@@ -57,6 +58,7 @@ export const createDatasetFromExecutions = defineFunction({
     if (new Set(examples.map((e) => e.expected_output)).size < 2)
       throw conflict("not_enough_examples", `the executions of agent '${agent.id}' give ${examples.length} labeled example(s) with ${new Set(examples.map((e) => e.expected_output)).size} distinct output(s); a dataset needs at least 2 outputs: give feedback (corrections, or confirmations of right answers) first`, { lineage });
     const pending = await buildDataset(ctx.appId, examples, "inline", "executions", { scrubber: await readPolicy(ctx.db, ctx.appId), slicer: requestSlicer() });
+    await checkStoredBytes(ctx.db, ctx.appId, pending.row, ctx.quotas);
     await saveDataset(ctx.db, ctx.env.DATASETS, pending);
     const named = await addVersion(ctx.db, ctx.appId, input.name, pending.row.id, { source: "executions", ...lineage, preprocessing: pending.preprocessing, pii: pending.pii }, ctx.now());
     return {
@@ -138,6 +140,7 @@ export const generateSyntheticData = defineFunction({
     }
     const { kept, report } = validateGenerated(generated, seeds, model, input.strategy === "adversarial" ? null : input.min_agreement);
     const pending = await buildDataset(ctx.appId, [...seeds, ...kept], "inline", "generated", { scrubber: await readPolicy(ctx.db, ctx.appId), slicer });
+    await checkStoredBytes(ctx.db, ctx.appId, pending.row, ctx.quotas);
     await saveDataset(ctx.db, ctx.env.DATASETS, pending);
     const generation = { strategy: input.strategy, seed: input.seed, count: input.count, ...searched, ...report };
     const name = input.name ?? source!.named!.name;

@@ -7,6 +7,7 @@ import type { z } from "zod";
 import type { Db } from "../db/client.ts";
 import type { Env } from "../env.ts";
 import { invalidInput, zodIssues } from "../errors.ts";
+import type { Quotas } from "../security/quotas.ts";
 
 export interface FunctionContext {
   env: Env;
@@ -14,6 +15,8 @@ export interface FunctionContext {
   appId: string;
   /** Who called: the key's id ("local" for the deployment's API_KEY); deployment records name it. */
   actor: string;
+  /** The calling key's quotas (src/security/quotas.ts). */
+  quotas: Quotas;
   now: () => number;
   waitUntil: (p: Promise<unknown>) => void;
   /** Set when the client asked for a stream (a function with `streams`): text as it is written. */

@@ -15,6 +15,7 @@ import { TrainingConfigSchema, resolveHyper } from "../model/hyper.ts";
 import { applyParadigm, TRAINING_TYPES } from "../training/paradigms.ts";
 import { createRun, noteStepError } from "../training/runs.ts";
 import { refuseWhileErasing } from "../erasure/job.ts";
+import { checkConcurrentRuns, checkStoredBytes } from "../security/quotas.ts";
 import { checkedPlan } from "../training/plan-run.ts";
 import { defineFunction } from "./registry.ts";
 import { AgentIdSchema, randomId, randomSeed } from "./common.ts";
@@ -104,6 +105,7 @@ export const trainAgent = defineFunction({
   status: 202,
   async handler(ctx, input) {
     await refuseWhileErasing(ctx.db, ctx.appId, input.agent_id);
+    await checkConcurrentRuns(ctx.db, ctx.appId, ctx.actor, ctx.quotas);
     let examples: Example[];
     let report: DataReport | null = null;
     let pending = null;
@@ -143,13 +145,17 @@ export const trainAgent = defineFunction({
     const plan = checkedPlan(examples, hyper, dataField);
     const runId = randomId("run");
     const now = ctx.now();
-    if (pending) await storeDatasetObject(ctx.env.DATASETS, pending);
+    if (pending) {
+      await checkStoredBytes(ctx.db, ctx.appId, pending.row, ctx.quotas);
+      await storeDatasetObject(ctx.env.DATASETS, pending);
+    }
     await createRun(
       ctx.db,
       pending?.row ?? null,
       {
         id: runId,
         appId: ctx.appId,
+        requestedBy: ctx.actor,
         agentId: input.agent_id,
         status: "queued",
         trainingType: input.training_type,

@@ -32,6 +32,7 @@ const KeyViewSchema = z.object({
   expires_at: z.string().nullable(),
   revoked_at: z.string().nullable(),
   replaced_by: z.string().nullable(),
+  limits: z.object({ requests_per_minute: z.number().nullable(), max_concurrent_runs: z.number().nullable(), max_stored_bytes: z.number().nullable() }),
 });
 const NewKeySchema = KeyViewSchema.extend({ key: z.string().describe("The key itself: shown this once, stored only as its SHA-256") });
 
@@ -45,6 +46,15 @@ const KeyRequestSchema = z
     agents: z.array(AgentIdSchema).min(1).max(100).nullable().default(null).describe("Only these agents (null: all of the app's)"),
     label: z.string().trim().min(1).max(100).nullable().default(null),
     expires_in_days: z.number().positive().max(3650).nullable().default(null).describe("Refused after this many days (null: until revoked)"),
+    limits: z
+      .object({
+        requests_per_minute: z.number().int().min(1).max(1_000_000).nullable().default(null),
+        max_concurrent_runs: z.number().int().min(0).max(10_000).nullable().default(null),
+        max_stored_bytes: z.number().int().min(0).nullable().default(null),
+      })
+      .strict()
+      .prefault({})
+      .describe("The key's quotas (null each: the deployment's default); over one, 429 with Retry-After"),
   })
   .strict();
 
@@ -165,7 +175,13 @@ export function registerAdmin(app: OpenAPIHono<AppEnv>): void {
       const req = c.req.valid("json");
       const now = Date.now();
       const appId = await targetApp(c, db, req.app_id);
-      const made = await createKey(db, appId, { scopes: req.scopes, agents: req.agents, label: req.label, expiresAt: req.expires_in_days === null ? null : now + req.expires_in_days * 86_400_000 }, now);
+      const made = await createKey(db, appId, {
+          scopes: req.scopes,
+          agents: req.agents,
+          label: req.label,
+          expiresAt: req.expires_in_days === null ? null : now + req.expires_in_days * 86_400_000,
+          limits: { requestsPerMinute: req.limits.requests_per_minute, maxConcurrentRuns: req.limits.max_concurrent_runs, maxStoredBytes: req.limits.max_stored_bytes },
+        }, now);
       return c.json({ key: made.key, ...made.view }, 201);
     },
   );

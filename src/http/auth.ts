@@ -9,6 +9,7 @@ import type { Env } from "../env.ts";
 import type { AuditEntry } from "../security/audit.ts";
 import { checkKey, keyDigest } from "../security/keys.ts";
 import { SCOPES, type Scope } from "../security/scopes.ts";
+import { quotasOf, UNLIMITED, type Quotas } from "../security/quotas.ts";
 
 export const LOCAL_APP_ID = "default";
 
@@ -20,6 +21,9 @@ export interface Principal {
   scopes: readonly Scope[];
   /** The agents the key reaches; null: all of the app's. */
   agents: readonly string[] | null;
+  quotas: Quotas;
+  /** The key's requests in the last minute (for its rate limit; absent for the deployment's own secrets). */
+  recent?: { n: number; oldestAt: number | null };
 }
 
 export interface AppEnv {
@@ -37,10 +41,10 @@ async function sameSecret(digest: ArrayBuffer, secret: string | undefined): Prom
 
 export async function authenticate(env: Env, db: Db, token: string, now: number): Promise<Authentication> {
   const digest = await keyDigest(token);
-  if (await sameSecret(digest, env.API_KEY)) return { ok: true, principal: { keyId: "local", appId: LOCAL_APP_ID, scopes: SCOPES, agents: null } };
-  if (await sameSecret(digest, env.ADMIN_SECRET)) return { ok: true, principal: { keyId: "admin", appId: null, scopes: ["admin"], agents: null } };
+  if (await sameSecret(digest, env.API_KEY)) return { ok: true, principal: { keyId: "local", appId: LOCAL_APP_ID, scopes: SCOPES, agents: null, quotas: UNLIMITED } };
+  if (await sameSecret(digest, env.ADMIN_SECRET)) return { ok: true, principal: { keyId: "admin", appId: null, scopes: ["admin"], agents: null, quotas: UNLIMITED } };
   const check = await checkKey(db, digest, now);
-  if (check.ok) return { ok: true, principal: { keyId: check.row.id, appId: check.row.appId, scopes: check.row.scopes, agents: check.row.agents } };
+  if (check.ok) return { ok: true, principal: { keyId: check.row.id, appId: check.row.appId, scopes: check.row.scopes, agents: check.row.agents, quotas: quotasOf(check.row, env), recent: check.recent } };
   if (check.reason === "revoked") return { ok: false, code: "revoked_key", message: "the API key was revoked" };
   if (check.reason === "expired") return { ok: false, code: "expired_key", message: "the API key has expired (it was rotated or given an end): use its replacement" };
   return { ok: false, code: "unknown_key", message: "the API key is not valid" };

@@ -2,6 +2,7 @@
 import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
 import { database } from "../db/client.ts";
 import { buildDataset, datasetQuality, findDataset, loadExamples, saveDataset } from "../data/datasets.ts";
+import { checkStoredBytes } from "../security/quotas.ts";
 import { addVersion, diffVersions, listVersions, resolveDatasetRef, versionView } from "../data/versions.ts";
 import { DatasetNameSchema } from "../data/names.ts";
 import { decodeUpload, formatOf, parseCsv, parseJsonl, UploadQuerySchema } from "../data/upload.ts";
@@ -84,6 +85,7 @@ export function registerDatasets(app: OpenAPIHono<AppEnv>): void {
       const appId = c.get("appId");
       const db = database(c.env.DB);
       const pending = await buildDataset(appId, parsed.examples, format, "body", { scrubber: await readPolicy(db, appId), slicer: requestSlicer() });
+      await checkStoredBytes(db, appId, pending.row, c.get("principal").quotas);
       const existing = await saveDataset(db, c.env.DATASETS, pending);
       const name = c.req.valid("query").name;
       const lineage = { source: "upload", format, rows: parsed.examples.length, preprocessing: pending.preprocessing, pii: pending.pii, duplicates_removed: pending.report.duplicates_removed };

@@ -30,12 +30,15 @@ export class ApiError extends Error {
   }
 }
 
-const STATUS: Record<ErrorKind, ContentfulStatusCode> = { invalid: 400, not_found: 404, conflict: 409, unavailable: 503, rejected: 422, upstream: 502 };
+const STATUS: Record<ErrorKind, ContentfulStatusCode> = { invalid: 400, not_found: 404, conflict: 409, unavailable: 503, rejected: 422, upstream: 502, limited: 429 };
 
 /** Any thrown value as the error the client sees (500 only for what no client input explains). */
 export function asApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
-  if (err instanceof DomainError) return new ApiError(STATUS[err.kind], err.code, err.message, { issues: err.issues, details: err.details });
+  if (err instanceof DomainError) {
+    const retry = err.details?.retry_after_seconds;
+    return new ApiError(STATUS[err.kind], err.code, err.message, { issues: err.issues, details: err.details, ...(typeof retry === "number" && { headers: { "Retry-After": String(retry) } }) });
+  }
   if (err instanceof HTTPException) {
     if (err.status === 400) return new ApiError(400, "invalid_json", err.message, { issues: [{ path: "body", message: err.message || "the body is not valid JSON" }] });
     if (err.status === 415) return new ApiError(415, "unsupported_media_type", "send the body as JSON with the header Content-Type: application/json");

@@ -50,6 +50,7 @@ export function registerFunctions(app: OpenAPIHono<AppEnv>): void {
         db: database(c.env.DB),
         appId: c.get("appId"),
         actor: c.get("principal").keyId,
+        quotas: c.get("principal").quotas,
         now: () => Date.now(),
         waitUntil: (p: Promise<unknown>) => c.executionCtx.waitUntil(p),
       };

@@ -13,6 +13,7 @@ import { recordAudit, recentFailures, type AuditEntry } from "../security/audit.
 import { PUBLIC_PATHS } from "./public-paths.ts";
 import { keyPrefix } from "../security/keys.ts";
 import { agentsOwning } from "../security/owners.ts";
+import { checkRequestRate } from "../security/quotas.ts";
 import { accessOf, type Access } from "./access.ts";
 import { authenticate, type AppEnv, type Principal } from "./auth.ts";
 import { ApiError, asApiError } from "./errors.ts";
@@ -218,6 +219,7 @@ export const guard = createMiddleware<AppEnv>(async (c, next) => {
   });
   // The admin secret's entries carry the app it names (when it names one).
   Object.assign(entry, { appId: p.appId ?? c.req.query("app_id") ?? null, keyId: p.keyId, action: access?.action ?? "read" });
+  if (p.recent) checkRequestRate(p.quotas, p.recent, entry.at);
   if (!access) {
     // Only the catch-alls (an unknown function, a wrong method) have no entry: they answer 404/405 and touch nothing.
     if (honoRoute && honoRoute !== "/functions/:name") throw new Error(`route ${c.req.method} ${route} has no entry in the access table (src/http/access.ts)`);

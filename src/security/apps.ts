@@ -18,7 +18,7 @@ const view = (row: typeof apps.$inferSelect): AppView => ({ id: row.id, name: ro
 export async function createApp(db: Db, name: string, now: number): Promise<{ app: AppView; key: string; key_view: KeyView }> {
   const row = { id: `app_${toHex(crypto.getRandomValues(new Uint8Array(12)))}`, name, createdAt: now };
   await db.insert(apps).values(row);
-  const { key, view: keyView } = await createKey(db, row.id, { scopes: [...SCOPES], agents: null, label: "created with the app", expiresAt: null }, now);
+  const { key, view: keyView } = await createKey(db, row.id, { scopes: [...SCOPES], agents: null, label: "created with the app", expiresAt: null, limits: { requestsPerMinute: null, maxConcurrentRuns: null, maxStoredBytes: null } }, now);
   return { app: view(row), key, key_view: keyView };
 }
 

@@ -4,9 +4,9 @@
  * new key with the same rights and lets the old one live for a grace period;
  * revocation ends a key at once (every request reads its row).
  */
-import { and, desc, eq } from "drizzle-orm";
+import { and, count, desc, eq, gte, min, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { apiKeys } from "../db/schema.ts";
+import { apiKeys, auditLog } from "../db/schema.ts";
 import { conflict, notFound } from "../errors.ts";
 import { sha256, toHex } from "../storage/hash.ts";
 import type { Scope } from "./scopes.ts";
@@ -22,6 +22,14 @@ export interface KeyGrant {
   label: string | null;
   /** Epoch ms after which the key is refused; null: until revoked. */
   expiresAt: number | null;
+  /** Its own quotas (null each: the deployment's default). */
+  limits: KeyLimits;
+}
+
+export interface KeyLimits {
+  requestsPerMinute: number | null;
+  maxConcurrentRuns: number | null;
+  maxStoredBytes: number | null;
 }
 
 export interface KeyView {
@@ -35,6 +43,8 @@ export interface KeyView {
   expires_at: string | null;
   revoked_at: string | null;
   replaced_by: string | null;
+  /** The key's own quotas (null: the deployment's default). */
+  limits: { requests_per_minute: number | null; max_concurrent_runs: number | null; max_stored_bytes: number | null };
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -51,6 +61,7 @@ export function keyView(row: KeyRow): KeyView {
     expires_at: iso(row.expiresAt),
     revoked_at: iso(row.revokedAt),
     replaced_by: row.replacedBy,
+    limits: { requests_per_minute: row.requestsPerMinute, max_concurrent_runs: row.maxConcurrentRuns, max_stored_bytes: row.maxStoredBytes },
   };
 }
 
@@ -84,6 +95,7 @@ export async function createKey(db: Db, appId: string, grant: KeyGrant, now: num
     expiresAt: grant.expiresAt,
     revokedAt: null,
     replacedBy: null,
+    ...grant.limits,
     createdAt: now,
   };
   await db.insert(apiKeys).values(row);
@@ -140,13 +152,20 @@ export async function revokeKey(db: Db, appId: string, keyId: string, now: numbe
   return keyView({ ...row, revokedAt: now });
 }
 
-export type KeyCheck = { ok: true; row: KeyRow } | { ok: false; reason: "unknown" | "revoked" | "expired"; row: KeyRow | null };
+export type KeyCheck = { ok: true; row: KeyRow; recent: { n: number; oldestAt: number | null } } | { ok: false; reason: "unknown" | "revoked" | "expired"; row: KeyRow | null };
 
-/** The key with this digest, and whether it may be used now. */
+/** The key with this digest, whether it may be used now, and its requests in the last minute (for its rate limit): one round trip. */
 export async function checkKey(db: Db, digest: ArrayBuffer, now: number): Promise<KeyCheck> {
-  const [row] = await db.select().from(apiKeys).where(eq(apiKeys.keyHash, toHex(digest))).limit(1);
+  const hash = toHex(digest);
+  const [[row], [recent]] = await db.batch([
+    db.select().from(apiKeys).where(eq(apiKeys.keyHash, hash)).limit(1),
+    db
+      .select({ n: count(), oldestAt: min(auditLog.at) })
+      .from(auditLog)
+      .where(and(sql`${auditLog.keyId} = (SELECT id FROM api_keys WHERE key_hash = ${hash})`, gte(auditLog.at, now - 60_000))),
+  ]);
   if (!row) return { ok: false, reason: "unknown", row: null };
   if (row.revokedAt !== null) return { ok: false, reason: "revoked", row };
   if (row.expiresAt !== null && row.expiresAt <= now) return { ok: false, reason: "expired", row };
-  return { ok: true, row };
+  return { ok: true, row, recent: { n: recent?.n ?? 0, oldestAt: recent?.oldestAt ?? null } };
 }

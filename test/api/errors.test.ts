@@ -10,6 +10,7 @@ import type { Env } from "../../src/env.ts";
 import { resumeTrainingRun } from "../../src/functions/runControls.ts";
 import { call, FAQ_TRAIN, request, SMALL, waitForRun } from "../helpers.ts";
 import { getBytes, putBytes } from "../../src/storage/objects.ts";
+import { UNLIMITED } from "../../src/security/quotas.ts";
 
 interface ErrorBody {
   error: { code: string; message: string };
@@ -103,7 +104,7 @@ describe("domain errors reach the client with their meaning", () => {
     const before = await env.DB.prepare("SELECT status, seq, finished_at FROM training_runs WHERE id = ?").bind(started.body.run_id).first();
     expect(before).toMatchObject({ status: "cancelled" });
     const broken: Env = { ...env, STEPS: { send: async () => Promise.reject(new Error("queue unavailable")) } as unknown as Env["STEPS"] };
-    const ctx = { env: broken, db: database(env.DB), appId: "default", actor: "local", now: () => Date.now(), waitUntil: () => {} };
+    const ctx = { env: broken, db: database(env.DB), appId: "default", actor: "local", quotas: UNLIMITED, now: () => Date.now(), waitUntil: () => {} };
     const error = await resumeTrainingRun.handler(ctx, { run_id: started.body.run_id }).then(
       () => null,
       (e: unknown) => e,

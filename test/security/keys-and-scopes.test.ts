@@ -174,6 +174,35 @@ describe("apps, keys and scopes", () => {
     expect((await request("GET", `/datasets/${run.body.dataset_id}`, undefined, limited.key)).status).toBe(200);
   });
 
+  it("quotas per key: requests a minute, runs at once, stored bytes — 429 with Retry-After", async () => {
+    const limitedKey = async (limits: Record<string, number>) => {
+      const r = await request<NewKey & { limits: Record<string, number | null> }>("POST", "/admin/keys", { scopes: [...SCOPES], limits }, app.owner);
+      expect(r.status, JSON.stringify(r.body)).toBe(201);
+      expect(r.body.limits).toMatchObject(limits);
+      return r.body.key;
+    };
+    const slow = await limitedKey({ requests_per_minute: 5 });
+    for (let i = 0; i < 5; i++) expect((await call("getMetrics", { name: "executions" }, slow)).status).toBe(200);
+    const over = await call<{ error: { code: string; retry_after_seconds: number } }>("getMetrics", { name: "executions" }, slow);
+    expect([over.status, over.body.error.code]).toEqual([429, "rate_limited"]);
+    const retry = Number(over.headers.get("retry-after"));
+    expect(retry).toBeGreaterThanOrEqual(1);
+    expect(retry).toBeLessThanOrEqual(60);
+
+    const oneRun = await limitedKey({ max_concurrent_runs: 1 });
+    const first = await call("trainAgent", { agent_id: "quota-bot", training_data: FAQ_TRAIN, config: { ...SMALL, epochs: 6, seed: 3 } }, oneRun);
+    expect(first.status).toBe(202);
+    const second = await call<{ error: { code: string } }>("trainAgent", { agent_id: "quota-bot-2", training_data: FAQ_TRAIN, config: { ...SMALL, epochs: 1, seed: 3 } }, oneRun);
+    expect([second.status, second.body.error.code, second.headers.get("retry-after")]).toEqual([429, "concurrent_runs_limit", "30"]);
+    await waitForRun(String(first.body.run_id), 60_000, oneRun);
+    expect((await call("trainAgent", { agent_id: "quota-bot-2", training_data: FAQ_TRAIN, config: { ...SMALL, epochs: 1, seed: 3 } }, oneRun)).status).toBe(202);
+
+    const small = await limitedKey({ max_stored_bytes: 1 });
+    const upload = await request<{ error: { code: string } }>("POST", "/datasets", FAQ_TRAIN.slice(7, 41).map((r) => JSON.stringify(r)).join("\n"), small, { "content-type": "application/x-ndjson" });
+    expect([upload.status, upload.body.error.code]).toEqual([429, "storage_quota_exceeded"]);
+    expect((await call("trainAgent", { agent_id: "quota-bot-3", training_data: FAQ_TRAIN.slice(3, 39) }, small)).status).toBe(429);
+  });
+
   it("failed authentications from one address are limited: 429 with Retry-After, while other addresses go on", async () => {
     const from = (ip: string) => ({ "cf-connecting-ip": ip });
     for (let i = 0; i < 20; i++) {

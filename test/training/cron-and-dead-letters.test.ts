@@ -7,6 +7,7 @@ import { database } from "../../src/db/client.ts";
 import type { Env } from "../../src/env.ts";
 import { trainAgent } from "../../src/functions/trainAgent.ts";
 import { FAQ_TRAIN, SMALL, waitForRun } from "../helpers.ts";
+import { UNLIMITED } from "../../src/security/quotas.ts";
 
 async function cron(): Promise<void> {
   const ctx = createExecutionContext();
@@ -18,7 +19,7 @@ it("the cron watchdog revives a run whose first step message was lost, and it co
   const lost: unknown[] = [];
   const noQueue: Env = { ...env, STEPS: { send: async (m: unknown) => void lost.push(m) } as unknown as Env["STEPS"] };
   const { run_id } = await trainAgent.handler(
-    { env: noQueue, db: database(env.DB), appId: "default", actor: "local", now: () => Date.now(), waitUntil: () => {} },
+    { env: noQueue, db: database(env.DB), appId: "default", actor: "local", quotas: UNLIMITED, now: () => Date.now(), waitUntil: () => {} },
     trainAgent.input.parse({ agent_id: "cron-bot", training_data: FAQ_TRAIN.slice(0, 40), config: { ...SMALL, epochs: 2, seed: 5 } }),
   );
   expect(lost).toHaveLength(1);
@@ -35,7 +36,7 @@ it("the cron watchdog revives a run whose first step message was lost, and it co
 it("a step that exhausted its retries reaches the dead-letter consumer, which fails the run with the last error", async () => {
   const noQueue: Env = { ...env, STEPS: { send: async () => {} } as unknown as Env["STEPS"] };
   const { run_id } = await trainAgent.handler(
-    { env: noQueue, db: database(env.DB), appId: "default", actor: "local", now: () => Date.now(), waitUntil: () => {} },
+    { env: noQueue, db: database(env.DB), appId: "default", actor: "local", quotas: UNLIMITED, now: () => Date.now(), waitUntil: () => {} },
     trainAgent.input.parse({ agent_id: "dlq-bot", training_data: FAQ_TRAIN.slice(0, 40), config: { ...SMALL, epochs: 2, seed: 5 } }),
   );
   await env.DB.prepare("UPDATE training_runs SET last_error = 'step 1, attempt 6: R2 unavailable' WHERE id = ?").bind(run_id).run();

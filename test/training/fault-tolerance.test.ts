@@ -21,6 +21,7 @@ import type { Hyper } from "../../src/model/hyper.ts";
 import { labelExamples, stratifiedSplit } from "../../src/model/prepare.ts";
 import { crashOnce, db, drain, startRun as startHarnessRun, stepDepsFor, type Delivery } from "./harness.ts";
 import { getBytes } from "../../src/storage/objects.ts";
+import { UNLIMITED } from "../../src/security/quotas.ts";
 
 interface Faults {
   /** Crash once at (point, seq). */
@@ -252,7 +253,7 @@ describe("resumable steps", () => {
     expect(stopped).toMatchObject({ status: "cancelled", seq: 2 });
     // Resume with a queue of our own (the Worker's queue consumer would race this test's).
     const collecting: Env = { ...env, STEPS: { send: async (msg: StepMessage) => void queue.push({ msg, attempt: 1 }) } as unknown as Env["STEPS"] };
-    await resumeTrainingRun.handler({ env: collecting, db, appId: "default", actor: "local", now: () => Date.now(), waitUntil: () => {} }, { run_id: runId });
+    await resumeTrainingRun.handler({ env: collecting, db, appId: "default", actor: "local", quotas: UNLIMITED, now: () => Date.now(), waitUntil: () => {} }, { run_id: runId });
     expect(queue.map((d) => d.msg)).toEqual([{ run_id: runId, seq: 3 }]);
     await drain(queue, deps);
     const r = await result(runId);

@@ -14,6 +14,7 @@ import { memoryServices } from "../../src/memory/store.ts";
 import { randomId } from "../../src/functions/common.ts";
 import type { Example } from "../../src/data/examples.ts";
 import { Slicer } from "../../src/isolate/slices.ts";
+import { UNLIMITED } from "../../src/security/quotas.ts";
 
 export class InjectedCrash extends Error {}
 
@@ -28,7 +29,7 @@ export const db = database(env.DB);
 export async function startRun(agentId: string, queue: Delivery[], trainingData: readonly Example[], config: Record<string, unknown>): Promise<string> {
   const collecting: Env = { ...env, STEPS: { send: async (msg: StepMessage) => void queue.push({ msg, attempt: 1 }) } as unknown as Queue<StepMessage> };
   const out = await trainAgent.handler(
-    { env: collecting, db, appId: "default", actor: "local", now: () => Date.now(), waitUntil: () => {} },
+    { env: collecting, db, appId: "default", actor: "local", quotas: UNLIMITED, now: () => Date.now(), waitUntil: () => {} },
     trainAgent.input.parse({ agent_id: agentId, training_data: trainingData, config }),
   );
   return out.run_id;

@@ -1,0 +1,75 @@
+/**
+ * Quotas of a key: requests a minute (counted from the audit log), training
+ * runs at once (runs record the key that asked), and the bytes of datasets
+ * its app may hold after the key's uploads. A key's own limit, else the
+ * deployment's default; the deployment's local key and admin secret have none.
+ * Over a quota: 429 with Retry-After.
+ */
+import { and, count, eq, inArray, sum } from "drizzle-orm";
+import type { Db } from "../db/client.ts";
+import { datasets, trainingRuns } from "../db/schema.ts";
+import { setting } from "../env.ts";
+import { limited } from "../errors.ts";
+
+export interface Quotas {
+  requestsPerMinute: number | null;
+  maxConcurrentRuns: number | null;
+  maxStoredBytes: number | null;
+}
+
+export const UNLIMITED: Quotas = { requestsPerMinute: null, maxConcurrentRuns: null, maxStoredBytes: null };
+
+export const DEFAULT_REQUESTS_PER_MINUTE = 1_200;
+export const DEFAULT_MAX_CONCURRENT_RUNS = 10;
+
+interface QuotaEnv {
+  KEY_REQUESTS_PER_MINUTE?: string;
+  KEY_MAX_CONCURRENT_RUNS?: string;
+  KEY_MAX_STORED_BYTES?: string;
+}
+
+/** A key's quotas: its own, else the deployment's (KEY_MAX_STORED_BYTES unset: no storage quota). */
+export function quotasOf(key: { requestsPerMinute: number | null; maxConcurrentRuns: number | null; maxStoredBytes: number | null }, env: QuotaEnv): Quotas {
+  return {
+    requestsPerMinute: key.requestsPerMinute ?? setting(env.KEY_REQUESTS_PER_MINUTE, DEFAULT_REQUESTS_PER_MINUTE),
+    maxConcurrentRuns: key.maxConcurrentRuns ?? setting(env.KEY_MAX_CONCURRENT_RUNS, DEFAULT_MAX_CONCURRENT_RUNS),
+    maxStoredBytes: key.maxStoredBytes ?? (env.KEY_MAX_STORED_BYTES ? setting(env.KEY_MAX_STORED_BYTES, Number.MAX_SAFE_INTEGER) : null),
+  };
+}
+
+/** 429 when the key made `recent` requests in the last minute (the oldest at `oldestAt`) and may make no more. */
+export function checkRequestRate(quotas: Quotas, recent: { n: number; oldestAt: number | null }, now: number): void {
+  const max = quotas.requestsPerMinute;
+  if (max === null || recent.n < max) return;
+  const retry = recent.oldestAt === null ? 60 : (recent.oldestAt + 60_000 - now) / 1000;
+  throw limited("rate_limited", `this key made ${recent.n} requests in the last minute, its limit is ${max}: retry after the Retry-After seconds`, retry, { limit: max });
+}
+
+/** 429 when the key already has as many training runs queued or running as it may. */
+export async function checkConcurrentRuns(db: Db, appId: string, keyId: string, quotas: Quotas): Promise<void> {
+  const max = quotas.maxConcurrentRuns;
+  if (max === null) return;
+  const [{ n }] = await db
+    .select({ n: count() })
+    .from(trainingRuns)
+    .where(and(eq(trainingRuns.appId, appId), eq(trainingRuns.requestedBy, keyId), inArray(trainingRuns.status, ["queued", "running"])));
+  if (n >= max) throw limited("concurrent_runs_limit", `this key has ${n} training runs queued or running, its limit is ${max}: wait for one to end (or cancel one)`, 30, { limit: max });
+}
+
+/** 429 when storing a new dataset (`id`, `adding` bytes) would take the app past the key's storage quota; a dataset the app holds adds nothing. */
+export async function checkStoredBytes(db: Db, appId: string, dataset: { id: string; bytes: number }, quotas: Quotas): Promise<void> {
+  const max = quotas.maxStoredBytes;
+  if (max === null) return;
+  const [{ bytes }] = await db.select({ bytes: sum(datasets.bytes) }).from(datasets).where(eq(datasets.appId, appId));
+  const [same] = await db
+    .select({ id: datasets.id })
+    .from(datasets)
+    .where(and(eq(datasets.appId, appId), eq(datasets.id, dataset.id)))
+    .limit(1);
+  if (same) return;
+  const adding = dataset.bytes;
+  const held = Number(bytes ?? 0);
+  if (held + adding > max) {
+    throw limited("storage_quota_exceeded", `the app holds ${held} bytes of datasets; ${adding} more would pass this key's quota of ${max}: erase agents or datasets it no longer needs (deleteAgent)`, 3600, { limit: max, held });
+  }
+}
