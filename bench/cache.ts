@@ -15,6 +15,7 @@ import { parseArgs } from "node:util";
 import { ensureLocalSecrets, startWorker } from "../scripts/worker.mjs";
 import { workerClient } from "./client.ts";
 import { seededRandom } from "./random.ts";
+import { quantile } from "./quantile.ts";
 
 const { values: args } = parseArgs({
   options: { n: { type: "string", default: "400" }, ttl: { type: "string", default: "600" }, zipf: { type: "string", default: "1.1" }, seed: { type: "string", default: "1" } },
@@ -39,10 +40,6 @@ function draw(): string {
   return v < 0.1 ? q.toUpperCase() : v < 0.2 ? `${q.toLowerCase()}?!` : v < 0.25 ? `  ${q}  ` : q;
 }
 
-const quantile = (xs: number[], q: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))] : NaN;
-};
 
 const { key } = ensureLocalSecrets();
 const worker = await startWorker({ persistTo: `.wrangler/bench-cache-${Date.now()}` });

@@ -23,6 +23,7 @@ import { decodeModel, encodeModel, predict } from "../src/model/model.ts";
 import { Ensemble } from "../src/model/ensemble.ts";
 import type { RunView } from "../src/training/view.ts";
 import type { EvaluationView } from "../src/evaluation/start.ts";
+import { quantile } from "./quantile.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -40,7 +41,6 @@ const seed = Number(args.seed);
 const train = readExamples(args.train!, true);
 const test = readExamples(args.test!, false);
 const hyper = benchHyper("{}", seed);
-const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
 
 const { key } = ensureLocalSecrets();
 const worker = await startWorker({ persistTo: `.wrangler/bench-evaluate-${Date.now()}` });

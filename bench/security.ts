@@ -15,6 +15,7 @@ import { parseArgs } from "node:util";
 import { ensureLocalSecrets, startWorker } from "../scripts/worker.mjs";
 import { workerClient } from "./client.ts";
 import { readExamples } from "./data.ts";
+import { quantile } from "./quantile.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -31,10 +32,6 @@ const questions = faq.intents.flatMap((i) => i.heldout);
 const trainSet = existsSync(args.train!) ? readExamples(args.train!, true).slice(0, Number(args.examples)) : faqTrain;
 if (!existsSync(args.train!)) console.log(`bench:security: ${args.train} is absent; training on the bundled FAQ (${faqTrain.length} examples) instead.`);
 
-const quantile = (xs: number[], q: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
-};
 const median = (xs: number[]) => quantile(xs, 0.5);
 const pct = (secured: number, baseline: number) => ((secured / baseline - 1) * 100).toFixed(1);
 

@@ -14,6 +14,7 @@ import { parseArgs } from "node:util";
 import { ensureLocalSecrets, startWorker } from "../scripts/worker.mjs";
 import { readExamples } from "./data.ts";
 import { workerClient } from "./client.ts";
+import { quantile } from "./quantile.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -32,10 +33,6 @@ const faq = JSON.parse(readFileSync(new URL("../examples/support-faq.json", impo
 const faqTrain = faq.intents.flatMap((i) => i.train.map((input) => ({ input, expected_output: i.answer })));
 const questions = faq.intents.flatMap((i) => i.heldout);
 
-const quantile = (xs: number[], q: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
-};
 
 const { key } = ensureLocalSecrets();
 const worker = await startWorker({ persistTo: `.wrangler/bench-serving-${Date.now()}` });

@@ -7,26 +7,10 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { database } from "../../src/db/client.ts";
-import { pruneAudit } from "../../src/security/audit.ts";
+import { pruneAudit, type AuditView } from "../../src/security/audit.ts";
 import { call, request } from "../helpers.ts";
 
-interface Entry {
-  id: number;
-  at: string;
-  app_id: string | null;
-  key_id: string | null;
-  key_prefix: string | null;
-  method: string;
-  route: string;
-  resource: string;
-  resource_id: string | null;
-  action: string;
-  status: number;
-  outcome: string;
-  reason: string | null;
-  ip: string | null;
-  user_agent: string | null;
-}
+type Entry = AuditView;
 
 type Page = { entries: Entry[]; next_cursor: number | null };
 
