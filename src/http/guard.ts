@@ -78,12 +78,17 @@ function queryAgents(c: Context<AppEnv>): string[] {
   return out;
 }
 
+/** Bodies up to this size are read by the guard for the audit entry's resource id; larger ones only for keys limited to agents (which must be checked). */
+const AUDIT_BODY_BYTES = 64 * 1024;
+
 /** The agents the request names directly, and the ids it names whose agents are to be looked up. */
-async function named(c: Context<AppEnv>, access: Access, params: Record<string, string>): Promise<{ agents: string[]; refs: string[] }> {
+async function named(c: Context<AppEnv>, access: Access, params: Record<string, string>, mustCheck: boolean): Promise<{ agents: string[]; refs: string[] }> {
   const ref = access.agent;
   if (ref === "app" || ref === "none") return { agents: [], refs: [] };
   if (ref.in === "query") return { agents: queryAgents(c), refs: [] };
   if (ref.in === "param") return { agents: [], refs: "field" in ref && params[ref.field] ? [params[ref.field]] : [] };
+  // A large body (a trainAgent with its data) is not parsed twice just for the audit.
+  if (!mustCheck && Number(c.req.header("content-length") ?? Infinity) > AUDIT_BODY_BYTES) return { agents: [], refs: [] };
   const body = await jsonOrUndefined(c);
   return "field" in ref ? { agents: [], refs: stringsAt(body, ref.field) } : { agents: stringsAt(body, "agent_id"), refs: [] };
 }
@@ -226,7 +231,7 @@ export const guard = createMiddleware<AppEnv>(async (c, next) => {
   } else {
     authorizeScope(p, access, `${c.req.method} ${route}`);
     const params = honoRoute ? routeParams(honoRoute, path) : {};
-    const target = await named(c, access, params);
+    const target = await named(c, access, params, p.agents !== null);
     entry.resourceId = [...target.refs, ...target.agents].slice(0, 5).join(",") || Object.values(params)[0] || null;
     if (p.appId === null && entry.appId === null) {
       const body = (await jsonOrUndefined(c)) as { app_id?: unknown } | undefined;
