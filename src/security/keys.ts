@@ -137,6 +137,8 @@ export async function rotateKey(db: Db, appId: string, keyId: string, graceMs: n
     keyHash: toHex(await keyDigest(key)),
     prefix: keyPrefix(key),
     createdAt: now,
+    // A key made to last N days gives its successor N days from now.
+    expiresAt: old.expiresAt === null ? null : now + (old.expiresAt - old.createdAt),
     replacedBy: null,
   };
   const expiresAt = Math.min(old.expiresAt ?? Infinity, now + graceMs);

@@ -90,6 +90,10 @@ describe("apps, keys and scopes", () => {
     const rotated = await request<NewKey & { agents: string[]; previous: { expires_at: string; replaced_by: string } }>("POST", `/admin/keys/${old.id}/rotate`, { grace_hours: 1 }, app.owner);
     expect(rotated.status).toBe(201);
     expect([rotated.body.scopes, rotated.body.agents, rotated.body.previous.replaced_by]).toEqual([["train", "execute"], ["a1"], rotated.body.id]);
+    // A key with a lifetime passes it on: the successor lives as long from now.
+    const lasting = await request<NewKey>("POST", "/admin/keys", { scopes: ["train"], expires_in_days: 10 }, app.owner);
+    const successor = await request<{ created_at: string; expires_at: string }>("POST", `/admin/keys/${lasting.body.id}/rotate`, { grace_hours: 0 }, app.owner);
+    expect(Date.parse(successor.body.expires_at) - Date.parse(successor.body.created_at)).toBe(10 * 86_400_000);
     // Both keys get past the guard (to the 404 of an agent that was never trained).
     for (const key of [old.key, rotated.body.key]) expect((await call("getMetrics", { name: "executions", agent_id: "a1" }, key)).status).toBe(404);
     expect((await request("POST", `/admin/keys/${old.id}/rotate`, { grace_hours: 1 }, app.owner)).status).toBe(409);
