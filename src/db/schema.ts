@@ -530,6 +530,9 @@ export const evaluations = sqliteTable(
     done: integer("done").notNull().default(0),
     /** Last committed step (0: none). */
     seq: integer("seq").notNull().default(0),
+    /** Answered as a queued job (else within the testAgent call), in steps of `casesPerStep` cases (fewer when each case calls a language model). */
+    queued: integer("queued", { mode: "boolean" }).notNull().default(false),
+    casesPerStep: integer("cases_per_step").notNull().default(500),
     report: text("report", { mode: "json" }).$type<Record<string, unknown>>(),
     error: text("error"),
     createdAt: integer("created_at").notNull(),

@@ -1,6 +1,6 @@
 /**
  * Evaluations: testAgent starts one; a small suite is answered within the
- * call, a large one as a queued job of steps (CASES_PER_STEP cases each), with
+ * call, a large one as a queued job of steps (its casesPerStep cases each: fewer when cases call a language model), with
  * the step protocol of training runs — a step's results go to R2 first, then
  * the evaluation advances in D1 only if it is still at the previous step, so
  * duplicated, redelivered or crashed steps never count a case twice or lose
@@ -27,7 +27,7 @@ import { CentroidBaseline } from "./baseline.ts";
 import { evaluateCases, type CaseRecord, type Evaluators } from "./evaluate.ts";
 import { buildReport, ReportSchema, type Report } from "./report.ts";
 import type { EvaluationMessage } from "../training/messages.ts";
-import { CASES_PER_STEP, INLINE_CASES, StoredSuiteSchema, type StoredSuite } from "./suite.ts";
+import { StoredSuiteSchema, type StoredSuite } from "./suite.ts";
 
 export type Evaluation = typeof evaluations.$inferSelect;
 
@@ -57,7 +57,7 @@ export function evaluationDeps(env: Env, db: Db, now: () => number): EvaluationD
   };
 }
 
-export const stepsOf = (cases: number) => Math.max(1, Math.ceil(cases / CASES_PER_STEP));
+export const stepsOf = (e: Pick<Evaluation, "cases" | "casesPerStep" | "queued">) => (e.queued ? Math.max(1, Math.ceil(e.cases / e.casesPerStep)) : 1);
 
 /** The baseline from the version's training data (the dataset of its run); null when that data is gone. */
 async function baselineFor(deps: EvaluationDeps, version: Version, model: Evaluators["main"]["model"]): Promise<CentroidBaseline | null> {
@@ -72,6 +72,11 @@ async function baselineFor(deps: EvaluationDeps, version: Version, model: Evalua
 }
 
 /** The language-model judge of relevance and safety: when the suite wants one and the app has a model. */
+/** Whether the suite's relevance and safety will be graded by a language model (the app has one, and the suite allows it). */
+export async function judgeWillRun(deps: EvaluationDeps, appId: string, suite: Pick<StoredSuite, "options" | "criteria">): Promise<boolean> {
+  return suite.options.use_judge && !!deps.llm && suite.criteria.some((c) => c === "relevance" || c === "safety") && (await providerFor(deps.db, deps.llm, appId)) !== null;
+}
+
 async function judgeFor(deps: EvaluationDeps, appId: string, suite: StoredSuite): Promise<Judge | null> {
   if (!suite.options.use_judge || !deps.llm || !suite.criteria.some((c) => c === "relevance" || c === "safety")) return null;
   const provider = await providerFor(deps.db, deps.llm, appId);
@@ -137,7 +142,7 @@ const PartSchema = z.array(z.custom<CaseRecord>((v) => typeof v === "object" && 
 export async function processEvaluationStep(deps: EvaluationDeps, msg: EvaluationMessage): Promise<"advanced" | "finished" | "ignored"> {
   const record = await deps.db.query.evaluations.findFirst({ where: eq(evaluations.id, msg.evaluation_id) });
   if (!record || record.status === "succeeded" || record.status === "failed") return "ignored";
-  const total = stepsOf(record.cases);
+  const total = stepsOf(record);
   if (record.seq >= msg.seq) {
     // Committed before (a redelivery): make sure the next step was sent.
     if (record.seq === msg.seq && msg.seq < total) await deps.enqueue({ evaluation_id: record.id, seq: msg.seq + 1 });
@@ -146,8 +151,8 @@ export async function processEvaluationStep(deps: EvaluationDeps, msg: Evaluatio
   if (record.seq < msg.seq - 1) return "ignored";
   const suite = StoredSuiteSchema.parse(await getJson(deps.checkpoints, keys.evaluationSuite(record.appId, record.id)));
   const { ev, compareLabel } = await evaluatorsFor(deps, record, suite);
-  const from = (msg.seq - 1) * CASES_PER_STEP;
-  const slice = suite.cases.slice(from, from + CASES_PER_STEP);
+  const from = (msg.seq - 1) * record.casesPerStep;
+  const slice = suite.cases.slice(from, from + record.casesPerStep);
   const records = await evaluateCases(ev, slice, from);
   const at = and(eq(evaluations.id, record.id), eq(evaluations.seq, msg.seq - 1))!;
   const now = deps.now();
@@ -179,7 +184,7 @@ export async function rescueStaleEvaluations(deps: EvaluationDeps, staleMs: numb
     .where(and(inArray(evaluations.status, ["queued", "running"]), lt(evaluations.updatedAt, now - staleMs)))
     .limit(limit);
   for (const e of stale) {
-    if (e.cases <= INLINE_CASES) {
+    if (!e.queued) {
       await failEvaluation(deps.db, e.id, "the call that was answering this evaluation ended before it finished (a CPU or memory limit, or a dropped connection); run testAgent again", now);
       continue;
     }

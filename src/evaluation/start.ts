@@ -11,9 +11,9 @@ import { loadExamples } from "../data/datasets.ts";
 import { conflict, invalidInput, notFound } from "../errors.ts";
 import { putJson } from "../storage/objects.ts";
 import { keys } from "../storage/keys.ts";
-import { evaluateInline, failEvaluation, stepsOf, type Evaluation, type EvaluationDeps } from "./job.ts";
+import { evaluateInline, failEvaluation, judgeWillRun, stepsOf, type Evaluation, type EvaluationDeps } from "./job.ts";
 import { ReportSchema } from "./report.ts";
-import { INLINE_CASES, MAX_SUITE_CASES, type EvaluationOptions, type StoredSuite, type TestCase } from "./suite.ts";
+import { MAX_SUITE_CASES, pacing, type EvaluationOptions, type StoredSuite, type TestCase } from "./suite.ts";
 import type { Criterion } from "./criteria.ts";
 import { versionNumbers } from "../deploy/versions-view.ts";
 
@@ -60,7 +60,10 @@ export async function startEvaluation(deps: EvaluationDeps, req: EvaluationReque
   const compare = req.compareTo !== undefined ? await comparedVersion(deps.db, agent, version, req.compareTo) : null;
   const cases = await suiteCases(deps, req);
   const suite: StoredSuite = { cases, criteria: req.criteria, options: req.options, compare_version_id: compare?.id ?? null };
-  const inline = cases.length <= INLINE_CASES;
+  // Each case that calls a language model (the version's or the compared one's answerer, or the judge) slows a step: fewer per step, fewer within the call.
+  const usesModel = (v: typeof version | null) => v !== null && v.params.answerer !== undefined && v.params.answerer.mode !== "local";
+  const { queued, casesPerStep } = pacing(cases.length, usesModel(version) || usesModel(compare) || (await judgeWillRun(deps, req.appId, suite)));
+  const inline = !queued;
   const now = deps.now();
   const record: Evaluation = {
     id: req.id,
@@ -74,6 +77,8 @@ export async function startEvaluation(deps: EvaluationDeps, req: EvaluationReque
     suiteKey: keys.evaluationSuite(req.appId, req.id),
     done: 0,
     seq: 0,
+    queued,
+    casesPerStep,
     report: null,
     error: null,
     createdAt: now,
@@ -123,7 +128,7 @@ export async function evaluationView(db: Db, e: Evaluation): Promise<EvaluationV
     status: e.status,
     criteria: e.criteria,
     cases: e.cases,
-    progress: { done: e.status === "succeeded" ? e.cases : e.done, steps: e.cases <= INLINE_CASES ? 1 : stepsOf(e.cases), step: e.seq },
+    progress: { done: e.status === "succeeded" ? e.cases : e.done, steps: stepsOf(e), step: e.seq },
     report,
     error: e.error,
     created_at: new Date(e.createdAt).toISOString(),

@@ -9,6 +9,14 @@ export const MAX_SUITE_CASES = 10_000;
 export const INLINE_CASES = 500;
 /** Cases one queue step evaluates. */
 export const CASES_PER_STEP = 500;
+/** The same when each case calls a language model (an llm or hybrid version, or the judge): a call should not wait for hundreds of model answers. */
+export const INLINE_MODEL_CASES = 20;
+export const MODEL_CASES_PER_STEP = 50;
+
+/** How a suite of `cases` runs: within the call or queued, and how many cases a step takes. */
+export function pacing(cases: number, modelCalls: boolean): { queued: boolean; casesPerStep: number } {
+  return modelCalls ? { queued: cases > INLINE_MODEL_CASES, casesPerStep: MODEL_CASES_PER_STEP } : { queued: cases > INLINE_CASES, casesPerStep: CASES_PER_STEP };
+}
 
 export const TestCaseSchema = z
   .object({

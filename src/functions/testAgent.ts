@@ -2,7 +2,7 @@
 import { DatasetRefSchema } from "../data/names.ts";
 import { SplitSchema } from "../data/splits.ts";
 import { z } from "zod";
-import { CriteriaSchema, EvaluationOptionsSchema, MAX_SUITE_CASES, TestCaseSchema, INLINE_CASES } from "../evaluation/suite.ts";
+import { CriteriaSchema, EvaluationOptionsSchema, MAX_SUITE_CASES, TestCaseSchema, INLINE_CASES, INLINE_MODEL_CASES } from "../evaluation/suite.ts";
 import { EvaluationViewSchema, evaluationView, findEvaluation, listEvaluations as list, startEvaluation } from "../evaluation/start.ts";
 import { evaluationDeps } from "../evaluation/job.ts";
 import { findAgent } from "../agent/versions.ts";
@@ -17,7 +17,7 @@ export const testAgent = defineFunction({
   description:
     `test_suite: [{ input, expected?, should_refuse?, context? }] (up to ${MAX_SUITE_CASES}), or dataset_id. version: the live one when absent. compare_to: a version or "previous". ` +
     "Every comparison (with compare_to, and with a nearest-centroid baseline trained on the version's own training data) carries a paired bootstrap 95% interval of the difference and McNemar's p-value. " +
-    `Up to ${INLINE_CASES} cases answer at once (200); larger suites run as a queued job (202: follow getEvaluation or GET /evaluations/{id}). The scores become the version's metrics.`,
+    `Up to ${INLINE_CASES} cases answer at once (200) — ${INLINE_MODEL_CASES} when each case calls a language model (an llm or hybrid version, or the judge); larger suites run as a queued job (202: follow getEvaluation or GET /evaluations/{id}). The scores become the version's metrics.`,
   input: z
     .object({
       agent_id: AgentIdSchema,

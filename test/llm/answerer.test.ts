@@ -197,6 +197,28 @@ describe("testAgent on a language-model version", () => {
     expect(d.status, JSON.stringify(d.body)).toBe(200);
     expect(d.body.report.scores.accuracy).toBe(0);
   });
+
+  it("runs a suite that needs more model calls than a request should wait for as a queued job, in smaller steps", async () => {
+    const right = FAQ_HELDOUT[0];
+    const v = await versionWith(answerer("llm", `fake-answer:${right.expected_output}`));
+    const suite = FAQ_HELDOUT.slice(0, 30).map((e) => ({ input: e.input, expected: e.expected_output }));
+    type View = { evaluation_id: string; status: string; cases: number; progress: { steps: number }; report: { scores: Record<string, number> } | null };
+    const queued = await call<View>("testAgent", { agent_id: AGENT, version: v, test_suite: suite, evaluation_criteria: ["accuracy"] });
+    expect([queued.status, queued.body.status, queued.body.progress.steps]).toEqual([202, "queued", 1]);
+    let view = queued.body;
+    for (let i = 0; i < 200 && view.status !== "succeeded" && view.status !== "failed"; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      view = (await call<View>("getEvaluation", { evaluation_id: queued.body.evaluation_id })).body;
+    }
+    expect([view.status, view.cases]).toEqual(["succeeded", 30]);
+    const expectedAccuracy = suite.filter((c) => c.expected === right.expected_output).length / suite.length;
+    expect(view.report!.scores.accuracy).toBeCloseTo(expectedAccuracy, 6);
+    // The same suite on the local network is answered within the call.
+    const live = await call<{ version: number }>("listVersions", { agent_id: AGENT });
+    expect(live.status).toBe(200);
+    const local = await call<View>("testAgent", { agent_id: AGENT, version: 1, test_suite: suite, evaluation_criteria: ["accuracy"] });
+    expect([local.status, local.body.status]).toEqual([200, "succeeded"]);
+  });
 });
 
 describe("testAgent's language-model judge", () => {
