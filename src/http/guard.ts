@@ -28,13 +28,22 @@ function endpointRoute(c: Context<AppEnv>): string | null {
 
 const openApiPath = (route: string) => route.replace(/:([A-Za-z0-9_]+)/g, "{$1}");
 
+/** A path segment decoded, or as sent when it is not valid percent-encoding (the route answers it as it would any unknown id). */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
 /** The path parameters of `route` in the request's path (a middleware cannot read its route's params). */
 function routeParams(route: string, path: string): Record<string, string> {
   const names = route.split("/");
   const values = path.split("/");
   const out: Record<string, string> = {};
   names.forEach((n, i) => {
-    if (n.startsWith(":") && values[i] !== undefined) out[n.slice(1)] = decodeURIComponent(values[i]);
+    if (n.startsWith(":") && values[i] !== undefined) out[n.slice(1)] = decodeSegment(values[i]);
   });
   return out;
 }

@@ -207,6 +207,19 @@ describe("apps, keys and scopes", () => {
     expect((await call("trainAgent", { agent_id: "quota-bot-3", training_data: FAQ_TRAIN.slice(3, 39) }, small)).status).toBe(429);
   });
 
+  it("a malformed path parameter is a 4xx on every route that takes one, not a 500", async () => {
+    const withParams = (await operations()).filter((op) => op.path.includes("{"));
+    expect(withParams.length).toBeGreaterThan(8);
+    for (const op of withParams) {
+      for (const bad of ["%E0%A4%A", "%ZZ", "%"]) {
+        const path = op.path.replace(/\{[a-z_]+\}/g, bad);
+        const r = await request(op.method, path, op.method === "GET" || op.method === "DELETE" ? undefined : {}, env.ADMIN_SECRET);
+        const s = await request(op.method, path, op.method === "GET" || op.method === "DELETE" ? undefined : {}, app.owner);
+        expect([op.method, path, r.status < 500, s.status < 500]).toEqual([op.method, path, true, true]);
+      }
+    }
+  });
+
   it("failed authentications from one address are limited: 429 with Retry-After, while other addresses go on", async () => {
     const from = (ip: string) => ({ "cf-connecting-ip": ip });
     for (let i = 0; i < 20; i++) {
