@@ -67,6 +67,8 @@ const MEMORY_BATCHES_PER_STEP = 10;
 const OBJECTS_PER_STEP = 5_000;
 const ROWS_PER_STATEMENT = 500;
 const ROWS_PER_STEP = 20_000;
+/** Sweeps that still find something before the job gives up (reporting it: something keeps writing). */
+const MAX_SWEEPS = 5;
 
 const seg = (s: string) => encodeURIComponent(s);
 
@@ -262,9 +264,21 @@ export async function processErasureStep(deps: ErasureDeps, msg: ErasureMessage)
     const m = await eraseMemories(deps, e);
     const o = await eraseObjects(deps, e, targets);
     const r = await eraseRows(deps, scope);
-    removed = add({ memories: m.removed, objects: o.removed }, r.removed);
-    // Anything found means something was still being written: look once more.
-    next = m.removed + o.removed + r.total > 0 ? "sweep" : "done";
+    removed = add({ memories: m.removed, objects: o.removed, sweeps: 1 }, r.removed);
+    // Anything found means something was still being written: look once more, after the same pause, a few times at most.
+    const found = m.removed + o.removed + r.total > 0;
+    if (found && (e.removed.sweeps ?? 0) + 1 >= MAX_SWEEPS) {
+      await failErasure(
+        deps.db,
+        e.id,
+        `something kept writing for ${e.agentId === null ? "the app" : `agent '${e.agentId}'`} through ${MAX_SWEEPS} sweeps (the last one still found rows or objects, now removed): stop what writes for it, then erase again`,
+        deps.now(),
+        add(e.removed, removed),
+      );
+      return;
+    }
+    next = found ? "sweep" : "done";
+    if (found) delay = deps.sweepDelaySeconds;
   }
   const now = deps.now();
   const done = next === "done";
@@ -276,10 +290,10 @@ export async function processErasureStep(deps: ErasureDeps, msg: ErasureMessage)
   await deps.enqueue({ erasure_id: e.id, seq: msg.seq + 1 }, delay);
 }
 
-export async function failErasure(db: Db, id: string, reason: string, now: number): Promise<void> {
+export async function failErasure(db: Db, id: string, reason: string, now: number, removed?: Record<string, number>): Promise<void> {
   await db
     .update(erasures)
-    .set({ status: "failed", error: reason, updatedAt: now, finishedAt: now })
+    .set({ status: "failed", error: reason, updatedAt: now, finishedAt: now, ...(removed && { removed }) })
     .where(and(eq(erasures.id, id), inArray(erasures.status, ["queued", "running"])));
 }
 

@@ -6,7 +6,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ERASED_TABLES, KEPT_TABLES } from "../../src/erasure/tables.ts";
-import { erasureDeps, processErasureStep } from "../../src/erasure/job.ts";
+import { erasureDeps, processErasureStep, startErasure } from "../../src/erasure/job.ts";
 import { randomId } from "../../src/functions/common.ts";
 import { memoryServices } from "../../src/memory/store.ts";
 import { call, FAQ_HELDOUT, FAQ_TRAIN, request, SMALL, waitForRun } from "../helpers.ts";
@@ -128,6 +128,30 @@ describe("erasure", () => {
     expect([refused.status, refused.body.error.code]).toEqual([409, "erasure_running"]);
     await env.DB.prepare("UPDATE erasures SET status = 'succeeded' WHERE id = ?").bind(done.erasure_id).run();
     expect((await call("trainAgent", { agent_id: "doomed", dataset_id: shared, config: { ...SMALL, epochs: 1 } }, key)).status).toBe(202);
+  });
+
+  it("ends after a bounded number of sweeps even when something keeps writing for the erased agent", async () => {
+    const made = await request<{ app: { id: string }; key: { key: string } }>("POST", "/admin/apps", { name: "noisy" }, env.ADMIN_SECRET);
+    const app = made.body.app.id;
+    const trained = await call<{ run_id: string }>("trainAgent", { agent_id: "noisy", training_data: FAQ_TRAIN.slice(0, 30), config: { ...SMALL, epochs: 1 } }, made.body.key.key);
+    await waitForRun(trained.body.run_id, 60_000, made.body.key.key);
+    const queue: { erasure_id: string; seq: number }[] = [];
+    const deps = { ...erasureDeps(env, memoryServices(env, () => randomId("mem"))), enqueue: async (m: { erasure_id: string; seq: number }) => void queue.push(m), sweepDelaySeconds: 0 };
+    const erasure = await startErasure(deps, { id: randomId("era"), appId: app, agentId: "noisy", requestedBy: "test" });
+    let steps = 0;
+    while (queue.length > 0 && steps < 50) {
+      const msg = queue.shift()!;
+      const phase = (await env.DB.prepare("SELECT phase FROM erasures WHERE id = ?").bind(erasure.id).first<{ phase: string }>())!.phase;
+      // A client that keeps writing memories for the erased agent id.
+      if (phase === "sweep") await env.DB.prepare("INSERT INTO agent_memories (id, app_id, agent_id, memory_type, content, importance, confidence, tags, learned_from, access_count, created_at, updated_at) VALUES (?, ?, 'noisy', 'semantic', '{}', 0.5, 1, '[]', 'api', 0, 0, 0)").bind(randomId("mem"), app).run();
+      await processErasureStep(deps, msg);
+      steps++;
+    }
+    const done = await env.DB.prepare("SELECT status, removed, error FROM erasures WHERE id = ?").bind(erasure.id).first<{ status: string; removed: string; error: string }>();
+    // It ends, saying why it could not finish, and what each sweep removed is counted.
+    expect([done!.status, JSON.parse(done!.removed).sweeps]).toEqual(["failed", 5]);
+    expect(done!.error).toMatch(/kept writing for agent 'noisy' through 5 sweeps/);
+    expect(steps).toBeLessThan(50);
   });
 
   it("deleteApp revokes the app's keys at once and leaves no row or object of it", async () => {
