@@ -6,6 +6,7 @@ import { setting, type Env } from "./env.ts";
 import { DEFAULT_AUDIT_RETENTION_DAYS, pruneAudit } from "./security/audit.ts";
 import { registerSealing } from "./storage/sealing.ts";
 import { erasureDeps, rescueStaleErasures } from "./erasure/job.ts";
+import { pruneIdempotencyKeys } from "./http/idempotency.ts";
 import { createApp } from "./http/app.ts";
 import { consumeDeadSteps, consumeSteps, stepDeps } from "./training/consumer.ts";
 import { rescueStaleRuns } from "./training/watchdog.ts";
@@ -102,6 +103,10 @@ export default {
     await task("erasure watchdog", async () => {
       const rescued = await rescueStaleErasures(erasureDeps(env, deps.memory), setting(env.WATCHDOG_STALE_MINUTES, 10) * 60_000);
       return rescued.length > 0 ? { re_enqueued: rescued } : undefined;
+    });
+    await task("idempotency keys", async () => {
+      const pruned = await pruneIdempotencyKeys(deps.db, Date.now());
+      return pruned > 0 ? { pruned } : undefined;
     });
     await task("audit log retention", async () => {
       const pruned = await pruneAudit(deps.db, setting(env.AUDIT_RETENTION_DAYS, DEFAULT_AUDIT_RETENTION_DAYS), Date.now());

@@ -371,6 +371,25 @@ export const webhookSecrets = sqliteTable(
   (t) => [primaryKey({ columns: [t.appId, t.id] })],
 );
 
+/**
+ * Function calls made with an Idempotency-Key header: the request's hash and,
+ * once answered, the answer a retry with the same key gets (status 0: the
+ * first call is still running). Kept a day.
+ */
+export const idempotencyKeys = sqliteTable(
+  "idempotency_keys",
+  {
+    appId: text("app_id").notNull(),
+    key: text("key").notNull(),
+    /** SHA-256 of the function's name and the request body. */
+    requestSha256: text("request_sha256").notNull(),
+    status: integer("status").notNull(),
+    response: text("response").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.appId, t.key] }), index("idempotency_keys_by_time").on(t.createdAt)],
+);
+
 /** Webhook deliveries seen (by webhook-id): a repeat answers as the first did and changes nothing. */
 export const webhookDeliveries = sqliteTable(
   "webhook_deliveries",

@@ -3,12 +3,16 @@
  * description comes from the function's schemas, which also validate the
  * body), and a 404 that lists them.
  */
-import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { database } from "../db/client.ts";
 import { FUNCTIONS } from "../functions/index.ts";
 import type { AppEnv } from "./auth.ts";
-import { ApiError } from "./errors.ts";
+import { ApiError, asApiError } from "./errors.ts";
+import { claimKey } from "./idempotency.ts";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { CallableFunction, FunctionContext } from "../functions/registry.ts";
+import { invalidInput } from "../errors.ts";
 import { ERROR_RESPONSES, SECURITY } from "./responses.ts";
 import { streamFunction } from "./stream.ts";
 
@@ -26,6 +30,29 @@ export async function jsonBody(c: Context<AppEnv>): Promise<unknown> {
   }
 }
 
+/** A call with an Idempotency-Key: run once and keep the answer (a 5xx is not kept), or answer as the first call did. */
+async function idempotentCall(c: Context<AppEnv>, ctx: FunctionContext, def: CallableFunction, key: string, body: unknown): Promise<Response> {
+  const claim = await claimKey(ctx.db, ctx.appId, key, def.name, await c.req.text(), ctx.now());
+  if (claim.kind === "replay") return c.body(claim.body, claim.status as ContentfulStatusCode, { "content-type": "application/json", "idempotent-replayed": "true" });
+  let status: ContentfulStatusCode;
+  let text: string;
+  try {
+    const out = await def.call(ctx, body);
+    status = def.statusOf?.(out) ?? def.status;
+    text = JSON.stringify(out);
+  } catch (e) {
+    const error = asApiError(e);
+    if (error.status >= 500) {
+      await claim.abandon();
+      throw e;
+    }
+    await claim.finish(error.status, JSON.stringify(error.toJSON()));
+    throw e;
+  }
+  await claim.finish(status, text);
+  return c.body(text, status, { "content-type": "application/json" });
+}
+
 export function registerFunctions(app: OpenAPIHono<AppEnv>): void {
   for (const def of FUNCTIONS) {
     app.openAPIRegistry.registerPath(
@@ -36,7 +63,10 @@ export function registerFunctions(app: OpenAPIHono<AppEnv>): void {
         summary: def.summary,
         description: def.description,
         security: SECURITY,
-        request: { body: { required: true, content: { "application/json": { schema: def.input } } } },
+        request: {
+          headers: z.object({ "idempotency-key": z.string().max(255).optional().describe("Retries with the same key get the first call's answer and run nothing (kept a day; per app)") }),
+          body: { required: true, content: { "application/json": { schema: def.input } } },
+        },
         responses: {
           [def.status]: { description: "Success", content: { "application/json": { schema: def.output } } },
           ...(def.statusOf && def.status !== 202 && { 202: { description: "Accepted: the work goes on in the background", content: { "application/json": { schema: def.output } } } }),
@@ -55,7 +85,13 @@ export function registerFunctions(app: OpenAPIHono<AppEnv>): void {
         waitUntil: (p: Promise<unknown>) => c.executionCtx.waitUntil(p),
       };
       const body = await jsonBody(c);
-      if (def.streams && typeof body === "object" && body !== null && (body as { stream?: unknown }).stream === true) return streamFunction(c, def, ctx, body);
+      const streamed = def.streams && typeof body === "object" && body !== null && (body as { stream?: unknown }).stream === true;
+      const key = c.req.header("idempotency-key");
+      if (key !== undefined) {
+        if (streamed) throw invalidInput([{ path: "Idempotency-Key", message: "a streamed call cannot be replayed: send it without the key, or without stream: true" }]);
+        return idempotentCall(c, ctx, def, key, body);
+      }
+      if (streamed) return streamFunction(c, def, ctx, body);
       const out = await def.call(ctx, body);
       return c.json(out, def.statusOf?.(out) ?? def.status);
     });

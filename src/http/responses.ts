@@ -19,6 +19,7 @@ export const ERROR_RESPONSES = {
   409: err("Conflicts with the current state"),
   413: err("Body larger than the limit"),
   415: err("Body not sent as application/json"),
+  422: err("Refused by a check (the data quality gate), or an Idempotency-Key reused with another request"),
   429: err("Too many failed authentications from this address or key prefix: retry after Retry-After seconds"),
 } as const;
 
