@@ -29,39 +29,34 @@ export function stepDeps(env: Env): StepDeps {
   };
 }
 
+/** Runs one message's work: acked when it ends, retried (and logged with its attempt) when it throws. */
+async function handle(message: Message<unknown>, label: string, work: () => Promise<unknown>, onError?: (reason: string) => Promise<void>): Promise<void> {
+  try {
+    await work();
+    message.ack();
+  } catch (e) {
+    const reason = e instanceof Error ? e.message : String(e);
+    console.error(`${label} failed (attempt ${message.attempts}): ${reason}`);
+    await onError?.(reason).catch(() => {});
+    message.retry();
+  }
+}
+
 export async function consumeSteps(batch: MessageBatch<unknown>, deps: StepDeps, evaluations: EvaluationDeps, optimize: OptimizeDeps, erasure: ErasureDeps): Promise<void> {
   for (const message of batch.messages) {
     const erase = ErasureMessageSchema.safeParse(message.body);
     if (erase.success) {
-      try {
-        await processErasureStep(erasure, erase.data);
-        message.ack();
-      } catch (e) {
-        console.error(`erasure ${erase.data.erasure_id}#${erase.data.seq} failed (attempt ${message.attempts}): ${e instanceof Error ? e.message : String(e)}`);
-        message.retry();
-      }
+      await handle(message, `erasure ${erase.data.erasure_id}#${erase.data.seq}`, () => processErasureStep(erasure, erase.data));
       continue;
     }
     const trial = TrialMessageSchema.safeParse(message.body);
     if (trial.success) {
-      try {
-        await processTrial(optimize, trial.data);
-        message.ack();
-      } catch (e) {
-        console.error(`optimization ${trial.data.optimization_id} trial ${trial.data.rung}/${trial.data.idx} failed (attempt ${message.attempts}): ${e instanceof Error ? e.message : String(e)}`);
-        message.retry();
-      }
+      await handle(message, `optimization ${trial.data.optimization_id} trial ${trial.data.rung}/${trial.data.idx}`, () => processTrial(optimize, trial.data));
       continue;
     }
     const evaluation = EvaluationMessageSchema.safeParse(message.body);
     if (evaluation.success) {
-      try {
-        await processEvaluationStep(evaluations, evaluation.data);
-        message.ack();
-      } catch (e) {
-        console.error(`evaluation ${evaluation.data.evaluation_id}#${evaluation.data.seq} failed (attempt ${message.attempts}): ${e instanceof Error ? e.message : String(e)}`);
-        message.retry();
-      }
+      await handle(message, `evaluation ${evaluation.data.evaluation_id}#${evaluation.data.seq}`, () => processEvaluationStep(evaluations, evaluation.data));
       continue;
     }
     const parsed = StepMessageSchema.safeParse(message.body);
@@ -70,15 +65,13 @@ export async function consumeSteps(batch: MessageBatch<unknown>, deps: StepDeps,
       message.ack();
       continue;
     }
-    try {
-      await processStep(deps, parsed.data, message.attempts);
-      message.ack();
-    } catch (e) {
-      const reason = e instanceof Error ? e.message : String(e);
-      console.error(`step ${parsed.data.run_id}#${parsed.data.seq} failed (attempt ${message.attempts}): ${reason}`);
-      await noteStepError(deps.db, parsed.data.run_id, `step ${parsed.data.seq}, attempt ${message.attempts}: ${reason}`, deps.now()).catch(() => {});
-      message.retry();
-    }
+    const step = parsed.data;
+    await handle(
+      message,
+      `step ${step.run_id}#${step.seq}`,
+      () => processStep(deps, step, message.attempts),
+      (reason) => noteStepError(deps.db, step.run_id, `step ${step.seq}, attempt ${message.attempts}: ${reason}`, deps.now()),
+    );
   }
 }
 
