@@ -7,6 +7,7 @@ import { DEFAULT_AUDIT_RETENTION_DAYS, pruneAudit } from "./security/audit.ts";
 import { registerSealing } from "./storage/sealing.ts";
 import { erasureDeps, rescueStaleErasures } from "./erasure/job.ts";
 import { pruneIdempotencyKeys } from "./http/idempotency.ts";
+import { pruneRequestCounts } from "./security/quotas.ts";
 import { createApp } from "./http/app.ts";
 import { consumeDeadSteps, consumeSteps, stepDeps } from "./training/consumer.ts";
 import { rescueStaleRuns } from "./training/watchdog.ts";
@@ -103,6 +104,10 @@ export default {
     await task("erasure watchdog", async () => {
       const rescued = await rescueStaleErasures(erasureDeps(env, deps.memory), setting(env.WATCHDOG_STALE_MINUTES, 10) * 60_000);
       return rescued.length > 0 ? { re_enqueued: rescued } : undefined;
+    });
+    await task("request counts", async () => {
+      const pruned = await pruneRequestCounts(deps.db, Date.now());
+      return pruned > 0 ? { pruned } : undefined;
     });
     await task("idempotency keys", async () => {
       const pruned = await pruneIdempotencyKeys(deps.db, Date.now());

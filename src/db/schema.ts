@@ -58,6 +58,18 @@ export const apiKeys = sqliteTable(
   (t) => [uniqueIndex("api_keys_by_hash").on(t.keyHash), index("api_keys_by_app").on(t.appId)],
 );
 
+/** Requests of each app key per minute (epoch minute), for its rate limit: one row a key and minute, counted after each request. */
+export const keyRequestCounts = sqliteTable(
+  "key_request_counts",
+  {
+    keyId: text("key_id").notNull(),
+    minute: integer("minute").notNull(),
+    appId: text("app_id").notNull(),
+    count: integer("count").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.keyId, t.minute] }), index("key_request_counts_by_minute").on(t.minute)],
+);
+
 /**
  * Who did what, when, from where, and how it ended: one row per API request
  * (and per failed authentication, whose app and key are unknown).

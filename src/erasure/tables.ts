@@ -51,6 +51,7 @@ const TABLES: { table: string; agent: Finder | "app"; appWhere?: (s: Scope) => S
   { table: "agents", agent: (s) => sql`app_id = ${s.appId} AND id = ${s.agentId}` },
   { table: "webhook_deliveries", agent: "app" },
   { table: "idempotency_keys", agent: "app" },
+  { table: "key_request_counts", agent: "app" },
   { table: "webhook_secrets", agent: "app" },
   { table: "llm_credentials", agent: "app" },
   { table: "pii_policies", agent: "app" },

@@ -9,7 +9,7 @@ import type { Env } from "../env.ts";
 import type { AuditEntry } from "../security/audit.ts";
 import { checkKey, keyDigest } from "../security/keys.ts";
 import { SCOPES, type Scope } from "../security/scopes.ts";
-import { quotasOf, UNLIMITED, type Quotas } from "../security/quotas.ts";
+import { quotasOf, UNLIMITED, type Quotas, type RecentRequests } from "../security/quotas.ts";
 
 export const LOCAL_APP_ID = "default";
 
@@ -23,7 +23,7 @@ export interface Principal {
   agents: readonly string[] | null;
   quotas: Quotas;
   /** The key's requests in the last minute (for its rate limit; absent for the deployment's own secrets). */
-  recent?: { n: number; oldestAt: number | null };
+  recent?: RecentRequests;
 }
 
 export interface AppEnv {

@@ -8,12 +8,14 @@ import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { matchedRoutes } from "hono/route";
 import { database, type Db } from "../db/client.ts";
+import { runBatched } from "../db/bulk.ts";
 import { setting } from "../env.ts";
-import { recordAudit, recentFailures, type AuditEntry } from "../security/audit.ts";
+import { auditInsert, recentFailures, type AuditEntry } from "../security/audit.ts";
+import type { BatchItem } from "drizzle-orm/batch";
 import { PUBLIC_PATHS } from "./public-paths.ts";
 import { keyPrefix } from "../security/keys.ts";
 import { agentsOwning } from "../security/owners.ts";
-import { checkRequestRate } from "../security/quotas.ts";
+import { checkRequestRate, countRequest } from "../security/quotas.ts";
 import { accessOf, type Access } from "./access.ts";
 import { authenticate, type AppEnv, type Principal } from "./auth.ts";
 import { ApiError, asApiError } from "./errors.ts";
@@ -179,9 +181,13 @@ export const audit = createMiddleware<AppEnv>(async (c, next) => {
   };
   c.set("audit", entry);
   await next();
-  if (off) return;
   Object.assign(entry, { status: c.res.status, outcome: outcomeOf(c.res.status), reason: c.error ? asApiError(c.error).code : null });
-  await recordAudit(database(c.env.DB), entry);
+  // The entry, and a request of an app's key counted for its rate limit: one round trip.
+  const db = database(c.env.DB);
+  const writes: BatchItem<"sqlite">[] = [];
+  if (!off) writes.push(auditInsert(db, entry));
+  if (entry.keyId?.startsWith("key_") && entry.appId) writes.push(countRequest(db, entry.appId, entry.keyId, entry.at));
+  await runBatched(db, writes);
 });
 
 /** Addresses and key prefixes this isolate refuses until the given time (epoch ms), after too many failures. */

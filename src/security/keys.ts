@@ -4,9 +4,10 @@
  * new key with the same rights and lets the old one live for a grace period;
  * revocation ends a key at once (every request reads its row).
  */
-import { and, count, desc, eq, gte, min, sql } from "drizzle-orm";
+import { and, desc, eq, gte, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { apiKeys, auditLog } from "../db/schema.ts";
+import { apiKeys, keyRequestCounts } from "../db/schema.ts";
+import type { RecentRequests } from "./quotas.ts";
 import { conflict, notFound } from "../errors.ts";
 import { sha256, toHex } from "../storage/hash.ts";
 import type { Scope } from "./scopes.ts";
@@ -154,20 +155,22 @@ export async function revokeKey(db: Db, appId: string, keyId: string, now: numbe
   return keyView({ ...row, revokedAt: now });
 }
 
-export type KeyCheck = { ok: true; row: KeyRow; recent: { n: number; oldestAt: number | null } } | { ok: false; reason: "unknown" | "revoked" | "expired"; row: KeyRow | null };
+export type KeyCheck = { ok: true; row: KeyRow; recent: RecentRequests } | { ok: false; reason: "unknown" | "revoked" | "expired"; row: KeyRow | null };
 
-/** The key with this digest, whether it may be used now, and its requests in the last minute (for its rate limit): one round trip. */
+/** The key, whether it may be used now, and its requests this minute and the last (for its rate limit): one round trip. */
 export async function checkKey(db: Db, digest: ArrayBuffer, now: number): Promise<KeyCheck> {
   const hash = toHex(digest);
-  const [[row], [recent]] = await db.batch([
+  const minute = Math.floor(now / 60_000);
+  const [[row], counts] = await db.batch([
     db.select().from(apiKeys).where(eq(apiKeys.keyHash, hash)).limit(1),
     db
-      .select({ n: count(), oldestAt: min(auditLog.at) })
-      .from(auditLog)
-      .where(and(sql`${auditLog.keyId} = (SELECT id FROM api_keys WHERE key_hash = ${hash})`, gte(auditLog.at, now - 60_000))),
+      .select({ minute: keyRequestCounts.minute, count: keyRequestCounts.count })
+      .from(keyRequestCounts)
+      .where(and(sql`${keyRequestCounts.keyId} = (SELECT id FROM api_keys WHERE key_hash = ${hash})`, gte(keyRequestCounts.minute, minute - 1))),
   ]);
   if (!row) return { ok: false, reason: "unknown", row: null };
   if (row.revokedAt !== null) return { ok: false, reason: "revoked", row };
   if (row.expiresAt !== null && row.expiresAt <= now) return { ok: false, reason: "expired", row };
-  return { ok: true, row, recent: { n: recent?.n ?? 0, oldestAt: recent?.oldestAt ?? null } };
+  const of = (m: number) => counts.find((c) => c.minute === m)?.count ?? 0;
+  return { ok: true, row, recent: { current: of(minute), previous: of(minute - 1) } };
 }

@@ -5,9 +5,9 @@
  * deployment's default; the deployment's local key and admin secret have none.
  * Over a quota: 429 with Retry-After.
  */
-import { and, count, eq, inArray, sum } from "drizzle-orm";
+import { and, count, eq, inArray, lt, sql, sum } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { datasets, trainingRuns } from "../db/schema.ts";
+import { datasets, keyRequestCounts, trainingRuns } from "../db/schema.ts";
 import { setting } from "../env.ts";
 import { limited } from "../errors.ts";
 
@@ -37,12 +37,42 @@ export function quotasOf(key: { requestsPerMinute: number | null; maxConcurrentR
   };
 }
 
-/** 429 when the key made `recent` requests in the last minute (the oldest at `oldestAt`) and may make no more. */
-export function checkRequestRate(quotas: Quotas, recent: { n: number; oldestAt: number | null }, now: number): void {
+/** A key's requests in this minute and the one before (key_request_counts). */
+export interface RecentRequests {
+  current: number;
+  previous: number;
+}
+
+/**
+ * 429 when the key's requests in the last 60 s — estimated the sliding-window
+ * way, this minute's count plus the previous minute's weighted by the share
+ * of it still inside the window — reach its limit. Retry-After: until the
+ * estimate falls below the limit (at most the rest of this minute).
+ */
+export function checkRequestRate(quotas: Quotas, recent: RecentRequests, now: number): void {
   const max = quotas.requestsPerMinute;
-  if (max === null || recent.n < max) return;
-  const retry = recent.oldestAt === null ? 60 : (recent.oldestAt + 60_000 - now) / 1000;
-  throw limited("rate_limited", `this key made ${recent.n} requests in the last minute, its limit is ${max}: retry after the Retry-After seconds`, retry, { limit: max });
+  if (max === null) return;
+  const into = (now % 60_000) / 60_000;
+  const estimate = recent.current + recent.previous * (1 - into);
+  if (estimate < max) return;
+  // The previous minute's weight falls linearly to 0 by the end of this one.
+  const untilBelow = recent.current >= max || recent.previous === 0 ? 1 - into : Math.min(1 - into, (estimate - max + 1) / recent.previous);
+  throw limited("rate_limited", `this key made about ${Math.round(estimate)} requests in the last minute, its limit is ${max}: retry after the Retry-After seconds`, Math.max(1, untilBelow * 60), { limit: max });
+}
+
+/** Counts one request of an app key, in the same batch as its audit entry. */
+export function countRequest(db: Db, appId: string, keyId: string, now: number) {
+  const minute = Math.floor(now / 60_000);
+  return db
+    .insert(keyRequestCounts)
+    .values({ keyId, minute, appId, count: 1 })
+    .onConflictDoUpdate({ target: [keyRequestCounts.keyId, keyRequestCounts.minute], set: { count: sql`${keyRequestCounts.count} + 1` } });
+}
+
+/** Deletes counts older than the previous minute; how many went. */
+export async function pruneRequestCounts(db: Db, now: number): Promise<number> {
+  const res = await db.delete(keyRequestCounts).where(lt(keyRequestCounts.minute, Math.floor(now / 60_000) - 1));
+  return res.meta.changes ?? 0;
 }
 
 /** 429 when the key already has as many training runs queued or running as it may. */
