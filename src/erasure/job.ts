@@ -28,7 +28,7 @@ import { agentKey, agentVectors } from "../memory/vectors/agent-cache.ts";
 import { deletePrefix } from "../storage/objects.ts";
 import type { ErasureMessage } from "../training/messages.ts";
 import { deletions, type Scope } from "./tables.ts";
-import type { ErasureTargets } from "./targets.ts";
+import { NO_TARGETS, type ErasureTargets } from "./targets.ts";
 
 export type Erasure = typeof erasures.$inferSelect;
 type Phase = (typeof ERASURE_PHASES)[number];
@@ -242,7 +242,7 @@ export async function processErasureStep(deps: ErasureDeps, msg: ErasureMessage)
   const [e] = await deps.db.select().from(erasures).where(eq(erasures.id, msg.erasure_id)).limit(1);
   // Unknown, finished, or not this step's turn (a duplicate or a stale redelivery): nothing to do.
   if (!e || e.status === "succeeded" || e.status === "failed" || e.seq !== msg.seq - 1) return;
-  const targets = e.targets ?? { agents: [], runs: [], adaptations: [], evaluations: [], optimizations: [], versions: [], datasets: [] };
+  const targets = e.targets ?? NO_TARGETS;
   const scope: Scope = { appId: e.appId, agentId: e.agentId, targets };
   let removed: Record<string, number>;
   let next: Phase;

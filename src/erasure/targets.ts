@@ -10,3 +10,6 @@ export interface ErasureTargets {
   /** Datasets only this agent used (an app's erasure takes every object of the app). */
   datasets: string[];
 }
+
+/** The targets of a record written before they were collected at the start (none remain: they are collected with the record). */
+export const NO_TARGETS: ErasureTargets = { agents: [], runs: [], adaptations: [], evaluations: [], optimizations: [], versions: [], datasets: [] };

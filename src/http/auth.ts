@@ -7,6 +7,7 @@
 import type { Db } from "../db/client.ts";
 import type { Env } from "../env.ts";
 import type { AuditEntry } from "../security/audit.ts";
+import type { Access } from "./access.ts";
 import { checkKey, keyDigest } from "../security/keys.ts";
 import { SCOPES, type Scope } from "../security/scopes.ts";
 import { quotasOf, UNLIMITED, type Quotas, type RecentRequests } from "../security/quotas.ts";
@@ -28,8 +29,8 @@ export interface Principal {
 
 export interface AppEnv {
   Bindings: Env;
-  /** appId and principal: set by the guard; audit: the request's audit entry (guard.ts). */
-  Variables: { appId: string; principal: Principal; audit: AuditEntry };
+  /** appId and principal: set by the guard; audit and route: the request's audit entry and matched route (set by guard.ts's audit). */
+  Variables: { appId: string; principal: Principal; audit: AuditEntry; route: { hono: string | null; path: string; access: Access | undefined } };
 }
 
 export type Authentication = { ok: true; principal: Principal } | { ok: false; code: "unknown_key" | "revoked_key" | "expired_key"; message: string };

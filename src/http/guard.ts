@@ -161,6 +161,8 @@ export const audit = createMiddleware<AppEnv>(async (c, next) => {
   const off = c.env.AUDIT_LOG === "off";
   const route = honoRoute ? openApiPath(honoRoute) : path;
   const access = honoRoute ? accessOf(c.req.method, route) : undefined;
+  // The guard reads the route from here rather than matching it again.
+  c.set("route", { hono: honoRoute, path, access });
   const webhook = route === WEBHOOK_ROUTE;
   const entry: AuditEntry = {
     at: Date.now(),
@@ -201,42 +203,34 @@ function tooMany(limit: number): ApiError {
  * Failed authentications are limited per address and key prefix: the first
  * `limit` in a minute answer 401, later ones 429, and once the limit is
  * reached the isolate refuses the address and prefix outright (valid keys
- * too) for a minute. Failures are counted from the audit log (every
- * isolate's), and only when one happens: a valid key costs no count.
+ * too) for a minute (the guard checks `blocked` first). Failures are counted
+ * from the audit log (every isolate's), and only when one happens: a valid
+ * key costs no count. The error to throw for this failure.
  */
-async function limitFailures(c: Context<AppEnv>, db: Db, entry: AuditEntry, prefix: string, authenticate: () => Promise<Principal>): Promise<Principal> {
-  const limit = setting(c.env.AUTH_FAILURES_PER_MINUTE, DEFAULT_AUTH_FAILURES_PER_MINUTE);
-  const ip = entry.ip ?? null;
-  const marks = [`prefix:${prefix}`, ...(ip ? [`ip:${ip}`] : [])];
-  if (marks.some((m) => (blocked.get(m) ?? 0) > entry.at)) throw tooMany(limit);
-  try {
-    return await authenticate();
-  } catch (e) {
-    if (c.env.AUDIT_LOG === "off" || !(e instanceof ApiError) || e.status !== 401) throw e;
-    const before = await recentFailures(db, ip, prefix, entry.at - 60_000);
-    const failures = Math.max(before.byIp, before.byPrefix) + 1;
-    if (failures >= limit) for (const m of marks) blocked.set(m, entry.at + 60_000);
-    if (blocked.size > 10_000) for (const [m, until] of blocked) if (until <= entry.at) blocked.delete(m);
-    throw failures > limit ? tooMany(limit) : e;
-  }
+async function failedAuthentication(c: Context<AppEnv>, db: Db, entry: AuditEntry, prefix: string, marks: string[], limit: number, unauthorized: ApiError): Promise<ApiError> {
+  if (c.env.AUDIT_LOG === "off") return unauthorized;
+  const before = await recentFailures(db, entry.ip ?? null, prefix, entry.at - 60_000);
+  const failures = Math.max(before.byIp, before.byPrefix) + 1;
+  if (failures >= limit) for (const m of marks) blocked.set(m, entry.at + 60_000);
+  if (blocked.size > 10_000) for (const [m, until] of blocked) if (until <= entry.at) blocked.delete(m);
+  return failures > limit ? tooMany(limit) : unauthorized;
 }
 
 /** Before every route of the API: who calls (401, or 429 after too many failures), and may they (403). */
 export const guard = createMiddleware<AppEnv>(async (c, next) => {
   const db = database(c.env.DB);
   const entry = c.get("audit");
-  const path = new URL(c.req.url).pathname;
-  const honoRoute = endpointRoute(c);
+  const { hono: honoRoute, path, access } = c.get("route");
   const route = entry.route;
-  const access = honoRoute ? accessOf(c.req.method, route) : undefined;
   const token = bearer(c);
   const prefix = keyPrefix(token);
   entry.keyPrefix = prefix;
-  const p = await limitFailures(c, db, entry, prefix, async () => {
-    const auth = await authenticate(c.env, db, token, entry.at);
-    if (!auth.ok) throw new ApiError(401, auth.code, auth.message);
-    return auth.principal;
-  });
+  const limit = setting(c.env.AUTH_FAILURES_PER_MINUTE, DEFAULT_AUTH_FAILURES_PER_MINUTE);
+  const marks = [`prefix:${prefix}`, ...(entry.ip ? [`ip:${entry.ip}`] : [])];
+  if (marks.some((m) => (blocked.get(m) ?? 0) > entry.at)) throw tooMany(limit);
+  const auth = await authenticate(c.env, db, token, entry.at);
+  if (!auth.ok) throw await failedAuthentication(c, db, entry, prefix, marks, limit, new ApiError(401, auth.code, auth.message));
+  const p = auth.principal;
   // The admin secret's entries carry the app it names (when it names one).
   Object.assign(entry, { appId: p.appId ?? c.req.query("app_id") ?? null, keyId: p.keyId, action: access?.action ?? "read" });
   if (p.recent) checkRequestRate(p.quotas, p.recent, entry.at);

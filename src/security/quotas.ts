@@ -1,5 +1,5 @@
 /**
- * Quotas of a key: requests a minute (counted from the audit log), training
+ * Quotas of a key: requests a minute (per-minute counts in key_request_counts), training
  * runs at once (runs record the key that asked), and the bytes of datasets
  * its app may hold after the key's uploads. A key's own limit, else the
  * deployment's default; the deployment's local key and admin secret have none.
@@ -90,13 +90,13 @@ export async function checkConcurrentRuns(db: Db, appId: string, keyId: string, 
 export async function checkStoredBytes(db: Db, appId: string, dataset: { id: string; bytes: number }, quotas: Quotas): Promise<void> {
   const max = quotas.maxStoredBytes;
   if (max === null) return;
-  const [{ bytes }] = await db.select({ bytes: sum(datasets.bytes) }).from(datasets).where(eq(datasets.appId, appId));
   const [same] = await db
     .select({ id: datasets.id })
     .from(datasets)
     .where(and(eq(datasets.appId, appId), eq(datasets.id, dataset.id)))
     .limit(1);
   if (same) return;
+  const [{ bytes }] = await db.select({ bytes: sum(datasets.bytes) }).from(datasets).where(eq(datasets.appId, appId));
   const adding = dataset.bytes;
   const held = Number(bytes ?? 0);
   if (held + adding > max) {
