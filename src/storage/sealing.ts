@@ -193,7 +193,8 @@ export function isSealed(bytes: Uint8Array): boolean {
 }
 
 const keyrings = new WeakMap<R2Bucket, Keyring>();
-const keyringsBySecrets = new Map<string, Keyring>();
+/** Keyrings per database and pair of secrets (a keyring reads and writes its own database's data keys). */
+const keyringsByDb = new WeakMap<D1Database, Map<string, Keyring>>();
 
 interface SealingEnv {
   DB: D1Database;
@@ -203,12 +204,14 @@ interface SealingEnv {
   MASTER_KEY_PREVIOUS?: string;
 }
 
-/** The keyring of a deployment's secrets (one per isolate and pair of secrets: it caches unwrapped data keys). */
+/** The keyring of a deployment's database and secrets (one per isolate: it caches unwrapped data keys). */
 export function keyringFor(env: SealingEnv): Keyring | null {
   if (!env.MASTER_KEY) return null;
   const id = `${env.MASTER_KEY}\n${env.MASTER_KEY_PREVIOUS ?? ""}`;
-  let ring = keyringsBySecrets.get(id);
-  if (!ring) keyringsBySecrets.set(id, (ring = new Keyring(database(env.DB), env.MASTER_KEY, env.MASTER_KEY_PREVIOUS)));
+  let rings = keyringsByDb.get(env.DB);
+  if (!rings) keyringsByDb.set(env.DB, (rings = new Map()));
+  let ring = rings.get(id);
+  if (!ring) rings.set(id, (ring = new Keyring(database(env.DB), env.MASTER_KEY, env.MASTER_KEY_PREVIOUS)));
   return ring;
 }
 
