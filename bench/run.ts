@@ -3,6 +3,7 @@
  *                  [--config JSON] [--via-worker] [--quiet]
  * npm run bench -- --training-type few_shot [--shots 1,3,5,10] [--validate]   (bench/few-shot.ts)
  * npm run bench -- --training-type transfer [--validate]                      (bench/transfer.ts)
+ * npm run bench -- --workers 1,2,4,8 [--sync-every K] [--validate] [--via-worker] (bench/distributed.ts)
  *
  * Trains the agent network with the code and defaults trainAgent uses, on CSV
  * (text,category) or JSONL (input,expected_output) files — BANKING77 from
@@ -26,6 +27,7 @@ import type { RunView } from "../src/training/view.ts";
 import { benchHyper, readExamples, sampleShots } from "./data.ts";
 import { fewShotBench } from "./few-shot.ts";
 import { transferBench } from "./transfer.ts";
+import { distributedBench } from "./distributed.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -40,6 +42,8 @@ const { values: args } = parseArgs({
     "training-type": { type: "string", default: "supervised" },
     validate: { type: "boolean", default: false },
     "transfer-config": { type: "string", default: "{}" },
+    workers: { type: "string" },
+    "sync-every": { type: "string" },
   },
 });
 
@@ -115,6 +119,19 @@ if (args["training-type"] === "transfer") {
 }
 const fullTrain = readExamples(args.train!, true);
 const test = readExamples(args.test!, false);
+if (args.workers) {
+  await distributedBench({
+    train: fullTrain,
+    test,
+    seed: seeds[0],
+    config: args.config!,
+    workers: args.workers.split(",").map(Number),
+    syncEvery: args["sync-every"] ? args["sync-every"].split(",").map(Number) : [undefined],
+    validate: args.validate!,
+    viaWorker: args["via-worker"]!,
+  });
+  process.exit(0);
+}
 const results: { accuracy: number; ece: number; train_s: number; infer_ms: number; checkpoint_mb: number; peak_mb: number }[] = [];
 for (const seed of seeds) {
   const train = args.shots ? sampleShots(fullTrain, Number(args.shots), seed) : fullTrain;

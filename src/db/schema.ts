@@ -189,6 +189,8 @@ export const trainingRuns = sqliteTable(
     sweptAt: integer("swept_at"),
     /** candidate: the version goes live only if the agent has none (else by promotion, rollout or experiment); immediate: it goes live. */
     deploy: text("deploy", { enum: DEPLOY_MODES }).notNull().default("immediate"),
+    /** A distributed run: the last round whose aggregator was enqueued (claimed by the shard that finished it; 0: none). */
+    aggregating: integer("aggregating").notNull().default(0),
   },
   (t) => [
     index("runs_by_agent").on(t.appId, t.agentId, t.createdAt),
@@ -214,6 +216,23 @@ export const runSteps = sqliteTable(
     createdAt: createdAt(),
   },
   (t) => [primaryKey({ columns: [t.runId, t.seq] })],
+);
+
+/** One row per shard of a distributed run's round whose result is written (R2): what it trained and how long it took. */
+export const runShards = sqliteTable(
+  "run_shards",
+  {
+    appId: text("app_id").notNull(),
+    runId: text("run_id").notNull(),
+    seq: integer("seq").notNull(),
+    shard: integer("shard").notNull(),
+    examples: integer("examples").notNull(),
+    lossSum: real("loss_sum").notNull(),
+    /** Wall time of the shard's work, in its invocation. */
+    ms: integer("ms").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.seq, t.shard] })],
 );
 
 /** Per-epoch metrics; epoch 0 is the untrained network. */

@@ -29,6 +29,7 @@ const byAgent: Finder = (s) => sql`app_id = ${s.appId} AND agent_id = ${s.agentI
  */
 const TABLES: { table: string; agent: Finder | "app"; appWhere?: (s: Scope) => SQL }[] = [
   { table: "run_steps", agent: (s) => sql`app_id = ${s.appId} AND run_id IN ${inIds(s.targets.runs)}` },
+  { table: "run_shards", agent: (s) => sql`app_id = ${s.appId} AND run_id IN ${inIds(s.targets.runs)}` },
   { table: "run_epochs", agent: (s) => sql`app_id = ${s.appId} AND run_id IN ${inIds(s.targets.runs)}` },
   { table: "optimization_trials", agent: (s) => sql`optimization_id IN ${inIds(s.targets.optimizations)}`, appWhere: (s) => sql`optimization_id IN ${inIds(s.targets.optimizations)}` },
   { table: "feedback", agent: byAgent },

@@ -77,6 +77,11 @@ export const TrainAgentOutput = z.object({
     members: z.number().int().describe("Networks in the model's ensemble (each step trains every one)"),
     refit: z.boolean().describe("After the validation phase the networks retrain on every row (total_steps is then an upper bound)"),
     total_steps: z.number().int(),
+    shards: z
+      .number()
+      .int()
+      .describe("config.distributed: shard messages per round, trained in parallel, then one aggregator; 1: a single chain of steps (each of total_steps' training steps is then a round)"),
+    queue_messages: z.number().int().describe("Queue messages the run needs at most: per round its fan-out, its shards and its aggregator (shards + 2), or one per step; plus the final step"),
     memory: z
       .object({ peak_mb: z.number().int(), budget_mb: z.number().int() })
       .optional()
@@ -189,6 +194,8 @@ export const trainAgent = defineFunction({
         members: plan.members,
         refit: plan.refit !== null,
         total_steps: plan.total_steps,
+        shards: plan.shards ?? 1,
+        queue_messages: (plan.shards ?? 1) > 1 ? plan.train_steps * (plan.shards! + 2) + 1 : plan.total_steps,
         memory: plan.memory,
       },
       config: { ...hyper },

@@ -5,7 +5,9 @@
 import type { Example, Hyper } from "./hyper.ts";
 import { prepareWork, type Prepared } from "./prepare.ts";
 import { planRun, type Plan } from "./plan.ts";
-import { cloneTensors, finalizeModelWork, initState, trainStepWork, type EpochMetrics, type StepReport } from "./trainer.ts";
+import { beginRoundWork, cloneTensors, closeRoundWork, finalizeModelWork, initState, trainShardWork, trainStepWork, type EpochMetrics, type ShardReport, type StepReport, type TrainState } from "./trainer.ts";
+import { compactShard, RoundMerger, type ShardState } from "./aggregate.ts";
+import { archOf } from "./prepare.ts";
 import { finish, type Work } from "./work.ts";
 import { decodeModel, type AgentModel } from "./model.ts";
 
@@ -44,4 +46,95 @@ export function* fitPreparedWork(prepared: Prepared, hyper: Hyper, onStep?: (r: 
   }
   const { model } = yield* finalizeModelWork(best, plan.refit ? state.params : null, prepared, hyper);
   return { model, plan, epochs, best_epoch: state.progress.best_epoch };
+}
+
+/** How the sharded driver hands a state from one step to the next: the queue writes checkpoints; by default, copies. */
+export interface StateCodec<T> {
+  save(state: TrainState): T;
+  load(saved: T, seq: number): TrainState;
+}
+
+/** How a shard's result reaches the aggregator: the queue writes an object; by default, as is. */
+export interface ShardCodec<S> {
+  save(state: ShardState, report: ShardReport, seq: number, shard: number): S;
+  load(saved: S, seq: number, shard: number): { state: ShardState; report: ShardReport };
+}
+
+export interface ShardedHooks<T, S> {
+  codec?: StateCodec<T>;
+  shardCodec?: ShardCodec<S>;
+  /** The order shards of round `seq` run in (the result must not depend on it). */
+  order?: (seq: number, shards: number) => number[];
+  onShard?: (seq: number, shard: number, ms: number) => void;
+  onAggregate?: (seq: number, ms: number, report: StepReport) => void;
+}
+
+interface ShardResult {
+  state: ShardState;
+  report: ShardReport;
+}
+
+const asIs: ShardCodec<ShardResult> = { save: (state, report) => ({ state, report }), load: (saved) => saved };
+
+const copies: StateCodec<TrainState> = {
+  save: (s) => ({ params: cloneTensors(s.params), adam: { t: s.adam.t, m: cloneTensors(s.adam.m), v: cloneTensors(s.adam.v) }, progress: { ...s.progress } }),
+  load: (s) => ({ params: cloneTensors(s.params), adam: { t: s.adam.t, m: cloneTensors(s.adam.m), v: cloneTensors(s.adam.v) }, progress: { ...s.progress } }),
+};
+
+/**
+ * Distributed training driven in one process, as the queue runs it: each
+ * round's shards train from the round's saved state (in `order`), their
+ * states are saved, and the aggregator merges them in shard order and closes
+ * the round (trainer.ts `trainShardWork`, aggregate.ts). Used by the
+ * benchmark (which times each shard and aggregator) and tests.
+ */
+export function* fitShardedWork<T = TrainState, S = ShardResult>(prepared: Prepared, hyper: Hyper, hooks: ShardedHooks<T, S> = {}): Work<FitResult> {
+  const codec = (hooks.codec ?? copies) as StateCodec<T>;
+  const shardCodec = (hooks.shardCodec ?? asIs) as ShardCodec<S>;
+  const rows = archOf(hyper, prepared).rows;
+  const plan = planRun(prepared.train.length, prepared.valid.length, hyper);
+  const shards = plan.shards ?? 1;
+  const start = () => (previous === null ? initState(prepared, hyper) : codec.load(previous, 0));
+  let previous: T | null = null;
+  let state = initState(prepared, hyper);
+  const epochs: EpochMetrics[] = [];
+  let best = cloneTensors(state.params);
+  for (let seq = 1; seq <= plan.train_steps; seq++) {
+    const results: S[] = new Array(shards);
+    for (const shard of hooks.order?.(seq, shards) ?? Array.from({ length: shards }, (_, k) => k)) {
+      const t0 = performance.now();
+      const s = start();
+      const { touched, ...report } = yield* trainShardWork(s, prepared, hyper, plan, seq, shard);
+      results[shard] = shardCodec.save(compactShard(s, touched, rows), report, seq, shard);
+      hooks.onShard?.(seq, shard, performance.now() - t0);
+    }
+    const t0 = performance.now();
+    const base = start();
+    const untrained = yield* beginRoundWork(base, prepared, hyper, plan, seq);
+    const merger = new RoundMerger(base, rows);
+    const trained: ShardReport = { loss_sum: 0, examples: 0 };
+    results.forEach((saved, shard) => {
+      const { state: s, report } = shardCodec.load(saved, seq, shard);
+      merger.add(s, report.examples);
+      trained.loss_sum += report.loss_sum;
+      trained.examples += report.examples;
+    });
+    state = merger.result();
+    const r = yield* closeRoundWork(state, prepared, hyper, plan, seq, trained, untrained);
+    previous = codec.save(state);
+    hooks.onAggregate?.(seq, performance.now() - t0, r);
+    epochs.push(...r.epochs);
+    if (r.improved) best = cloneTensors(state.params);
+    if (r.stop) break;
+  }
+  const { model } = yield* finalizeModelWork(best, plan.refit ? state.params : null, prepared, hyper);
+  return { model, plan, epochs, best_epoch: state.progress.best_epoch };
+}
+
+export function fitSharded<T = TrainState, S = ShardResult>(examples: readonly Example[], hyper: Hyper, hooks: ShardedHooks<T, S> = {}): FitResult {
+  return finish(
+    (function* () {
+      return yield* fitShardedWork(yield* prepareWork(examples, hyper), hyper, hooks);
+    })(),
+  );
 }

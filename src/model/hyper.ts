@@ -14,6 +14,9 @@ import { LAYER_NAMES } from "./network.ts";
 /** Embedding floats a model may hold over all its members (30,000 rows × 128: a version stays under 16 MB). */
 export const MAX_EMBEDDING_FLOATS = 3_840_000;
 
+/** Batches a shard trains between two averagings, by default (chosen on validation splits: bench/run.ts --workers). */
+export const DEFAULT_SYNC_EVERY = 256;
+
 /** Longest input and expected output of a training example (characters). */
 export const EXAMPLE_TEXT_LIMITS = { input: 2_000, expected_output: 4_000 } as const;
 
@@ -38,6 +41,18 @@ const EarlyStoppingObject = z
   .object({
     patience: z.number().int().min(1).max(100).default(5).describe("Epochs without improvement before stopping"),
     min_delta: z.number().min(0).max(1).default(0).describe("Smallest validation-accuracy gain that counts"),
+  })
+  .strict();
+
+/** Shards a distributed run may have. */
+export const MAX_WORKERS = 16;
+
+const DistributedSchema = z
+  .object({
+    workers: z
+      .union([z.literal("auto"), z.number().int().min(1).max(MAX_WORKERS)], { error: () => `workers must be "auto" or a whole number from 1 to ${MAX_WORKERS}` })
+      .describe('Shards training each round in parallel (queue messages); "auto": one per 2,000 training rows, at most 8 (1: a single chain)'),
+    sync_every: z.number().int().min(1).max(100_000).default(DEFAULT_SYNC_EVERY).describe("Batches each shard trains between two averagings of the shards' weights (a round)"),
   })
   .strict();
 
@@ -89,6 +104,9 @@ export const TrainingConfigSchema = z
       .union([z.literal("auto"), z.boolean()])
       .default("auto")
       .describe('After the validation phase, retrain on every row for the chosen number of epochs; "auto": up to 2,000 training rows'),
+    distributed: DistributedSchema.optional().describe(
+      "Distributed training (local SGD): each round, `workers` shards train their share of the round's batches from the same weights in parallel, and an aggregator averages them",
+    ),
     examples_per_step: z.number().int().min(1).max(1_000_000).default(50_000).describe("Training examples per queue step: a slice of an epoch, or whole epochs when an epoch is smaller"),
     freeze_layers: z.array(z.enum(LAYER_NAMES)).max(4).default([]).describe("Layers whose weights stay fixed"),
     fine_tune_layers: z

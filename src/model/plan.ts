@@ -29,6 +29,13 @@ export interface Plan extends Phase {
   n_valid: number;
   /** Networks trained side by side (each step trains every one). */
   members: number;
+  /**
+   * Shards of a distributed run (config.distributed): each step is a round
+   * whose batches N shard messages train in parallel (batch b by shard
+   * b mod N) before an aggregator merges them. 1 (or absent, in runs from
+   * before distribution): a single chain of steps.
+   */
+  shards?: number;
   refit: Phase | null;
   /** Training steps at most (both phases); the step after the last one (or after an early stop) finalizes. */
   train_steps: number;
@@ -44,14 +51,39 @@ function refitFor(hyper: Hyper, nTrain: number, nValid: number): boolean {
   return hyper.refit === "auto" ? nTrain <= 2000 : hyper.refit;
 }
 
+/** Training rows per shard that `distributed.workers: "auto"` aims at. */
+export const AUTO_ROWS_PER_SHARD = 2_000;
+/** Shards `"auto"` chooses at most. */
+export const AUTO_MAX_SHARDS = 8;
+
+/**
+ * The shards of a run with `nTrain` training rows: config.distributed's
+ * workers ("auto": one per AUTO_ROWS_PER_SHARD rows, at most AUTO_MAX_SHARDS),
+ * never more than an epoch has batches; 1 without config.distributed.
+ */
+export function shardsFor(hyper: Hyper, nTrain: number): number {
+  const d = hyper.distributed;
+  if (!d) return 1;
+  const wanted = d.workers === "auto" ? Math.min(AUTO_MAX_SHARDS, Math.floor(nTrain / AUTO_ROWS_PER_SHARD)) : d.workers;
+  return Math.max(1, Math.min(wanted, Math.ceil(nTrain / hyper.batch_size)));
+}
+
 /**
  * Cuts a phase into queue steps of about `examples_per_step` examples per
  * member: a slice of an epoch when an epoch is larger, else whole epochs.
+ * With shards, a step is a round: each shard trains `sync_every` batches
+ * (at most a step's worth), so a round spans shards × that many batches of
+ * one epoch.
  */
-function phasePlan(rows: number, hyper: Hyper, members: number): Phase {
+function phasePlan(rows: number, hyper: Hyper, members: number, shards: number): Phase {
   const batchesPerEpoch = Math.max(1, Math.ceil(rows / hyper.batch_size));
   // Each member trains on every example: a step's work is examples × members.
   const stepBatches = Math.max(1, Math.ceil(hyper.examples_per_step / members / hyper.batch_size));
+  if (shards > 1) {
+    const round = Math.min(batchesPerEpoch, shards * Math.min(stepBatches, hyper.distributed?.sync_every ?? stepBatches));
+    const stepsPerEpoch = Math.ceil(batchesPerEpoch / round);
+    return { n_train: rows, epochs: hyper.epochs, batches_per_epoch: batchesPerEpoch, batches_per_step: round, steps_per_epoch: stepsPerEpoch, epochs_per_step: 1, steps: stepsPerEpoch * hyper.epochs };
+  }
   const batchesPerStep = Math.min(batchesPerEpoch, stepBatches);
   const stepsPerEpoch = Math.ceil(batchesPerEpoch / batchesPerStep);
   const epochsPerStep = Math.max(1, Math.min(hyper.epochs, Math.floor(stepBatches / batchesPerEpoch)));
@@ -69,10 +101,11 @@ function phasePlan(rows: number, hyper: Hyper, members: number): Phase {
 
 export function planRun(nTrain: number, nValid: number, hyper: Hyper): Plan {
   const members = membersFor(hyper, nTrain);
-  const validation = phasePlan(nTrain, hyper, members);
-  const refit = refitFor(hyper, nTrain, nValid) ? phasePlan(nTrain + nValid, hyper, members) : null;
+  const shards = shardsFor(hyper, nTrain);
+  const validation = phasePlan(nTrain, hyper, members, shards);
+  const refit = refitFor(hyper, nTrain, nValid) ? phasePlan(nTrain + nValid, hyper, members, shards) : null;
   const trainSteps = validation.steps + (refit?.steps ?? 0);
-  return { ...validation, n_valid: nValid, members, refit, train_steps: trainSteps, total_steps: trainSteps + 1 };
+  return { ...validation, n_valid: nValid, members, ...(shards > 1 && { shards }), refit, train_steps: trainSteps, total_steps: trainSteps + 1 };
 }
 
 /** Which epochs step `seq` trains, which slice of an epoch (part), and whether it ends its last epoch. */

@@ -163,37 +163,15 @@ export function trainStep(state: TrainState, prepared: Prepared, hyper: Hyper, p
 /** `trainStep` as work that reports its progress after every batch and every few evaluated rows. */
 export function* trainStepWork(state: TrainState, prepared: Prepared, hyper: Hyper, plan: Plan, seq: number): Work<StepReport> {
   const p = state.progress;
-  const refitting = plan.refit !== null && p.refit_from > 0 && seq >= p.refit_from;
-  const phase = refitting ? plan.refit! : plan;
-  const rows = refitting ? prepared.all : prepared.train;
-  const local = refitting ? seq - p.refit_from + 1 : seq;
-  if (phase.n_train !== rows.length) throw new Error(`the plan is for ${phase.n_train} training rows, the data have ${rows.length}`);
-  if (plan.members !== prepared.members) throw new Error(`the plan is for ${plan.members} ensemble members, the data for ${prepared.members}`);
-  if (refitting && local === 1) {
-    const fresh = initState(prepared, hyper);
-    state.params = fresh.params;
-    state.adam = fresh.adam;
-  }
-  const ens = new Ensemble(archOf(hyper, prepared), state.params, { maxTouchedRows: maxTouchedRows(prepared, hyper), optimizer: state.adam });
-  // From here on the networks' memories hold the state.
-  state.params = ens.params;
-  state.adam = ens.optimizer!;
+  const { refitting, phase, rows, local } = beginStep(state, prepared, hyper, plan, seq);
+  const ens = trainingEnsemble(state, prepared, hyper);
   const frozen = new Set(hyper.freeze_layers);
   const { first, last: lastOfStep, part, endsEpoch } = stepPosition(phase, local);
   // The refit trains as many epochs as the chosen epoch of the validation phase had.
   const last = refitting ? Math.min(lastOfStep, p.best_epoch) : lastOfStep;
   const epochs: EpochMetrics[] = [];
-  if (seq === 1) {
-    const m = yield* validMetrics(ens, prepared);
-    epochs.push({ epoch: 0, train_loss: null, valid_loss: m.loss, valid_accuracy: m.accuracy });
-  }
-  const adam: AdamConfig = {
-    ...ADAM,
-    learning_rate: hyper.learning_rate,
-    weight_decay: hyper.weight_decay,
-    embedding: hyper.embedding_optimizer,
-    embedding_lr_scale: hyper.embedding_lr_scale,
-  };
+  if (seq === 1) epochs.push(yield* untrainedMetrics(ens, prepared));
+  const adam = adamConfig(hyper);
   const firstBatch = part * phase.batches_per_step;
   const lastBatch = Math.min(phase.batches_per_epoch, firstBatch + phase.batches_per_step);
   let lossSum = 0;
@@ -204,7 +182,7 @@ export function* trainStepWork(state: TrainState, prepared: Prepared, hyper: Hyp
   for (; epoch <= last; epoch++) {
     // Every member trains on the same rows with its own shuffles and dropout.
     for (const [k, net] of ens.nets.entries()) {
-      const done = yield* trainBatches(net, prepared, rows, hyper, memberSeed(hyper.seed, k), phase, adam, frozen, epoch, firstBatch, lastBatch);
+      const done = yield* trainBatches(net, prepared, rows, hyper, memberSeed(hyper.seed, k), phase, adam, frozen, epoch, firstBatch, lastBatch, SINGLE_CHAIN);
       lossSum += done.lossSum / ens.nets.length;
       p.epoch_loss += done.lossSum / ens.nets.length;
       if (k === 0) {
@@ -213,29 +191,13 @@ export function* trainStepWork(state: TrainState, prepared: Prepared, hyper: Hyp
       }
     }
     if (!endsEpoch) break;
-    if (refitting) {
-      // No held-out rows are left to validate on.
-      p.epoch_loss = 0;
-      p.epoch_examples = 0;
-      if (epoch >= p.best_epoch) {
-        p.stopped = true;
-        break;
-      }
-      continue;
-    }
-    const m = yield* endEpoch(ens, prepared, hyper, plan, p, epoch);
-    epochs.push(m.metrics);
-    if (m.improved) {
+    const closed = yield* closeEpoch(ens, state, prepared, hyper, plan, seq, epoch, refitting);
+    if (closed.metrics) epochs.push(closed.metrics);
+    if (closed.improved) {
       improved = true;
-      bestModel = stepEndingEpoch(plan, epoch) === seq ? null : encodeModel(toModel(state.params, prepared, hyper), "exact");
+      bestModel = closed.bestModel;
     }
-    if (p.stopped) {
-      if (plan.refit) {
-        p.stopped = false;
-        p.refit_from = seq + 1;
-      }
-      break;
-    }
+    if (closed.end) break;
   }
   state.adam = ens.optimizer!; // its step count moved on
   return {
@@ -251,7 +213,167 @@ export function* trainStepWork(state: TrainState, prepared: Prepared, hyper: Hyp
   };
 }
 
-/** Batches [firstBatch, lastBatch) of `epoch`: forward, backward and an optimizer step per batch (reporting each batch's work). */
+/** Which phase step `seq` belongs to, its rows and its number within the phase; the refit's first step starts over from seeded weights. */
+function beginStep(state: TrainState, prepared: Prepared, hyper: Hyper, plan: Plan, seq: number): { refitting: boolean; phase: Phase; rows: Int32Array; local: number } {
+  const p = state.progress;
+  const refitting = plan.refit !== null && p.refit_from > 0 && seq >= p.refit_from;
+  const phase = refitting ? plan.refit! : plan;
+  const rows = refitting ? prepared.all : prepared.train;
+  const local = refitting ? seq - p.refit_from + 1 : seq;
+  if (phase.n_train !== rows.length) throw new Error(`the plan is for ${phase.n_train} training rows, the data have ${rows.length}`);
+  if (plan.members !== prepared.members) throw new Error(`the plan is for ${plan.members} ensemble members, the data for ${prepared.members}`);
+  if (refitting && local === 1) {
+    const fresh = initState(prepared, hyper);
+    state.params = fresh.params;
+    state.adam = fresh.adam;
+  }
+  return { refitting, phase, rows, local };
+}
+
+/** Networks that train the state: from here on their memories hold it (the state's tensors become views of them). */
+function trainingEnsemble(state: TrainState, prepared: Prepared, hyper: Hyper): Ensemble {
+  const ens = new Ensemble(archOf(hyper, prepared), state.params, { maxTouchedRows: maxTouchedRows(prepared, hyper), optimizer: state.adam });
+  state.params = ens.params;
+  state.adam = ens.optimizer!;
+  return ens;
+}
+
+function adamConfig(hyper: Hyper): AdamConfig {
+  return { ...ADAM, learning_rate: hyper.learning_rate, weight_decay: hyper.weight_decay, embedding: hyper.embedding_optimizer, embedding_lr_scale: hyper.embedding_lr_scale };
+}
+
+/** Held-out metrics of the untrained network (epoch 0, reported by the first step). */
+function* untrainedMetrics(ens: Ensemble, prepared: Prepared): Work<EpochMetrics> {
+  const m = yield* validMetrics(ens, prepared);
+  return { epoch: 0, train_loss: null, valid_loss: m.loss, valid_accuracy: m.accuracy };
+}
+
+/**
+ * The end of `epoch` (its batches trained): in the validation phase, its
+ * metrics, the best epoch and early stopping (and, when training stops with a
+ * refit to come, the refit's first step); in the refit, the stop after the
+ * chosen number of epochs. `end`: no further epoch trains in this step.
+ */
+function* closeEpoch(
+  ens: Ensemble,
+  state: TrainState,
+  prepared: Prepared,
+  hyper: Hyper,
+  plan: Plan,
+  seq: number,
+  epoch: number,
+  refitting: boolean,
+): Work<{ metrics: EpochMetrics | null; improved: boolean; bestModel: Uint8Array | null; end: boolean }> {
+  const p = state.progress;
+  if (refitting) {
+    // No held-out rows are left to validate on.
+    p.epoch_loss = 0;
+    p.epoch_examples = 0;
+    if (epoch >= p.best_epoch) p.stopped = true;
+    return { metrics: null, improved: false, bestModel: null, end: p.stopped };
+  }
+  const m = yield* endEpoch(ens, prepared, hyper, plan, p, epoch);
+  // The chosen epoch's weights: the state's own when the epoch ends the step, else a model of their own.
+  const bestModel = m.improved && stepEndingEpoch(plan, epoch) !== seq ? encodeModel(toModel(state.params, prepared, hyper), "exact") : null;
+  const end = p.stopped;
+  if (p.stopped && plan.refit) {
+    p.stopped = false;
+    p.refit_from = seq + 1;
+  }
+  return { metrics: m.metrics, improved: m.improved, bestModel, end };
+}
+
+/** What one shard trained in one round. */
+export interface ShardReport {
+  /** Training loss summed over the shard's examples (mean over members). */
+  loss_sum: number;
+  /** Examples the shard trained on (each member trains on all of them). */
+  examples: number;
+}
+
+/** `ShardReport` with the embedding rows each member's batches touched (ascending): the only rows the shard changed. */
+export interface ShardTraining extends ShardReport {
+  touched: Int32Array[];
+}
+
+/**
+ * Distributed training (local SGD): shard `shard` of `shards` trains its
+ * share of round `seq` — the round's batches b with b mod shards = shard, in
+ * the single chain's shuffle and with its per-batch seeds and learning rates —
+ * from the round's starting state, mutating it (weights and its own copy of
+ * the optimizer state). A round is a slice of one epoch (plan.ts); the
+ * aggregator merges the shards' states (aggregate.ts) and closes the round
+ * (`closeRoundWork`). Deterministic in (state, prepared, hyper, seq, shard).
+ */
+export function* trainShardWork(state: TrainState, prepared: Prepared, hyper: Hyper, plan: Plan, seq: number, shard: number): Work<ShardTraining> {
+  const shards = plan.shards ?? 1;
+  if (shard < 0 || shard >= shards) throw new Error(`shard ${shard} is not one of the plan's ${shards}`);
+  const { phase, rows, local } = beginStep(state, prepared, hyper, plan, seq);
+  if (phase.epochs_per_step !== 1) throw new Error("a distributed round is a slice of one epoch");
+  const ens = trainingEnsemble(state, prepared, hyper);
+  const frozen = new Set(hyper.freeze_layers);
+  const { first: epoch, part } = stepPosition(phase, local);
+  const firstBatch = part * phase.batches_per_step;
+  const lastBatch = Math.min(phase.batches_per_epoch, firstBatch + phase.batches_per_step);
+  let lossSum = 0;
+  let examples = 0;
+  const touched: Int32Array[] = [];
+  for (const [k, net] of ens.nets.entries()) {
+    const marks = new Uint8Array(ens.arch.rows);
+    const done = yield* trainBatches(net, prepared, rows, hyper, memberSeed(hyper.seed, k), phase, adamConfig(hyper), frozen, epoch, firstBatch, lastBatch, { shard, shards }, marks);
+    lossSum += done.lossSum / ens.nets.length;
+    if (k === 0) examples += done.examples;
+    touched.push(rowsMarked(marks));
+  }
+  state.adam = ens.optimizer!;
+  return { loss_sum: lossSum, examples, touched };
+}
+
+/**
+ * The round's starting state as the aggregator sees it: the refit's first
+ * round starts over from seeded weights, as each of its shards did. With the
+ * held-out metrics of the untrained network for the first round (epoch 0).
+ */
+export function* beginRoundWork(state: TrainState, prepared: Prepared, hyper: Hyper, plan: Plan, seq: number): Work<EpochMetrics | null> {
+  beginStep(state, prepared, hyper, plan, seq);
+  return seq === 1 ? yield* untrainedMetrics(new Ensemble(archOf(hyper, prepared), state.params), prepared) : null;
+}
+
+/**
+ * Closes round `seq` once its shards' states are merged into `state`: the
+ * round's loss joins the epoch's, and a round that ends its epoch validates
+ * it as a single-chain step would (`closeEpoch`). `untrained`: what
+ * `beginRoundWork` reported.
+ */
+export function* closeRoundWork(state: TrainState, prepared: Prepared, hyper: Hyper, plan: Plan, seq: number, trained: ShardReport, untrained: EpochMetrics | null): Work<StepReport> {
+  const p = state.progress;
+  const refitting = plan.refit !== null && p.refit_from > 0 && seq >= p.refit_from;
+  const phase = refitting ? plan.refit! : plan;
+  const { first: epoch, endsEpoch } = stepPosition(phase, refitting ? seq - p.refit_from + 1 : seq);
+  p.epoch_loss += trained.loss_sum;
+  p.epoch_examples += trained.examples;
+  const epochs: EpochMetrics[] = untrained ? [untrained] : [];
+  let improved = false;
+  if (endsEpoch) {
+    const closed = yield* closeEpoch(new Ensemble(archOf(hyper, prepared), state.params), state, prepared, hyper, plan, seq, epoch, refitting);
+    if (closed.metrics) epochs.push(closed.metrics);
+    improved = closed.improved;
+  }
+  return { seq, epoch, refit: refitting, examples: trained.examples, train_loss: trained.loss_sum / Math.max(1, trained.examples), epochs, improved, best_model: null, stop: p.stopped };
+}
+
+function rowsMarked(marks: Uint8Array): Int32Array {
+  let n = 0;
+  for (const m of marks) n += m;
+  const out = new Int32Array(n);
+  for (let r = 0, k = 0; r < marks.length; r++) if (marks[r]) out[k++] = r;
+  return out;
+}
+
+/** Every batch of a step's range trains in a single chain. */
+const SINGLE_CHAIN = { shard: 0, shards: 1 } as const;
+
+/** Batches [firstBatch, lastBatch) of `epoch` (those of the stride's shard): forward, backward and an optimizer step per batch (reporting each batch's work). */
 function* trainBatches(
   net: Network,
   prepared: Prepared,
@@ -264,6 +386,8 @@ function* trainBatches(
   epoch: number,
   firstBatch: number,
   lastBatch: number,
+  stride: { shard: number; shards: number },
+  touched?: Uint8Array,
 ): Work<{ lossSum: number; examples: number }> {
   const order = permutation(plan.n_train, seed, 0x10000 + epoch);
   const bs = hyper.batch_size;
@@ -271,6 +395,7 @@ function* trainBatches(
   let lossSum = 0;
   let examples = 0;
   for (let b = firstBatch; b < lastBatch; b++) {
+    if (b % stride.shards !== stride.shard) continue;
     const t = (epoch - 1) * plan.batches_per_epoch + b;
     const rng = hyper.dropout > 0 ? new Rng(seed, 0x200000 + t) : null;
     const from = b * bs;
@@ -301,6 +426,7 @@ function* trainBatches(
     }
     examples += to - from;
     adamStep(net, adam, learningRate(hyper, t, totalBatches), frozen);
+    if (touched) for (let s = 0; s < net.touchedCount; s++) touched[net.touched[s]] = 1;
     // Forward and backward: about three forward passes of work per example.
     let features = 0;
     for (let k = from; k < to; k++) {

@@ -6,6 +6,7 @@ export const keys = {
   datasetReport: (app: string, datasetId: string) => `apps/${seg(app)}/datasets/${datasetId}.quality.json`,
   runPrefix: (app: string, runId: string) => `apps/${seg(app)}/runs/${runId}/`,
   stepCheckpoint: (app: string, runId: string, seq: number) => `apps/${seg(app)}/runs/${runId}/steps/${String(seq).padStart(6, "0")}.ckpt`,
+  shardState: (app: string, runId: string, seq: number, shard: number) => `apps/${seg(app)}/runs/${runId}/shards/${String(seq).padStart(6, "0")}-${String(shard).padStart(3, "0")}.ckpt`,
   bestModel: (app: string, runId: string, epoch: number) => `apps/${seg(app)}/runs/${runId}/best/epoch-${String(epoch).padStart(4, "0")}.model`,
   /** An agent's memory sketch (src/memory/vectors/agent-cache.ts: toSnapshot). */
   memorySketch: (app: string, agentId: string) => `apps/${seg(app)}/agents/${seg(agentId)}/memory-sketch.bin`,

@@ -6,12 +6,12 @@ import { database } from "../db/client.ts";
 import { randomId } from "../functions/common.ts";
 import { memoryServices } from "../memory/store.ts";
 import type { Env } from "../env.ts";
-import { ErasureMessageSchema, EvaluationMessageSchema, StepMessageSchema, TrialMessageSchema, type StepMessage } from "./messages.ts";
+import { ErasureMessageSchema, EvaluationMessageSchema, ShardMessageSchema, StepMessageSchema, TrialMessageSchema, type TrainingMessage } from "./messages.ts";
 import { failErasure, processErasureStep, type ErasureDeps } from "../erasure/job.ts";
 import { failOptimization, processTrial, type OptimizeDeps } from "../optimize/run.ts";
 import { failEvaluation, processEvaluationStep, type EvaluationDeps } from "../evaluation/job.ts";
 import { failRun, findRun, noteStepError, type Run } from "./runs.ts";
-import { processStep, type StepDeps } from "./step.ts";
+import { processShard, processStep, type StepDeps } from "./step.ts";
 import { Slicer } from "../isolate/slices.ts";
 
 export function stepDeps(env: Env): StepDeps {
@@ -19,7 +19,7 @@ export function stepDeps(env: Env): StepDeps {
     db: database(env.DB),
     datasets: env.DATASETS,
     checkpoints: env.CHECKPOINTS,
-    enqueue: async (msg: StepMessage) => {
+    enqueue: async (msg: TrainingMessage) => {
       await env.STEPS.send(msg);
     },
     memory: memoryServices(env, () => randomId("mem")),
@@ -57,6 +57,17 @@ export async function consumeSteps(batch: MessageBatch<unknown>, deps: StepDeps,
     const evaluation = EvaluationMessageSchema.safeParse(message.body);
     if (evaluation.success) {
       await handle(message, `evaluation ${evaluation.data.evaluation_id}#${evaluation.data.seq}`, () => processEvaluationStep(evaluations, evaluation.data));
+      continue;
+    }
+    const shard = ShardMessageSchema.safeParse(message.body);
+    if (shard.success) {
+      const m = shard.data;
+      await handle(
+        message,
+        `shard ${m.run_id}#${m.seq}/${m.shard}`,
+        () => processShard(deps, m, message.attempts),
+        (reason) => noteStepError(deps.db, m.run_id, `step ${m.seq}, shard ${m.shard}, attempt ${message.attempts}: ${reason}`, deps.now()),
+      );
       continue;
     }
     const parsed = StepMessageSchema.safeParse(message.body);
@@ -115,11 +126,14 @@ export async function consumeDeadSteps(batch: MessageBatch<unknown>, deps: StepD
       message.ack();
       continue;
     }
-    const parsed = StepMessageSchema.safeParse(message.body);
+    // A shard message is strict: tried first, since the step schema would read it as a step.
+    const shard = ShardMessageSchema.safeParse(message.body);
+    const parsed = shard.success ? shard : StepMessageSchema.safeParse(message.body);
     if (parsed.success) {
       const run = await findRun(deps.db, parsed.data.run_id);
       if (run && run.seq < parsed.data.seq) {
-        await failRun(deps.db, run.id, `step ${parsed.data.seq} failed after all retries: ${deadStepReason(run, parsed.data.seq)}`, deps.now());
+        const what = shard.success ? `shard ${shard.data.shard} of step ${parsed.data.seq}` : `step ${parsed.data.seq}`;
+        await failRun(deps.db, run.id, `${what} failed after all retries: ${deadStepReason(run, parsed.data.seq)}`, deps.now());
       }
     }
     message.ack();

@@ -9,6 +9,20 @@ export const StepMessageSchema = z.object({
 });
 export type StepMessage = z.infer<typeof StepMessageSchema>;
 
+/**
+ * One shard of one round of a distributed run (config.distributed). Strict,
+ * and tried before StepMessageSchema (which would read it as a step).
+ */
+export const ShardMessageSchema = z.strictObject({
+  run_id: z.string().min(1),
+  seq: z.number().int().min(1),
+  shard: z.number().int().min(0),
+});
+export type ShardMessage = z.infer<typeof ShardMessageSchema>;
+
+/** What a training run's steps enqueue. */
+export type TrainingMessage = StepMessage | ShardMessage;
+
 /** One step of one queued evaluation (src/evaluation/job.ts). */
 export const EvaluationMessageSchema = z.object({ evaluation_id: z.string().min(1), seq: z.number().int().min(1) });
 export type EvaluationMessage = z.output<typeof EvaluationMessageSchema>;
@@ -22,4 +36,4 @@ export const ErasureMessageSchema = z.object({ erasure_id: z.string().min(1), se
 export type ErasureMessage = z.output<typeof ErasureMessageSchema>;
 
 /** What the steps queue carries. */
-export type QueueMessage = StepMessage | EvaluationMessage | TrialMessage | ErasureMessage;
+export type QueueMessage = TrainingMessage | EvaluationMessage | TrialMessage | ErasureMessage;

@@ -4,7 +4,7 @@ import type { BatchItem } from "drizzle-orm/batch";
 import { liveChange } from "../deploy/history.ts";
 import { pointsWhile } from "../metrics/record.ts";
 import type { Db } from "../db/client.ts";
-import { agents, datasets, runEpochs, runSteps, trainingRuns, agentVersions, type RunStatus } from "../db/schema.ts";
+import { agents, datasets, runEpochs, runShards, runSteps, trainingRuns, agentVersions, type RunStatus } from "../db/schema.ts";
 import type { EpochMetrics } from "../model/trainer.ts";
 import type { NewDatasetRow } from "../data/datasets.ts";
 
@@ -109,6 +109,37 @@ export async function commitStep(db: Db, c: StepCommit): Promise<boolean> {
     ),
   ]);
   return update.meta.changes > 0;
+}
+
+export type ShardRow = typeof runShards.$inferInsert;
+
+/** The shards of round `seq` whose results are written. */
+export async function recordedShards(db: Db, runId: string, seq: number): Promise<number[]> {
+  const rows = await db
+    .select({ shard: runShards.shard })
+    .from(runShards)
+    .where(and(eq(runShards.runId, runId), eq(runShards.seq, seq)))
+    .orderBy(asc(runShards.shard));
+  return rows.map((r) => r.shard);
+}
+
+/**
+ * Records a shard's written result and, in the same batch, claims the round's
+ * aggregation when this makes the round complete: the run is still running
+ * at seq-1, its last claimed round is older, and all `shards` rows exist.
+ * Exactly one call per round claims it, however many shards finish at once
+ * or are redelivered. Returns whether this call claimed it.
+ */
+export async function recordShard(db: Db, row: ShardRow, shards: number): Promise<boolean> {
+  const complete = sql`(SELECT count(*) FROM ${runShards} WHERE ${runShards.runId} = ${row.runId} AND ${runShards.seq} = ${row.seq}) >= ${shards}`;
+  const [, claim] = await db.batch([
+    db.insert(runShards).values(row).onConflictDoNothing(),
+    db
+      .update(trainingRuns)
+      .set({ aggregating: row.seq })
+      .where(and(eq(trainingRuns.id, row.runId), eq(trainingRuns.seq, row.seq - 1), eq(trainingRuns.status, "running"), lt(trainingRuns.aggregating, row.seq), complete)),
+  ]);
+  return claim.meta.changes > 0;
 }
 
 /** What the final step of an adaptation run commits beside its version. */

@@ -1,7 +1,8 @@
 /** The training state checkpoint of one step: weights, optimizer state, progress. */
 import { decodeCheckpoint, encodeCheckpoint, CheckpointError } from "../model/checkpoint.ts";
 import type { Tensors } from "../model/network.ts";
-import type { Progress, TrainState } from "../model/trainer.ts";
+import type { Progress, ShardReport, TrainState } from "../model/trainer.ts";
+import type { ShardState } from "../model/aggregate.ts";
 
 interface StateMeta {
   kind: "train-state";
@@ -33,4 +34,39 @@ export function decodeState(bytes: Uint8Array, expectedSeq: number): TrainState 
   // JSON has no Infinity: an untouched best_loss comes back as null.
   const progress = { ...meta.progress, best_loss: meta.progress.best_loss ?? Infinity, top_loss: meta.progress.top_loss ?? Infinity };
   return { params, adam: { t: meta.t, m, v }, progress };
+}
+
+interface ShardMeta extends ShardReport {
+  kind: "shard-state";
+  seq: number;
+  shard: number;
+  t: number;
+}
+
+/** One shard's result of one round (aggregate.ts ShardState) and what it trained. */
+export function encodeShard(state: ShardState, report: ShardReport, seq: number, shard: number): Uint8Array {
+  const tensors: Tensors = { ...state.params };
+  for (const [k, v] of Object.entries(state.adam.m)) tensors[`adam.m.${k}`] = v;
+  for (const [k, v] of Object.entries(state.adam.v)) tensors[`adam.v.${k}`] = v;
+  // Row ids as float32 are exact below 2^24 (vocabularies stay below 2^20).
+  for (const [k, rows] of Object.entries(state.rows)) tensors[`rows.${k}`] = Float32Array.from(rows);
+  const meta: ShardMeta = { kind: "shard-state", seq, shard, t: state.adam.t, loss_sum: report.loss_sum, examples: report.examples };
+  return encodeCheckpoint(meta, tensors);
+}
+
+export function decodeShard(bytes: Uint8Array, seq: number, shard: number): { state: ShardState; report: ShardReport } {
+  const { meta, tensors } = decodeCheckpoint<ShardMeta>(bytes);
+  if (meta.kind !== "shard-state") throw new CheckpointError(`expected a shard's state, found ${meta.kind}`);
+  if (meta.seq !== seq || meta.shard !== shard) throw new CheckpointError(`the object holds shard ${meta.shard} of round ${meta.seq}, expected shard ${shard} of round ${seq}`);
+  const params: Tensors = {};
+  const m: Tensors = {};
+  const v: Tensors = {};
+  const rows: Record<string, Int32Array> = {};
+  for (const [k, t] of Object.entries(tensors)) {
+    if (k.startsWith("adam.m.")) m[k.slice(7)] = t;
+    else if (k.startsWith("adam.v.")) v[k.slice(7)] = t;
+    else if (k.startsWith("rows.")) rows[k.slice(5)] = Int32Array.from(t);
+    else params[k] = t;
+  }
+  return { state: { params, adam: { t: meta.t, m, v }, rows }, report: { loss_sum: meta.loss_sum, examples: meta.examples } };
 }

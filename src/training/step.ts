@@ -21,6 +21,17 @@
  * only invisible leftovers, which the sweeper removes (sweeper.ts).
  * Everything is deterministic in the run's seed, so a redone step writes the
  * same bytes.
+ *
+ * A distributed run (plan.shards = N > 1) makes each training step a round:
+ * the step's message fans out N shard messages (`processShard`: each trains
+ * its share of the round's batches from checkpoint seq-1 and writes its
+ * result to R2, then records it in D1); the shard whose record completes the
+ * round claims its aggregation (exactly once: a conditional update) and
+ * enqueues the step's message again, which now finds every shard recorded and
+ * aggregates (aggregate.ts, in shard order), then commits the round as the
+ * single chain commits a step. A redelivered fan-out re-sends only the
+ * shards not yet recorded; a recorded shard is never trained again; a shard
+ * that crashed after claiming re-enqueues the aggregator on its redelivery.
  */
 import type { Db } from "../db/client.ts";
 import { CheckpointError } from "../model/checkpoint.ts";
@@ -28,7 +39,9 @@ import { decodeModel, encodeModel } from "../model/model.ts";
 import type { Prepared } from "../model/prepare.ts";
 import type { Example } from "../model/hyper.ts";
 import { stepEndingEpoch } from "../model/plan.ts";
-import { finalizeModelWork, initState, trainingFitWork, trainStepWork, type StepReport, type TrainState } from "../model/trainer.ts";
+import { beginRoundWork, closeRoundWork, finalizeModelWork, initState, trainingFitWork, trainShardWork, trainStepWork, type ShardReport, type StepReport, type TrainState } from "../model/trainer.ts";
+import { compactShard, RoundMerger } from "../model/aggregate.ts";
+import { archOf } from "../model/prepare.ts";
 import type { Slicer } from "../isolate/slices.ts";
 import type { Tensors } from "../model/network.ts";
 import { keys } from "../storage/keys.ts";
@@ -45,31 +58,36 @@ import { priceOf } from "../llm/prices.ts";
 import { patternOf } from "../llm/prompt.ts";
 import type { AnswererSettings } from "../llm/answerer.ts";
 import { runData } from "./prepared.ts";
-import type { StepMessage } from "./messages.ts";
-import { commitFinal, commitStep, failRun, findRun, markRunning, markSwept, noteStepStart, runEpochMetrics, TERMINAL, versionIdOf, type Run } from "./runs.ts";
-import { decodeState, encodeState } from "./state.ts";
+import type { ShardMessage, StepMessage, TrainingMessage } from "./messages.ts";
+import { commitFinal, commitStep, failRun, findRun, markRunning, markSwept, noteStepStart, recordedShards, recordShard, runEpochMetrics, TERMINAL, versionIdOf, type Run } from "./runs.ts";
+import { decodeShard, decodeState, encodeShard, encodeState } from "./state.ts";
 import { DEFAULT_VERSION_PARAMS } from "../agent/versions.ts";
 import { gateWork, judged } from "../adapt/finish.ts";
 
-export type CrashPoint = "before-checkpoint" | "after-checkpoint" | "after-commit" | "final-before-commit" | "final-after-commit";
+export type CrashPoint = "before-checkpoint" | "after-checkpoint" | "after-commit" | "final-before-commit" | "final-after-commit" | "shard-after-write" | "shard-after-claim";
 
 export interface StepDeps {
   db: Db;
   datasets: R2Bucket;
   checkpoints: R2Bucket;
-  enqueue: (msg: StepMessage) => Promise<void>;
+  enqueue: (msg: TrainingMessage) => Promise<void>;
   /** Where the final step writes learned patterns and demos. */
   memory: MemoryServices;
   now: () => number;
   /** Gives the event loop a turn every slice of training work, so requests are served meanwhile. */
   slicer: Slicer;
   /** Fault injection for tests: may throw at the named point, or act there (cancel the run) before going on. */
-  crash?: (point: CrashPoint, msg: StepMessage) => void | Promise<void>;
+  crash?: (point: CrashPoint, msg: TrainingMessage) => void | Promise<void>;
   /** Where the final step finds a language model (prompt engineering); absent: none. */
   llm?: LlmEnv;
 }
 
-export type StepOutcome = "missing-run" | "terminal" | "stale" | "re-enqueued" | "trained" | "lost-race" | "finalized" | "failed";
+export type StepOutcome = "missing-run" | "terminal" | "stale" | "re-enqueued" | "trained" | "lost-race" | "finalized" | "failed" | "fanned-out" | "shard-trained";
+
+/** A training message of either kind: a step (or a round's fan-out and aggregation), or one shard of a round. */
+export async function processTrainingMessage(deps: StepDeps, msg: TrainingMessage, attempt = 1): Promise<StepOutcome> {
+  return "shard" in msg ? processShard(deps, msg, attempt) : processStep(deps, msg, attempt);
+}
 
 /** A failure that retrying cannot fix: the run is marked failed with the reason. */
 export class PermanentStepError extends Error {}
@@ -94,16 +112,96 @@ export async function processStep(deps: StepDeps, msg: StepMessage, attempt = 1)
   if (run.status === "queued") await markRunning(deps.db, run.id, deps.now());
   await noteStepStart(deps.db, run.id, attempt, deps.now());
   try {
-    return run.trainingDone || msg.seq > run.plan.train_steps ? await finalStep(deps, run, msg) : await trainingStep(deps, run, msg);
+    if (run.trainingDone || msg.seq > run.plan.train_steps) return await finalStep(deps, run, msg);
+    return (run.plan.shards ?? 1) > 1 ? await roundStep(deps, run, msg) : await trainingStep(deps, run, msg);
   } catch (e) {
-    if (e instanceof PermanentStepError || e instanceof MissingDatasetError || e instanceof CheckpointError) {
-      // A step that lost a race may find its inputs gone: that is not a failure.
+    return failedOrStale(deps, run, msg, `step ${msg.seq}`, e);
+  }
+}
+
+/** A permanent failure fails the run, unless the step lost a race (its inputs gone because the run moved on): then it is stale. Others are rethrown (retried). */
+async function failedOrStale(deps: StepDeps, run: Run, msg: TrainingMessage, what: string, e: unknown): Promise<StepOutcome> {
+  if (e instanceof PermanentStepError || e instanceof MissingDatasetError || e instanceof CheckpointError) {
+    const latest = await findRun(deps.db, run.id);
+    if (latest && (latest.seq >= msg.seq || TERMINAL.includes(latest.status))) return "stale";
+    await failRun(deps.db, run.id, `${what}: ${(e as Error).message}`, deps.now());
+    return "failed";
+  }
+  throw e;
+}
+
+/**
+ * A round's step message: fans out the shards not yet recorded, or, once
+ * every shard is, aggregates them and commits the round.
+ */
+async function roundStep(deps: StepDeps, run: Run, msg: StepMessage): Promise<StepOutcome> {
+  const shards = run.plan.shards!;
+  const recorded = new Set(await recordedShards(deps.db, run.id, msg.seq));
+  if (recorded.size < shards) {
+    const missing = Array.from({ length: shards }, (_, k) => k).filter((k) => !recorded.has(k));
+    await Promise.all(missing.map((shard) => deps.enqueue({ run_id: run.id, seq: msg.seq, shard })));
+    return "fanned-out";
+  }
+  const started = deps.now();
+  const { prepared } = await runData(deps, run);
+  const base = msg.seq === 1 ? initState(prepared, run.config) : await readState(deps, run, msg.seq - 1);
+  const previousBest = base.progress.best_epoch;
+  const untrained = await deps.slicer.run(beginRoundWork(base, prepared, run.config, run.plan, msg.seq));
+  const merger = new RoundMerger(base, archOf(run.config, prepared).rows);
+  const trained: ShardReport = { loss_sum: 0, examples: 0 };
+  const shardKeys: string[] = [];
+  // In shard order, one at a time: the result does not depend on which shard finished first.
+  for (let shard = 0; shard < shards; shard++) {
+    const key = keys.shardState(run.appId, run.id, msg.seq, shard);
+    const bytes = await getBytes(deps.checkpoints, key);
+    if (!bytes) throw new PermanentStepError(`the result of shard ${shard} of round ${msg.seq} is missing`);
+    const { state, report } = decodeShard(bytes, msg.seq, shard);
+    merger.add(state, report.examples);
+    trained.loss_sum += report.loss_sum;
+    trained.examples += report.examples;
+    shardKeys.push(key);
+  }
+  const state = merger.result();
+  const report = await deps.slicer.run(closeRoundWork(state, prepared, run.config, run.plan, msg.seq, trained, untrained));
+  return commitTraining(deps, run, msg, state, report, previousBest, started, shardKeys);
+}
+
+/**
+ * One shard of a round: trains its share from checkpoint seq-1, writes its
+ * result, records it — and, when that completes the round, enqueues the
+ * round's aggregation. A shard already recorded is not trained again.
+ */
+export async function processShard(deps: StepDeps, msg: ShardMessage, attempt = 1): Promise<StepOutcome> {
+  const run = await findRun(deps.db, msg.run_id);
+  if (!run) return "missing-run";
+  if (TERMINAL.includes(run.status)) return "terminal";
+  const shards = run.plan.shards ?? 1;
+  if (msg.seq !== run.seq + 1 || msg.shard >= shards || run.trainingDone) return "stale";
+  if ((await recordedShards(deps.db, run.id, msg.seq)).includes(msg.shard)) {
+    // Its record is written (and, with it, its claim was tried). A redelivery may be of the shard that
+    // claimed the round and died before enqueueing the aggregation: enqueue it (a duplicate is harmless).
+    if (attempt > 1) {
       const latest = await findRun(deps.db, run.id);
-      if (latest && (latest.seq >= msg.seq || TERMINAL.includes(latest.status))) return "stale";
-      await failRun(deps.db, run.id, `step ${msg.seq}: ${(e as Error).message}`, deps.now());
-      return "failed";
+      if (latest && latest.aggregating === msg.seq && latest.seq < msg.seq) await deps.enqueue({ run_id: run.id, seq: msg.seq });
     }
-    throw e;
+    return "stale";
+  }
+  await noteStepStart(deps.db, run.id, attempt, deps.now());
+  try {
+    const started = deps.now();
+    const { prepared } = await runData(deps, run);
+    const state = msg.seq === 1 ? initState(prepared, run.config) : await readState(deps, run, msg.seq - 1);
+    const { touched, ...report } = await deps.slicer.run(trainShardWork(state, prepared, run.config, run.plan, msg.seq, msg.shard));
+    const result = encodeShard(compactShard(state, touched, archOf(run.config, prepared).rows), report, msg.seq, msg.shard);
+    await putBytes(deps.checkpoints, keys.shardState(run.appId, run.id, msg.seq, msg.shard), result);
+    await deps.crash?.("shard-after-write", msg);
+    const row = { appId: run.appId, runId: run.id, seq: msg.seq, shard: msg.shard, examples: report.examples, lossSum: report.loss_sum, ms: Math.round(deps.now() - started) };
+    if (!(await recordShard(deps.db, row, shards))) return "shard-trained";
+    await deps.crash?.("shard-after-claim", msg);
+    await deps.enqueue({ run_id: run.id, seq: msg.seq });
+    return "shard-trained";
+  } catch (e) {
+    return failedOrStale(deps, run, msg, `shard ${msg.shard} of step ${msg.seq}`, e);
   }
 }
 
@@ -111,6 +209,16 @@ async function trainingStep(deps: StepDeps, run: Run, msg: StepMessage): Promise
   const started = deps.now();
   const { prepared } = await runData(deps, run);
   const { state, report, previousBest } = await trainFromCheckpoint(deps, run, prepared, msg.seq);
+  return commitTraining(deps, run, msg, state, report, previousBest, started, []);
+}
+
+/**
+ * Writes checkpoint seq (and the best epoch's weights when they are not the
+ * state's), advances the run to seq, deletes what is no longer needed (the
+ * previous checkpoint, a superseded best model, the round's shard results:
+ * `spent`) and enqueues seq+1.
+ */
+async function commitTraining(deps: StepDeps, run: Run, msg: StepMessage, state: TrainState, report: StepReport, previousBest: number, started: number, spent: string[]): Promise<StepOutcome> {
   await deps.crash?.("before-checkpoint", msg);
   // The chosen epoch's weights: the state checkpoint itself when the epoch ended this step, else a model of their own.
   if (report.best_model) {
@@ -136,7 +244,7 @@ async function trainingStep(deps: StepDeps, run: Run, msg: StepMessage): Promise
   await deps.crash?.("after-commit", msg);
   // Only the last committed state and the best epoch's weights are still needed.
   const keep = bestWeightsKey(run, state.progress.best_epoch);
-  const doomed = new Set<string>();
+  const doomed = new Set<string>(spent);
   if (msg.seq > 1) doomed.add(keys.stepCheckpoint(run.appId, run.id, msg.seq - 1));
   if (previousBest > 0) doomed.add(bestWeightsKey(run, previousBest));
   doomed.delete(keep);

@@ -8,8 +8,8 @@ import { expect } from "vitest";
 import { database } from "../../src/db/client.ts";
 import { trainAgent } from "../../src/functions/trainAgent.ts";
 import type { Env } from "../../src/env.ts";
-import type { StepMessage } from "../../src/training/messages.ts";
-import { processStep, type CrashPoint, type StepDeps, type StepOutcome } from "../../src/training/step.ts";
+import type { StepMessage, TrainingMessage } from "../../src/training/messages.ts";
+import { processTrainingMessage, type CrashPoint, type StepDeps, type StepOutcome } from "../../src/training/step.ts";
 import { memoryServices } from "../../src/memory/store.ts";
 import { randomId } from "../../src/functions/common.ts";
 import type { Example } from "../../src/data/examples.ts";
@@ -19,7 +19,7 @@ import { UNLIMITED } from "../../src/security/quotas.ts";
 export class InjectedCrash extends Error {}
 
 export interface Delivery {
-  msg: StepMessage;
+  msg: TrainingMessage;
   attempt: number;
 }
 
@@ -55,7 +55,7 @@ export async function drain(queue: Delivery[], deps: StepDeps): Promise<StepOutc
     if (guard > 500) throw new Error("the queue does not drain");
     const d = queue.shift()!;
     try {
-      outcomes.push(await processStep(deps, d.msg, d.attempt));
+      outcomes.push(await processTrainingMessage(deps, d.msg, d.attempt));
     } catch (e) {
       if (!(e instanceof InjectedCrash)) throw e;
       queue.unshift({ msg: d.msg, attempt: d.attempt + 1 });
@@ -65,11 +65,11 @@ export async function drain(queue: Delivery[], deps: StepDeps): Promise<StepOutc
 }
 
 /** A crash hook that throws once at each (point, seq) given, and reports the ones never reached. */
-export function crashOnce(points: { point: CrashPoint; seq: number }[]): { crash: StepDeps["crash"]; unreached: () => string[] } {
-  const pending = new Set(points.map((c) => `${c.point}@${c.seq}`));
+export function crashOnce(points: { point: CrashPoint; seq: number; shard?: number }[]): { crash: StepDeps["crash"]; unreached: () => string[] } {
+  const pending = new Set(points.map((c) => (c.shard === undefined ? `${c.point}@${c.seq}` : `${c.point}@${c.seq}/${c.shard}`)));
   return {
     crash: (point, msg) => {
-      const k = `${point}@${msg.seq}`;
+      const k = "shard" in msg ? `${point}@${msg.seq}/${msg.shard}` : `${point}@${msg.seq}`;
       if (pending.delete(k)) throw new InjectedCrash(k);
     },
     unreached: () => [...pending],
