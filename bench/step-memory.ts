@@ -7,6 +7,9 @@
  * - preparing the data (what stays: examples and prepared features);
  * - each training step: checkpoint bytes in, training (holding the best
  *   epoch's model when that epoch ended inside the step), checkpoint bytes out;
+ * - in a distributed run, each round's shards (as training steps) and its
+ *   aggregator: the round's state in, one shard's result at a time merged,
+ *   the round validated, the state out;
  * - the final step: both states read (the chosen epoch's and the last), the
  *   model finalized and measured on its training rows, the version encoded,
  *   the learned memories embedded and turned into bulk-insert statements.
@@ -17,12 +20,14 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { prepare, type Prepared } from "../src/model/prepare.ts";
+import { archOf, prepare, type Prepared } from "../src/model/prepare.ts";
 import { planRun, type Plan } from "../src/model/plan.ts";
-import { finalizeModel, initState, trainingFit, trainStep } from "../src/model/trainer.ts";
+import { beginRoundWork, closeRoundWork, finalizeModel, initState, trainingFit, trainShardWork, trainStep } from "../src/model/trainer.ts";
+import { compactShard, RoundMerger } from "../src/model/aggregate.ts";
+import { finish } from "../src/model/work.ts";
 import { decodeModel, encodeModel } from "../src/model/model.ts";
 import { dataShape, stepFootprint } from "../src/model/footprint.ts";
-import { decodeState, encodeState } from "../src/training/state.ts";
+import { decodeShard, decodeState, encodeShard, encodeState } from "../src/training/state.ts";
 import { learnedMemories, learnedMemoryCount } from "../src/memory/learned.ts";
 import { LocalHashEmbedder } from "../src/memory/embedder.ts";
 import { memoryText } from "../src/memory/scoring.ts";
@@ -53,7 +58,7 @@ const save = (name: string, bytes: Uint8Array) => writeFileSync(join(disk, name)
 const load = (name: string) => new Uint8Array(readFileSync(join(disk, name)));
 
 const base = await live();
-const peaks = { prepare: 0, training: 0, final: 0 };
+const peaks = { prepare: 0, training: 0, final: 0, aggregate: 0 };
 const mark = async (phase: keyof typeof peaks) => void (peaks[phase] = Math.max(peaks[phase], (await live()) - base));
 
 /** One training step in its own frame (as one queue invocation): nothing of it outlives it but the bytes it writes. */
@@ -68,6 +73,39 @@ async function step(prepared: Prepared, hyper: Hyper, plan: Plan, seq: number): 
   report.best_model = null;
   save(`state-${seq}`, encodeState(state, seq));
   await mark("training");
+  return { stop: report.stop };
+}
+
+/** One shard of a distributed round (a training step of its own): the round's state in, its share trained, its compact result out. */
+async function shardStep(prepared: Prepared, hyper: Hyper, plan: Plan, seq: number, shard: number): Promise<void> {
+  const state = seq === 1 ? initState(prepared, hyper) : decodeState(load(`state-${seq - 1}`), seq - 1);
+  await mark("training");
+  const { touched, ...report } = finish(trainShardWork(state, prepared, hyper, plan, seq, shard));
+  await mark("training");
+  save(`shard-${seq}-${shard}`, encodeShard(compactShard(state, touched, archOf(hyper, prepared).rows), report, seq, shard));
+  await mark("training");
+}
+
+/** A round's aggregator: the round's state in, each shard's result merged in shard order, the round closed, the state out. */
+async function aggregateStep(prepared: Prepared, hyper: Hyper, plan: Plan, seq: number): Promise<{ stop: boolean }> {
+  const base = seq === 1 ? initState(prepared, hyper) : decodeState(load(`state-${seq - 1}`), seq - 1);
+  const untrained = finish(beginRoundWork(base, prepared, hyper, plan, seq));
+  const merger = new RoundMerger(base, archOf(hyper, prepared).rows);
+  const trained = { loss_sum: 0, examples: 0 };
+  for (let shard = 0; shard < plan.shards!; shard++) {
+    const { state, report } = decodeShard(load(`shard-${seq}-${shard}`), seq, shard);
+    await mark("aggregate");
+    merger.add(state, report.examples);
+    trained.loss_sum += report.loss_sum;
+    trained.examples += report.examples;
+  }
+  const state = merger.result();
+  await mark("aggregate");
+  const report = finish(closeRoundWork(state, prepared, hyper, plan, seq, trained, untrained));
+  await mark("aggregate");
+  if (report.improved && !report.refit) save("best-at", new TextEncoder().encode(String(seq)));
+  save(`state-${seq}`, encodeState(state, seq));
+  await mark("aggregate");
   return { stop: report.stop };
 }
 
@@ -97,14 +135,19 @@ const prepared = prepare(examples, hyper);
 await mark("prepare");
 const plan = planRun(prepared.train.length, prepared.valid.length, hyper);
 let seq = 1;
-for (; seq <= plan.train_steps; seq++) if ((await step(prepared, hyper, plan, seq)).stop) break;
+for (; seq <= plan.train_steps; seq++) {
+  if ((plan.shards ?? 1) > 1) {
+    for (let shard = 0; shard < plan.shards!; shard++) await shardStep(prepared, hyper, plan, seq, shard);
+    if ((await aggregateStep(prepared, hyper, plan, seq)).stop) break;
+  } else if ((await step(prepared, hyper, plan, seq)).stop) break;
+}
 await finalStep(examples, prepared, hyper, plan, Math.min(seq, plan.train_steps));
 rmSync(disk, { recursive: true, force: true });
 
 const estimate = stepFootprint(hyper, dataShape(examples, hyper), learnedMemoryCount(examples.length, prepared.classes.length));
 const mb = (b: number) => (b / 2 ** 20).toFixed(1);
-const peak = Math.max(peaks.prepare, peaks.training, peaks.final);
+const peak = Math.max(peaks.prepare, peaks.training, peaks.final, peaks.aggregate);
 console.log(
-  `peak_mb=${mb(peak)} estimate_mb=${mb(estimate.peak_bytes)} prepare_mb=${mb(peaks.prepare)} training_peak_mb=${mb(peaks.training)} final_peak_mb=${mb(peaks.final)} ` +
-    `estimate_training_mb=${mb(estimate.phases.training)} estimate_final_mb=${mb(estimate.phases.final)} state_mb=${mb(estimate.parts.state)} steps=${plan.train_steps}`,
+  `peak_mb=${mb(peak)} estimate_mb=${mb(estimate.peak_bytes)} prepare_mb=${mb(peaks.prepare)} training_peak_mb=${mb(peaks.training)} final_peak_mb=${mb(peaks.final)} aggregate_peak_mb=${mb(peaks.aggregate)} ` +
+    `estimate_training_mb=${mb(estimate.phases.training)} estimate_final_mb=${mb(estimate.phases.final)} estimate_aggregate_mb=${mb(estimate.phases.aggregate)} state_mb=${mb(estimate.parts.state)} steps=${plan.train_steps}`,
 );

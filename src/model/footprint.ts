@@ -2,7 +2,8 @@
  * The memory a run's queue steps need at their peak, estimated before the run
  * is accepted, from the same code the steps allocate with:
  *
- *   step peak = max(preparing the data, a training step, the final step)
+ *   step peak = max(preparing the data, a training step, the final step,
+ *                   a distributed round's aggregator)
  *
  *   preparing = examples + prepared data + the featurizer's scratch
  *               (occurrence lists 4·occ, hashed and mapped rows 2 × 8·nnz,
@@ -27,6 +28,11 @@
  *             that evaluate the model, or the encoded version with the learned
  *             memories on their way to D1 (rows, vectors and their JSON:
  *             MEMORY_ROW_BYTES + 4 bytes a character of an average example each)
+ *   aggregate = examples + prepared data + the round's base state + the
+ *               largest of: one shard's result being read (sealed bytes and
+ *               plaintext, each at most a state) with the dense tensors' sums,
+ *               the networks that validate, the checkpoint written (a shard is
+ *               a training step: its compact result is smaller than its state)
  *   examples  = 2 bytes a character + EXAMPLE_OVERHEAD_BYTES each
  *   prepared  = 8·nnz + 4·(rows + 1) + 12·rows + 8·vocabulary rows
  *
@@ -41,6 +47,7 @@ import { MAX_EMBEDDING_FLOATS, type Example, type Hyper } from "./hyper.ts";
 import { networkBytes, tensorShapes, type Arch } from "./network.ts";
 import { adamShapes } from "./optimizer.ts";
 import { labelExamples, membersFor, splitSizes } from "./prepare.ts";
+import { shardsFor } from "./plan.ts";
 
 /** JS object, array slot and string headers of one parsed example. */
 const EXAMPLE_OVERHEAD_BYTES = 160;
@@ -92,7 +99,8 @@ export function dataShape(examples: readonly Example[], hyper: Hyper): DataShape
 export interface Footprint {
   /** The largest of the phases, in bytes. */
   peak_bytes: number;
-  phases: { prepare: number; training: number; final: number };
+  /** aggregate: a distributed round's aggregator (0 for a single chain). */
+  phases: { prepare: number; training: number; final: number; aggregate: number };
   /** What the training phase holds, by part (bytes). */
   parts: { examples: number; prepared: number; networks: number; state: number; best_model: number };
   /** The levers behind the parts (bytes): dense layers, embedding tables, data. */
@@ -124,6 +132,8 @@ export function stepFootprint(hyper: Hyper, shape: DataShape, learnedMemories: n
   const modelBytes = members * 4 * paramFloats + 8 * vocabRows + HEADER_BYTES;
   const versionBytes = members * (2 * vocabRows * hyper.dim + 4 * (paramFloats - vocabRows * hyper.dim)) + 8 * vocabRows + HEADER_BYTES;
 
+  // What the aggregator sums apart from the state: every tensor but the embedding table and its moments.
+  const denseSums = members * 4 * (paramFloats + momentFloats - embeddingFloats);
   const nnz = shape.occurrences;
   const examples = 2 * shape.chars + EXAMPLE_OVERHEAD_BYTES * shape.rows;
   const prepared = 8 * nnz + 4 * (shape.rows + 1) + 12 * shape.rows + 8 * vocabRows;
@@ -136,10 +146,14 @@ export function stepFootprint(hyper: Hyper, shape: DataShape, learnedMemories: n
     prepare: examples + prepared + scratch,
     training: examples + prepared + networks + Math.max(stateBytes, modelBytes),
     final: examples + prepared + (refit ? 2 : 1) * stateBytes + Math.max(members * inferenceNet, versionBytes + memories),
+    // The round's base state (merged into in place) and then the largest of: one shard's result (at most a state) while
+    // it is read (sealed bytes and their plaintext: two) with the dense tensors' sums (under a state), the networks
+    // that validate the merged weights, or the checkpoint written.
+    aggregate: shardsFor(hyper, shape.n_train) > 1 ? examples + prepared + stateBytes + Math.max(2 * stateBytes + denseSums, members * inferenceNet) : 0,
   };
   const embedding = members * 4 * (embeddingFloats + maxTouchedRows * hyper.dim);
   return {
-    peak_bytes: Math.max(phases.prepare, phases.training, phases.final),
+    peak_bytes: Math.max(phases.prepare, phases.training, phases.final, phases.aggregate),
     phases,
     parts: { examples, prepared, networks, state: stateBytes, best_model: modelBytes },
     levers: { dense: Math.max(0, networks + stateBytes - 2 * embedding), embedding: 2 * embedding, data: examples + prepared },

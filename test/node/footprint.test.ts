@@ -25,6 +25,7 @@ function expectBound(m: Record<string, number>): void {
   // Phase by phase too: a training step and the final step.
   expect(m.estimate_training_mb).toBeGreaterThanOrEqual(m.training_peak_mb);
   expect(m.estimate_final_mb).toBeGreaterThanOrEqual(m.final_peak_mb);
+  expect(m.estimate_aggregate_mb).toBeGreaterThanOrEqual(m.aggregate_peak_mb);
 }
 
 describe("the step memory estimate bounds the measured peak", () => {
@@ -37,6 +38,7 @@ describe("the step memory estimate bounds the measured peak", () => {
     ["wide dense layers", { hidden: 512 }],
     ["one network, no refit", { ensemble: 1, refit: false }],
     ["a wider embedding, 2 networks", { dim: 192, ensemble: 2, features: { max_rows: 20_000 } }],
+    ["distributed over 3 shards (shards and aggregators)", { distributed: { workers: 3 } }],
   ])("support FAQ, %s", (_, config) => {
     expectBound(measure(faqPath, "", config));
   });
