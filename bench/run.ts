@@ -43,6 +43,7 @@ const { values: args } = parseArgs({
     validate: { type: "boolean", default: false },
     "transfer-config": { type: "string", default: "{}" },
     workers: { type: "string" },
+    repeat: { type: "string" },
     "sync-every": { type: "string" },
   },
 });
@@ -123,7 +124,8 @@ if (args.workers) {
   await distributedBench({
     train: fullTrain,
     test,
-    seed: seeds[0],
+    seeds,
+    repeat: Number(args.repeat ?? "1"),
     config: args.config!,
     workers: args.workers.split(",").map(Number),
     syncEvery: args["sync-every"] ? args["sync-every"].split(",").map(Number) : [undefined],

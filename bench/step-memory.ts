@@ -90,7 +90,7 @@ async function shardStep(prepared: Prepared, hyper: Hyper, plan: Plan, seq: numb
 async function aggregateStep(prepared: Prepared, hyper: Hyper, plan: Plan, seq: number): Promise<{ stop: boolean }> {
   const base = seq === 1 ? initState(prepared, hyper) : decodeState(load(`state-${seq - 1}`), seq - 1);
   const untrained = finish(beginRoundWork(base, prepared, hyper, plan, seq));
-  const merger = new RoundMerger(base, archOf(hyper, prepared).rows);
+  const merger = new RoundMerger(base, archOf(hyper, prepared).rows, plan.shards!);
   const trained = { loss_sum: 0, examples: 0 };
   for (let shard = 0; shard < plan.shards!; shard++) {
     const { state, report } = decodeShard(load(`shard-${seq}-${shard}`), seq, shard);

@@ -8,7 +8,8 @@
  * Every tensor becomes the examples-weighted mean of the shards that changed
  * it (x ← Σᵢ wᵢ xᵢ / Σᵢ wᵢ over those shards, i.e. x₀ moved by the mean of
  * their changes). Dense tensors (weights and both Adam moments) change in
- * every shard: that is FedAvg's mean. An embedding row changes only in the
+ * every shard: that is FedAvg's mean — and the dense weights then move √N
+ * times that far from x₀ (`serverStep`). An embedding row changes only in the
  * shards whose batches contained its features, and its mean is taken over
  * those shards only, so a rare feature learns at the single chain's pace
  * instead of 1/N of it (plain FedAvg would average in the shards that never
@@ -71,6 +72,8 @@ interface Slot {
   width: number;
   /** The member prefix of an embedding tensor. */
   member: string;
+  /** A weight (not optimizer state). */
+  weight: boolean;
 }
 
 export class RoundMerger {
@@ -82,8 +85,15 @@ export class RoundMerger {
   private readonly base: TrainState;
   private readonly rows: number;
 
-  /** `base`: the round's starting state (merged into in place by `result`); `rows`: embedding rows per member. */
-  constructor(base: TrainState, rows: number) {
+  private readonly step: number;
+
+  /**
+   * `base`: the round's starting state (merged into in place by `result`);
+   * `rows`: embedding rows per member; `shards`: the round's shards (the
+   * server step is √shards).
+   */
+  constructor(base: TrainState, rows: number, shards: number) {
+    this.step = serverStep(shards);
     this.base = base;
     this.rows = rows;
     const add = (prefix: string, tensors: Tensors) => {
@@ -91,7 +101,7 @@ export class RoundMerger {
         if (t.length === 0) continue;
         const embedding = name.endsWith(EMBEDDING);
         const member = embedding ? memberOf(name) : "";
-        this.slots.set(prefix + name, { base: t, sum: embedding ? t : new Float32Array(t.length), width: embedding ? t.length / rows : 0, member });
+        this.slots.set(prefix + name, { base: t, sum: embedding ? t : new Float32Array(t.length), width: embedding ? t.length / rows : 0, member, weight: prefix === "p:" });
         if (embedding && !this.rowWeights.has(member)) this.rowWeights.set(member, new Float64Array(rows));
       }
     };
@@ -138,7 +148,8 @@ export class RoundMerger {
       const { base, sum, width } = slot;
       if (width === 0) {
         const k = 1 / this.total;
-        for (let j = 0; j < base.length; j++) base[j] = sum[j] * k;
+        const eta = slot.weight ? this.step : 1;
+        for (let j = 0; j < base.length; j++) base[j] += eta * (sum[j] * k - base[j]);
         continue;
       }
       const weights = this.rowWeights.get(slot.member)!;
@@ -151,6 +162,20 @@ export class RoundMerger {
     this.base.adam.t = this.t;
     return this.base;
   }
+}
+
+/**
+ * How far the dense weights move along the shards' mean change: √N (FedOpt's
+ * server learning rate; the square-root scaling rule of adaptive optimizers,
+ * Malladi et al. 2022). The mean of N shards' changes moves about as far as
+ * one shard's — the single chain would have taken N times the steps. Chosen
+ * on BANKING77's validation split, seeds 1–3 (mean accuracy; single chain
+ * 0.9190): N = 4 with 1, 1.5, 2, 2.5, 3: 0.9113, 0.9120, 0.9157, 0.9050,
+ * 0.8987; N = 2 with 1, √2: 0.9153, 0.9153; N = 8 with 1, √8: 0.8954,
+ * 0.8987. Embedding rows and optimizer state take the plain mean.
+ */
+export function serverStep(shards: number): number {
+  return Math.sqrt(Math.max(1, shards));
 }
 
 function addScaled(sum: Float32Array, x: Float32Array, w: number): void {

@@ -111,7 +111,7 @@ export function* fitShardedWork<T = TrainState, S = ShardResult>(prepared: Prepa
     const t0 = performance.now();
     const base = start();
     const untrained = yield* beginRoundWork(base, prepared, hyper, plan, seq);
-    const merger = new RoundMerger(base, rows);
+    const merger = new RoundMerger(base, rows, shards);
     const trained: ShardReport = { loss_sum: 0, examples: 0 };
     results.forEach((saved, shard) => {
       const { state: s, report } = shardCodec.load(saved, seq, shard);

@@ -147,7 +147,7 @@ async function roundStep(deps: StepDeps, run: Run, msg: StepMessage): Promise<St
   const base = msg.seq === 1 ? initState(prepared, run.config) : await readState(deps, run, msg.seq - 1);
   const previousBest = base.progress.best_epoch;
   const untrained = await deps.slicer.run(beginRoundWork(base, prepared, run.config, run.plan, msg.seq));
-  const merger = new RoundMerger(base, archOf(run.config, prepared).rows);
+  const merger = new RoundMerger(base, archOf(run.config, prepared).rows, shards);
   const trained: ShardReport = { loss_sum: 0, examples: 0 };
   const shardKeys: string[] = [];
   // In shard order, one at a time: the result does not depend on which shard finished first.

@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { and, eq, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { agentVersions, runSteps, RUN_STATUSES } from "../db/schema.ts";
+import { agentVersions, runShards, runSteps, RUN_STATUSES } from "../db/schema.ts";
 import { runEpochMetrics, type Run } from "./runs.ts";
 import { AdaptationViewSchema, adaptationOfRun, adaptationView } from "../adapt/view.ts";
 
@@ -46,6 +46,14 @@ export const RunViewSchema = z.object({
     elapsed_ms: z.number(),
     steps_committed: z.number().int(),
     mean_step_ms: z.number().nullable(),
+    rounds: z
+      .object({
+        shards: z.number().int(),
+        shard_ms: z.number().describe("Time of every shard's work, summed (what the shards cost in all)"),
+        critical_path_ms: z.number().describe("Per committed round, its slowest shard plus its aggregator, summed: the run's wall time when each round's shards run at once"),
+      })
+      .nullable()
+      .describe("A distributed run's rounds (config.distributed); null for a single chain"),
   }),
   config: z.record(z.string(), z.unknown()),
   plan: z.record(z.string(), z.unknown()),
@@ -55,12 +63,27 @@ export const RunViewSchema = z.object({
 });
 export type RunView = z.infer<typeof RunViewSchema>;
 
+/** A distributed run's shard time in all, and its committed rounds' slowest shards summed. */
+async function roundTimes(db: Db, runId: string): Promise<{ shardMs: number; slowestMs: number }> {
+  const perRound = db
+    .select({ total: sql<number>`sum(${runShards.ms})`.as("total"), slowest: sql<number>`max(${runShards.ms})`.as("slowest") })
+    .from(runShards)
+    .innerJoin(runSteps, and(eq(runSteps.runId, runShards.runId), eq(runSteps.seq, runShards.seq)))
+    .where(eq(runShards.runId, runId))
+    .groupBy(runShards.seq)
+    .as("per_round");
+  const [row] = await db.select({ shardMs: sql<number | null>`sum(${perRound.total})`, slowestMs: sql<number | null>`sum(${perRound.slowest})` }).from(perRound);
+  return { shardMs: row?.shardMs ?? 0, slowestMs: row?.slowestMs ?? 0 };
+}
+
 export async function runView(db: Db, run: Run, now: number): Promise<RunView> {
-  const [epochs, [steps], version, adaptation] = await Promise.all([
+  const shards = run.plan.shards ?? 1;
+  const [epochs, [steps], version, adaptation, rounds] = await Promise.all([
     runEpochMetrics(db, run.id),
-    db.select({ n: sql<number>`count(*)`, ms: sql<number | null>`avg(${runSteps.ms})` }).from(runSteps).where(eq(runSteps.runId, run.id)),
+    db.select({ n: sql<number>`count(*)`, ms: sql<number | null>`avg(${runSteps.ms})`, total: sql<number | null>`sum(${runSteps.ms})` }).from(runSteps).where(eq(runSteps.runId, run.id)),
     run.versionId ? db.query.agentVersions.findFirst({ where: and(eq(agentVersions.id, run.versionId), eq(agentVersions.appId, run.appId)) }) : undefined,
     adaptationOfRun(db, run.appId, run.id).then((a) => (a ? adaptationView(db, a) : null)),
+    shards > 1 ? roundTimes(db, run.id) : null,
   ]);
   // Early stopping and the refit (as long as the chosen epoch) shorten a run: until its end the plan's total is an upper bound.
   const total = run.status === "succeeded" ? run.seq : run.trainingDone ? run.seq + 1 : run.plan.total_steps;
@@ -96,6 +119,7 @@ export async function runView(db: Db, run: Run, now: number): Promise<RunView> {
       elapsed_ms: (run.finishedAt ?? now) - (run.startedAt ?? run.createdAt),
       steps_committed: steps?.n ?? 0,
       mean_step_ms: steps?.ms ?? null,
+      rounds: rounds ? { shards, shard_ms: rounds.shardMs, critical_path_ms: rounds.slowestMs + (steps?.total ?? 0) } : null,
     },
     config: { ...run.config },
     plan: { ...run.plan },

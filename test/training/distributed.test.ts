@@ -170,6 +170,11 @@ describe("distributed training", () => {
     const shards = await env.DB.prepare("SELECT count(DISTINCT seq) AS rounds, count(*) AS n FROM run_shards WHERE run_id = ?").bind(started.body.run_id).first<{ rounds: number; n: number }>();
     expect(shards!.rounds).toBeGreaterThanOrEqual(6);
     expect(shards!.n).toBe(3 * shards!.rounds);
+    // The run's view: its rounds' cost and critical path.
+    expect(run.timing.rounds).toMatchObject({ shards: 3 });
+    expect(run.timing.rounds!.critical_path_ms).toBeGreaterThan(0);
+    expect(run.timing.rounds!.shard_ms).toBeGreaterThan(0);
+    expect(run.plan).toMatchObject({ shards: 3 });
   });
 
   it("a shard that exhausted its retries fails the run, naming the shard and the last error", async () => {
