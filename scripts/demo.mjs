@@ -1,8 +1,9 @@
-// npm run demo: start the Worker locally, train a support-FAQ agent through the HTTP API,
-// show progress and metrics, measure held-out accuracy, ask a few questions, stop the Worker.
+// npm run demo: start the Worker locally, train a support-FAQ agent through the typed client (src/client),
+// watch its progress and metrics, measure held-out accuracy, ask a few questions, stop the Worker.
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { ensureLocalSecrets, ROOT, startWorker } from "./worker.mjs";
+import { createClient } from "../src/client/index.ts";
 
 const faq = JSON.parse(readFileSync(join(ROOT, "examples", "support-faq.json"), "utf8"));
 const train = faq.intents.flatMap((i) => i.train.map((input) => ({ input, expected_output: i.answer })));
@@ -26,19 +27,10 @@ try {
 console.log(`Worker on ${worker.url}`);
 let exitCode = 0;
 try {
-  const call = async (fn, body) => {
-    const res = await fetch(`${worker.url}/functions/${fn}`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-      body: JSON.stringify(body),
-    });
-    const json = await res.json();
-    if (!res.ok) throw new Error(`${fn} answered ${res.status}: ${JSON.stringify(json)}`);
-    return json;
-  };
+  const client = createClient({ baseUrl: worker.url, apiKey: key });
 
   console.log(`\nTraining agent "support-faq" on ${train.length} examples of ${faq.intents.length} intents (chance: ${pct(1 / faq.intents.length)}).`);
-  const started = await call("trainAgent", {
+  const started = await client.functions.trainAgent({
     agent_id: "support-faq",
     training_data: train,
     training_type: "supervised",
@@ -52,16 +44,14 @@ try {
 
   let run;
   const t0 = Date.now();
-  for (;;) {
-    run = await call("getTrainingRun", { run_id: started.run_id });
+  // The run's progress as it trains (its event stream), to the end.
+  for await (run of client.runs.watch(started.run_id)) {
     const p = run.progress;
     const width = 30;
     const filled = Math.round(width * p.fraction);
     const last = run.metrics.epochs.at(-1);
     const line = `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${(100 * p.fraction).toFixed(0).padStart(3)}%  ${p.phase.padEnd(10)} epoch ${String(p.epoch).padStart(2)}/${p.epochs}  step ${p.step}/${p.total_steps}  valid acc ${pct(last?.valid_accuracy)}  ${run.status}`;
     process.stdout.write(process.stdout.isTTY ? `\r${line}` : `${line}\n`);
-    if (["succeeded", "failed", "cancelled"].includes(run.status)) break;
-    await new Promise((r) => setTimeout(r, process.stdout.isTTY ? 150 : 1000));
   }
   console.log(`\n${run.status} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   if (run.status !== "succeeded") throw new Error(`the run ${run.status}: ${run.error}`);
@@ -79,27 +69,28 @@ try {
 
   let correct = 0;
   for (const e of heldout) {
-    const r = await call("executeAgent", { agent_id: "support-faq", input: e.input });
+    const r = await client.functions.executeAgent({ agent_id: "support-faq", input: e.input });
     if (r.class === e.expected_output) correct++;
   }
   console.log(`\nAccuracy on the validation split (it also chose the epoch): ${pct(run.metrics.baseline_valid_accuracy)} before training → ${pct(run.metrics.best_valid_accuracy)} after`);
   console.log(`executeAgent on ${heldout.length} paraphrases never seen in training: ${pct(correct / heldout.length)} correct (chance ${pct(1 / faq.intents.length)})`);
 
   const ask = async (q) => {
-    const r = await call("executeAgent", { agent_id: "support-faq", input: q });
+    const r = await client.functions.executeAgent({ agent_id: "support-faq", input: q });
     const what = r.source === "model" ? `model: ${intentOf.get(r.class)}` : r.source;
     console.log(`  Q: ${q}\n  A: ${r.output}\n     (${what}, confidence ${r.confidence.toFixed(2)}, ${r.memories_used.length} memories used, version ${r.version}, ${r.latency_ms} ms)`);
   };
   console.log("\nAsking the trained agent:");
   for (const q of ["hey, I can't remember my password", "how long until my package gets here?", "do you take Apple Pay?", "what's the weather on Mars?", "Do you sell pet food?"]) await ask(q);
 
-  const res = await fetch(`${worker.url}/entities/AgentMemory`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-    body: JSON.stringify({ agent_id: "support-faq", memory_type: "procedural", content: { type: "rule", when: "do you sell pet food", answer: "We don't sell pet food, but our partner PetCo does." }, confidence: 0.95, importance: 90 }),
+  await client.asServiceRole.entities.AgentMemory.create({
+    agent_id: "support-faq",
+    memory_type: "procedural",
+    content: { type: "rule", when: "do you sell pet food", answer: "We don't sell pet food, but our partner PetCo does." },
+    confidence: 0.95,
+    importance: 90,
   });
-  if (!res.ok) throw new Error(`creating a memory answered ${res.status}`);
-  console.log("\nTaught a procedural rule through POST /entities/AgentMemory, no retraining:");
+  console.log("\nTaught a procedural rule through asServiceRole.entities.AgentMemory.create (POST /entities/AgentMemory), no retraining:");
   await ask("Do you sell pet food?");
 } catch (e) {
   console.error(`\ndemo failed: ${e.message}\n${worker.log().slice(-2000)}`);

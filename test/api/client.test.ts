@@ -1,0 +1,112 @@
+/**
+ * The typed client (src/client) against the Worker: its types come from the
+ * server's OpenAPI document (the committed copy must be the server's), calls
+ * read like the seed, a run is watched as it trains, retried calls run once,
+ * and errors carry the server's status, code and fields.
+ */
+import { env, exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { ArchonError, createClient, type RunView } from "../../src/client/index.ts";
+import { OPENAPI_SHA256 } from "../../src/client/api.ts";
+import { sha256Hex } from "../../src/storage/hash.ts";
+import { countRows, FAQ_TRAIN, request, SMALL } from "../helpers.ts";
+
+const workerFetch = (r: Request) => exports.default.fetch(r);
+const client = createClient({ baseUrl: "http://archon.test", apiKey: env.API_KEY, fetch: workerFetch, retryBaseMs: 1 });
+
+describe("the typed client", () => {
+  it("is generated from the server's OpenAPI document (npm run client:generate when this fails)", async () => {
+    const served = await request("GET", "/openapi.json", undefined, null);
+    expect(served.status).toBe(200);
+    expect(await sha256Hex(new TextEncoder().encode(JSON.stringify(served.body)))).toBe(OPENAPI_SHA256);
+  });
+
+  it("trains like the seed and watches the run learn, epoch by epoch, to its end", async () => {
+    const started = await client.functions.trainAgent({ agent_id: "client-bot", training_data: FAQ_TRAIN, config: { ...SMALL, epochs: 4, seed: 3, early_stopping: false, refit: false, examples_per_step: 150 } });
+    expect(started.status).toBe("queued");
+    const seen: RunView[] = [];
+    for await (const run of client.runs.watch(started.run_id)) seen.push(run);
+    const last = seen.at(-1)!;
+    expect(last.status).toBe("succeeded");
+    // The curve gains points as epochs finish: several states, each with at least as many epochs as the one before.
+    expect(seen.length).toBeGreaterThanOrEqual(3);
+    const points = seen.map((r) => r.metrics.epochs.length);
+    expect(points).toEqual([...points].sort((a, b) => a - b));
+    expect(points.at(-1)).toBe(5); // epoch 0 and four epochs
+    const answer = await client.functions.executeAgent({ agent_id: "client-bot", input: "where is my parcel" });
+    expect(answer.version).toBe(1);
+  });
+
+  it("retries a call whose answer was lost, and the retry runs nothing twice (one run, the first answer)", async () => {
+    const runs = await countRows("training_runs");
+    let calls = 0;
+    const lossy = createClient({
+      baseUrl: "http://archon.test",
+      apiKey: env.API_KEY,
+      retryBaseMs: 1,
+      fetch: async (r) => {
+        calls++;
+        const res = await workerFetch(r);
+        // The first answer is lost on its way back: the client sees a network failure.
+        if (calls === 1) throw new TypeError("connection reset");
+        return res;
+      },
+    });
+    const out = await lossy.functions.trainAgent({ agent_id: "client-retry", training_data: FAQ_TRAIN.slice(0, 30), config: { ...SMALL, epochs: 1, seed: 1 } });
+    expect(calls).toBe(2);
+    expect(await countRows("training_runs")).toBe(runs + 1);
+    expect((await client.runs.get(out.run_id)).run_id).toBe(out.run_id);
+  });
+
+  it("waits out a 429 as long as Retry-After says, then succeeds; gives up after its retries with the server's error", async () => {
+    let calls = 0;
+    const limitedOnce = createClient({
+      baseUrl: "http://archon.test",
+      apiKey: env.API_KEY,
+      retryBaseMs: 1,
+      fetch: async (r) => {
+        calls++;
+        if (calls === 1) return Response.json({ error: { code: "rate_limited", message: "slow down", retry_after_seconds: 0.01 } }, { status: 429, headers: { "retry-after": "0.01" } });
+        return workerFetch(r);
+      },
+    });
+    const metrics = await limitedOnce.functions.getMetrics({ name: "executions" });
+    expect(calls).toBe(2);
+    expect(metrics).toBeTypeOf("object");
+    const alwaysBusy = createClient({ baseUrl: "http://archon.test", retries: 2, retryBaseMs: 1, fetch: async () => Response.json({ error: { code: "unavailable", message: "try later" } }, { status: 503 }) });
+    const e = await alwaysBusy.functions.getMetrics({ name: "executions" }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(ArchonError);
+    expect([(e as ArchonError).status, (e as ArchonError).code]).toEqual([503, "unavailable"]);
+  });
+
+  it("throws the server's errors as ArchonError, with the status, the code and the fields at fault", async () => {
+    // A wrong payload is a type error at compile time (test/types); sent anyway, the server names the field.
+    const bad = { agent_id: "client-bad", training_data: [{ input: "", expected_output: "x" }] };
+    const e = await client.functions.trainAgent(bad as Parameters<typeof client.functions.trainAgent>[0]).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(ArchonError);
+    const err = e as ArchonError;
+    expect([err.status, err.code]).toEqual([400, "invalid_request"]);
+    expect(err.issues.map((i) => i.path)).toContain("training_data.0.input");
+    const unknown = await client.runs.get("run_000000000000000000000000").catch((x: unknown) => x);
+    expect([(unknown as ArchonError).status, (unknown as ArchonError).code]).toEqual([404, "not_found"]);
+    const noKey = createClient({ baseUrl: "http://archon.test", fetch: workerFetch, retries: 0 });
+    expect(((await noKey.functions.getMetrics({ name: "executions" }).catch((x: unknown) => x)) as ArchonError).status).toBe(401);
+  });
+
+  it("keeps agent memories through asServiceRole.entities.AgentMemory, base44's list(filter, sort, limit, skip) included", async () => {
+    const { AgentMemory } = client.asServiceRole.entities;
+    const a = await AgentMemory.create({ agent_id: "client-mem", memory_type: "semantic", content: { text: "parcels ship within two days" }, importance: 80 });
+    const b = await AgentMemory.create({ agent_id: "client-mem", memory_type: "semantic", content: { text: "refunds take five days" }, importance: 20 });
+    expect((await AgentMemory.get(a.id)).content).toEqual({ text: "parcels ship within two days" });
+    const listed = await AgentMemory.list({ agent_id: "client-mem" }, "-importance", 1, 0);
+    expect(listed.map((m) => m.id)).toEqual([a.id]);
+    const next = await AgentMemory.list({ agent_id: "client-mem" }, "-importance", 1, 1);
+    expect(next.map((m) => m.id)).toEqual([b.id]);
+    const found = await AgentMemory.search({ agent_id: "client-mem", query: "how long does shipping take", top_k: 1 });
+    expect(found.results[0].memory.id).toBe(a.id);
+    const updated = await AgentMemory.update(b.id, { importance: 90 });
+    expect(updated.importance).toBe(90);
+    await AgentMemory.delete(b.id);
+    expect(((await AgentMemory.get(b.id).catch((x: unknown) => x)) as ArchonError).status).toBe(404);
+  });
+});
