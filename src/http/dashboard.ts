@@ -1,39 +1,74 @@
-/** A small page: what the service is, where its API is documented, and a run viewer. */
+/**
+ * The page at `/`: what the service is, where its API is documented, and a
+ * run viewer that draws the run's learning curves (training loss, validation
+ * loss and accuracy per epoch) as they grow, from the run's event stream.
+ * Plain HTML, CSS and a script: no build step, no library; the key is kept in
+ * the tab's session storage only.
+ */
 export function dashboardHtml(): string {
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>archon-training</title>
-<style>body{font:15px system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;color:#222}
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>archon-training</title>
+<style>body{font:15px system-ui,sans-serif;max-width:56rem;margin:2rem auto;padding:0 1rem;color:#222}
 code,pre{background:#f4f4f4;padding:.1rem .3rem;border-radius:3px}pre{padding:.6rem;overflow:auto}
 .bar{height:12px;background:#eee;border-radius:6px}.bar>div{height:12px;background:#3a7;border-radius:6px;width:0}
-input{font:inherit;padding:.2rem .4rem;width:22rem}</style></head>
+input{font:inherit;padding:.2rem .4rem;width:20rem}label{margin-right:.5rem}
+svg{width:100%;height:auto;background:#fcfcfc;border:1px solid #ddd;border-radius:4px}
+.legend span{margin-right:1rem}.k{display:inline-block;width:1rem;height:3px;vertical-align:middle;margin-right:.3rem}
+table{border-collapse:collapse}td,th{padding:.15rem .6rem;text-align:right;border-bottom:1px solid #eee}</style></head>
 <body><h1>archon-training</h1>
 <p>Agent training as base44-style functions: <code>POST /functions/trainAgent</code>, <code>executeAgent</code>,
-<code>getTrainingRun</code>, <code>cancelTrainingRun</code>, <code>resumeTrainingRun</code>. API reference: <a href="/openapi.json">/openapi.json</a>.</p>
-<h2>Follow a run</h2>
-<p><input id="key" placeholder="API key" type="password"> <input id="run" placeholder="run_…"> <button id="go">Watch</button></p>
-<div class="bar"><div id="fill"></div></div><pre id="out">—</pre>
+<code>getTrainingRun</code>, <code>cancelTrainingRun</code>, <code>resumeTrainingRun</code>, … API reference: <a href="/openapi.json">/openapi.json</a>;
+a typed client: <code>archon-training/client</code>.</p>
+<h2>Watch a run learn</h2>
+<form id="form"><label>API key <input id="key" type="password" autocomplete="off" aria-label="API key"></label>
+<label>Run <input id="run" placeholder="run_…" aria-label="run id"></label> <button id="go">Watch</button></form>
+<p id="status" role="status">—</p>
+<div class="bar" aria-hidden="true"><div id="fill"></div></div>
+<figure><svg id="curves" viewBox="0 0 640 260" role="img" aria-label="learning curves"></svg>
+<figcaption class="legend"><span><i class="k" style="background:#c44"></i>training loss</span><span><i class="k" style="background:#e90"></i>validation loss</span><span><i class="k" style="background:#27a"></i>validation accuracy (right axis)</span></figcaption></figure>
+<table id="epochs"><thead><tr><th>epoch</th><th>train loss</th><th>valid loss</th><th>valid acc</th></tr></thead><tbody></tbody></table>
 <script>
-document.getElementById('go').onclick = async () => {
-  const key = document.getElementById('key').value, id = document.getElementById('run').value.trim();
-  const out = document.getElementById('out');
+const $ = (id) => document.getElementById(id);
+$('key').value = sessionStorage.getItem('archon-key') || '';
+const fmt = (x, d) => x === null || x === undefined ? '–' : x.toFixed(d);
+function draw(run) {
+  const es = run.metrics.epochs, W = 640, H = 260, L = 40, R = 40, T = 10, B = 30;
+  const maxE = Math.max(1, run.progress.epochs, ...es.map(e => e.epoch));
+  const losses = es.flatMap(e => [e.train_loss, e.valid_loss]).filter(v => v !== null);
+  const maxL = Math.max(0.1, ...losses);
+  const x = (e) => L + (W - L - R) * e / maxE, yl = (v) => T + (H - T - B) * (1 - v / maxL), ya = (v) => T + (H - T - B) * (1 - v);
+  const line = (key, y, color) => { const pts = es.filter(e => e[key] !== null).map(e => x(e.epoch).toFixed(1) + ',' + y(e[key]).toFixed(1));
+    return pts.length ? '<polyline fill="none" stroke="' + color + '" stroke-width="2" points="' + pts.join(' ') + '"/>' + pts.map(p => '<circle r="2.5" fill="' + color + '" cx="' + p.split(',')[0] + '" cy="' + p.split(',')[1] + '"/>').join('') : ''; };
+  let axes = '<line x1="' + L + '" y1="' + (H - B) + '" x2="' + (W - R) + '" y2="' + (H - B) + '" stroke="#999"/>';
+  for (let e = 0; e <= maxE; e += Math.max(1, Math.ceil(maxE / 10))) axes += '<text x="' + x(e) + '" y="' + (H - B + 16) + '" font-size="11" text-anchor="middle">' + e + '</text>';
+  for (const f of [0, 0.5, 1]) axes += '<text x="' + (L - 4) + '" y="' + (yl(f * maxL) + 4) + '" font-size="11" text-anchor="end">' + (f * maxL).toFixed(2) + '</text>' +
+    '<text x="' + (W - R + 4) + '" y="' + (ya(f) + 4) + '" font-size="11">' + (100 * f).toFixed(0) + '%</text>';
+  $('curves').innerHTML = axes + line('train_loss', yl, '#c44') + line('valid_loss', yl, '#e90') + line('valid_accuracy', ya, '#27a');
+  $('curves').dataset.points = String(es.length);
+  $('epochs').tBodies[0].innerHTML = es.map(e => '<tr><td>' + e.epoch + (e.epoch === run.metrics.best_epoch ? ' ←' : '') + '</td><td>' + fmt(e.train_loss, 4) + '</td><td>' + fmt(e.valid_loss, 4) + '</td><td>' + fmt(e.valid_accuracy === null ? null : 100 * e.valid_accuracy, 1) + '</td></tr>').join('');
+  $('fill').style.width = (100 * run.progress.fraction).toFixed(1) + '%';
+  $('status').textContent = run.status + ' — ' + run.progress.phase + ' epoch ' + run.progress.epoch + '/' + run.progress.epochs + ', step ' + run.progress.step + '/' + run.progress.total_steps +
+    (run.metrics.best_valid_accuracy === null ? '' : ', best validation accuracy ' + (100 * run.metrics.best_valid_accuracy).toFixed(1) + '%');
+}
+$('form').onsubmit = async (ev) => {
+  ev.preventDefault();
+  const key = $('key').value, id = $('run').value.trim();
+  sessionStorage.setItem('archon-key', key);
   let lastId = '', done = false, retry = 1000;
   // A stream closes after a while; reconnect with the last event id until the run is done.
   while (!done) {
     const headers = { authorization: 'Bearer ' + key };
     if (lastId) headers['last-event-id'] = lastId;
-    const res = await fetch('/runs/' + id + '/events', { headers });
-    if (!res.ok) { out.textContent = await res.text(); return; }
-    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader(); let buf = '';
-    for (;;) { const { value, done: end } = await reader.read(); if (end) break; buf += value;
+    const res = await fetch('/runs/' + encodeURIComponent(id) + '/events', { headers });
+    if (!res.ok) { $('status').textContent = (await res.json()).error?.message || res.statusText; return; }
+    const reader = res.body.getReader(), decoder = new TextDecoder(); let buf = '';
+    for (;;) { const { value, done: end } = await reader.read(); if (end) break; buf += decoder.decode(value, { stream: true });
       let i; while ((i = buf.indexOf('\\n\\n')) >= 0) { const ev = buf.slice(0, i); buf = buf.slice(i + 2);
         const field = (name) => ev.split('\\n').filter(l => l.startsWith(name + ':')).map(l => l.slice(name.length + 1).trim()).join('');
         if (field('retry')) retry = Number(field('retry'));
         const data = field('data'); if (!data) continue;
         lastId = field('id') || lastId; if (field('event') === 'done') done = true;
-        const run = JSON.parse(data);
-        document.getElementById('fill').style.width = (100 * run.progress.fraction).toFixed(1) + '%';
-        out.textContent = run.status + '  ' + run.progress.phase + ' epoch ' + run.progress.epoch + '/' + run.progress.epochs + '\\n' +
-          run.metrics.epochs.map(e => 'epoch ' + e.epoch + '  valid_acc ' + (e.valid_accuracy ?? '-') + '  valid_loss ' + (e.valid_loss ?? '-')).join('\\n'); } }
+        draw(JSON.parse(data)); } }
     if (!done) await new Promise(r => setTimeout(r, retry));
   }
 };

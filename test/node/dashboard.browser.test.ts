@@ -1,0 +1,78 @@
+/**
+ * The page at `/` in a real browser (headless Chromium, driven by
+ * playwright-core) against the local Worker during a real training run: the
+ * learning curve gains points as epochs finish, and the run ends on the page.
+ * Screenshots go to test-results/. Skipped, with the reason, when Chromium is
+ * absent — except under CI=true, where it must be there (.ci/run installs it).
+ */
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { chromium } from "playwright-core";
+import { createClient } from "../../src/client/index.ts";
+import { ensureLocalSecrets, startWorker } from "../../scripts/worker.mjs";
+
+const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"].find((p) => existsSync(p));
+const ci = ["true", "1"].includes(process.env.CI ?? "");
+const faq = JSON.parse(readFileSync("examples/support-faq.json", "utf8")) as { intents: { answer: string; train: string[] }[] };
+const train = faq.intents.flatMap((i) => i.train.map((input) => ({ input, expected_output: i.answer })));
+
+describe("the dashboard in a browser", () => {
+  it.skipIf(!CHROMIUM && !ci)("draws a run's learning curve as it trains (skipped without Chromium: apt-get install chromium)", async () => {
+    if (!CHROMIUM) throw new Error("CI=true but no Chromium: .ci/run installs Debian's chromium package");
+    const { key } = ensureLocalSecrets() as { key: string };
+    const worker = (await startWorker({ persistTo: `.wrangler/browser-test-${Date.now()}` })) as { url: string; stop: () => void };
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+    try {
+      const out = join("test-results", "dashboard");
+      mkdirSync(out, { recursive: true });
+      const client = createClient({ baseUrl: worker.url, apiKey: key });
+      // Epochs committed one by one (small steps), slow enough for the page to see several states.
+      const { run_id } = await client.functions.trainAgent({
+        agent_id: "browser-bot",
+        training_data: train,
+        config: { epochs: 12, seed: 7, early_stopping: false, refit: false, ensemble: 3, examples_per_step: 300 },
+      });
+      const page = await browser.newPage({ viewport: { width: 1000, height: 900 } });
+      const t0 = Date.now();
+      const res = await page.goto(`${worker.url}/`);
+      const html = (await res!.body()).length;
+      const timing = await page.evaluate(async () => {
+        await new Promise((r) => setTimeout(r, 50));
+        const paint = performance.getEntriesByType("paint").find((e) => e.name === "first-contentful-paint")?.startTime ?? null;
+        const nav = performance.getEntriesByType("navigation")[0] as (PerformanceEntry & { domContentLoadedEventEnd?: number }) | undefined;
+        return { paint, domContentLoaded: nav?.domContentLoadedEventEnd ?? null };
+      });
+      console.log(
+        `page weight ${html} bytes (one request: no scripts, styles or fonts fetched); first contentful paint ${timing.paint?.toFixed(0) ?? "not reported"} ms; ` +
+          `DOMContentLoaded ${timing.domContentLoaded?.toFixed(0)} ms; loaded in ${Date.now() - t0} ms`,
+      );
+      await page.fill("#key", key);
+      await page.fill("#run", run_id);
+      await page.click("#go");
+      const seen: number[] = [];
+      for (let i = 0; i < 600; i++) {
+        const points = Number((await page.getAttribute("#curves", "data-points")) ?? "0");
+        if (seen.at(-1) !== points) {
+          seen.push(points);
+          if (seen.length === 3) await page.screenshot({ path: join(out, "training.png") });
+        }
+        if ((await page.textContent("#status"))?.startsWith("succeeded")) break;
+        await page.waitForTimeout(100);
+      }
+      await page.screenshot({ path: join(out, "done.png") });
+      expect(await page.textContent("#status")).toMatch(/^succeeded/);
+      // The curve gained points while the run trained: several states, growing to epoch 0 + 12 epochs.
+      expect(seen.length).toBeGreaterThanOrEqual(3);
+      expect(seen).toEqual([...seen].sort((a, b) => a - b));
+      expect(seen.at(-1)).toBe(13);
+      expect(await page.locator("#curves polyline").count()).toBe(3);
+      expect(await page.locator("#epochs tbody tr").count()).toBe(13);
+      // The key stays in the tab's session storage, never in local storage.
+      expect(await page.evaluate(() => [sessionStorage.getItem("archon-key") !== null, localStorage.length])).toEqual([true, 0]);
+    } finally {
+      await browser.close();
+      worker.stop();
+    }
+  });
+});
