@@ -1,7 +1,8 @@
 /**
  * The page at `/`: what the service is, where its API is documented, and a
  * run viewer that draws the run's learning curves (training loss, validation
- * loss and accuracy per epoch) as they grow, from the run's event stream.
+ * loss and accuracy per epoch) as they grow, from the run's event stream, and
+ * an agent's versions (live, candidates, their evaluations) with a rollback.
  * Plain HTML, CSS and a script: no build step, no library; the key is kept in
  * the tab's session storage only.
  */
@@ -27,6 +28,10 @@ a typed client: <code>archon-training/client</code>.</p>
 <figure><svg id="curves" viewBox="0 0 640 260" role="img" aria-label="learning curves"></svg>
 <figcaption class="legend"><span><i class="k" style="background:#c44"></i>training loss</span><span><i class="k" style="background:#e90"></i>validation loss</span><span><i class="k" style="background:#27a"></i>validation accuracy (right axis)</span></figcaption></figure>
 <table id="epochs"><thead><tr><th>epoch</th><th>train loss</th><th>valid loss</th><th>valid acc</th></tr></thead><tbody></tbody></table>
+<h2>An agent's versions</h2>
+<form id="agentForm"><label>Agent <input id="agent" placeholder="agent_id" aria-label="agent id"></label> <button id="show">Show</button></form>
+<p id="agentStatus" role="status"></p>
+<table id="versions"><thead><tr><th>version</th><th>label</th><th>traffic</th><th>made by</th><th>evaluation</th><th>created</th><th></th></tr></thead><tbody></tbody></table>
 <script>
 const $ = (id) => document.getElementById(id);
 $('key').value = sessionStorage.getItem('archon-key') || '';
@@ -50,6 +55,35 @@ function draw(run) {
   $('status').textContent = run.status + ' — ' + run.progress.phase + ' epoch ' + run.progress.epoch + '/' + run.progress.epochs + ', step ' + run.progress.step + '/' + run.progress.total_steps +
     (run.metrics.best_valid_accuracy === null ? '' : ', best validation accuracy ' + (100 * run.metrics.best_valid_accuracy).toFixed(1) + '%');
 }
+async function call(fn, body) {
+  const key = $('key').value;
+  sessionStorage.setItem('archon-key', key);
+  const res = await fetch('/functions/' + fn, { method: 'POST', headers: { authorization: 'Bearer ' + key, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const json = await res.json();
+  if (!res.ok) throw new Error(json.error?.message || res.statusText);
+  return json;
+}
+async function showAgent() {
+  const agent = $('agent').value.trim();
+  try {
+    const list = await call('listVersions', { agent_id: agent });
+    $('agentStatus').textContent = agent + ': live version ' + (list.live_version ?? 'none') + ', ' + list.versions.length + ' version(s)';
+    $('agentStatus').dataset.live = String(list.live_version ?? '');
+    $('versions').tBodies[0].innerHTML = list.versions.map(v => '<tr data-version="' + v.version + '"><td>' + v.version + '</td><td>' + v.label + '</td><td>' + (100 * v.traffic_share).toFixed(0) + '%</td><td>' + v.kind +
+      '</td><td>' + (v.evaluation ? Object.entries(v.evaluation).map(([k, x]) => k + ' ' + x.toFixed(3)).join(', ') : '–') + '</td><td>' + v.created_at.slice(0, 19).replace('T', ' ') +
+      '</td><td>' + (v.label === 'live' ? '' : '<button data-rollback="' + v.version + '">Make live (roll back)</button>') + '</td></tr>').join('');
+  } catch (e) { $('agentStatus').textContent = e.message; }
+}
+$('agentForm').onsubmit = (ev) => { ev.preventDefault(); showAgent(); };
+$('versions').onclick = async (ev) => {
+  const to = ev.target.dataset?.rollback;
+  if (!to) return;
+  try {
+    const r = await call('rollbackAgent', { agent_id: $('agent').value.trim(), to_version: Number(to), reason: 'rolled back from the dashboard' });
+    await showAgent();
+    $('agentStatus').textContent += ' — rolled back from version ' + r.previous_version + ' to ' + r.live_version;
+  } catch (e) { $('agentStatus').textContent = e.message; }
+};
 $('form').onsubmit = async (ev) => {
   ev.preventDefault();
   const key = $('key').value, id = $('run').value.trim();

@@ -1,7 +1,8 @@
 /**
  * The page at `/` in a real browser (headless Chromium, driven by
  * playwright-core) against the local Worker during a real training run: the
- * learning curve gains points as epochs finish, and the run ends on the page.
+ * learning curve gains points as epochs finish, the run ends on the page, and
+ * a rollback from the page takes effect.
  * Screenshots go to test-results/. Skipped, with the reason, when Chromium is
  * absent — except under CI=true, where it must be there (.ci/run installs it).
  */
@@ -18,7 +19,7 @@ const faq = JSON.parse(readFileSync("examples/support-faq.json", "utf8")) as { i
 const train = faq.intents.flatMap((i) => i.train.map((input) => ({ input, expected_output: i.answer })));
 
 describe("the dashboard in a browser", () => {
-  it.skipIf(!CHROMIUM && !ci)("draws a run's learning curve as it trains (skipped without Chromium: apt-get install chromium)", async () => {
+  it.skipIf(!CHROMIUM && !ci)("draws a run's learning curve as it trains, and rolls an agent back (skipped without Chromium: apt-get install chromium)", async () => {
     if (!CHROMIUM) throw new Error("CI=true but no Chromium: .ci/run installs Debian's chromium package");
     const { key } = ensureLocalSecrets() as { key: string };
     const worker = (await startWorker({ persistTo: `.wrangler/browser-test-${Date.now()}` })) as { url: string; stop: () => void };
@@ -70,6 +71,20 @@ describe("the dashboard in a browser", () => {
       expect(await page.locator("#epochs tbody tr").count()).toBe(13);
       // The key stays in the tab's session storage, never in local storage.
       expect(await page.evaluate(() => [sessionStorage.getItem("archon-key") !== null, localStorage.length])).toEqual([true, 0]);
+
+      // A second version goes live; a rollback from the page makes version 1 live again, and executeAgent answers with it.
+      const second = await client.functions.trainAgent({ agent_id: "browser-bot", training_data: train, deploy: "immediate", config: { epochs: 2, seed: 8, refit: false } });
+      for await (const run of client.runs.watch(second.run_id)) if (run.status !== "running" && run.status !== "queued") expect(run.status).toBe("succeeded");
+      expect((await client.functions.listVersions({ agent_id: "browser-bot" })).live_version).toBe(2);
+      await page.fill("#agent", "browser-bot");
+      await page.click("#show");
+      await page.waitForSelector('button[data-rollback="1"]');
+      await page.click('button[data-rollback="1"]');
+      await page.waitForFunction('document.getElementById("agentStatus").textContent.includes("rolled back from version 2 to 1")');
+      await page.screenshot({ path: join(out, "rollback.png") });
+      expect(await page.getAttribute("#agentStatus", "data-live")).toBe("1");
+      expect((await client.functions.listVersions({ agent_id: "browser-bot" })).live_version).toBe(1);
+      expect((await client.functions.executeAgent({ agent_id: "browser-bot", input: "where is my parcel" })).version).toBe(1);
     } finally {
       await browser.close();
       worker.stop();
