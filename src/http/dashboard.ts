@@ -2,7 +2,9 @@
  * The page at `/`: what the service is, where its API is documented, and a
  * run viewer that draws the run's learning curves (training loss, validation
  * loss and accuracy per epoch) as they grow, from the run's event stream, and
- * an agent's versions (live, candidates, their evaluations) with a rollback.
+ * an agent's versions (live, candidates, their evaluations) with a rollback,
+ * its latest evaluation (scores, per-class table, most confused pairs) and a
+ * search of its memories.
  * Plain HTML, CSS and a script: no build step, no library; the key is kept in
  * the tab's session storage only.
  */
@@ -32,6 +34,14 @@ a typed client: <code>archon-training/client</code>.</p>
 <form id="agentForm"><label>Agent <input id="agent" placeholder="agent_id" aria-label="agent id"></label> <button id="show">Show</button></form>
 <p id="agentStatus" role="status"></p>
 <table id="versions"><thead><tr><th>version</th><th>label</th><th>traffic</th><th>made by</th><th>evaluation</th><th>created</th><th></th></tr></thead><tbody></tbody></table>
+<h3>Latest evaluation</h3>
+<p id="evalStatus">–</p>
+<table id="perClass"><thead><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr></thead><tbody></tbody></table>
+<h4>Most confused</h4>
+<table id="confused"><thead><tr><th>expected</th><th>answered</th><th>count</th></tr></thead><tbody></tbody></table>
+<h3>Memories</h3>
+<form id="memForm"><label>Search <input id="memQuery" placeholder="what the agent remembers about…" aria-label="memory search"></label> <button id="memGo">Search</button></form>
+<table id="memories"><thead><tr><th>score</th><th>type</th><th>content</th></tr></thead><tbody></tbody></table>
 <script>
 const $ = (id) => document.getElementById(id);
 $('key').value = sessionStorage.getItem('archon-key') || '';
@@ -72,8 +82,27 @@ async function showAgent() {
     $('versions').tBodies[0].innerHTML = list.versions.map(v => '<tr data-version="' + v.version + '"><td>' + v.version + '</td><td>' + v.label + '</td><td>' + (100 * v.traffic_share).toFixed(0) + '%</td><td>' + v.kind +
       '</td><td>' + (v.evaluation ? Object.entries(v.evaluation).map(([k, x]) => k + ' ' + x.toFixed(3)).join(', ') : '–') + '</td><td>' + v.created_at.slice(0, 19).replace('T', ' ') +
       '</td><td>' + (v.label === 'live' ? '' : '<button data-rollback="' + v.version + '">Make live (roll back)</button>') + '</td></tr>').join('');
+    await showEvaluation(agent);
   } catch (e) { $('agentStatus').textContent = e.message; }
 }
+const esc = (t) => String(t).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
+async function showEvaluation(agent) {
+  const { evaluations } = await call('listEvaluations', { agent_id: agent, limit: 10 });
+  const e = evaluations.find((x) => x.status === 'succeeded' && x.report);
+  if (!e) { $('evalStatus').textContent = 'no finished evaluation (testAgent)'; return; }
+  $('evalStatus').textContent = e.evaluation_id + ' of version ' + e.version + ', ' + e.cases + ' cases: ' + Object.entries(e.report.scores).map(([k, v]) => k + ' ' + v.toFixed(3)).join(', ');
+  const acc = e.report.criteria.accuracy?.details;
+  $('perClass').tBodies[0].innerHTML = (acc?.per_class ?? []).map((r) => '<tr><td>' + esc(r.class).slice(0, 60) + '</td><td>' + r.precision.toFixed(3) + '</td><td>' + r.recall.toFixed(3) + '</td><td>' + r.f1.toFixed(3) + '</td><td>' + r.support + '</td></tr>').join('');
+  $('confused').tBodies[0].innerHTML = (acc?.most_confused ?? []).map((r) => '<tr><td>' + esc(r.expected).slice(0, 60) + '</td><td>' + esc(r.answered).slice(0, 60) + '</td><td>' + r.count + '</td></tr>').join('');
+}
+$('memForm').onsubmit = async (ev) => {
+  ev.preventDefault();
+  const key = $('key').value;
+  const res = await fetch('/entities/AgentMemory/search', { method: 'POST', headers: { authorization: 'Bearer ' + key, 'content-type': 'application/json' }, body: JSON.stringify({ agent_id: $('agent').value.trim(), query: $('memQuery').value, top_k: 10 }) });
+  const json = await res.json();
+  if (!res.ok) { $('agentStatus').textContent = json.error?.message || res.statusText; return; }
+  $('memories').tBodies[0].innerHTML = json.results.map((r) => '<tr><td>' + r.score.toFixed(3) + '</td><td>' + r.memory.memory_type + '</td><td style="text-align:left">' + esc(JSON.stringify(r.memory.content)).slice(0, 160) + '</td></tr>').join('');
+};
 $('agentForm').onsubmit = (ev) => { ev.preventDefault(); showAgent(); };
 $('versions').onclick = async (ev) => {
   const to = ev.target.dataset?.rollback;

@@ -21,20 +21,46 @@ describe("the typed client", () => {
     expect(await sha256Hex(new TextEncoder().encode(JSON.stringify(served.body)))).toBe(OPENAPI_SHA256);
   });
 
-  it("trains like the seed and watches the run learn, epoch by epoch, to its end", async () => {
+  it("trains like the seed and watches the run to its end", async () => {
     const started = await client.functions.trainAgent({ agent_id: "client-bot", training_data: FAQ_TRAIN, config: { ...SMALL, epochs: 4, seed: 3, early_stopping: false, refit: false, examples_per_step: 150 } });
     expect(started.status).toBe("queued");
     const seen: RunView[] = [];
     for await (const run of client.runs.watch(started.run_id)) seen.push(run);
     const last = seen.at(-1)!;
     expect(last.status).toBe("succeeded");
-    // The curve gains points as epochs finish: several states, each with at least as many epochs as the one before.
-    expect(seen.length).toBeGreaterThanOrEqual(3);
+    // States in order, each with at least as many epochs as the one before (how many states the stream shows depends
+    // on the machine's speed against its 1 s poll: the browser test checks a longer run's curve growing).
+    expect(seen.length).toBeGreaterThanOrEqual(2);
     const points = seen.map((r) => r.metrics.epochs.length);
     expect(points).toEqual([...points].sort((a, b) => a - b));
     expect(points.at(-1)).toBe(5); // epoch 0 and four epochs
     const answer = await client.functions.executeAgent({ agent_id: "client-bot", input: "where is my parcel" });
     expect(answer.version).toBe(1);
+  });
+
+  it("watch reconnects when a stream ends, sending the last event id, and ends with the run's done event", async () => {
+    const view = (status: string, epochs: number) => JSON.stringify({ status, metrics: { epochs: Array.from({ length: epochs }, (_, e) => ({ epoch: e })) } });
+    const streams = [
+      `retry: 5\n\nevent: progress\nid: 1.running\ndata: ${view("running", 1)}\n\n: keep-alive\n\n`,
+      `retry: 5\n\nevent: progress\nid: 3.running\ndata: ${view("running", 3)}\n\n`,
+      `event: done\nid: 5.succeeded\ndata: ${view("succeeded", 5)}\n\n`,
+    ];
+    const lastIds: (string | null)[] = [];
+    const fake = createClient({
+      baseUrl: "http://archon.test",
+      apiKey: "k",
+      fetch: async (r) => {
+        lastIds.push(r.headers.get("last-event-id"));
+        const body = streams[lastIds.length - 1];
+        // Split mid-line, as a network may.
+        const chunks = [body.slice(0, 17), body.slice(17)].map((c) => new TextEncoder().encode(c));
+        return new Response(new ReadableStream({ start: (c) => { for (const x of chunks) c.enqueue(x); c.close(); } }), { headers: { "content-type": "text/event-stream" } });
+      },
+    });
+    const states: string[] = [];
+    for await (const run of fake.runs.watch("run_x")) states.push(`${run.status}:${run.metrics.epochs.length}`);
+    expect(states).toEqual(["running:1", "running:3", "succeeded:5"]);
+    expect(lastIds).toEqual([null, "1.running", "3.running"]);
   });
 
   it("retries a call whose answer was lost, and the retry runs nothing twice (one run, the first answer)", async () => {

@@ -1,8 +1,9 @@
 /**
  * The page at `/` in a real browser (headless Chromium, driven by
  * playwright-core) against the local Worker during a real training run: the
- * learning curve gains points as epochs finish, the run ends on the page, and
- * a rollback from the page takes effect.
+ * learning curve gains points as epochs finish, the run ends on the page, a
+ * rollback from the page takes effect, and the agent's latest evaluation
+ * (per-class table, confused pairs) and a memory search show.
  * Screenshots go to test-results/. Skipped, with the reason, when Chromium is
  * absent — except under CI=true, where it must be there (.ci/run installs it).
  */
@@ -15,7 +16,7 @@ import { ensureLocalSecrets, startWorker } from "../../scripts/worker.mjs";
 
 const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"].find((p) => existsSync(p));
 const ci = ["true", "1"].includes(process.env.CI ?? "");
-const faq = JSON.parse(readFileSync("examples/support-faq.json", "utf8")) as { intents: { answer: string; train: string[] }[] };
+const faq = JSON.parse(readFileSync("examples/support-faq.json", "utf8")) as { intents: { answer: string; train: string[]; heldout?: string[] }[] };
 const train = faq.intents.flatMap((i) => i.train.map((input) => ({ input, expected_output: i.answer })));
 
 describe("the dashboard in a browser", () => {
@@ -85,6 +86,20 @@ describe("the dashboard in a browser", () => {
       expect(await page.getAttribute("#agentStatus", "data-live")).toBe("1");
       expect((await client.functions.listVersions({ agent_id: "browser-bot" })).live_version).toBe(1);
       expect((await client.functions.executeAgent({ agent_id: "browser-bot", input: "where is my parcel" })).version).toBe(1);
+
+      // The latest evaluation (per-class table, most confused pairs) and a memory search, on the page.
+      const heldout = faq.intents.flatMap((i) => (i.heldout ?? []).map((input) => ({ input, expected: i.answer })));
+      const evaluation = await client.functions.testAgent({ agent_id: "browser-bot", test_suite: heldout, evaluation_criteria: ["accuracy"] });
+      expect(evaluation.status).toBe("succeeded");
+      await page.click("#show");
+      await page.waitForFunction('document.getElementById("evalStatus").textContent.includes("cases")');
+      expect(await page.locator("#perClass tbody tr").count()).toBe(faq.intents.length);
+      expect(await page.locator("#confused tbody tr").count()).toBeGreaterThan(0);
+      await page.fill("#memQuery", "I forgot my password");
+      await page.click("#memGo");
+      await page.waitForSelector("#memories tbody tr");
+      expect(await page.locator("#memories tbody tr").count()).toBeGreaterThan(0);
+      await page.screenshot({ path: join(out, "agent.png"), fullPage: true });
     } finally {
       await browser.close();
       worker.stop();
