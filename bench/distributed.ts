@@ -25,7 +25,8 @@ import { finish } from "../src/model/work.ts";
 import { decodeModel, encodeModel } from "../src/model/model.ts";
 import type { Example, Hyper } from "../src/model/hyper.ts";
 import { decodeShard, decodeState, encodeShard, encodeState } from "../src/training/state.ts";
-import type { RunView } from "../src/training/view.ts";
+import { createClient, type RunView } from "../src/client/index.ts";
+import { TrainingConfigSchema } from "../src/model/hyper.ts";
 import { accuracyOf, benchHyper } from "./data.ts";
 
 export interface DistributedArgs {
@@ -172,30 +173,20 @@ export async function distributedBench(a: DistributedArgs): Promise<void> {
   }
 }
 
-/** Trains through a local Worker (HTTP, queue, D1, R2) and returns the wall time from trainAgent to a finished run. */
+/** Trains through a local Worker (HTTP, queue, D1, R2) with the typed client and returns the wall time from trainAgent to a finished run. */
 async function viaWorker(train: Example[], config: Record<string, unknown>): Promise<{ wall_s: number; inside_s: number }> {
   const { startWorker, ensureLocalSecrets } = await import("../scripts/worker.mjs");
   const { key } = ensureLocalSecrets();
   const worker = await startWorker({ persistTo: `.wrangler/bench-distributed-${Date.now()}`, quiet: true });
   try {
-    const auth = { authorization: `Bearer ${key}` };
-    const up = (await (await fetch(`${worker.url}/datasets?format=jsonl`, { method: "POST", headers: auth, body: train.map((e) => JSON.stringify(e)).join("\n") })).json()) as { dataset_id: string };
+    const client = createClient({ baseUrl: worker.url, apiKey: key });
+    const { dataset_id } = await client.datasets.upload(train.map((e) => JSON.stringify(e)).join("\n"), { format: "jsonl" });
     const t0 = performance.now();
-    const res = await fetch(`${worker.url}/functions/trainAgent`, {
-      method: "POST",
-      headers: { ...auth, "content-type": "application/json" },
-      body: JSON.stringify({ agent_id: `bench-${Date.now()}`, dataset_id: up.dataset_id, config }),
-    });
-    const started = (await res.json()) as { run_id: string; plan?: unknown };
-    if (!res.ok) throw new Error(JSON.stringify(started));
-    let run: RunView;
-    for (;;) {
-      await new Promise((r) => setTimeout(r, 1000));
-      run = (await (await fetch(`${worker.url}/runs/${started.run_id}`, { headers: auth })).json()) as RunView;
-      if (["succeeded", "failed", "cancelled"].includes(run.status)) break;
-    }
+    const started = await client.functions.trainAgent({ agent_id: `bench-${Date.now()}`, dataset_id, config: TrainingConfigSchema.parse(config) });
+    let run: RunView | null = null;
+    for await (const state of client.runs.watch(started.run_id)) run = state;
     const s = (performance.now() - t0) / 1000;
-    if (run.status !== "succeeded") throw new Error(`worker run ${run.status}: ${run.error}`);
+    if (!run || run.status !== "succeeded") throw new Error(`worker run ${run?.status}: ${run?.error}`);
     // Inside the Worker: each committed step's time, and (distributed) each round's slowest shard — R2, D1 and sealing included.
     const steps = (run.timing.mean_step_ms ?? 0) * run.timing.steps_committed;
     const inside = run.timing.rounds ? run.timing.rounds.critical_path_ms : steps;

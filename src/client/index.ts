@@ -32,6 +32,9 @@ export type FunctionInput<N extends FunctionName> = NonNullable<Operation<N>["re
 export type FunctionOutput<N extends FunctionName> = SuccessOf<Operation<N>["responses"]>;
 
 export type RunView = JsonOf<paths["/runs/{id}"]["get"]["responses"][200]>;
+type Upload = paths["/datasets"]["post"];
+export type DatasetUploadOptions = NonNullable<Upload["parameters"]["query"]>;
+export type DatasetUpload = JsonOf<Upload["responses"][200]> | JsonOf<Upload["responses"][201]>;
 type MemoryPath = "/entities/AgentMemory";
 export type AgentMemory = JsonOf<paths[`${MemoryPath}/{id}`]["get"]["responses"][200]>;
 export type NewAgentMemory = NonNullable<paths[MemoryPath]["post"]["requestBody"]>["content"]["application/json"];
@@ -95,6 +98,14 @@ type Functions = { [N in FunctionName]: (input: FunctionInput<N>, options?: Call
 
 export interface ArchonClient {
   functions: Functions;
+  datasets: {
+    /**
+     * Stores a dataset (JSONL of {input, expected_output} lines, or CSV with input,expected_output columns) and
+     * answers its id, quality report and version; train on it with trainAgent({ dataset_id }). Retried safely: the
+     * dataset is stored under the hash of its content.
+     */
+    upload(body: string, options: DatasetUploadOptions & { format: "jsonl" | "csv" }): Promise<DatasetUpload>;
+  };
   runs: {
     get(runId: string, options?: { signal?: AbortSignal }): Promise<RunView>;
     /** The run's states as it trains (an async iterator over its event stream, reconnecting with Last-Event-ID); ends with the finished run. */
@@ -124,15 +135,16 @@ export function createClient(options: ClientOptions): ArchonClient {
   const retries = options.retries ?? 3;
   const baseMs = options.retryBaseMs ?? 250;
 
-  /** One HTTP call: JSON in and out, retried when `retry` allows, failures as ArchonError. */
-  async function call<T>(method: string, path: string, body: unknown, opts: { retry: boolean; headers?: Record<string, string>; signal?: AbortSignal }): Promise<T> {
+  /** One HTTP call: JSON in (or `raw` text) and out, retried when `retry` allows, failures as ArchonError. */
+  async function call<T>(method: string, path: string, body: unknown, opts: { retry: boolean; headers?: Record<string, string>; signal?: AbortSignal; raw?: { text: string; type: string } }): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       const headers: Record<string, string> = { accept: "application/json", ...opts.headers };
       if (options.apiKey) headers.authorization = `Bearer ${options.apiKey}`;
-      if (body !== undefined) headers["content-type"] = "application/json";
+      if (body !== undefined || opts.raw) headers["content-type"] = opts.raw ? opts.raw.type : "application/json";
+      const payload = opts.raw ? opts.raw.text : body === undefined ? undefined : JSON.stringify(body);
       let res: Response;
       try {
-        res = await doFetch(new Request(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: opts.signal }));
+        res = await doFetch(new Request(base + path, { method, headers, body: payload, signal: opts.signal }));
       } catch (e) {
         if (opts.signal?.aborted) throw e;
         if (opts.retry && attempt < retries) {
@@ -171,6 +183,12 @@ export function createClient(options: ClientOptions): ArchonClient {
 
   return {
     functions,
+    datasets: {
+      upload: (text, { format, name }) => {
+        const q = new URLSearchParams({ format, ...(name !== undefined && { name }) });
+        return call("POST", `/datasets?${q}`, undefined, { retry: true, raw: { text, type: format === "csv" ? "text/csv" : "application/x-ndjson" } });
+      },
+    },
     runs: {
       get: getRun,
       watch: (runId, o = {}) => watchRun(runId, o),

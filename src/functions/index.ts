@@ -1,5 +1,5 @@
 import { executeAgent } from "./executeAgent.ts";
-import { cancelTrainingRun, getTrainingRun, resumeTrainingRun } from "./runControls.ts";
+import { cancelTrainingRun, getTrainingRun, listTrainingRuns, resumeTrainingRun } from "./runControls.ts";
 import { trainAgent } from "./trainAgent.ts";
 import { configureAgent } from "./configureAgent.ts";
 import { adaptAgentBehavior, getAdaptation } from "./adaptAgentBehavior.ts";
@@ -17,4 +17,4 @@ import { deleteAgent, deleteApp, getErasure } from "./erasure.ts";
 import type { CallableFunction } from "./registry.ts";
 
 /** Every function callable as POST /functions/{name}. */
-export const FUNCTIONS: readonly CallableFunction[] = [trainAgent, executeAgent, getTrainingRun, cancelTrainingRun, resumeTrainingRun, configureAgent, submitFeedback, rotateWebhookSecret, listWebhookSecrets, adaptAgentBehavior, getAdaptation, listVersions, getVersion, promoteVersion, rollbackAgent, testAgent, getEvaluation, listEvaluations, startRollout, getRollout, startExperiment, getExperiment, stopTrafficSplit, recordMetric, getMetrics, analyzeAndOptimize, getOptimization, setOptimizationSchedule, detectPII, redactPII, setPIIPolicy, createDatasetFromExecutions, generateSyntheticData, reembedAgentMemories, getMemoryIndex, setLLMCredentials, getLLMCredentials, configureAnswerer, deleteAgent, deleteApp, getErasure];
+export const FUNCTIONS: readonly CallableFunction[] = [trainAgent, executeAgent, getTrainingRun, listTrainingRuns, cancelTrainingRun, resumeTrainingRun, configureAgent, submitFeedback, rotateWebhookSecret, listWebhookSecrets, adaptAgentBehavior, getAdaptation, listVersions, getVersion, promoteVersion, rollbackAgent, testAgent, getEvaluation, listEvaluations, startRollout, getRollout, startExperiment, getExperiment, stopTrafficSplit, recordMetric, getMetrics, analyzeAndOptimize, getOptimization, setOptimizationSchedule, detectPII, redactPII, setPIIPolicy, createDatasetFromExecutions, generateSyntheticData, reembedAgentMemories, getMemoryIndex, setLLMCredentials, getLLMCredentials, configureAnswerer, deleteAgent, deleteApp, getErasure];

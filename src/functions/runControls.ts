@@ -1,11 +1,12 @@
-/** getTrainingRun, cancelTrainingRun, resumeTrainingRun: the run controls (they act between steps). */
+/** getTrainingRun, listTrainingRuns, cancelTrainingRun, resumeTrainingRun: the runs and their controls (they act between steps). */
 import { z } from "zod";
 import { conflict, notFound, unavailable } from "../errors.ts";
 import { ACTIVE, findRun, transition } from "../training/runs.ts";
-import { RunViewSchema, runView } from "../training/view.ts";
+import { RunSummarySchema, runSummaries, RunViewSchema, runView } from "../training/view.ts";
+import { RUN_STATUSES } from "../db/schema.ts";
 import { violatesUnique } from "../db/limits.ts";
 import { defineFunction, type FunctionContext } from "./registry.ts";
-import { RunIdSchema } from "./common.ts";
+import { AgentIdSchema, RunIdSchema } from "./common.ts";
 
 const RunRef = z.object({ run_id: RunIdSchema }).strict();
 
@@ -24,6 +25,24 @@ export const getTrainingRun = defineFunction({
   status: 200,
   async handler(ctx, input) {
     return runView(ctx.db, await ownRun(ctx, input.run_id), ctx.now());
+  },
+});
+
+export const listTrainingRuns = defineFunction({
+  name: "listTrainingRuns",
+  summary: "An agent's training runs, newest first",
+  description: "Each run's status, progress, best validation accuracy and the version it made; getTrainingRun has the whole view of one.",
+  input: z
+    .object({
+      agent_id: AgentIdSchema,
+      status: z.enum(RUN_STATUSES, { error: () => `status must be one of ${RUN_STATUSES.join(", ")}` }).optional(),
+      limit: z.number().int().min(1).max(100).default(20),
+    })
+    .strict(),
+  output: z.object({ agent_id: z.string(), runs: z.array(RunSummarySchema) }),
+  status: 200,
+  async handler(ctx, input) {
+    return { agent_id: input.agent_id, runs: await runSummaries(ctx.db, ctx.appId, input.agent_id, input.limit, input.status) };
   },
 });
 

@@ -46,6 +46,7 @@ export const FUNCTION_ACCESS: Record<string, Access> = {
   trainAgent: a("train", "run", "write", body),
   executeAgent: a("execute", "execution", "write", body),
   getTrainingRun: a("train", "run", "read", ref("run_id", "run")),
+  listTrainingRuns: a("train", "run", "read", body),
   cancelTrainingRun: a("train", "run", "write", ref("run_id", "run")),
   resumeTrainingRun: a("train", "run", "write", ref("run_id", "run")),
   configureAgent: a("train", "agent", "write", body),

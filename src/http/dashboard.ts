@@ -3,6 +3,7 @@
  * run viewer that draws the run's learning curves (training loss, validation
  * loss and accuracy per epoch) as they grow, from the run's event stream, and
  * an agent's versions (live, candidates, their evaluations) with a rollback,
+ * its runs (each one to watch),
  * its latest evaluation (scores, per-class table, most confused pairs) and a
  * search of its memories.
  * Plain HTML, CSS and a script: no build step, no library; the key is kept in
@@ -34,6 +35,8 @@ a typed client: <code>archon-training/client</code>.</p>
 <form id="agentForm"><label>Agent <input id="agent" placeholder="agent_id" aria-label="agent id"></label> <button id="show">Show</button></form>
 <p id="agentStatus" role="status"></p>
 <table id="versions"><thead><tr><th>version</th><th>label</th><th>traffic</th><th>made by</th><th>evaluation</th><th>created</th><th></th></tr></thead><tbody></tbody></table>
+<h3>Runs</h3>
+<table id="runs"><thead><tr><th>run</th><th>status</th><th>type</th><th>epoch</th><th>best valid acc</th><th>version</th><th>created</th><th></th></tr></thead><tbody></tbody></table>
 <h3>Latest evaluation</h3>
 <p id="evalStatus">–</p>
 <table id="perClass"><thead><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr></thead><tbody></tbody></table>
@@ -82,6 +85,10 @@ async function showAgent() {
     $('versions').tBodies[0].innerHTML = list.versions.map(v => '<tr data-version="' + v.version + '"><td>' + v.version + '</td><td>' + v.label + '</td><td>' + (100 * v.traffic_share).toFixed(0) + '%</td><td>' + v.kind +
       '</td><td>' + (v.evaluation ? Object.entries(v.evaluation).map(([k, x]) => k + ' ' + x.toFixed(3)).join(', ') : '–') + '</td><td>' + v.created_at.slice(0, 19).replace('T', ' ') +
       '</td><td>' + (v.label === 'live' ? '' : '<button data-rollback="' + v.version + '">Make live (roll back)</button>') + '</td></tr>').join('');
+    const { runs } = await call('listTrainingRuns', { agent_id: agent, limit: 10 });
+    $('runs').tBodies[0].innerHTML = runs.map(r => '<tr><td>' + r.run_id + '</td><td>' + r.status + '</td><td>' + esc(r.training_type) + (r.shards > 1 ? ' (' + r.shards + ' shards)' : '') + '</td><td>' + r.epoch + '/' + r.epochs +
+      '</td><td>' + (r.best_valid_accuracy === null ? '–' : (100 * r.best_valid_accuracy).toFixed(1) + '%') + '</td><td>' + (r.version ?? '–') + '</td><td>' + r.created_at.slice(0, 19).replace('T', ' ') +
+      '</td><td><button data-watch="' + r.run_id + '">Watch</button></td></tr>').join('');
     await showEvaluation(agent);
   } catch (e) { $('agentStatus').textContent = e.message; }
 }
@@ -104,6 +111,13 @@ $('memForm').onsubmit = async (ev) => {
   $('memories').tBodies[0].innerHTML = json.results.map((r) => '<tr><td>' + r.score.toFixed(3) + '</td><td>' + r.memory.memory_type + '</td><td style="text-align:left">' + esc(JSON.stringify(r.memory.content)).slice(0, 160) + '</td></tr>').join('');
 };
 $('agentForm').onsubmit = (ev) => { ev.preventDefault(); showAgent(); };
+$('runs').onclick = (ev) => {
+  const id = ev.target.dataset?.watch;
+  if (!id) return;
+  $('run').value = id;
+  $('form').requestSubmit();
+  window.scrollTo(0, 0);
+};
 $('versions').onclick = async (ev) => {
   const to = ev.target.dataset?.rollback;
   if (!to) return;

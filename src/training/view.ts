@@ -1,8 +1,8 @@
 /** The public view of a training run (GET /runs/:id, getTrainingRun, SSE events). */
 import { z } from "zod";
-import { and, eq, sql } from "drizzle-orm";
+import { and, desc, eq, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { agentVersions, runShards, runSteps, RUN_STATUSES } from "../db/schema.ts";
+import { agentVersions, runEpochs, runShards, runSteps, trainingRuns, RUN_STATUSES } from "../db/schema.ts";
 import { runEpochMetrics, type Run } from "./runs.ts";
 import { AdaptationViewSchema, adaptationOfRun, adaptationView } from "../adapt/view.ts";
 
@@ -127,4 +127,47 @@ export async function runView(db: Db, run: Run, now: number): Promise<RunView> {
       ? { adaptation_id: adaptation.adaptation_id, strategy: adaptation.strategy, status: adaptation.status, base_version: adaptation.base_version, candidate_version: adaptation.candidate_version, gate: adaptation.gate }
       : null,
   };
+}
+
+/** One run in an agent's list of runs: what it is, where it stands, what it reached. */
+export const RunSummarySchema = z.object({
+  run_id: z.string(),
+  status: z.enum(RUN_STATUSES),
+  training_type: z.string(),
+  dataset_id: z.string(),
+  epoch: z.number().int(),
+  epochs: z.number().int(),
+  best_epoch: z.number().int().nullable(),
+  best_valid_accuracy: z.number().nullable(),
+  version: z.number().int().nullable().describe("The version the run made (once succeeded)"),
+  shards: z.number().int().describe("Shards of each round (1: a single chain)"),
+  created_at: z.string(),
+  finished_at: z.string().nullable(),
+});
+export type RunSummary = z.infer<typeof RunSummarySchema>;
+
+/** An agent's runs, newest first (one query: each run with its best epoch's validation accuracy and its version). */
+export async function runSummaries(db: Db, appId: string, agentId: string, limit: number, status?: Run["status"]): Promise<RunSummary[]> {
+  const rows = await db
+    .select({ run: trainingRuns, accuracy: runEpochs.validAccuracy, version: agentVersions.version })
+    .from(trainingRuns)
+    .leftJoin(runEpochs, and(eq(runEpochs.runId, trainingRuns.id), eq(runEpochs.epoch, trainingRuns.bestEpoch)))
+    .leftJoin(agentVersions, and(eq(agentVersions.appId, trainingRuns.appId), eq(agentVersions.id, trainingRuns.versionId)))
+    .where(and(eq(trainingRuns.appId, appId), eq(trainingRuns.agentId, agentId), status ? eq(trainingRuns.status, status) : undefined))
+    .orderBy(desc(trainingRuns.createdAt), desc(trainingRuns.id))
+    .limit(limit);
+  return rows.map(({ run, accuracy, version }) => ({
+    run_id: run.id,
+    status: run.status,
+    training_type: run.trainingType,
+    dataset_id: run.datasetId,
+    epoch: run.epoch,
+    epochs: run.refitting && run.bestEpoch ? run.bestEpoch : run.plan.epochs,
+    best_epoch: run.bestEpoch,
+    best_valid_accuracy: accuracy ?? null,
+    version: version ?? null,
+    shards: run.plan.shards ?? 1,
+    created_at: iso(run.createdAt)!,
+    finished_at: iso(run.finishedAt),
+  }));
 }

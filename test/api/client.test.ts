@@ -36,6 +36,11 @@ describe("the typed client", () => {
     expect(points.at(-1)).toBe(5); // epoch 0 and four epochs
     const answer = await client.functions.executeAgent({ agent_id: "client-bot", input: "where is my parcel" });
     expect(answer.version).toBe(1);
+    // The agent's runs, newest first, with what each reached.
+    const { runs } = await client.functions.listTrainingRuns({ agent_id: "client-bot" });
+    expect(runs).toHaveLength(1);
+    expect(runs[0]).toMatchObject({ run_id: started.run_id, status: "succeeded", version: 1, epoch: 4, epochs: 4, shards: 1 });
+    expect(runs[0].best_valid_accuracy).toBe(last.metrics.best_valid_accuracy);
   });
 
   it("watch reconnects when a stream ends, sending the last event id, and ends with the run's done event", async () => {
@@ -117,6 +122,21 @@ describe("the typed client", () => {
     expect([(unknown as ArchonError).status, (unknown as ArchonError).code]).toEqual([404, "not_found"]);
     const noKey = createClient({ baseUrl: "http://archon.test", fetch: workerFetch, retries: 0 });
     expect(((await noKey.functions.getMetrics({ name: "executions" }).catch((x: unknown) => x)) as ArchonError).status).toBe(401);
+  });
+
+  it("uploads datasets (JSONL or CSV), content-addressed, and trains on one by id", async () => {
+    const rows = FAQ_TRAIN.slice(0, 40);
+    const jsonl = rows.map((e) => JSON.stringify(e)).join("\n");
+    const first = await client.datasets.upload(jsonl, { format: "jsonl" });
+    expect([first.examples, first.created]).toEqual([40, true]);
+    const again = await client.datasets.upload(jsonl, { format: "jsonl" });
+    expect([again.dataset_id, again.created]).toEqual([first.dataset_id, false]);
+    const csv = "input,expected_output\n" + rows.map((e) => [e.input, e.expected_output].map((x) => `"${x.replace(/"/g, '""')}"`).join(",")).join("\n");
+    expect((await client.datasets.upload(csv, { format: "csv" })).dataset_id).toBe(first.dataset_id);
+    const run = await client.functions.trainAgent({ agent_id: "client-ds", dataset_id: first.dataset_id, config: { ...SMALL, epochs: 1, seed: 2 } });
+    expect(run.dataset_id).toBe(first.dataset_id);
+    const bad = await client.datasets.upload("not json\n", { format: "jsonl" }).catch((x: unknown) => x);
+    expect([(bad as ArchonError).status, (bad as ArchonError).issues.length > 0]).toEqual([400, true]);
   });
 
   it("keeps agent memories through asServiceRole.entities.AgentMemory, base44's list(filter, sort, limit, skip) included", async () => {

@@ -99,6 +99,10 @@ describe("the dashboard in a browser", () => {
       await page.click("#memGo");
       await page.waitForSelector("#memories tbody tr");
       expect(await page.locator("#memories tbody tr").count()).toBeGreaterThan(0);
+      // The agent's runs, each one to watch: watching the second run from its row draws its 3 points (epoch 0 and 2 epochs).
+      expect(await page.locator("#runs tbody tr").count()).toBe(2);
+      await page.click(`button[data-watch="${second.run_id}"]`);
+      await page.waitForFunction(`document.getElementById("run").value === "${second.run_id}" && document.getElementById("curves").dataset.points === "3" && document.getElementById("status").textContent.startsWith("succeeded")`);
       await page.screenshot({ path: join(out, "agent.png"), fullPage: true });
     } finally {
       await browser.close();
