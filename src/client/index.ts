@@ -90,7 +90,7 @@ export interface CallOptions {
 
 export interface WatchOptions {
   signal?: AbortSignal;
-  /** Reconnections allowed in a row without receiving anything (default 5). */
+  /** Failed connections (network errors, 429, 503) allowed in a row before giving up (default 5); a stream the server ends is reopened without limit. */
   maxReconnects?: number;
 }
 
@@ -248,8 +248,8 @@ export function createClient(options: ClientOptions): ArchonClient {
         yield JSON.parse(event.data) as RunView;
         if (event.event === "done") return;
       }
-      // The server closes a stream after a while: reconnect from the last state received.
-      if (++quiet > (o.maxReconnects ?? 5)) throw new ArchonError(0, "stream_ended", `the event stream of run ${runId} kept ending without news`);
+      // The server closes a stream after a while (news or not: a run may wait in the queue or train a long step):
+      // reconnect from the last state received, as often as the server's retry hint says.
       await sleep(Math.min(retryMs, 5_000), o.signal);
     }
   }

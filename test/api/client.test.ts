@@ -43,10 +43,13 @@ describe("the typed client", () => {
     expect(runs[0].best_valid_accuracy).toBe(last.metrics.best_valid_accuracy);
   });
 
-  it("watch reconnects when a stream ends, sending the last event id, and ends with the run's done event", async () => {
+  it("watch reconnects whenever a stream ends (quiet ones too), sending the last event id, and ends with the run's done event", async () => {
     const view = (status: string, epochs: number) => JSON.stringify({ status, metrics: { epochs: Array.from({ length: epochs }, (_, e) => ({ epoch: e })) } });
+    // Streams the server ends: with news, quiet ones (a long step: more of them than the client's failure budget), then done.
+    const quiet = Array.from({ length: 7 }, () => `retry: 5\n\n: keep-alive\n\n`);
     const streams = [
       `retry: 5\n\nevent: progress\nid: 1.running\ndata: ${view("running", 1)}\n\n: keep-alive\n\n`,
+      ...quiet,
       `retry: 5\n\nevent: progress\nid: 3.running\ndata: ${view("running", 3)}\n\n`,
       `event: done\nid: 5.succeeded\ndata: ${view("succeeded", 5)}\n\n`,
     ];
@@ -65,7 +68,7 @@ describe("the typed client", () => {
     const states: string[] = [];
     for await (const run of fake.runs.watch("run_x")) states.push(`${run.status}:${run.metrics.epochs.length}`);
     expect(states).toEqual(["running:1", "running:3", "succeeded:5"]);
-    expect(lastIds).toEqual([null, "1.running", "3.running"]);
+    expect(lastIds).toEqual([null, ...Array(8).fill("1.running"), "3.running"]);
   });
 
   it("retries a call whose answer was lost, and the retry runs nothing twice (one run, the first answer)", async () => {
