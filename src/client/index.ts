@@ -83,8 +83,12 @@ export interface ClientOptions {
 }
 
 export interface CallOptions {
-  /** The call's Idempotency-Key (default: a new random one per call, reused by its retries). */
-  idempotencyKey?: string;
+  /**
+   * The call's Idempotency-Key (default: a new random one per call, reused by its retries). `false`: none — the
+   * server then keeps no answer for the call (one D1 row less: for a hot executeAgent path), and the call is not
+   * retried.
+   */
+  idempotencyKey?: string | false;
   signal?: AbortSignal;
 }
 
@@ -172,7 +176,7 @@ export function createClient(options: ClientOptions): ArchonClient {
       return (input: unknown, callOptions: CallOptions = {}) => {
         // A streamed answer cannot be replayed, so the server refuses a key with it: such a call is sent once.
         const streamed = typeof input === "object" && input !== null && (input as { stream?: unknown }).stream === true;
-        const key = streamed ? undefined : (callOptions.idempotencyKey ?? crypto.randomUUID());
+        const key = streamed || callOptions.idempotencyKey === false ? undefined : (callOptions.idempotencyKey ?? crypto.randomUUID());
         return call(`POST`, `/functions/${encodeURIComponent(name)}`, input, { retry: key !== undefined, headers: key ? { "idempotency-key": key } : {}, signal: callOptions.signal });
       };
     },

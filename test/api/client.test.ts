@@ -89,6 +89,11 @@ describe("the typed client", () => {
     const out = await lossy.functions.trainAgent({ agent_id: "client-retry", training_data: FAQ_TRAIN.slice(0, 30), config: { ...SMALL, epochs: 1, seed: 1 } });
     expect(calls).toBe(2);
     expect(await countRows("training_runs")).toBe(runs + 1);
+    // Without a key (idempotencyKey: false) the server keeps nothing for the call, and a lost answer is not retried.
+    const kept = await countRows("idempotency_keys");
+    calls = 0;
+    const lost = await lossy.functions.getMetrics({ name: "executions" }, { idempotencyKey: false }).catch((x: unknown) => x);
+    expect([calls, (lost as ArchonError).code, await countRows("idempotency_keys")]).toEqual([1, "network_error", kept]);
     expect((await client.runs.get(out.run_id)).run_id).toBe(out.run_id);
   });
 
