@@ -3,7 +3,8 @@
  * run viewer that draws the run's learning curves (training loss, validation
  * loss and accuracy per epoch) as they grow, from the run's event stream, and
  * an agent's versions (live, candidates, their evaluations) with a rollback,
- * its runs (each one to watch),
+ * its deployment history, its executions of the last day (count and latency
+ * per hour), its runs (each one to watch),
  * its latest evaluation (scores, per-class table, most confused pairs) and a
  * search of its memories.
  * Plain HTML, CSS and a script: no build step, no library; the key is kept in
@@ -35,6 +36,10 @@ a typed client: <code>archon-training/client</code>.</p>
 <form id="agentForm"><label>Agent <input id="agent" placeholder="agent_id" aria-label="agent id"></label> <button id="show">Show</button></form>
 <p id="agentStatus" role="status"></p>
 <table id="versions"><thead><tr><th>version</th><th>label</th><th>traffic</th><th>made by</th><th>evaluation</th><th>created</th><th></th></tr></thead><tbody></tbody></table>
+<h3>Deployment history</h3>
+<table id="deployments"><thead><tr><th>when</th><th>action</th><th>from</th><th>to</th><th>by</th><th style="text-align:left">why</th></tr></thead><tbody></tbody></table>
+<h3>Executions, last 24 hours</h3>
+<table id="executions"><thead><tr><th>hour</th><th>executions</th><th>latency p50</th><th>latency p95</th></tr></thead><tbody></tbody></table>
 <h3>Runs</h3>
 <table id="runs"><thead><tr><th>run</th><th>status</th><th>type</th><th>epoch</th><th>best valid acc</th><th>version</th><th>created</th><th></th></tr></thead><tbody></tbody></table>
 <h3>Latest evaluation</h3>
@@ -85,6 +90,10 @@ async function showAgent() {
     $('versions').tBodies[0].innerHTML = list.versions.map(v => '<tr data-version="' + v.version + '"><td>' + v.version + '</td><td>' + v.label + '</td><td>' + (100 * v.traffic_share).toFixed(0) + '%</td><td>' + v.kind +
       '</td><td>' + (v.evaluation ? Object.entries(v.evaluation).map(([k, x]) => k + ' ' + x.toFixed(3)).join(', ') : '–') + '</td><td>' + v.created_at.slice(0, 19).replace('T', ' ') +
       '</td><td>' + (v.label === 'live' ? '' : '<button data-rollback="' + v.version + '">Make live (roll back)</button>') + '</td></tr>').join('');
+    $('deployments').tBodies[0].innerHTML = list.deployments.map(d => '<tr><td>' + d.at.slice(0, 19).replace('T', ' ') + '</td><td>' + esc(d.action) + '</td><td>' + (d.from_version ?? '–') + '</td><td>' + d.to_version +
+      '</td><td>' + esc(d.actor) + '</td><td style="text-align:left">' + esc(d.reason).slice(0, 120) + '</td></tr>').join('');
+    const latency = await call('getMetrics', { name: 'latency_ms', agent_id: agent, bucket: '1h' });
+    $('executions').tBodies[0].innerHTML = latency.buckets.filter(b => b.count > 0).map(b => '<tr><td>' + b.start.slice(0, 16).replace('T', ' ') + '</td><td>' + b.count + '</td><td>' + b.p50.toFixed(1) + ' ms</td><td>' + b.p95.toFixed(1) + ' ms</td></tr>').join('');
     const { runs } = await call('listTrainingRuns', { agent_id: agent, limit: 10 });
     $('runs').tBodies[0].innerHTML = runs.map(r => '<tr><td>' + r.run_id + '</td><td>' + r.status + '</td><td>' + esc(r.training_type) + (r.shards > 1 ? ' (' + r.shards + ' shards)' : '') + '</td><td>' + r.epoch + '/' + r.epochs +
       '</td><td>' + (r.best_valid_accuracy === null ? '–' : (100 * r.best_valid_accuracy).toFixed(1) + '%') + '</td><td>' + (r.version ?? '–') + '</td><td>' + r.created_at.slice(0, 19).replace('T', ' ') +

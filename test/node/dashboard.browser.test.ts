@@ -62,6 +62,9 @@ describe("the dashboard in a browser", () => {
         if ((await page.textContent("#status"))?.startsWith("succeeded")) break;
         await page.waitForTimeout(100);
       }
+      // The last state may have been drawn between this loop's two reads.
+      const final = Number((await page.getAttribute("#curves", "data-points")) ?? "0");
+      if (seen.at(-1) !== final) seen.push(final);
       await page.screenshot({ path: join(out, "done.png") });
       expect(await page.textContent("#status")).toMatch(/^succeeded/);
       // The curve gained points while the run trained: several states, growing to epoch 0 + 12 epochs.
@@ -86,6 +89,8 @@ describe("the dashboard in a browser", () => {
       expect(await page.getAttribute("#agentStatus", "data-live")).toBe("1");
       expect((await client.functions.listVersions({ agent_id: "browser-bot" })).live_version).toBe(1);
       expect((await client.functions.executeAgent({ agent_id: "browser-bot", input: "where is my parcel" })).version).toBe(1);
+      // The deployment history names the rollback and its reason.
+      expect(await page.textContent("#deployments")).toContain("rolled back from the dashboard");
 
       // The latest evaluation (per-class table, most confused pairs) and a memory search, on the page.
       const heldout = faq.intents.flatMap((i) => (i.heldout ?? []).map((input) => ({ input, expected: i.answer })));
@@ -93,6 +98,9 @@ describe("the dashboard in a browser", () => {
       expect(evaluation.status).toBe("succeeded");
       await page.click("#show");
       await page.waitForFunction('document.getElementById("evalStatus").textContent.includes("cases")');
+      // The executions of the last day: the test's executeAgent calls, counted in their hour.
+      const executed = (await page.locator("#executions tbody td:nth-child(2)").allTextContents()).reduce((n, t) => n + Number(t), 0);
+      expect(executed).toBeGreaterThanOrEqual(1);
       expect(await page.locator("#perClass tbody tr").count()).toBe(faq.intents.length);
       expect(await page.locator("#confused tbody tr").count()).toBeGreaterThan(0);
       await page.fill("#memQuery", "I forgot my password");
