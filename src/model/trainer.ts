@@ -213,13 +213,16 @@ export function* trainStepWork(state: TrainState, prepared: Prepared, hyper: Hyp
   };
 }
 
+/** Which phase step `seq` belongs to (the refit once it has begun) and the step's number within it. */
+function phaseOf(p: Progress, plan: Plan, seq: number): { refitting: boolean; phase: Phase; local: number } {
+  const refitting = plan.refit !== null && p.refit_from > 0 && seq >= p.refit_from;
+  return { refitting, phase: refitting ? plan.refit! : plan, local: refitting ? seq - p.refit_from + 1 : seq };
+}
+
 /** Which phase step `seq` belongs to, its rows and its number within the phase; the refit's first step starts over from seeded weights. */
 function beginStep(state: TrainState, prepared: Prepared, hyper: Hyper, plan: Plan, seq: number): { refitting: boolean; phase: Phase; rows: Int32Array; local: number } {
-  const p = state.progress;
-  const refitting = plan.refit !== null && p.refit_from > 0 && seq >= p.refit_from;
-  const phase = refitting ? plan.refit! : plan;
+  const { refitting, phase, local } = phaseOf(state.progress, plan, seq);
   const rows = refitting ? prepared.all : prepared.train;
-  const local = refitting ? seq - p.refit_from + 1 : seq;
   if (phase.n_train !== rows.length) throw new Error(`the plan is for ${phase.n_train} training rows, the data have ${rows.length}`);
   if (plan.members !== prepared.members) throw new Error(`the plan is for ${plan.members} ensemble members, the data for ${prepared.members}`);
   if (refitting && local === 1) {
@@ -347,9 +350,8 @@ export function* beginRoundWork(state: TrainState, prepared: Prepared, hyper: Hy
  */
 export function* closeRoundWork(state: TrainState, prepared: Prepared, hyper: Hyper, plan: Plan, seq: number, trained: ShardReport, untrained: EpochMetrics | null): Work<StepReport> {
   const p = state.progress;
-  const refitting = plan.refit !== null && p.refit_from > 0 && seq >= p.refit_from;
-  const phase = refitting ? plan.refit! : plan;
-  const { first: epoch, endsEpoch } = stepPosition(phase, refitting ? seq - p.refit_from + 1 : seq);
+  const { refitting, phase, local } = phaseOf(p, plan, seq);
+  const { first: epoch, endsEpoch } = stepPosition(phase, local);
   p.epoch_loss += trained.loss_sum;
   p.epoch_examples += trained.examples;
   const epochs: EpochMetrics[] = untrained ? [untrained] : [];
