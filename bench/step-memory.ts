@@ -91,17 +91,14 @@ async function aggregateStep(prepared: Prepared, hyper: Hyper, plan: Plan, seq: 
   const base = seq === 1 ? initState(prepared, hyper) : decodeState(load(`state-${seq - 1}`), seq - 1);
   const untrained = finish(beginRoundWork(base, prepared, hyper, plan, seq));
   const merger = new RoundMerger(base, archOf(hyper, prepared).rows, plan.shards!);
-  const trained = { loss_sum: 0, examples: 0 };
   for (let shard = 0; shard < plan.shards!; shard++) {
     const { state, report } = decodeShard(load(`shard-${seq}-${shard}`), seq, shard);
     await mark("aggregate");
-    merger.add(state, report.examples);
-    trained.loss_sum += report.loss_sum;
-    trained.examples += report.examples;
+    merger.add(state, report);
   }
   const state = merger.result();
   await mark("aggregate");
-  const report = finish(closeRoundWork(state, prepared, hyper, plan, seq, trained, untrained));
+  const report = finish(closeRoundWork(state, prepared, hyper, plan, seq, merger.trained, untrained));
   await mark("aggregate");
   if (report.improved && !report.refit) save("best-at", new TextEncoder().encode(String(seq)));
   save(`state-${seq}`, encodeState(state, seq));

@@ -20,7 +20,7 @@
  * the embedding rows' Adagrad accumulators by the same rule, Adam's step
  * count the shards' largest (every shard advanced it by its batches).
  */
-import type { TrainState } from "./trainer.ts";
+import type { ShardReport, TrainState } from "./trainer.ts";
 import type { Tensors } from "./network.ts";
 import type { AdamState } from "./optimizer.ts";
 
@@ -82,6 +82,8 @@ export class RoundMerger {
   private readonly rowWeights = new Map<string, Float64Array>();
   private total = 0;
   private t = 0;
+  /** What the shards added so far trained: their losses and examples, summed. */
+  readonly trained: ShardReport = { loss_sum: 0, examples: 0 };
   private readonly base: TrainState;
   private readonly rows: number;
 
@@ -110,10 +112,12 @@ export class RoundMerger {
     add("v:", base.adam.v);
   }
 
-  /** Adds one shard's state, trained on `examples` examples. Shards must be added in shard order. */
-  add(shard: ShardState, examples: number): void {
-    if (examples <= 0) return; // a shard without batches this round changed nothing
-    const w = examples;
+  /** Adds one shard's state and what it trained. Shards must be added in shard order. */
+  add(shard: ShardState, report: ShardReport): void {
+    this.trained.loss_sum += report.loss_sum;
+    this.trained.examples += report.examples;
+    if (report.examples <= 0) return; // a shard without batches this round changed nothing
+    const w = report.examples;
     this.total += w;
     this.t = Math.max(this.t, shard.adam.t);
     for (const member of this.rowWeights.keys()) if (!shard.rows[member]) throw new Error(`the shard has no touched rows for member ${member}`);

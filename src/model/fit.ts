@@ -76,10 +76,8 @@ interface ShardResult {
 
 const asIs: ShardCodec<ShardResult> = { save: (state, report) => ({ state, report }), load: (saved) => saved };
 
-const copies: StateCodec<TrainState> = {
-  save: (s) => ({ params: cloneTensors(s.params), adam: { t: s.adam.t, m: cloneTensors(s.adam.m), v: cloneTensors(s.adam.v) }, progress: { ...s.progress } }),
-  load: (s) => ({ params: cloneTensors(s.params), adam: { t: s.adam.t, m: cloneTensors(s.adam.m), v: cloneTensors(s.adam.v) }, progress: { ...s.progress } }),
-};
+const copy = (s: TrainState): TrainState => ({ params: cloneTensors(s.params), adam: { t: s.adam.t, m: cloneTensors(s.adam.m), v: cloneTensors(s.adam.v) }, progress: { ...s.progress } });
+const copies: StateCodec<TrainState> = { save: copy, load: copy };
 
 /**
  * Distributed training driven in one process, as the queue runs it: each
@@ -112,15 +110,12 @@ export function* fitShardedWork<T = TrainState, S = ShardResult>(prepared: Prepa
     const base = start();
     const untrained = yield* beginRoundWork(base, prepared, hyper, plan, seq);
     const merger = new RoundMerger(base, rows, shards);
-    const trained: ShardReport = { loss_sum: 0, examples: 0 };
     results.forEach((saved, shard) => {
       const { state: s, report } = shardCodec.load(saved, seq, shard);
-      merger.add(s, report.examples);
-      trained.loss_sum += report.loss_sum;
-      trained.examples += report.examples;
+      merger.add(s, report);
     });
     state = merger.result();
-    const r = yield* closeRoundWork(state, prepared, hyper, plan, seq, trained, untrained);
+    const r = yield* closeRoundWork(state, prepared, hyper, plan, seq, merger.trained, untrained);
     previous = codec.save(state);
     hooks.onAggregate?.(seq, performance.now() - t0, r);
     epochs.push(...r.epochs);

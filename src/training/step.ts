@@ -39,7 +39,7 @@ import { decodeModel, encodeModel } from "../model/model.ts";
 import type { Prepared } from "../model/prepare.ts";
 import type { Example } from "../model/hyper.ts";
 import { stepEndingEpoch } from "../model/plan.ts";
-import { beginRoundWork, closeRoundWork, finalizeModelWork, initState, trainingFitWork, trainShardWork, trainStepWork, type ShardReport, type StepReport, type TrainState } from "../model/trainer.ts";
+import { beginRoundWork, closeRoundWork, finalizeModelWork, initState, trainingFitWork, trainShardWork, trainStepWork, type StepReport, type TrainState } from "../model/trainer.ts";
 import { compactShard, RoundMerger } from "../model/aggregate.ts";
 import { archOf } from "../model/prepare.ts";
 import type { Slicer } from "../isolate/slices.ts";
@@ -144,11 +144,10 @@ async function roundStep(deps: StepDeps, run: Run, msg: StepMessage): Promise<St
   }
   const started = deps.now();
   const { prepared } = await runData(deps, run);
-  const base = msg.seq === 1 ? initState(prepared, run.config) : await readState(deps, run, msg.seq - 1);
+  const base = await stateBefore(deps, run, prepared, msg.seq);
   const previousBest = base.progress.best_epoch;
   const untrained = await deps.slicer.run(beginRoundWork(base, prepared, run.config, run.plan, msg.seq));
   const merger = new RoundMerger(base, archOf(run.config, prepared).rows, shards);
-  const trained: ShardReport = { loss_sum: 0, examples: 0 };
   const shardKeys: string[] = [];
   // In shard order, one at a time: the result does not depend on which shard finished first.
   for (let shard = 0; shard < shards; shard++) {
@@ -156,13 +155,11 @@ async function roundStep(deps: StepDeps, run: Run, msg: StepMessage): Promise<St
     const bytes = await getBytes(deps.checkpoints, key);
     if (!bytes) throw new PermanentStepError(`the result of shard ${shard} of round ${msg.seq} is missing`);
     const { state, report } = decodeShard(bytes, msg.seq, shard);
-    merger.add(state, report.examples);
-    trained.loss_sum += report.loss_sum;
-    trained.examples += report.examples;
+    merger.add(state, report);
     shardKeys.push(key);
   }
   const state = merger.result();
-  const report = await deps.slicer.run(closeRoundWork(state, prepared, run.config, run.plan, msg.seq, trained, untrained));
+  const report = await deps.slicer.run(closeRoundWork(state, prepared, run.config, run.plan, msg.seq, merger.trained, untrained));
   return commitTraining(deps, run, msg, state, report, previousBest, started, shardKeys);
 }
 
@@ -190,7 +187,7 @@ export async function processShard(deps: StepDeps, msg: ShardMessage, attempt = 
   try {
     const started = deps.now();
     const { prepared } = await runData(deps, run);
-    const state = msg.seq === 1 ? initState(prepared, run.config) : await readState(deps, run, msg.seq - 1);
+    const state = await stateBefore(deps, run, prepared, msg.seq);
     const { touched, ...report } = await deps.slicer.run(trainShardWork(state, prepared, run.config, run.plan, msg.seq, msg.shard));
     const result = encodeShard(compactShard(state, touched, archOf(run.config, prepared).rows), report, msg.seq, msg.shard);
     await putBytes(deps.checkpoints, keys.shardState(run.appId, run.id, msg.seq, msg.shard), result);
@@ -259,9 +256,14 @@ async function commitTraining(deps: StepDeps, run: Run, msg: StepMessage, state:
  * (whose bytes only the state's views hold, until the network has copied them in).
  */
 async function trainFromCheckpoint(deps: StepDeps, run: Run, prepared: Prepared, seq: number): Promise<{ state: TrainState; report: StepReport; previousBest: number }> {
-  const state = seq === 1 ? initState(prepared, run.config) : await readState(deps, run, seq - 1);
+  const state = await stateBefore(deps, run, prepared, seq);
   const previousBest = state.progress.best_epoch;
   return { state, report: await deps.slicer.run(trainStepWork(state, prepared, run.config, run.plan, seq)), previousBest };
+}
+
+/** The state step (or round) `seq` starts from: seeded weights for the first, else checkpoint seq-1. */
+async function stateBefore(deps: StepDeps, run: Run, prepared: Prepared, seq: number): Promise<TrainState> {
+  return seq === 1 ? initState(prepared, run.config) : readState(deps, run, seq - 1);
 }
 
 /** The training state checkpoint of step `seq`. */
