@@ -138,12 +138,12 @@ export function createClient(options: ClientOptions): ArchonClient {
   const doFetch = options.fetch ?? ((r: Request) => fetch(r));
   const retries = options.retries ?? 3;
   const baseMs = options.retryBaseMs ?? 250;
+  const auth: Record<string, string> = options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {};
 
   /** One HTTP call: JSON in (or `raw` text) and out, retried when `retry` allows, failures as ArchonError. */
   async function call<T>(method: string, path: string, body: unknown, opts: { retry: boolean; headers?: Record<string, string>; signal?: AbortSignal; raw?: { text: string; type: string } }): Promise<T> {
     for (let attempt = 0; ; attempt++) {
-      const headers: Record<string, string> = { accept: "application/json", ...opts.headers };
-      if (options.apiKey) headers.authorization = `Bearer ${options.apiKey}`;
+      const headers: Record<string, string> = { accept: "application/json", ...auth, ...opts.headers };
       if (body !== undefined || opts.raw) headers["content-type"] = opts.raw ? opts.raw.type : "application/json";
       const payload = opts.raw ? opts.raw.text : body === undefined ? undefined : JSON.stringify(body);
       let res: Response;
@@ -224,8 +224,7 @@ export function createClient(options: ClientOptions): ArchonClient {
     let lastId: string | null = null;
     let quiet = 0;
     for (;;) {
-      const headers: Record<string, string> = { accept: "text/event-stream" };
-      if (options.apiKey) headers.authorization = `Bearer ${options.apiKey}`;
+      const headers: Record<string, string> = { accept: "text/event-stream", ...auth };
       if (lastId) headers["last-event-id"] = lastId;
       let res: Response;
       try {

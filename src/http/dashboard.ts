@@ -73,14 +73,15 @@ function draw(run) {
   $('status').textContent = run.status + ' — ' + run.progress.phase + ' epoch ' + run.progress.epoch + '/' + run.progress.epochs + ', step ' + run.progress.step + '/' + run.progress.total_steps +
     (run.metrics.best_valid_accuracy === null ? '' : ', best validation accuracy ' + (100 * run.metrics.best_valid_accuracy).toFixed(1) + '%');
 }
-async function call(fn, body) {
+async function post(path, body) {
   const key = $('key').value;
   sessionStorage.setItem('archon-key', key);
-  const res = await fetch('/functions/' + fn, { method: 'POST', headers: { authorization: 'Bearer ' + key, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(path, { method: 'POST', headers: { authorization: 'Bearer ' + key, 'content-type': 'application/json' }, body: JSON.stringify(body) });
   const json = await res.json();
   if (!res.ok) throw new Error(json.error?.message || res.statusText);
   return json;
 }
+const call = (fn, body) => post('/functions/' + fn, body);
 async function showAgent() {
   const agent = $('agent').value.trim();
   try {
@@ -113,10 +114,10 @@ async function showEvaluation(agent) {
 }
 $('memForm').onsubmit = async (ev) => {
   ev.preventDefault();
-  const key = $('key').value;
-  const res = await fetch('/entities/AgentMemory/search', { method: 'POST', headers: { authorization: 'Bearer ' + key, 'content-type': 'application/json' }, body: JSON.stringify({ agent_id: $('agent').value.trim(), query: $('memQuery').value, top_k: 10 }) });
-  const json = await res.json();
-  if (!res.ok) { $('agentStatus').textContent = json.error?.message || res.statusText; return; }
+  let json;
+  try {
+    json = await post('/entities/AgentMemory/search', { agent_id: $('agent').value.trim(), query: $('memQuery').value, top_k: 10 });
+  } catch (e) { $('agentStatus').textContent = e.message; return; }
   $('memories').tBodies[0].innerHTML = json.results.map((r) => '<tr><td>' + r.score.toFixed(3) + '</td><td>' + r.memory.memory_type + '</td><td style="text-align:left">' + esc(JSON.stringify(r.memory.content)).slice(0, 160) + '</td></tr>').join('');
 };
 $('agentForm').onsubmit = (ev) => { ev.preventDefault(); showAgent(); };

@@ -1,6 +1,7 @@
 /**
- * The steps queue's consumers: training steps, queued evaluation steps and optimization trials (one queue, told apart by
- * their message's shape), and the dead-letter queue that fails the run, evaluation or optimization whose step kept crashing.
+ * The steps queue's consumers: training steps, the shards of distributed rounds, queued evaluation steps, optimization
+ * trials and erasure steps (one queue, told apart by their message's shape), and the dead-letter queue that fails the
+ * run, evaluation, optimization or erasure whose step (or shard) kept crashing.
  */
 import { database } from "../db/client.ts";
 import { randomId } from "../functions/common.ts";
