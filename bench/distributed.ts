@@ -62,7 +62,7 @@ function withWorkers(config: string, workers: number, syncEvery: number | undefi
   return JSON.stringify(workers > 1 ? { ...c, distributed: { workers, ...(syncEvery && { sync_every: syncEvery }) } } : c);
 }
 
-function sharded(train: Example[], hyper: Hyper): { accuracy: number; valid: number; critical_s: number; cpu_s: number; rounds: number; model: Uint8Array } {
+function sharded(train: Example[], hyper: Hyper): { valid: number; critical_s: number; cpu_s: number; rounds: number; model: Uint8Array } {
   const t0 = performance.now();
   const prepared = finish(prepareWork(train, hyper));
   const prepareS = (performance.now() - t0) / 1000;
@@ -90,7 +90,7 @@ function sharded(train: Example[], hyper: Hyper): { accuracy: number; valid: num
   const critical = prepareS + shardsS + aggregate / 1000;
   console.log(`    critical path ${critical.toFixed(2)} s = preparing the data ${prepareS.toFixed(2)} s + slowest shards ${shardsS.toFixed(2)} s + aggregators ${(aggregate / 1000).toFixed(2)} s (${rounds} rounds)`);
   const model = encodeModel(r.model);
-  return { accuracy: NaN, valid: bestValid(r.epochs, r.best_epoch), critical_s: critical, cpu_s: cpu / 1000 + aggregate / 1000, rounds, model };
+  return { valid: bestValid(r.epochs, r.best_epoch), critical_s: critical, cpu_s: cpu / 1000 + aggregate / 1000, rounds, model };
 }
 
 /** One configuration on one seed: accuracy, and the fastest of `repeat` timings (the least disturbed by the machine). */
