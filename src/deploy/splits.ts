@@ -9,7 +9,7 @@
  * invocations never advance a split twice; a promotion is a deployment record
  * written in the same batch.
  */
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Db } from "../db/client.ts";
 import { trafficSplits } from "../db/schema.ts";
@@ -234,9 +234,11 @@ export async function checkActiveSplits(db: Db, now: number, limit = 50): Promis
 export async function stopSplit(db: Db, appId: string, id: string, reason: string, now: number): Promise<Split> {
   const split = await findSplit(db, appId, id);
   if (split.status !== "active") throw conflict("split_not_active", `${split.kind} ${id} has already ended (${split.status})`);
+  // The arms as of the stop: a split the cron never looked at has no result yet (a bare {decision, reason} made its view fail).
+  const { test, pMin } = await look(db, split);
   await db
     .update(trafficSplits)
-    .set({ status: "stopped", share: 0, updatedAt: now, result: { ...(split.result ?? {}), decision: "stopped", reason } })
+    .set({ status: "stopped", share: 0, updatedAt: now, result: lookRecord(test, pMin, "stopped", reason, now) })
     .where(and(eq(trafficSplits.id, id), inArray(trafficSplits.status, ["active"])));
   return findSplit(db, appId, id);
 }
@@ -264,8 +266,9 @@ export const SplitViewSchema = z.object({
 });
 export type SplitView = z.output<typeof SplitViewSchema>;
 
-export async function splitView(db: Db, split: Split, now: number): Promise<SplitView> {
-  const numbers = await versionNumbers(db, { appId: split.appId, id: split.agentId });
+/** A split as of `now` (an active one is looked at now); `numbers`: its agent's version numbers when already read. */
+export async function splitView(db: Db, split: Split, now: number, numbers?: Map<string, number>): Promise<SplitView> {
+  numbers ??= await versionNumbers(db, { appId: split.appId, id: split.agentId });
   let current: Look | null = split.result ? LookSchema.parse(split.result) : null;
   if (split.status === "active") {
     const { test, pMin } = await look(db, split);
@@ -286,4 +289,19 @@ export async function splitView(db: Db, split: Split, now: number): Promise<Spli
     created_at: new Date(split.createdAt).toISOString(),
     updated_at: new Date(split.updatedAt).toISOString(),
   };
+}
+
+/** An agent's rollouts and experiments, newest first (of one kind when given). */
+export async function splitViews(db: Db, appId: string, agentId: string, limit: number, now: number, kind?: Split["kind"]): Promise<SplitView[]> {
+  await findAgent(db, appId, agentId);
+  const [splits, numbers] = await Promise.all([
+    db
+      .select()
+      .from(trafficSplits)
+      .where(and(eq(trafficSplits.appId, appId), eq(trafficSplits.agentId, agentId), kind ? eq(trafficSplits.kind, kind) : undefined))
+      .orderBy(desc(trafficSplits.createdAt), desc(trafficSplits.id))
+      .limit(limit),
+    versionNumbers(db, { appId, id: agentId }),
+  ]);
+  return Promise.all(splits.map((s) => splitView(db, s, now, numbers)));
 }

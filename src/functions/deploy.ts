@@ -1,7 +1,8 @@
 /** Gradual rollouts and A/B experiments (src/deploy/splits.ts). */
 import { z } from "zod";
 import { EXPERIMENT_METRICS } from "../feedback/sql.ts";
-import { DEFAULT_TAU, findSplit, SplitViewSchema, splitView, startSplit, stopSplit } from "../deploy/splits.ts";
+import { DEFAULT_TAU, findSplit, SplitViewSchema, splitView, splitViews, startSplit, stopSplit } from "../deploy/splits.ts";
+import { TRAFFIC_SPLIT_KINDS } from "../db/schema.ts";
 import { defineFunction } from "./registry.ts";
 import { AgentIdSchema, randomId } from "./common.ts";
 
@@ -125,5 +126,23 @@ export const stopTrafficSplit = defineFunction({
   async handler(ctx, input) {
     const now = ctx.now();
     return splitView(ctx.db, await stopSplit(ctx.db, ctx.appId, input.id, input.reason, now), now);
+  },
+});
+
+export const listTrafficSplits = defineFunction({
+  name: "listTrafficSplits",
+  summary: "An agent's rollouts and experiments, newest first, with their arms and decisions",
+  description: "Each as getRollout or getExperiment answers it (an active one as of now). kind: only rollouts or only experiments.",
+  input: z
+    .object({
+      agent_id: AgentIdSchema,
+      kind: z.enum(TRAFFIC_SPLIT_KINDS, { error: () => `kind must be one of ${TRAFFIC_SPLIT_KINDS.join(", ")}` }).optional(),
+      limit: z.number().int().min(1).max(50).default(10),
+    })
+    .strict(),
+  output: z.object({ agent_id: z.string(), splits: z.array(SplitViewSchema) }),
+  status: 200,
+  async handler(ctx, input) {
+    return { agent_id: input.agent_id, splits: await splitViews(ctx.db, ctx.appId, input.agent_id, input.limit, ctx.now(), input.kind) };
   },
 });

@@ -3,9 +3,9 @@ import { cancelTrainingRun, getTrainingRun, listTrainingRuns, resumeTrainingRun 
 import { trainAgent } from "./trainAgent.ts";
 import { configureAgent } from "./configureAgent.ts";
 import { adaptAgentBehavior, getAdaptation } from "./adaptAgentBehavior.ts";
-import { getVersion, listVersions, promoteVersion, rollbackAgent } from "./versions.ts";
+import { getVersion, listAgents, listVersions, promoteVersion, rollbackAgent } from "./versions.ts";
 import { getEvaluation, listEvaluations, testAgent } from "./testAgent.ts";
-import { getExperiment, getRollout, startExperiment, startRollout, stopTrafficSplit } from "./deploy.ts";
+import { getExperiment, getRollout, listTrafficSplits, startExperiment, startRollout, stopTrafficSplit } from "./deploy.ts";
 import { getMetrics, recordMetric } from "./metrics.ts";
 import { analyzeAndOptimize, getOptimization, setOptimizationSchedule } from "./optimize.ts";
 import { listWebhookSecrets, rotateWebhookSecret, submitFeedback } from "./feedback.ts";
@@ -17,4 +17,4 @@ import { deleteAgent, deleteApp, getErasure } from "./erasure.ts";
 import type { CallableFunction } from "./registry.ts";
 
 /** Every function callable as POST /functions/{name}. */
-export const FUNCTIONS: readonly CallableFunction[] = [trainAgent, executeAgent, getTrainingRun, listTrainingRuns, cancelTrainingRun, resumeTrainingRun, configureAgent, submitFeedback, rotateWebhookSecret, listWebhookSecrets, adaptAgentBehavior, getAdaptation, listVersions, getVersion, promoteVersion, rollbackAgent, testAgent, getEvaluation, listEvaluations, startRollout, getRollout, startExperiment, getExperiment, stopTrafficSplit, recordMetric, getMetrics, analyzeAndOptimize, getOptimization, setOptimizationSchedule, detectPII, redactPII, setPIIPolicy, createDatasetFromExecutions, generateSyntheticData, reembedAgentMemories, getMemoryIndex, setLLMCredentials, getLLMCredentials, configureAnswerer, deleteAgent, deleteApp, getErasure];
+export const FUNCTIONS: readonly CallableFunction[] = [trainAgent, executeAgent, getTrainingRun, listTrainingRuns, cancelTrainingRun, resumeTrainingRun, configureAgent, listAgents, submitFeedback, rotateWebhookSecret, listWebhookSecrets, adaptAgentBehavior, getAdaptation, listVersions, getVersion, promoteVersion, rollbackAgent, testAgent, getEvaluation, listEvaluations, startRollout, getRollout, startExperiment, getExperiment, listTrafficSplits, stopTrafficSplit, recordMetric, getMetrics, analyzeAndOptimize, getOptimization, setOptimizationSchedule, detectPII, redactPII, setPIIPolicy, createDatasetFromExecutions, generateSyntheticData, reembedAgentMemories, getMemoryIndex, setLLMCredentials, getLLMCredentials, configureAnswerer, deleteAgent, deleteApp, getErasure];

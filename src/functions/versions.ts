@@ -7,10 +7,26 @@ import { conflict } from "../errors.ts";
 import { defineFunction } from "./registry.ts";
 import { AgentIdSchema, randomId } from "./common.ts";
 
+import { AgentSummarySchema, agentSummaries } from "../deploy/agents-view.ts";
+
 const VersionNumberSchema = z.number({ error: "version must be a version number" }).int().min(1);
 const ReasonSchema = z.string().trim().min(1).max(500).optional().describe("Why: kept in the agent's deployment history");
 
 const ChangeOutput = z.object({ agent_id: z.string(), live_version: z.number().int(), previous_version: z.number().int().nullable(), kind: z.string() });
+
+export const listAgents = defineFunction({
+  name: "listAgents",
+  summary: "The app's agents, with their live version, candidates and active traffic split",
+  description: "In agent_id order; after: only agents whose id sorts after it (paging: pass the answer's next_after). listVersions has one agent's versions.",
+  input: z.object({ limit: z.number().int().min(1).max(100).default(50), after: AgentIdSchema.optional() }).strict(),
+  output: z.object({ agents: z.array(AgentSummarySchema), next_after: z.string().nullable().describe("Pass as after for the next page; null on the last") }),
+  status: 200,
+  async handler(ctx, input) {
+    const agents = await agentSummaries(ctx.db, ctx.appId, input.limit + 1, input.after);
+    const page = agents.slice(0, input.limit);
+    return { agents: page, next_after: agents.length > input.limit ? page[page.length - 1].agent_id : null };
+  },
+});
 
 export const listVersions = defineFunction({
   name: "listVersions",

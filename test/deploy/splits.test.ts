@@ -153,6 +153,22 @@ describe("rollouts", () => {
     const back = await call<{ live_version: number; previous_version: number }>("rollbackAgent", { agent_id: "roll-bot", reason: "test" });
     expect(back.body).toMatchObject({ live_version: 1, previous_version: 2 });
   });
+
+  it("lists the agent's rollouts newest first with their arms and decisions", async () => {
+    const list = await call<{ splits: SplitView[] }>("listTrafficSplits", { agent_id: "roll-bot" });
+    expect(list.status).toBe(200);
+    expect(list.body.splits.map((s) => [s.kind, s.treatment_version, s.status, s.look?.decision])).toEqual([
+      ["rollout", 1, "rolled_back", "rolled_back"],
+      ["rollout", 2, "completed", "promoted"],
+    ]);
+    expect(list.body.splits[0].look!.treatment.n).toBeGreaterThan(0);
+    expect((await call<{ splits: SplitView[] }>("listTrafficSplits", { agent_id: "roll-bot", kind: "experiment" })).body.splits).toEqual([]);
+    expect((await call<{ splits: SplitView[] }>("listTrafficSplits", { agent_id: "roll-bot", limit: 1 })).body.splits).toHaveLength(1);
+    const bad = await call<{ error: { issues: { path: string }[] } }>("listTrafficSplits", { agent_id: "roll-bot", kind: "canary" });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.issues[0].path).toBe("kind");
+    expect((await call("listTrafficSplits", { agent_id: "nobody" })).status).toBe(404);
+  });
 });
 
 describe("experiments", () => {
@@ -185,7 +201,11 @@ describe("experiments", () => {
     const [mine] = (await env.DB.prepare("SELECT id FROM traffic_splits WHERE agent_id = 'ab-bot'").all<{ id: string }>()).results;
     expect((await call("getExperiment", { experiment_id: mine.id }, "deploy-other-key")).status).toBe(404);
     expect((await call("stopTrafficSplit", { id: mine.id }, "deploy-other-key")).status).toBe(404);
+    const theirs = await call<{ agents: { agent_id: string }[] }>("listAgents", {}, "deploy-other-key");
+    expect(theirs.status).toBe(200);
+    expect(theirs.body.agents).toEqual([]);
     for (const [fn, body] of [
+      ["listTrafficSplits", { agent_id: "ab-bot" }],
       ["listVersions", { agent_id: "ab-bot" }],
       ["getVersion", { agent_id: "ab-bot", version: 1 }],
       ["promoteVersion", { agent_id: "ab-bot", version: 1 }],
@@ -194,5 +214,33 @@ describe("experiments", () => {
       ["startExperiment", { agent_id: "ab-bot", treatment: 1 }],
     ] as const)
       expect((await call(fn, body, "deploy-other-key")).status, fn).toBe(404);
+  });
+});
+
+describe("listAgents", () => {
+  it("lists the app's agents in id order with their live version, candidates and active split, page by page", async () => {
+    const started = await call<SplitView>("startExperiment", { agent_id: "ab-bot", treatment: 1, metric: "success", traffic: 0.2, on_decision: "none" });
+    expect(started.status).toBe(201);
+    type Summary = { agent_id: string; live_version: number | null; latest_version: number | null; versions: number; candidates: number; traffic_split: { id: string; kind: string; treatment_version: number; share: number } | null };
+    const all = await call<{ agents: Summary[]; next_after: string | null }>("listAgents", {});
+    expect(all.status).toBe(200);
+    expect(all.body.next_after).toBeNull();
+    const ids = all.body.agents.map((a) => a.agent_id);
+    expect(ids).toEqual([...ids].sort());
+    expect(all.body.agents.find((a) => a.agent_id === "ab-bot")).toMatchObject({ live_version: 2, latest_version: 2, versions: 2, candidates: 1, traffic_split: { id: started.body.id, kind: "experiment", treatment_version: 1, share: 0.2 } });
+    expect(all.body.agents.find((a) => a.agent_id === "roll-bot")).toMatchObject({ live_version: 1, versions: 2, candidates: 1, traffic_split: null });
+    // Page by page: the same agents, each once.
+    const paged: string[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = await call<{ agents: Summary[]; next_after: string | null }>("listAgents", { limit: 1, ...(after && { after }) });
+      paged.push(...page.body.agents.map((a) => a.agent_id));
+      if (!page.body.next_after) break;
+      after = page.body.next_after;
+    }
+    expect(paged).toEqual(ids);
+    expect((await call("listAgents", { limit: 0 })).status).toBe(400);
+    const stopped = await call("stopTrafficSplit", { id: started.body.id });
+    expect(stopped.status, JSON.stringify(stopped.body)).toBe(200);
   });
 });
