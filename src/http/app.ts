@@ -21,7 +21,7 @@ import { registerRuns } from "./runs.ts";
 import { registerEvaluations } from "./evaluations.ts";
 import { registerMetrics } from "./metrics.ts";
 import { registerEntities } from "./entities.ts";
-import { dashboardHtml } from "./dashboard.ts";
+import { dashboardHtml } from "./dashboard/page.ts";
 import { registerWebhooks } from "./webhooks.ts";
 import { requestStarted } from "../isolate/activity.ts";
 

@@ -50,6 +50,9 @@ describe("the dashboard in a browser", () => {
           `DOMContentLoaded ${timing.domContentLoaded?.toFixed(0)} ms; loaded in ${Date.now() - t0} ms`,
       );
       await page.fill("#key", key);
+      // The app's agents, listed once the key is in.
+      await page.click("#list");
+      await page.waitForSelector('button[data-agent="browser-bot"]');
       await page.fill("#run", run_id);
       await page.click("#go");
       const seen: number[] = [];
@@ -73,6 +76,9 @@ describe("the dashboard in a browser", () => {
       expect(seen.at(-1)).toBe(13);
       expect(await page.locator("#curves polyline").count()).toBe(3);
       expect(await page.locator("#epochs tbody tr").count()).toBe(13);
+      // The run's plan and timing.
+      expect(await page.textContent("#plan")).toMatch(/^Plan: \d+ training rows, \d+ validation rows, 12 epochs in \d+ queue steps, an ensemble of 3/);
+      expect(await page.textContent("#timing")).toMatch(/^Timing: elapsed [\d.]+ s, \d+ steps committed, [\d.]+ s a step; started .+, finished /);
       // The key stays in the tab's session storage, never in local storage.
       expect(await page.evaluate(() => [sessionStorage.getItem("archon-key") !== null, localStorage.length])).toEqual([true, 0]);
 
@@ -99,8 +105,9 @@ describe("the dashboard in a browser", () => {
       await page.click("#show");
       await page.waitForFunction('document.getElementById("evalStatus").textContent.includes("cases")');
       // The executions of the last day: the test's executeAgent calls, counted in their hour.
-      const executed = (await page.locator("#executions tbody td:nth-child(2)").allTextContents()).reduce((n, t) => n + Number(t), 0);
-      expect(executed).toBeGreaterThanOrEqual(1);
+      const counted = async () => (await page.locator("#series tbody td:nth-child(2)").allTextContents()).reduce((n, t) => n + Number(t), 0);
+      expect(await counted()).toBeGreaterThanOrEqual(1);
+      expect(Number(await page.getAttribute("#seriesChart", "data-points"))).toBeGreaterThanOrEqual(1);
       expect(await page.locator("#perClass tbody tr").count()).toBe(faq.intents.length);
       expect(await page.locator("#confused tbody tr").count()).toBeGreaterThan(0);
       await page.fill("#memQuery", "I forgot my password");
@@ -111,7 +118,22 @@ describe("the dashboard in a browser", () => {
       expect(await page.locator("#runs tbody tr").count()).toBe(2);
       await page.click(`button[data-watch="${second.run_id}"]`);
       await page.waitForFunction(`document.getElementById("run").value === "${second.run_id}" && document.getElementById("curves").dataset.points === "3" && document.getElementById("status").textContent.startsWith("succeeded")`);
+
+      // An experiment (version 2 against the live 1) with feedback: its arms on the page, and the feedback as a series.
+      const experiment = await client.functions.startExperiment({ agent_id: "browser-bot", treatment: 2, traffic: 0.5, on_decision: "none" });
+      const asked = await Promise.all(heldout.slice(0, 20).map((c, i) => client.functions.executeAgent({ agent_id: "browser-bot", input: c.input, user_id: `user-${i}` })));
+      await client.functions.submitFeedback(asked.map((e, i) => ({ execution_id: e.execution_id, feedback: e.output === heldout[i].expected ? ("correct" as const) : ("incorrect" as const) })));
+      await page.selectOption("#seriesName", "accuracy");
+      await page.click("#show");
+      await page.waitForSelector(`#splits tr[data-split="${experiment.id}"]`);
+      const row = await page.textContent(`#splits tr[data-split="${experiment.id}"]`);
+      expect(row).toContain("experiment");
+      expect(row).toContain("1 → 2");
+      expect(row).toContain("active");
+      await page.waitForFunction('document.getElementById("seriesStatus").textContent.startsWith("accuracy:")');
+      expect(await counted()).toBe(20);
       await page.screenshot({ path: join(out, "agent.png"), fullPage: true });
+      await client.functions.stopTrafficSplit({ id: experiment.id });
     } finally {
       await browser.close();
       worker.stop();
