@@ -38,6 +38,7 @@ export type DatasetUpload = JsonOf<Upload["responses"][200]> | JsonOf<Upload["re
 type MemoryPath = "/entities/AgentMemory";
 export type AgentMemory = JsonOf<paths[`${MemoryPath}/{id}`]["get"]["responses"][200]>;
 export type NewAgentMemory = NonNullable<paths[MemoryPath]["post"]["requestBody"]>["content"]["application/json"];
+export type NewAgentMemories = NonNullable<paths[`${MemoryPath}/bulk`]["post"]["requestBody"]>["content"]["application/json"];
 export type MemoryUpdate = NonNullable<paths[`${MemoryPath}/{id}`]["put"]["requestBody"]>["content"]["application/json"];
 export type MemorySearch = NonNullable<paths[`${MemoryPath}/search`]["post"]["requestBody"]>["content"]["application/json"];
 export type MemorySearchResult = JsonOf<paths[`${MemoryPath}/search`]["post"]["responses"][200]>;
@@ -120,6 +121,8 @@ export interface ArchonClient {
     entities: {
       AgentMemory: {
         create(memory: NewAgentMemory): Promise<AgentMemory>;
+        /** base44's bulkCreate: up to 500 memories in one call, all created or none. */
+        bulkCreate(memories: NewAgentMemories): Promise<AgentMemory[]>;
         get(id: string): Promise<AgentMemory>;
         update(id: string, patch: MemoryUpdate): Promise<AgentMemory>;
         delete(id: string): Promise<void>;
@@ -201,6 +204,7 @@ export function createClient(options: ClientOptions): ArchonClient {
       entities: {
         AgentMemory: {
           create: (m) => call("POST", memory, m, { retry: false }),
+          bulkCreate: (ms) => call("POST", `${memory}/bulk`, ms, { retry: false }),
           get: (id) => call("GET", `${memory}/${encodeURIComponent(id)}`, undefined, { retry: true }),
           update: (id, patch) => call("PUT", `${memory}/${encodeURIComponent(id)}`, patch, { retry: false }),
           delete: async (id) => {

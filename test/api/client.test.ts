@@ -162,5 +162,11 @@ describe("the typed client", () => {
     expect(updated.importance).toBe(90);
     await AgentMemory.delete(b.id);
     expect(((await AgentMemory.get(b.id).catch((x: unknown) => x)) as ArchonError).status).toBe(404);
+    // bulkCreate: all or none.
+    const many = await AgentMemory.bulkCreate(["returns within 30 days", "support is open 9 to 5"].map((text) => ({ agent_id: "client-mem", memory_type: "semantic" as const, content: { text } })));
+    expect(many.map((m) => m.content)).toEqual([{ text: "returns within 30 days" }, { text: "support is open 9 to 5" }]);
+    const refused = (await AgentMemory.bulkCreate([{ agent_id: "client-mem", memory_type: "semantic", content: { text: "fine" } }, { agent_id: "client-mem", memory_type: "semantic", content: {}, importance: 500 }]).catch((x: unknown) => x)) as ArchonError;
+    expect(refused.status).toBe(400);
+    expect((await AgentMemory.list({ agent_id: "client-mem" })).map((m) => m.content)).not.toContainEqual({ text: "fine" });
   });
 });

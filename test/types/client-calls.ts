@@ -31,6 +31,7 @@ export async function seedCalls(): Promise<void> {
   void confidence;
   const memory = await client.asServiceRole.entities.AgentMemory.create({ agent_id: "agent_abc123", memory_type: "semantic", content: { text: "parcels ship in two days" } });
   await client.asServiceRole.entities.AgentMemory.list({ agent_id: "agent_abc123" }, "-importance", 10, 0);
+  await client.asServiceRole.entities.AgentMemory.bulkCreate([{ agent_id: "agent_abc123", memory_type: "episodic", content: { text: "asked about refunds" } }]);
   await client.asServiceRole.entities.AgentMemory.search({ agent_id: "agent_abc123", query: "shipping" });
   await client.asServiceRole.entities.AgentMemory.delete(memory.id);
   try {
@@ -61,6 +62,8 @@ export async function wrongPayloads(): Promise<void> {
   await client.functions.executeAgent({ agent_id: "a", input: 42 });
   // @ts-expect-error memory_type must be one of the memory types
   await client.asServiceRole.entities.AgentMemory.create({ agent_id: "a", memory_type: "dream", content: {} });
+  // @ts-expect-error bulkCreate takes an array of memories
+  await client.asServiceRole.entities.AgentMemory.bulkCreate({ agent_id: "a", memory_type: "semantic", content: {} });
   const run = await client.runs.get("run_x");
   // @ts-expect-error a run's status is one of its states, not a number
   const status: number = run.status;
