@@ -13,7 +13,7 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ensureLocalSecrets, startWorker } from "../scripts/worker.mjs";
-import { workerClient } from "./client.ts";
+import { benchClient, succeeded } from "./client.ts";
 import { seededRandom } from "./random.ts";
 import { quantile } from "./quantile.ts";
 
@@ -43,26 +43,27 @@ function draw(): string {
 
 const { key } = ensureLocalSecrets();
 const worker = await startWorker({ persistTo: `.wrangler/bench-cache-${Date.now()}` });
-const { post, waitForRun: waitFor } = workerClient(worker.url, key);
+const client = benchClient(worker.url, key);
 async function serve(n: number): Promise<{ ms: number; cached: boolean; input: string; output: string }[]> {
   const out = [];
   for (let i = 0; i < n; i++) {
     const input = draw();
     const t0 = performance.now();
-    const r = await post<{ cached: boolean; output: string }>("/functions/executeAgent", { agent_id: "cache-bot", input });
+    const r = await client.functions.executeAgent({ agent_id: "cache-bot", input }, { idempotencyKey: false });
     out.push({ ms: performance.now() - t0, cached: r.cached, input, output: r.output });
   }
   return out;
 }
 
 try {
-  const run = await post("/functions/trainAgent", { agent_id: "cache-bot", training_data: training, config: { epochs: 8, seed: 1 } });
-  if ((await waitFor(String(run.run_id))).status !== "succeeded") throw new Error("the agent did not train");
+  const run = await client.functions.trainAgent({ agent_id: "cache-bot", training_data: training, config: { epochs: 8, seed: 1 } });
+  await succeeded(client, run.run_id);
   // Ten executions warm the Worker up: recorded traffic too (the estimate reads them), their latencies left out.
   const recorded = (await serve(N + 10)).slice(10);
   console.log(`without the cache: ${N} executions of ${new Set(recorded.map((r) => r.input)).size} distinct inputs, p50 ${quantile(recorded.map((r) => r.ms), 0.5).toFixed(1)} ms, p95 ${quantile(recorded.map((r) => r.ms), 0.95).toFixed(1)} ms`);
-  const configured = await post<{ execution_cache_estimate: { hit_rate: number; agreement: number | null; executions: number } }>("/functions/configureAgent", { agent_id: "cache-bot", execution_cache: { ttl_seconds: Number(args.ttl) } });
+  const configured = await client.functions.configureAgent({ agent_id: "cache-bot", execution_cache: { ttl_seconds: Number(args.ttl) } });
   const est = configured.execution_cache_estimate;
+  if (!est) throw new Error("configureAgent answered no cache estimate (no live version?)");
   console.log(`configureAgent's estimate on that traffic (ttl ${args.ttl} s): ${(est.hit_rate * 100).toFixed(1)}% hits over ${est.executions} executions, agreement ${est.agreement === null ? "-" : (est.agreement * 100).toFixed(1) + "%"}`);
 
   const cached = await serve(N);

@@ -25,7 +25,7 @@ import { finish } from "../src/model/work.ts";
 import { decodeModel, encodeModel } from "../src/model/model.ts";
 import type { Example, Hyper } from "../src/model/hyper.ts";
 import { decodeShard, decodeState, encodeShard, encodeState } from "../src/training/state.ts";
-import { createClient, type RunView } from "../src/client/index.ts";
+import { benchClient, finished, jsonl } from "./client.ts";
 import { TrainingConfigSchema } from "../src/model/hyper.ts";
 import { accuracyOf, benchHyper } from "./data.ts";
 
@@ -179,14 +179,13 @@ async function viaWorker(train: Example[], config: Record<string, unknown>): Pro
   const { key } = ensureLocalSecrets();
   const worker = await startWorker({ persistTo: `.wrangler/bench-distributed-${Date.now()}`, quiet: true });
   try {
-    const client = createClient({ baseUrl: worker.url, apiKey: key });
-    const { dataset_id } = await client.datasets.upload(train.map((e) => JSON.stringify(e)).join("\n"), { format: "jsonl" });
+    const client = benchClient(worker.url, key);
+    const { dataset_id } = await client.datasets.upload(jsonl(train), { format: "jsonl" });
     const t0 = performance.now();
     const started = await client.functions.trainAgent({ agent_id: `bench-${Date.now()}`, dataset_id, config: TrainingConfigSchema.parse(config) });
-    let run: RunView | null = null;
-    for await (const state of client.runs.watch(started.run_id)) run = state;
+    const run = await finished(client, started.run_id);
     const s = (performance.now() - t0) / 1000;
-    if (!run || run.status !== "succeeded") throw new Error(`worker run ${run?.status}: ${run?.error}`);
+    if (run.status !== "succeeded") throw new Error(`worker run ${run.status}: ${run.error}`);
     // Inside the Worker: each committed step's time, and (distributed) each round's slowest shard — R2, D1 and sealing included.
     const steps = (run.timing.mean_step_ms ?? 0) * run.timing.steps_committed;
     const inside = run.timing.rounds ? run.timing.rounds.critical_path_ms : steps;

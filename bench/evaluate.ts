@@ -21,8 +21,8 @@ import { benchHyper, readExamples } from "./data.ts";
 import { fit } from "../src/model/fit.ts";
 import { decodeModel, encodeModel, predict } from "../src/model/model.ts";
 import { Ensemble } from "../src/model/ensemble.ts";
-import type { RunView } from "../src/training/view.ts";
-import type { EvaluationView } from "../src/evaluation/start.ts";
+import { benchClient, jsonl, succeeded } from "./client.ts";
+import type { FunctionInput } from "../src/client/index.ts";
 import { quantile } from "./quantile.ts";
 
 const { values: args } = parseArgs({
@@ -44,36 +44,22 @@ const hyper = benchHyper("{}", seed);
 
 const { key } = ensureLocalSecrets();
 const worker = await startWorker({ persistTo: `.wrangler/bench-evaluate-${Date.now()}` });
-const auth = { authorization: `Bearer ${key}` };
-async function post<T>(path: string, body: unknown): Promise<T> {
-  const res = await fetch(`${worker.url}${path}`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
-  const json = (await res.json()) as T;
-  if (!res.ok) throw new Error(`${path} answered ${res.status}: ${JSON.stringify(json)}`);
-  return json;
-}
-async function upload(rows: { input: string; expected_output: string }[]): Promise<string> {
-  const res = await fetch(`${worker.url}/datasets?format=jsonl`, { method: "POST", headers: auth, body: rows.map((e) => JSON.stringify(e)).join("\n") });
-  return ((await res.json()) as { dataset_id: string }).dataset_id;
-}
-async function trained(body: Record<string, unknown>): Promise<void> {
-  const { run_id } = await post<{ run_id: string }>("/functions/trainAgent", body);
-  for (;;) {
-    const run = (await (await fetch(`${worker.url}/runs/${run_id}`, { headers: auth })).json()) as RunView;
-    if (run.status === "succeeded") return;
-    if (run.status === "failed" || run.status === "cancelled") throw new Error(`run ${run_id} ${run.status}: ${run.error}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
+const client = benchClient(worker.url, key);
+const upload = async (rows: { input: string; expected_output: string }[]) => (await client.datasets.upload(jsonl(rows), { format: "jsonl" })).dataset_id;
+async function trained(body: FunctionInput<"trainAgent">): Promise<void> {
+  const { run_id } = await client.functions.trainAgent(body);
+  await succeeded(client, run_id, `run ${run_id}`);
 }
 
 try {
-  const { seed: _, ...config } = hyper;
-  await trained({ agent_id: "bank", dataset_id: await upload(train), config: { ...config, seed } });
+  // The defaults with the seed: the server resolves them as benchHyper("{}", seed) does here (the in-process check below).
+  await trained({ agent_id: "bank", dataset_id: await upload(train), config: { seed } });
   const testSet = await upload(test);
   const t0 = performance.now();
-  let view = await post<EvaluationView>("/functions/testAgent", { agent_id: "bank", dataset_id: testSet, evaluation_criteria: ["accuracy", "calibration", "latency"] });
+  let view = await client.functions.testAgent({ agent_id: "bank", dataset_id: testSet, evaluation_criteria: ["accuracy", "calibration", "latency"] });
   while (view.status === "queued" || view.status === "running") {
     await new Promise((r) => setTimeout(r, 500));
-    view = await post<EvaluationView>("/functions/getEvaluation", { evaluation_id: view.evaluation_id });
+    view = await client.functions.getEvaluation({ evaluation_id: view.evaluation_id });
   }
   const testagentS = (performance.now() - t0) / 1000;
   if (view.status !== "succeeded") throw new Error(`evaluation ${view.status}: ${view.error}`);
@@ -91,21 +77,21 @@ try {
   console.log(`npm run bench's accuracy for seed ${seed} (this process): ${benchAccuracy.toFixed(4)}; testAgent's top-class accuracy differs by ${Math.abs(benchAccuracy - topClass).toFixed(4)}`);
 
   // Routing overhead: a second version, then executeAgent without and with an experiment.
-  await trained({ agent_id: "bank", dataset_id: await upload(train.filter((_, i) => i % 4 === 0)), config: { ...config, epochs: 3, seed: seed + 1 } });
+  await trained({ agent_id: "bank", dataset_id: await upload(train.filter((_, i) => i % 4 === 0)), config: { epochs: 3, seed: seed + 1 } });
   const calls = Number(args.calls);
   const timed = async (n: number, offset: number) => {
     const out: number[] = [];
     for (let i = 0; i < n; i++) {
       const t = performance.now();
-      await post("/functions/executeAgent", { agent_id: "bank", input: test[(offset + i) % test.length].input, user_id: `user-${offset + i}` });
+      await client.functions.executeAgent({ agent_id: "bank", input: test[(offset + i) % test.length].input, user_id: `user-${offset + i}` }, { idempotencyKey: false });
       out.push(performance.now() - t);
     }
     return out;
   };
   await timed(30, 0); // warm both versions' caches
-  await post("/functions/executeAgent", { agent_id: "bank", input: "warm", version: 2 });
+  await client.functions.executeAgent({ agent_id: "bank", input: "warm", version: 2 }, { idempotencyKey: false });
   const plain = await timed(calls, 100);
-  await post("/functions/startExperiment", { agent_id: "bank", treatment: 2, traffic: 0.5, on_decision: "none" });
+  await client.functions.startExperiment({ agent_id: "bank", treatment: 2, traffic: 0.5, on_decision: "none" });
   const split = await timed(calls, 100 + calls);
   console.log(`executeAgent over HTTP, ${calls} calls each: p50 ${quantile(plain, 0.5).toFixed(1)} ms, p95 ${quantile(plain, 0.95).toFixed(1)} ms without a split; p50 ${quantile(split, 0.5).toFixed(1)} ms, p95 ${quantile(split, 0.95).toFixed(1)} ms with an active experiment`);
   console.log(

@@ -24,7 +24,7 @@ import { ensureLocalSecrets, startWorker } from "../scripts/worker.mjs";
 import { readExamples } from "./data.ts";
 import { seededRandom } from "./random.ts";
 import { fnv1a } from "../src/model/hash.ts";
-import { workerClient } from "./client.ts";
+import { ArchonError, benchClient, jsonl, succeeded } from "./client.ts";
 
 const { values: args } = parseArgs({
   options: { queries: { type: "string", default: "600" }, concurrency: { type: "string", default: "2" }, seed: { type: "string", default: "1" }, errors: { type: "string", default: "0.2" } },
@@ -80,12 +80,16 @@ const fakeUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
 
 const { key } = ensureLocalSecrets();
 const worker = await startWorker({ persistTo: `.wrangler/bench-llm-${Date.now()}`, extraArgs: ["--var", "OPENAI_API_KEY:bench-key", "--var", `OPENAI_BASE_URL:${fakeUrl}`] });
-const client = workerClient(worker.url, key);
-/** A call whose status matters (executions may answer 5xx): the status and the body, never a throw. */
-const post = async (path: string, body: unknown) => {
-  const res = await fetch(`${worker.url}${path}`, { method: "POST", headers: { ...client.auth, "content-type": "application/json" }, body: JSON.stringify(body) });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-};
+const client = benchClient(worker.url, key);
+/** An execution whose status matters (it may answer 5xx when the model fails): the status and the answer, never a throw. */
+async function execute(input: string, version: number) {
+  try {
+    return { status: 200, body: await client.functions.executeAgent({ agent_id: "bench-llm", input, version }, { idempotencyKey: false }) };
+  } catch (e) {
+    if (e instanceof ArchonError && e.status >= 400) return { status: e.status, body: null };
+    throw e;
+  }
+}
 
 interface Outcome {
   status: number;
@@ -103,15 +107,14 @@ async function measure(version: number, queries: typeof test): Promise<Outcome[]
     while (next < queries.length) {
       const q = queries[next++];
       const t0 = performance.now();
-      const r = await post("/functions/executeAgent", { agent_id: "bench-llm", input: q.input, version });
-      const llm = r.body.llm as { cost_usd: number } | null | undefined;
+      const r = await execute(q.input, version);
       out.push({
         status: r.status,
-        right: r.status === 200 && r.body.output === q.expected_output,
-        cost: llm?.cost_usd ?? 0,
+        right: r.body?.output === q.expected_output,
+        cost: r.body?.llm?.cost_usd ?? 0,
         ms: performance.now() - t0,
-        source: String(r.body.source ?? ""),
-        llmError: typeof r.body.llm_error === "string",
+        source: r.body?.source ?? "",
+        llmError: typeof r.body?.llm_error === "string",
       });
     }
   };
@@ -132,15 +135,13 @@ const summary = (name: string, o: Outcome[]) => {
 
 try {
   const t0 = performance.now();
-  const up = await fetch(`${worker.url}/datasets?format=jsonl`, { method: "POST", headers: { authorization: `Bearer ${key}` }, body: train.map((e) => JSON.stringify(e)).join("\n") });
-  const { dataset_id } = (await up.json()) as { dataset_id: string };
-  const started = await client.post<{ run_id: string }>("/functions/trainAgent", { agent_id: "bench-llm", dataset_id, config: { seed } });
-  const run = await client.waitForRun(started.run_id);
-  if (run.status !== "succeeded") throw new Error(`training ${run.status}`);
+  const { dataset_id } = await client.datasets.upload(jsonl(train), { format: "jsonl" });
+  const started = await client.functions.trainAgent({ agent_id: "bench-llm", dataset_id, config: { seed } });
+  await succeeded(client, started.run_id);
   console.log(`network trained on ${train.length} examples in ${((performance.now() - t0) / 1000).toFixed(0)} s (version 1)`);
-  const answerer = (mode: string) => ({ mode, model: "bench-strong", price: PRICE, max_attempts: 4, timeout_ms: 5000, retry_budget_ms: 8000 });
-  const llmV = (await post("/functions/configureAnswerer", { agent_id: "bench-llm", answerer: answerer("llm") })).body.version as number;
-  const hybridV = (await post("/functions/configureAnswerer", { agent_id: "bench-llm", answerer: answerer("hybrid") })).body.version as number;
+  const answerer = (mode: "llm" | "hybrid") => ({ mode, model: "bench-strong", price: PRICE, max_attempts: 4, timeout_ms: 5000, retry_budget_ms: 8000 });
+  const llmV = (await client.functions.configureAnswerer({ agent_id: "bench-llm", answerer: answerer("llm") })).version;
+  const hybridV = (await client.functions.configureAnswerer({ agent_id: "bench-llm", answerer: answerer("hybrid") })).version;
 
   const rng = seededRandom(seed).next;
   const queries = [...test].sort(() => rng() - 0.5).slice(0, Number(args.queries));

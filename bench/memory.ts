@@ -24,7 +24,7 @@ import { parseArgs } from "node:util";
 import { embedderFrom, LocalSemanticEmbedder } from "../src/memory/embedder.ts";
 import { asQuery, corpus, exactScores, recallAt10, vectorNorm } from "./memory-corpus.ts";
 import { ensureLocalSecrets, startWorker } from "../scripts/worker.mjs";
-import { workerClient } from "./client.ts";
+import { benchClient, succeeded } from "./client.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -56,27 +56,23 @@ const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(
 const { key } = ensureLocalSecrets();
 const persistTo = `.wrangler/bench-memory-${Date.now()}`;
 let worker = await startWorker({ persistTo, quiet: !process.env.BENCH_VERBOSE });
-let { post } = workerClient(worker.url, key);
+let client = benchClient(worker.url, key);
+const memories = () => client.asServiceRole.entities.AgentMemory;
 
 async function load(agentId: string, texts: string[]): Promise<number> {
   const t0 = performance.now();
   for (let i = 0; i < texts.length; i += 500) {
-    await post("/entities/AgentMemory/bulk", texts.slice(i, i + 500).map((text) => ({ agent_id: agentId, memory_type: "semantic", content: { text }, importance: 50 })));
+    await memories().bulkCreate(texts.slice(i, i + 500).map((text) => ({ agent_id: agentId, memory_type: "semantic" as const, content: { text }, importance: 50 })));
   }
   return (performance.now() - t0) / 1000;
 }
 
-interface IndexView {
-  search: string;
-  vectors: number;
-}
-
 /** The first search after loading (the isolate loads its copy of the agent), and how searches run. */
-async function firstSearch(agentId: string, probe: string): Promise<{ firstMs: number; view: IndexView }> {
+async function firstSearch(agentId: string, probe: string) {
   const t0 = performance.now();
-  await post("/entities/AgentMemory/search", { agent_id: agentId, query: probe, top_k: 10 });
+  await memories().search({ agent_id: agentId, query: probe, top_k: 10 });
   const firstMs = performance.now() - t0;
-  return { firstMs, view: await post<IndexView>("/functions/getMemoryIndex", { agent_id: agentId }) };
+  return { firstMs, view: await client.functions.getMemoryIndex({ agent_id: agentId }) };
 }
 
 const lines: string[] = [];
@@ -91,7 +87,7 @@ try {
     const norms = vectors.map(vectorNorm);
     const { firstMs, view } = await firstSearch(agentId, "warm up");
     // Three more searches before the measured ones.
-    for (const w of corpus(3, 555)) await post("/entities/AgentMemory/search", { agent_id: agentId, query: w, top_k: 10 });
+    for (const w of corpus(3, 555)) await memories().search({ agent_id: agentId, query: w, top_k: 10 });
     const queries = corpus(nQueries, 999).map(asQuery);
     const latencies: number[] = [];
     let recall = 0;
@@ -102,16 +98,16 @@ try {
       if (writesEvery > 0 && k % writesEvery === writesEvery - 1) {
         // A write between searches (as executeAgent's episodic memories are): the next search patches the isolate's copy.
         const text = written[k];
-        await post("/entities/AgentMemory", { agent_id: agentId, memory_type: "semantic", content: { text }, importance: 50 });
+        await memories().create({ agent_id: agentId, memory_type: "semantic", content: { text }, importance: 50 });
         indexOf.set(text, texts.push(text) - 1);
         const v = embedder.embedOne(text);
         vectors.push(v);
         norms.push(vectorNorm(v));
       }
       const t0 = performance.now();
-      const r = await post<{ results: { memory: { content: { text: string } } }[] }>("/entities/AgentMemory/search", { agent_id: agentId, query: q, top_k: 10 });
+      const r = await memories().search({ agent_id: agentId, query: q, top_k: 10 });
       latencies.push(performance.now() - t0);
-      answers.push({ q, visible: vectors.length, got: r.results.map((h) => h.memory.content.text) });
+      answers.push({ q, visible: vectors.length, got: r.results.map((h) => String(h.memory.content.text)) });
     }
     // Recall afterwards: exact search here takes ~50 ms of CPU per query, which the Worker (sharing the machine's 2 cores) should not compete with.
     for (const { q, visible, got } of answers) {
@@ -133,21 +129,17 @@ try {
   // executeAgent with `execMemories` memories.
   const faq = JSON.parse(readFileSync("examples/support-faq.json", "utf8")) as { intents: { answer: string; train: string[]; heldout: string[] }[] };
   const train = faq.intents.flatMap((i) => i.train.map((input) => ({ input, expected_output: i.answer })));
-  const started = await post<{ run_id: string }>("/functions/trainAgent", { agent_id: "bench-exec", training_data: train, config: { epochs: 8, seed: 1 } });
-  for (;;) {
-    const run = await post<{ status: string }>("/functions/getTrainingRun", { run_id: started.run_id });
-    if (run.status === "succeeded") break;
-    if (run.status === "failed" || run.status === "cancelled") throw new Error(`training ${run.status}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  const started = await client.functions.trainAgent({ agent_id: "bench-exec", training_data: train, config: { epochs: 8, seed: 1 } });
+  await succeeded(client, started.run_id);
   await load("bench-exec", corpus(Math.max(0, execMemories - train.length - faq.intents.length), 7));
   const { view: execView } = await firstSearch("bench-exec", "warm up");
   const questions = faq.intents.flatMap((i) => i.heldout);
-  for (let k = 0; k < 3; k++) await post("/functions/executeAgent", { agent_id: "bench-exec", input: questions[(k * 7) % questions.length] });
+  const execute = (input: string) => client.functions.executeAgent({ agent_id: "bench-exec", input }, { idempotencyKey: false });
+  for (let k = 0; k < 3; k++) await execute(questions[(k * 7) % questions.length]);
   const lat: number[] = [];
   for (let k = 0; k < 60; k++) {
     const t0 = performance.now();
-    await post("/functions/executeAgent", { agent_id: "bench-exec", input: questions[k % questions.length] });
+    await execute(questions[k % questions.length]);
     lat.push(performance.now() - t0);
   }
   console.log(`executeAgent with ${execView.vectors} memories (${execView.search}): p50 ${pct(lat, 50).toFixed(0)} ms  p95 ${pct(lat, 95).toFixed(0)} ms (over HTTP, local Worker)`);
@@ -156,7 +148,7 @@ try {
   const largest = Math.max(...sizes);
   worker.stop();
   worker = await startWorker({ persistTo, quiet: !process.env.BENCH_VERBOSE });
-  ({ post } = workerClient(worker.url, key));
+  client = benchClient(worker.url, key);
   const cold = await firstSearch(`bench-mem-${largest}`, "cold start");
   console.log(`${largest} memories (${cold.view.search}), first search of a new isolate: ${cold.firstMs.toFixed(0)} ms (from the R2 snapshot when sketched)`);
   for (const line of lines) console.log(line);

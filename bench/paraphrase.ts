@@ -18,7 +18,7 @@ import { Rng } from "../src/model/rng.ts";
 import type { Example } from "../src/model/hyper.ts";
 import { ensureLocalSecrets, startWorker } from "../scripts/worker.mjs";
 import { readExamples } from "./data.ts";
-import { workerClient } from "./client.ts";
+import { benchClient } from "./client.ts";
 
 const { values: args } = parseArgs({
   options: { paraphrase: { type: "boolean" }, tune: { type: "boolean" }, "queries-via-worker": { type: "string", default: "300" } },
@@ -102,15 +102,12 @@ console.log(`  semantic local-glove-384: recall@1 ${fmt(semantic.r1)}  recall@5 
 // Through the Worker: store the memories, search, time it.
 const { key } = ensureLocalSecrets();
 const worker = await startWorker({ persistTo: `.wrangler/bench-paraphrase-${Date.now()}` });
-const { post } = workerClient(worker.url, key);
+const memories = benchClient(worker.url, key).asServiceRole.entities.AgentMemory;
 try {
   const agent = "bench-paraphrase";
   const t0 = performance.now();
   for (let i = 0; i < train.length; i += 500) {
-    await post(
-      "/entities/AgentMemory/bulk",
-      train.slice(i, i + 500).map((e) => ({ agent_id: agent, memory_type: "semantic", content: { query: e.input, intent: e.expected_output }, importance: 50 })),
-    );
+    await memories.bulkCreate(train.slice(i, i + 500).map((e) => ({ agent_id: agent, memory_type: "semantic" as const, content: { query: e.input, intent: e.expected_output }, importance: 50 })));
   }
   const loadS = (performance.now() - t0) / 1000;
   const n = Math.min(test.length, Number(args["queries-via-worker"]));
@@ -120,7 +117,7 @@ try {
   for (const qi of picks) {
     const q = test[qi];
     const s = performance.now();
-    const r = await post<{ results: { memory: { content: { intent: string } } }[] }>("/entities/AgentMemory/search", { agent_id: agent, query: q.input, top_k: 1 });
+    const r = await memories.search({ agent_id: agent, query: q.input, top_k: 1 });
     lat.push(performance.now() - s);
     if (r.results[0]?.memory.content.intent === q.expected_output) hits++;
   }

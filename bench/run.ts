@@ -23,7 +23,7 @@ import { fit } from "../src/model/fit.ts";
 import { decodeModel, encodeModel, predict, type AgentModel } from "../src/model/model.ts";
 import { Ensemble } from "../src/model/ensemble.ts";
 import type { Example, Hyper } from "../src/model/hyper.ts";
-import type { RunView } from "../src/training/view.ts";
+import { benchClient, finished, jsonl } from "./client.ts";
 import { benchHyper, readExamples, sampleShots } from "./data.ts";
 import { fewShotBench } from "./few-shot.ts";
 import { transferBench } from "./transfer.ts";
@@ -75,24 +75,12 @@ async function viaWorker(train: Example[], hyper: Hyper, inProcessS: number): Pr
   const { key } = ensureLocalSecrets();
   const worker = await startWorker({ persistTo: ".wrangler/bench-state" });
   try {
-    const auth = { authorization: `Bearer ${key}` };
-    const jsonl = train.map((e) => JSON.stringify(e)).join("\n");
-    const up = (await (await fetch(`${worker.url}/datasets?format=jsonl`, { method: "POST", headers: auth, body: jsonl })).json()) as { dataset_id: string };
-    const { seed, ...config } = hyper;
+    const client = benchClient(worker.url, key);
+    const up = await client.datasets.upload(jsonl(train), { format: "jsonl" });
     const t0 = performance.now();
-    const res = await fetch(`${worker.url}/functions/trainAgent`, {
-      method: "POST",
-      headers: { ...auth, "content-type": "application/json" },
-      body: JSON.stringify({ agent_id: `bench-${Date.now()}`, dataset_id: up.dataset_id, config: { ...config, seed } }),
-    });
-    const started = (await res.json()) as { run_id: string };
-    if (!res.ok) throw new Error(JSON.stringify(started));
-    let run: RunView;
-    for (;;) {
-      run = (await (await fetch(`${worker.url}/runs/${started.run_id}`, { headers: auth })).json()) as RunView;
-      if (["succeeded", "failed", "cancelled"].includes(run.status)) break;
-      await new Promise((r) => setTimeout(r, 500)); // each poll is a request the training step pauses for
-    }
+    // The config as given (--config) with the seed: the server resolves it as this process did.
+    const started = await client.functions.trainAgent({ agent_id: `bench-${Date.now()}`, dataset_id: up.dataset_id, config: { ...JSON.parse(args.config!), seed: hyper.seed } });
+    const run = await finished(client, started.run_id);
     const workerS = (performance.now() - t0) / 1000;
     if (run.status !== "succeeded") throw new Error(`worker run ${run.status}: ${run.error}`);
     console.log(

@@ -15,7 +15,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ensureLocalSecrets, startWorker } from "../scripts/worker.mjs";
-import { workerClient } from "./client.ts";
+import { benchClient, finished } from "./client.ts";
 import { readExamples } from "./data.ts";
 import { quantile } from "./quantile.ts";
 
@@ -51,7 +51,7 @@ const workers = {
 const results = { secured: { exec: [] as number[], train: [] as number[] }, baseline: { exec: [] as number[], train: [] as number[] } };
 
 try {
-  /** An app on the Worker, and a key of it with every scope and room for the bench's request rate. */
+  /** An app on the Worker, and a key of it (the deployment's admin routes: not an app's calls, so not in the client) with every scope and room for the bench's request rate. */
   const appKey = async (url: string): Promise<string> => {
     const admin = { authorization: `Bearer ${adminSecret}`, "content-type": "application/json" };
     const app = (await (await fetch(`${url}/admin/apps`, { method: "POST", headers: admin, body: JSON.stringify({ name: "bench" }) })).json()) as { app: { id: string }; key: { key: string } };
@@ -63,12 +63,12 @@ try {
     if (made.status !== 201) throw new Error(`making the bench's key answered ${made.status}: ${await made.text()}`);
     return ((await made.json()) as { key: string }).key;
   };
-  const clients = { secured: workerClient(workers.secured.url, await appKey(workers.secured.url)), baseline: workerClient(workers.baseline.url, await appKey(workers.baseline.url)) };
+  const clients = { secured: benchClient(workers.secured.url, await appKey(workers.secured.url)), baseline: benchClient(workers.baseline.url, await appKey(workers.baseline.url)) };
   for (const name of ["secured", "baseline"] as const) {
     const c = clients[name];
-    const r = await c.post("/functions/trainAgent", { agent_id: "serve-bot", training_data: faqTrain, config: { epochs: 5, seed: 1 } });
-    if ((await c.waitForRun(String(r.run_id))).status !== "succeeded") throw new Error(`${name}: the agent to serve did not train`);
-    for (let i = 0; i < 20; i++) await c.post("/functions/executeAgent", { agent_id: "serve-bot", input: questions[i % questions.length] });
+    const r = await c.functions.trainAgent({ agent_id: "serve-bot", training_data: faqTrain, config: { epochs: 5, seed: 1 } });
+    if ((await finished(c, r.run_id)).status !== "succeeded") throw new Error(`${name}: the agent to serve did not train`);
+    for (let i = 0; i < 20; i++) await c.functions.executeAgent({ agent_id: "serve-bot", input: questions[i % questions.length] }, { idempotencyKey: false });
   }
   for (let round = 1; round <= Number(args.rounds); round++) {
     for (const name of round % 2 === 1 ? (["secured", "baseline"] as const) : (["baseline", "secured"] as const)) {
@@ -76,13 +76,13 @@ try {
       const exec: number[] = [];
       for (let i = 0; i < Number(args.calls); i++) {
         const t0 = performance.now();
-        await c.post("/functions/executeAgent", { agent_id: "serve-bot", input: questions[i % questions.length] });
+        await c.functions.executeAgent({ agent_id: "serve-bot", input: questions[i % questions.length] }, { idempotencyKey: false });
         exec.push(performance.now() - t0);
       }
       results[name].exec.push(...exec);
       const t0 = performance.now();
-      const run = await c.post("/functions/trainAgent", { agent_id: `train-${round}`, training_data: trainSet, config: { seed: round } });
-      const done = await c.waitForRun(String(run.run_id));
+      const run = await c.functions.trainAgent({ agent_id: `train-${round}`, training_data: trainSet, config: { seed: round } });
+      const done = await finished(c, run.run_id);
       if (done.status !== "succeeded") throw new Error(`${name}: training run ${run.run_id} ${done.status}: ${done.error}`);
       const seconds = (performance.now() - t0) / 1000;
       results[name].train.push(seconds);

@@ -13,7 +13,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ensureLocalSecrets, startWorker } from "../scripts/worker.mjs";
 import { readExamples } from "./data.ts";
-import { workerClient } from "./client.ts";
+import { benchClient, finished, jsonl } from "./client.ts";
 import { quantile } from "./quantile.ts";
 
 const { values: args } = parseArgs({
@@ -36,18 +36,18 @@ const questions = faq.intents.flatMap((i) => i.heldout);
 
 const { key } = ensureLocalSecrets();
 const worker = await startWorker({ persistTo: `.wrangler/bench-serving-${Date.now()}` });
-const { auth, post, runOf, waitForRun: waitFor } = workerClient(worker.url, key);
+const client = benchClient(worker.url, key);
 let asked = 0;
 async function execute(): Promise<number> {
   const t0 = performance.now();
-  await post("/functions/executeAgent", { agent_id: "serve-bot", input: questions[asked++ % questions.length] });
+  await client.functions.executeAgent({ agent_id: "serve-bot", input: questions[asked++ % questions.length] }, { idempotencyKey: false });
   return performance.now() - t0;
 }
 
 try {
   // An agent to serve (small and quick).
-  const small = await post("/functions/trainAgent", { agent_id: "serve-bot", training_data: faqTrain, config: { epochs: 5, seed: 1 } });
-  if ((await waitFor(String(small.run_id))).status !== "succeeded") throw new Error("the agent to serve did not train");
+  const small = await client.functions.trainAgent({ agent_id: "serve-bot", training_data: faqTrain, config: { epochs: 5, seed: 1 } });
+  if ((await finished(client, small.run_id)).status !== "succeeded") throw new Error("the agent to serve did not train");
   for (let i = 0; i < 10; i++) await execute(); // warm caches
   const idle: number[] = [];
   for (let i = 0; i < Number(args.idle); i++) idle.push(await execute());
@@ -55,15 +55,14 @@ try {
 
   // A large run, then serving while it trains.
   const examples = readExamples(args.train!, true);
-  const up = await fetch(`${worker.url}/datasets?format=jsonl`, { method: "POST", headers: auth, body: examples.map((e) => JSON.stringify(e)).join("\n") });
-  const dataset = (await up.json()) as { dataset_id: string };
+  const dataset = await client.datasets.upload(jsonl(examples), { format: "jsonl" });
   const t0 = performance.now();
-  const big = await post("/functions/trainAgent", { agent_id: "serve-train", dataset_id: dataset.dataset_id, config: { seed: 1, ...JSON.parse(args.config!) } });
-  const runId = String(big.run_id);
+  const big = await client.functions.trainAgent({ agent_id: "serve-train", dataset_id: dataset.dataset_id, config: { seed: 1, ...JSON.parse(args.config!) } });
+  const runId = big.run_id;
   // Three loops at once: executeAgent back to back (what is measured), the run's status, and one trainAgent once a step runs.
   const during: number[] = [];
   let trainAgentMs = NaN;
-  let run = await runOf(runId);
+  let run = await client.runs.get(runId);
   const ended = () => ["succeeded", "failed", "cancelled"].includes(run.status);
   const serving = (async () => {
     while (!ended()) {
@@ -75,14 +74,14 @@ try {
   const watching = (async () => {
     while (!ended()) {
       await new Promise((r) => setTimeout(r, 500));
-      run = await runOf(runId);
+      run = await client.runs.get(runId);
     }
   })();
   const accepting = (async () => {
     while (!ended() && run.status !== "running") await new Promise((r) => setTimeout(r, 50));
     if (ended()) return;
     const s = performance.now();
-    await post("/functions/trainAgent", { agent_id: "serve-other", training_data: faqTrain.slice(0, 48), config: { epochs: 1, seed: 2 } });
+    await client.functions.trainAgent({ agent_id: "serve-other", training_data: faqTrain.slice(0, 48), config: { epochs: 1, seed: 2 } });
     trainAgentMs = performance.now() - s;
   })();
   await Promise.all([serving, watching, accepting]);
