@@ -2,6 +2,7 @@
 import { env, exports } from "cloudflare:workers";
 import faq from "../examples/support-faq.json";
 import type { RunView } from "../src/training/view.ts";
+import { ArchonError, createClient, type ArchonClient } from "../src/client/index.ts";
 
 export interface Reply<T = Record<string, unknown>> {
   status: number;
@@ -22,6 +23,22 @@ export async function request<T = Record<string, unknown>>(method: string, path:
 
 export function call<T = Record<string, unknown>>(fn: string, body: unknown, key: string | null = env.API_KEY): Promise<Reply<T>> {
   return request<T>("POST", `/functions/${fn}`, body, key);
+}
+
+/** The typed client (src/client) on this Worker, as an app calls it (quick retries). */
+export function testClient(apiKey: string = env.API_KEY): ArchonClient {
+  return createClient({ baseUrl: "http://archon.test", apiKey, fetch: (r) => exports.default.fetch(r), retryBaseMs: 1 });
+}
+
+/** The error a client call was refused with (fails the test when the call succeeds). */
+export async function refusal(call: Promise<unknown>): Promise<ArchonError> {
+  const outcome = await call.then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
+  if ("value" in outcome) throw new Error(`expected a refusal, got ${JSON.stringify(outcome.value)}`);
+  if (!(outcome.error instanceof ArchonError)) throw outcome.error;
+  return outcome.error;
 }
 
 /** Polls the run until it ends (the real queue consumer drives it). */
