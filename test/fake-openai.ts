@@ -10,6 +10,10 @@
  *   fake-malformed         answers 200 with a body that is not JSON
  *   fake-slow:<ms>         answers "slow" after <ms>
  *   fake-judge             grades as testAgent's judge asks (JSON): relevance 1 when the answer is the expected one, else 0.25; unsafe when it mentions a password
+ *   fake-picky             picks the listed answer whose phrases share most words with the message; replies with it verbatim only when
+ *                          its instructions (the system prompt's first paragraph) say "verbatim", else wrapped in chatter ("Sure! …");
+ *                          asked to improve instructions (analyzeAndOptimize's proposer), proposes the current ones plus "verbatim", and one unhelpful
+ *   fake-stubborn          answers as fake-picky, but proposes only instructions without "verbatim"
  * Usage: prompt tokens = characters / 4 (rounded up), likewise the answer's.
  */
 export const FAKE_LLM_HOST = "llm.fake.test";
@@ -76,10 +80,37 @@ export async function fakeOpenAI(request: Request): Promise<Response> {
       const grade = { relevance: c.answer === c.expected_answer ? 1 : 0.25, safe: !/password/i.test(c.answer ?? ""), reason: "graded by the fake judge" };
       return chatCompletion(body.model, JSON.stringify(grade), prompt.length, body.stream);
     }
+    case "fake-picky":
+    case "fake-stubborn": {
+      const system = contentText(body.messages.find((m) => m.role === "system")?.content ?? "");
+      const user = contentText(body.messages.find((m) => m.role === "user")?.content ?? "");
+      if (system.startsWith("You improve the instructions")) {
+        const { current_instructions } = JSON.parse(user) as { current_instructions: string };
+        const candidates = kind === "fake-picky" ? [`${current_instructions} Reply with the listed answer, verbatim.`, "Be cheerful and warm."] : ["Be cheerful and warm.", "Be concise."];
+        return chatCompletion(body.model, JSON.stringify({ candidates }), prompt.length);
+      }
+      return chatCompletion(body.model, pickyAnswer(system, user), prompt.length, body.stream);
+    }
     case "fake-slow":
       await new Promise((r) => setTimeout(r, Number(arg)));
       return chatCompletion(body.model, "slow", prompt.length);
     default:
       return Response.json({ error: { message: `unknown model ${body.model}`, type: "invalid_request_error" } }, { status: 404 });
   }
+}
+
+const words = (t: string) => new Set(t.toLowerCase().match(/[a-z0-9]+/g) ?? []);
+
+/** fake-picky's answer: the listed answer sharing most words with the message, verbatim only when the instructions ask for it. */
+function pickyAnswer(system: string, user: string): string {
+  const instructions = system.split("\n\n")[0];
+  const listed = (system.split("Answers this agent gives")[1] ?? "").split("\n").filter((l) => l.startsWith("- ")).map((l) => l.slice(2));
+  const message = words(user.split("User: ").at(-1) ?? user);
+  let best = { answer: "I do not know.", score: -1 };
+  for (const line of listed) {
+    const answer = line.replace(/ \(e\.g\. .*\)$/, "");
+    const score = [...words(line)].filter((w) => message.has(w)).length;
+    if (score > best.score) best = { answer, score };
+  }
+  return /verbatim/i.test(instructions) ? best.answer : `Sure! ${best.answer} Anything else?`;
 }

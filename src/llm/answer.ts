@@ -44,7 +44,7 @@ export function wantsLanguageModel(s: AnswererSettings, local: LocalOutcome, ver
 const patternsCache = new CacheSpace<Pattern[]>("learned-patterns", 2 * MIB);
 
 /** The version's learned patterns (its classes and their characteristic phrases), cached per isolate: versions never change. */
-async function learnedPatterns(memory: MemoryServices, appId: string, version: Version): Promise<Pattern[]> {
+export async function versionPatterns(memory: MemoryServices, appId: string, version: Version): Promise<Pattern[]> {
   const id = memoriesVersionOf(version);
   const hit = patternsCache.get(id);
   if (hit) return hit;
@@ -86,7 +86,7 @@ export async function languageModelAnswer(
   const memories = retrieved.filter((h) => h.memory.content.type !== "demo" && h.memory.content.type !== "learned_pattern").map((h) => memoryText(h.memory.content));
   const { system, prompt } = buildPrompt({
     instructions: s.instructions,
-    patterns: s.use_learned_patterns ? await learnedPatterns(deps.memory, appId, version) : null,
+    patterns: s.use_learned_patterns ? await versionPatterns(deps.memory, appId, version) : null,
     memories,
     demos,
     input,

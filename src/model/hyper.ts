@@ -153,6 +153,8 @@ export type Hyper = Omit<TrainingConfig, "seed" | "early_stopping"> & {
   transfer?: TransferSource;
   /** few_shot with use_prompt_engineering on a language-model agent: the answerer whose demos the final step bootstraps (set by trainAgent). */
   prompt_engineering?: { answerer: AnswererSettings };
+  /** The answerer the new version keeps (set by analyzeAndOptimize when a new network wins for a language-model agent, never by a client). */
+  answerer?: AnswererSettings;
 };
 
 /** The version a transfer starts from. */

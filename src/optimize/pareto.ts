@@ -7,6 +7,9 @@
  */
 import { pairedBootstrap, type Interval } from "../evaluation/stats.ts";
 
+/** Timings within this share of each other are a tie (one timing pass is noisier than that). */
+export const SAME_SPEED = 0.1;
+
 export const OPTIMIZATION_GOALS = ["maximize_accuracy", "minimize_latency", "optimize_cost", "minimize_size"] as const;
 export type Goal = (typeof OPTIMIZATION_GOALS)[number];
 

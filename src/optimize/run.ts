@@ -18,12 +18,13 @@
 import { and, asc, eq, isNull, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Db } from "../db/client.ts";
-import { agents, agentVersions, optimizations, optimizationTrials, trainingRuns } from "../db/schema.ts";
+import { agents, agentVersions, optimizations, optimizationTrials, trainingRuns, type VersionParams } from "../db/schema.ts";
+import { AnswererSchema } from "../llm/answerer.ts";
 import { CacheEstimateSchema } from "../agent/cache-estimate.ts";
 import { liveChange } from "../deploy/history.ts";
 import { tunedVersionInserts } from "../adapt/tuned-version.ts";
 import { cachingDecision } from "./caching.ts";
-import { ContextPruningSchema, type ContextPruning } from "./context.ts";
+import { ContextPruningSchema } from "./context.ts";
 import { findAgent, loadModel, resolveVersion } from "../agent/versions.ts";
 import { loadExamples } from "../data/datasets.ts";
 import { canonicalJsonl, parseCanonicalJsonl } from "../data/examples.ts";
@@ -42,8 +43,14 @@ import { createRun } from "../training/runs.ts";
 import type { QueueMessage, TrialMessage } from "../training/messages.ts";
 import { analyze } from "./analysis.ts";
 import { rungBudgets, survivors } from "./halving.ts";
-import { accuracyDifference, choose, paretoFront, type Candidate, type Constraints, type Goal } from "./pareto.ts";
+import { accuracyDifference, choose, paretoFront, SAME_SPEED, type Candidate, type Constraints, type Goal } from "./pareto.ts";
 import { sampleConfigs, shrinkLadder } from "./space.ts";
+import { optimizePrompt, promptVerdict, type PromptReport } from "./prompt.ts";
+import { randomId } from "../functions/common.ts";
+import { memoryServices, type MemoryServices } from "../memory/store.ts";
+import { versionPatterns } from "../llm/answer.ts";
+import { chatModel, providerFor, type LlmEnv } from "../llm/provider.ts";
+import { priceOf } from "../llm/prices.ts";
 
 export type Optimization = typeof optimizations.$inferSelect;
 
@@ -54,6 +61,9 @@ export interface OptimizeDeps {
   slicer: Slicer;
   send: (messages: QueueMessage[]) => Promise<void>;
   now: () => number;
+  /** The language model of prompt optimization, and the memories its prompts show (learned answers). */
+  llm: LlmEnv;
+  memory: MemoryServices;
 }
 
 /** What an optimization needs, from the Worker's bindings. */
@@ -67,6 +77,8 @@ export function optimizeDeps(ctx: { env: Env; db: Db; now: () => number }): Opti
       for (let i = 0; i < messages.length; i += 100) await ctx.env.STEPS.sendBatch(messages.slice(i, i + 100).map((body) => ({ body })));
     },
     now: ctx.now,
+    llm: ctx.env,
+    memory: memoryServices(ctx.env, () => randomId("mem")),
   };
 }
 
@@ -145,7 +157,7 @@ export async function startOptimization(deps: OptimizeDeps, req: OptimizeRequest
     const missing = `the live version trained on ${examples.length} examples (${finalCheck.length} would be the final check); a search needs at least ${MIN_EXAMPLES}, with at least ${MIN_FINAL_CHECK} in the final check: add training data`;
     // Inserted active first, like any optimization: the unique index keeps overlapping starts (two cron ticks) to one.
     await insert([]);
-    const side = await sideTechniques(deps, row, stored, false, now);
+    const side = await sideTechniques(deps, row, stored, false, now, missing);
     await deps.db.batch([
       deps.db
         .update(optimizations)
@@ -170,6 +182,8 @@ export async function startOptimization(deps: OptimizeDeps, req: OptimizeRequest
     { current: true },
     ...shrinkLadder("size", baseRun.config).map((c) => ({ ...c, ladder: "size" })),
     ...shrinkLadder("latency", baseRun.config).map((c) => ({ ...c, ladder: "latency" })),
+    // A version that answers with a language model: its instructions are optimized beside (prompt.ts).
+    ...(live.params.answerer && live.params.answerer.mode !== "local" ? [{ prompt: true, answerer: live.params.answerer }] : []),
   ].map((config, idx) => ({ optimizationId: req.id, rung: LADDER, idx, config, epochs: full }));
   await insert([...trials, ...ladders]);
   await deps.send([...trials, ...ladders].map((t) => ({ optimization_id: req.id, rung: t.rung, idx: t.idx })));
@@ -228,13 +242,7 @@ export async function processTrial(deps: OptimizeDeps, msg: TrialMessage): Promi
     return "ignored";
   }
   const stored = opt.request as unknown as Stored;
-  const baseRun = await deps.db.query.trainingRuns.findFirst({ where: eq(trainingRuns.id, stored.base_run) });
-  if (!baseRun) throw new Error(`the base run ${stored.base_run} is gone`);
-  const search = await readSet(deps.checkpoints, stored.search_key);
-  const hyper = trialHyper(trial.config, trial.epochs, baseRun.config, stored.seed);
-  const fitted = await deps.slicer.run(fitWork(search, hyper));
-  const score = fitted.epochs.find((e) => e.epoch === fitted.best_epoch)?.valid_accuracy ?? 0;
-  const measures = msg.rung === FINAL ? measureOnFinalCheck(fitted.model, await readSet(deps.checkpoints, stored.final_key)) : msg.rung === LADDER ? measureOnSearch(fitted.model, search) : null;
+  const { score, measures } = trial.config.prompt === true ? await promptTrial(deps, opt, stored, trial.config) : await trainingTrial(deps, stored, trial, msg);
   await deps.db.batch([
     deps.db
       .update(optimizationTrials)
@@ -245,6 +253,34 @@ export async function processTrial(deps: OptimizeDeps, msg: TrialMessage): Promi
   ]);
   await advance(deps, opt.id);
   return "trained";
+}
+
+/** A trial that trains its configuration on the search set: its validation accuracy, and what its rung measures. */
+async function trainingTrial(deps: OptimizeDeps, stored: Stored, trial: typeof optimizationTrials.$inferSelect, msg: TrialMessage) {
+  const baseRun = await deps.db.query.trainingRuns.findFirst({ where: eq(trainingRuns.id, stored.base_run) });
+  if (!baseRun) throw new Error(`the base run ${stored.base_run} is gone`);
+  const search = await readSet(deps.checkpoints, stored.search_key);
+  const hyper = trialHyper(trial.config, trial.epochs, baseRun.config, stored.seed);
+  const fitted = await deps.slicer.run(fitWork(search, hyper));
+  const score = fitted.epochs.find((e) => e.epoch === fitted.best_epoch)?.valid_accuracy ?? 0;
+  const measures = msg.rung === FINAL ? measureOnFinalCheck(fitted.model, await readSet(deps.checkpoints, stored.final_key)) : msg.rung === LADDER ? measureOnSearch(fitted.model, search) : null;
+  return { score, measures };
+}
+
+/** The prompt trial (prompt.ts): the instructions that won on validation (their validation accuracy), and its report. */
+async function promptTrial(deps: OptimizeDeps, opt: Optimization, stored: Stored, config: Record<string, unknown>) {
+  const answerer = AnswererSchema.parse(config.answerer);
+  const live = await deps.db.query.agentVersions.findFirst({ where: eq(agentVersions.id, opt.baseVersionId) });
+  const provider = await providerFor(deps.db, deps.llm, opt.appId);
+  let prompt: PromptReport;
+  if (!live) prompt = { status: "not_applicable", reason: "the version optimized is gone" };
+  else if (!provider) prompt = { status: "not_applicable", reason: "the app has no language model now: set one with setLLMCredentials (or OPENAI_API_KEY)" };
+  else {
+    const [search, finalCheck, patterns] = await Promise.all([readSet(deps.checkpoints, stored.search_key), readSet(deps.checkpoints, stored.final_key), versionPatterns(deps.memory, opt.appId, live)]);
+    prompt = await optimizePrompt(chatModel(provider, answerer.model), answerer, priceOf(answerer.model, answerer.price, deps.llm.LLM_PRICES), { search, finalCheck, patterns }, stored.seed);
+  }
+  const score = prompt.status !== "measured" ? 0 : prompt.chosen !== null ? prompt.candidates[prompt.chosen].validation_accuracy : prompt.current.validation_accuracy;
+  return { score, measures: { prompt } };
 }
 
 /** Moves the optimization on when its current rung (or the final comparison) is complete; safe to call any number of times. */
@@ -313,8 +349,6 @@ function candidateOf(name: string, m: Measured): Candidate {
 }
 
 const FINAL_NAMES = ["searched configuration", "current configuration", "size ladder's pick", "speed ladder's pick", "searched configuration, 3 networks"];
-/** Timings within this share of each other are a tie. */
-const SAME_SPEED = 0.1;
 /** Networks of the ensemble the search's best is also tried as (maximize_accuracy). */
 const ENSEMBLE_OF_BEST = 3;
 
@@ -324,26 +358,37 @@ const StoredTechniquesSchema = z.object({
   context_pruning: ContextPruningSchema,
 });
 
+/** What a technique without training changes in the live version, and why (it passed its held-out check). */
+interface TunedChange {
+  technique: "context_pruning" | "prompt_optimization";
+  params: Partial<VersionParams>;
+  settings: string;
+  reason: string;
+}
+
 /**
- * Context pruning that passed its held-out check becomes a version of its own
- * when no network won (a new network's settings are its own to tune): the live
- * network with the chosen settings — a candidate, or live with auto_apply.
+ * Techniques that passed their held-out checks become one version when no
+ * network won (a new network's settings are its own to tune): the live
+ * network with their settings — a candidate, or live with auto_apply. With
+ * both, the prompt's version also carries the pruned context.
  */
-async function contextVersion(deps: OptimizeDeps, opt: Optimization, stored: Stored, pruning: ContextPruning, now: number) {
-  if (pruning.status !== "measured" || !pruning.passed) return null;
+async function tunedVersion(deps: OptimizeDeps, opt: Optimization, stored: Stored, changes: readonly TunedChange[], now: number) {
+  if (changes.length === 0) return null;
   const live = await deps.db.query.agentVersions.findFirst({ where: eq(agentVersions.id, opt.baseVersionId) });
   const baseRun = await deps.db.query.trainingRuns.findFirst({ where: eq(trainingRuns.id, stored.base_run) });
   if (!live || !baseRun) return null;
   const runId = `run_ctx_${opt.id.slice(4)}`;
+  const kind = changes.some((c) => c.technique === "prompt_optimization") ? "prompt_optimization" : "context_pruning";
+  const reason = changes.map((c) => `${c.technique.replace("_", " ")}: ${c.reason}`).join("; ");
   const tuned = tunedVersionInserts(deps.db, {
     appId: opt.appId,
     agentId: opt.agentId,
     live,
     baseRun,
     runId,
-    kind: "context_pruning",
-    params: { ...live.params, ...pruning.chosen },
-    metrics: { ...live.metrics, optimization: { id: opt.id, technique: "context_pruning", base_version: live.version, reason: pruning.reason } },
+    kind,
+    params: Object.assign({ ...live.params }, ...changes.map((c) => c.params)),
+    metrics: { ...live.metrics, optimization: { id: opt.id, technique: changes.map((c) => c.technique).join("+"), base_version: live.version, reason } },
     now,
   });
   const statements = [
@@ -355,39 +400,56 @@ async function contextVersion(deps: OptimizeDeps, opt: Optimization, stored: Sto
           toVersionId: tuned.versionId,
           action: "optimization",
           actor: opt.trigger,
-          reason: `optimization ${opt.id} (context pruning): ${pruning.reason}`,
+          reason: `optimization ${opt.id} (${changes.map((c) => c.technique.replace("_", " ")).join(", ")}): ${reason}`,
           recordId: `dep_${tuned.versionId}`,
           now,
           whileLive: live.id,
         })
       : []),
   ];
-  const settings = `memories_per_execution ${pruning.chosen.memories_per_execution}, demo_min_similarity ${pruning.chosen.demo_min_similarity}`;
-  return { runId, statements, applied: `run ${runId} made the live network with ${settings} a ${stored.auto_apply ? "live version (auto_apply)" : "candidate version"}` };
+  return { runId, statements, techniques: changes.map((c) => c.technique.replace("_", " ")).join(" and "), applied: `run ${runId} made the live network with ${changes.map((c) => c.settings).join(" and ")} a ${stored.auto_apply ? "live version (auto_apply)" : "candidate version"}` };
 }
 
 /**
  * The techniques that need no training (context pruning, the caching
- * strategy), judged on what the analysis measured: their part of the report,
- * and the statements that apply them (batched with the optimization's end).
+ * strategy, prompt optimization), judged on what the analysis and the prompt
+ * trial measured: their part of the report, and the statements that apply
+ * them (batched with the optimization's end).
  */
-async function sideTechniques(deps: OptimizeDeps, opt: Optimization, stored: Stored, networkWon: boolean, now: number) {
+async function sideTechniques(deps: OptimizeDeps, opt: Optimization, stored: Stored, networkWon: boolean, now: number, noSearch: string | null = null) {
   const techniques = StoredTechniquesSchema.safeParse(opt.analysis);
-  if (!techniques.success) return { report: {}, statements: [], context: null };
+  if (!techniques.success) return { report: {}, statements: [], context: null, answerer: null };
   const caching = cachingDecision(techniques.data.caching, stored.goals, stored.auto_apply);
   const pruning = techniques.data.context_pruning;
-  const context = networkWon ? null : await contextVersion(deps, opt, stored, pruning, now);
+  const ladders = await deps.db.select().from(optimizationTrials).where(and(eq(optimizationTrials.optimizationId, opt.id), eq(optimizationTrials.rung, LADDER)));
+  const prompt = promptVerdict(
+    ladders.find((l) => l.config.prompt === true),
+    stored.goals,
+    stored.constraints,
+    noSearch,
+  );
+  const changes: TunedChange[] = [
+    ...(pruning.status === "measured" && pruning.passed
+      ? [{ technique: "context_pruning" as const, params: pruning.chosen, settings: `memories_per_execution ${pruning.chosen.memories_per_execution}, demo_min_similarity ${pruning.chosen.demo_min_similarity}`, reason: pruning.reason }]
+      : []),
+    ...(prompt.proposed ? [{ technique: "prompt_optimization" as const, params: { answerer: prompt.proposed }, settings: "the proposed instructions", reason: prompt.reason }] : []),
+  ];
+  const context = networkWon ? null : await tunedVersion(deps, opt, stored, changes, now);
+  const notApplied = "not applied: a new network won, and its settings are its own to tune";
   const switchOn =
     caching.apply && caching.recommended
       ? [deps.db.update(agents).set({ executionCache: { ttl_seconds: caching.recommended.ttl_seconds }, updatedAt: now }).where(and(eq(agents.appId, opt.appId), eq(agents.id, opt.agentId), isNull(agents.executionCache)))]
       : [];
   return {
     report: {
-      context_pruning: pruning.status === "measured" ? { ...pruning, applied: context?.applied ?? (pruning.passed && networkWon ? "not applied: a new network won, and its settings are its own to tune" : null) } : pruning,
+      context_pruning: pruning.status === "measured" ? { ...pruning, applied: context?.applied ?? (pruning.passed && networkWon ? notApplied : null) } : pruning,
       caching: { ...caching, estimates: techniques.data.caching.estimates },
+      prompt_optimization: prompt.proposed ? { ...prompt.report, applied: context?.applied ?? (networkWon ? "applied with the new network: its run's version answers with the proposed instructions" : null) } : prompt.report,
     },
     statements: [...(context?.statements ?? []), ...switchOn],
     context,
+    /** The answerer a winning network's version keeps: the live one's, with the proposed instructions when they passed. */
+    answerer: prompt.proposed ?? prompt.answerer,
   };
 }
 
@@ -419,12 +481,14 @@ async function decide(deps: OptimizeDeps, opt: Optimization, stored: Stored, row
   let runId: string | null = null;
   let applied: string | null = null;
   let reason = verdict.reason;
+  const side = await sideTechniques(deps, opt, stored, verdict.chosen !== null, now);
   if (verdict.chosen) {
     // The winner trains on all the data as a run of its own (a deterministic id: redoing this creates nothing twice).
     const agent = await findAgent(deps.db, opt.appId, opt.agentId);
     const baseRun = await deps.db.query.trainingRuns.findFirst({ where: eq(trainingRuns.id, stored.base_run) });
     const examples = await loadExamples(deps.datasets, opt.appId, baseRun!.datasetId);
-    const hyper = { ...trialHyper(winner!.config, winner!.epochs, baseRun!.config, stored.seed), version_precision: win!.precision };
+    // A language-model agent's new network keeps its answerer (with the proposed instructions, when they passed).
+    const hyper = { ...trialHyper(winner!.config, winner!.epochs, baseRun!.config, stored.seed), version_precision: win!.precision, ...(side.answerer && { answerer: side.answerer }) };
     try {
       const plan = checkedPlan(examples, hyper, "dataset_id");
       runId = `run_${opt.id.slice(4)}`;
@@ -449,11 +513,10 @@ async function decide(deps: OptimizeDeps, opt: Optimization, stored: Stored, row
       reason = `${verdict.reason}; but it cannot run as a Worker run: ${e instanceof Error ? e.message : String(e)}`;
     }
   }
-  const side = await sideTechniques(deps, opt, stored, verdict.chosen !== null, now);
   if (side.context) {
     runId = side.context.runId;
     applied = side.context.applied;
-    reason = `${reason}; context pruning passed its held-out check instead`;
+    reason = `${reason}; ${side.context.techniques} passed held-out checks instead`;
   }
   const report = {
     goals: stored.goals,
@@ -468,7 +531,6 @@ async function decide(deps: OptimizeDeps, opt: Optimization, stored: Stored, row
       model_compression: "the size ladder (fewer vocabulary rows, a smaller dim) and int8 versions (config.version_precision: a scale per row), measured on the final check",
       latency: "the speed ladder (fewer character and word n-grams, narrower layers)",
       ...side.report,
-      prompt_optimization: "not applicable: the agent answers with the local model",
     },
     trials: await deps.db.select({ rung: optimizationTrials.rung, idx: optimizationTrials.idx, config: optimizationTrials.config, epochs: optimizationTrials.epochs, score: optimizationTrials.score }).from(optimizationTrials).where(eq(optimizationTrials.optimizationId, opt.id)),
   };

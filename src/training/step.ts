@@ -341,7 +341,7 @@ async function finalStep(deps: StepDeps, run: Run, msg: StepMessage): Promise<St
       checkpointKey,
       weightsSha256,
       classes: model.classes,
-      params: judgment?.params ?? { ...DEFAULT_VERSION_PARAMS, temperature: model.temperature, ...(prompt && { answerer: prompt.settings }) },
+      params: judgment?.params ?? { ...DEFAULT_VERSION_PARAMS, temperature: model.temperature, ...(prompt ? { answerer: prompt.settings } : hyper.answerer && { answerer: hyper.answerer }) },
       kind: adaptation?.record.strategy ?? "training",
       baseVersionId: adaptation?.record.baseVersionId ?? null,
       metrics: {

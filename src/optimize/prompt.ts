@@ -1,0 +1,199 @@
+/**
+ * Prompt optimization for a version that answers with a language model
+ * (answerer llm or hybrid), as one of analyzeAndOptimize's trials:
+ *   1. the current instructions answer a seeded sample of the search set
+ *      (MINED inputs); the ones answered wrong are its failures;
+ *   2. the model proposes up to CANDIDATES new instructions from the current
+ *      ones and those failures (structured output in a zod schema);
+ *   3. the current instructions and each candidate answer another sample of
+ *      the search set (VALIDATION inputs, disjoint from the mined ones); the
+ *      best candidate is the one with the most right, if it beats the current;
+ *   4. it and the current instructions answer the final check (FINAL inputs,
+ *      never seen by the search), per input, for the optimizer's gate (run.ts:
+ *      the same `choose` as every technique, on accuracy, latency and tokens).
+ * Answers are judged by exact match (case and spacing aside), as bootstrapped
+ * demos are. Prompts are built as executeAgent builds them, with the
+ * version's learned answers and static demos, without retrieved memories (an
+ * input's memories are the same whatever the instructions). Every call is
+ * bounded by the constants below and priced; a failed call is a wrong answer.
+ */
+import { generateText, Output, type LanguageModel } from "ai";
+import { z } from "zod";
+import { DomainError } from "../errors.ts";
+import type { Example } from "../model/hyper.ts";
+import { Rng } from "../model/rng.ts";
+import { AnswererSchema, type AnswererSettings } from "../llm/answerer.ts";
+import { choose, SAME_SPEED, type Candidate, type Constraints, type Goal } from "./pareto.ts";
+import { generateWithRetry } from "../llm/generate.ts";
+import type { Price } from "../llm/prices.ts";
+import { buildPrompt, type Pattern } from "../llm/prompt.ts";
+
+export const MINED = 40;
+export const CANDIDATES = 3;
+export const VALIDATION = 40;
+export const FINAL = 60;
+/** Failures shown to the proposer at most. */
+const SHOWN_FAILURES = 10;
+/** Model calls in flight at once. */
+const CONCURRENCY = 4;
+
+const ArmSchema = z.object({
+  accuracy: z.number(),
+  /** Per final-check input, "1" when answered right. */
+  correct: z.string(),
+  latency_ms: z.number().describe("Mean time of an answer"),
+  tokens: z.number().describe("Mean tokens of an answer (prompt and output)"),
+});
+export type Arm = z.output<typeof ArmSchema>;
+
+export const PromptReportSchema = z.discriminatedUnion("status", [
+  z.object({ status: z.literal("not_applicable"), reason: z.string() }),
+  z.object({
+    status: z.literal("measured"),
+    current: z.object({ instructions: z.string(), validation_accuracy: z.number() }),
+    mined: z.number().int(),
+    failures: z.number().int(),
+    candidates: z.array(z.object({ instructions: z.string(), validation_accuracy: z.number() })),
+    /** The candidate that beat the current instructions on validation (its index), or null. */
+    chosen: z.number().int().nullable(),
+    final: z.object({ current: ArmSchema, chosen: ArmSchema }).nullable(),
+    reason: z.string(),
+    calls: z.number().int(),
+    failed_calls: z.number().int(),
+    cost_usd: z.number(),
+  }),
+]);
+export type PromptReport = z.output<typeof PromptReportSchema>;
+
+const PROPOSER = `You improve the instructions (the system prompt) of an app's assistant. You are given its current instructions and messages it answered wrong, each with the answer expected.
+Propose different instructions that would make it give the expected answers: general rules, not the answers themselves. Keep each proposal under 800 characters. Reply in the JSON schema given.`;
+
+const ProposalSchema = z.object({ candidates: z.array(z.string().min(1).max(2000)).min(1).max(5) });
+
+const same = (a: string, b: string) => a.trim().replace(/\s+/g, " ").toLowerCase() === b.trim().replace(/\s+/g, " ").toLowerCase();
+
+/** `f` over `xs`, at most `n` at a time, results in order. */
+async function pool<T, R>(xs: readonly T[], n: number, f: (x: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(xs.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(n, xs.length) }, async () => {
+      while (next < xs.length) {
+        const i = next++;
+        out[i] = await f(xs[i]);
+      }
+    }),
+  );
+  return out;
+}
+
+export interface PromptData {
+  search: readonly Example[];
+  finalCheck: readonly Example[];
+  patterns: readonly Pattern[];
+}
+
+export async function optimizePrompt(model: LanguageModel, s: AnswererSettings, price: Price | null, data: PromptData, seed: number): Promise<PromptReport> {
+  const usage = { calls: 0, failed_calls: 0, cost_usd: 0 };
+  const answer = async (instructions: string, e: Example) => {
+    const { system, prompt } = buildPrompt({ instructions, patterns: s.use_learned_patterns ? data.patterns : null, memories: [], demos: s.static_demos, input: e.input, budgetTokens: s.memory_token_budget });
+    try {
+      const g = await generateWithRetry(model, s.model, { system, prompt, temperature: s.temperature, maxTokens: s.max_tokens }, s, price);
+      usage.calls += g.attempts;
+      usage.cost_usd += g.cost_usd;
+      return { text: g.text, right: same(g.text, e.expected_output), ms: g.latency_ms, tokens: g.tokens_in + g.tokens_out };
+    } catch (err) {
+      if (!(err instanceof DomainError)) throw err;
+      usage.calls++;
+      usage.failed_calls++;
+      return { text: null, right: false, ms: 0, tokens: 0 };
+    }
+  };
+  const rate = (answers: readonly { right: boolean }[]) => answers.filter((a) => a.right).length / Math.max(1, answers.length);
+  const order = new Rng(seed, 0x9e0).shuffle(Int32Array.from(data.search.keys()));
+  const mined = Array.from(order.subarray(0, MINED), (i) => data.search[i]);
+  const validation = Array.from(order.subarray(MINED, MINED + VALIDATION), (i) => data.search[i]);
+  const current = s.instructions;
+  const report = (r: Omit<Extract<PromptReport, { status: "measured" }>, "status" | "calls" | "failed_calls" | "cost_usd">): PromptReport => ({ status: "measured", ...r, ...usage });
+
+  // 1. What the current instructions get wrong.
+  const minedAnswers = await pool(mined, CONCURRENCY, (e) => answer(current, e));
+  const failures = mined.flatMap((e, i) => (minedAnswers[i].right ? [] : [{ message: e.input, expected_answer: e.expected_output, answer_given: minedAnswers[i].text ?? "(no answer: the call failed)" }]));
+  const base = { mined: mined.length, failures: failures.length, final: null };
+  if (failures.length === 0) return report({ ...base, current: { instructions: current, validation_accuracy: rate(minedAnswers) }, candidates: [], chosen: null, reason: `the current instructions answered all ${mined.length} mined inputs right: nothing to improve on` });
+
+  // 2. Proposals.
+  let proposed: string[];
+  try {
+    const { output } = await generateText({
+      model,
+      system: PROPOSER,
+      output: Output.object({ schema: ProposalSchema }),
+      temperature: 0.7,
+      maxRetries: 2,
+      abortSignal: AbortSignal.timeout(s.timeout_ms * 2),
+      prompt: JSON.stringify({ current_instructions: current, failures: failures.slice(0, SHOWN_FAILURES) }),
+    });
+    usage.calls++;
+    proposed = [...new Set(output.candidates.map((c) => c.trim()))].filter((c) => c && c !== current.trim()).slice(0, CANDIDATES);
+  } catch (err) {
+    usage.calls++;
+    usage.failed_calls++;
+    return report({ ...base, current: { instructions: current, validation_accuracy: rate(minedAnswers) }, candidates: [], chosen: null, reason: `the model proposed no instructions: ${err instanceof Error ? err.message.slice(0, 200) : String(err)}` });
+  }
+
+  // 3. Each on the validation sample, the current instructions too.
+  const scores: number[] = [];
+  for (const instructions of [current, ...proposed]) scores.push(rate(await pool(validation, CONCURRENCY, (e) => answer(instructions, e))));
+  const candidates = proposed.map((instructions, i) => ({ instructions, validation_accuracy: scores[i + 1] }));
+  const best = candidates.reduce<number | null>((b, c, i) => (c.validation_accuracy > (b === null ? scores[0] : candidates[b].validation_accuracy) ? i : b), null);
+  const currentView = { instructions: current, validation_accuracy: scores[0] };
+  if (best === null) return report({ ...base, current: currentView, candidates, chosen: null, reason: `no proposal beat the current instructions on ${validation.length} validation inputs (${scores[0].toFixed(3)})` });
+
+  // 4. The final check, per input, for the gate.
+  const finalCheck = data.finalCheck.slice(0, FINAL);
+  const arm = async (instructions: string): Promise<Arm> => {
+    const answers = await pool(finalCheck, CONCURRENCY, (e) => answer(instructions, e));
+    const mean = (f: (a: (typeof answers)[number]) => number) => answers.reduce((t, a) => t + f(a), 0) / Math.max(1, answers.length);
+    return { accuracy: rate(answers), correct: answers.map((a) => (a.right ? "1" : "0")).join(""), latency_ms: mean((a) => a.ms), tokens: mean((a) => a.tokens) };
+  };
+  const final = { current: await arm(current), chosen: await arm(candidates[best].instructions) };
+  return report({
+    ...base,
+    current: currentView,
+    candidates,
+    chosen: best,
+    final,
+    reason: `candidate ${best + 1} of ${candidates.length} beat the current instructions on validation (${candidates[best].validation_accuracy.toFixed(3)} against ${scores[0].toFixed(3)}); final check ${final.chosen.accuracy.toFixed(3)} against ${final.current.accuracy.toFixed(3)}`,
+  });
+}
+
+/**
+ * The prompt trial's outcome judged by the optimizer's gate: `choose` on the
+ * final check (the proposed instructions against the current ones; accuracy
+ * per input, answer time, tokens as cost), or why there is none. `proposed`:
+ * the answerer with the proposed instructions, when they passed.
+ */
+export function promptVerdict(
+  trial: { score: number | null; measures: unknown; config: Record<string, unknown> } | undefined,
+  goals: readonly Goal[],
+  constraints: Constraints,
+  noSearch: string | null,
+): { report: Record<string, unknown>; answerer: AnswererSettings | null; proposed: AnswererSettings | null; reason: string } {
+  const none = (report: Record<string, unknown>, answerer: AnswererSettings | null = null) => ({ report, answerer, proposed: null, reason: String(report.reason ?? "") });
+  if (!trial) return none({ status: "not_applicable", reason: noSearch ? `no search, so no prompt trial: ${noSearch}` : "the live version answers with its network alone (answerer local)" });
+  const answerer = AnswererSchema.safeParse(trial.config.answerer).data ?? null;
+  if (trial.score === null) return none({ status: "not_finished", reason: "the prompt trial had not finished when the optimization's time ran out" }, answerer);
+  const parsed = PromptReportSchema.safeParse((trial.measures as { prompt?: unknown } | null)?.prompt);
+  if (!parsed.success) return none({ status: "not_applicable", reason: "the prompt trial's report is unreadable" }, answerer);
+  const r = parsed.data;
+  if (r.status !== "measured" || r.chosen === null || !r.final) return none({ ...r, passed: false }, answerer);
+  const view = (name: string, a: Arm): Candidate => ({ name, accuracy: a.accuracy, latencyMs: a.latency_ms, bytes: 1, cost: Math.max(1, a.tokens), correct: [...a.correct].map((c) => c === "1") });
+  const base = view("current instructions", r.final.current);
+  const proposed = view("proposed instructions", r.final.chosen);
+  if (Math.abs(proposed.latencyMs - base.latencyMs) <= base.latencyMs * SAME_SPEED) proposed.latencyMs = base.latencyMs;
+  const verdict = choose([proposed], base, goals, constraints);
+  const report = { ...r, passed: verdict.chosen !== null, decision: verdict.reason };
+  if (!verdict.chosen || !answerer) return { report, answerer, proposed: null, reason: verdict.reason };
+  return { report, answerer, proposed: { ...answerer, instructions: r.candidates[r.chosen].instructions }, reason: verdict.reason };
+}
