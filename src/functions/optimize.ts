@@ -54,7 +54,8 @@ export const analyzeAndOptimize = defineFunction({
     "optimization_goals: maximize_accuracy, minimize_latency, optimize_cost, minimize_size. Analysis first (failures, latency by source, cost, drift); then successive halving over training " +
     "configurations, one queue message per trial; the best and the current configuration are measured on a final check (one input in ten of the training data, never seen by the search), " +
     "as versions and as int8, with the size and speed ladders' picks (the current configuration shrunk). A candidate, chosen on the search set, is applied only when better on the goals and within the constraints on the final check: it trains on all the data " +
-    "as a candidate version, or goes live with auto_apply. Answers 202; follow with getOptimization.",
+    "as a candidate version, or goes live with auto_apply. For a version that answers with a language model, its instructions are optimized too (proposals from failures, " +
+    "chosen on validation, gated on the final check). Answers 202; follow with getOptimization.",
   input: z
     .object({
       agent_id: AgentIdSchema,

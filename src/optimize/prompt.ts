@@ -41,21 +41,30 @@ const ArmSchema = z.object({
   accuracy: z.number(),
   /** Per final-check input, "1" when answered right. */
   correct: z.string(),
-  latency_ms: z.number().describe("Mean time of an answer"),
-  tokens: z.number().describe("Mean tokens of an answer (prompt and output)"),
+  latency_ms: z.number().describe("Mean time the model took per input (0 where the network answered)"),
+  tokens: z.number().describe("Mean model tokens per input (prompt and output; 0 where the network answered)"),
+  model_share: z.number().describe("Share of inputs the model answered (hybrid: the rest the network did)"),
 });
 export type Arm = z.output<typeof ArmSchema>;
+
+const SettingsSchema = z.object({ instructions: z.string(), hybrid_threshold: z.number().nullable() });
 
 export const PromptReportSchema = z.discriminatedUnion("status", [
   z.object({ status: z.literal("not_applicable"), reason: z.string() }),
   z.object({
     status: z.literal("measured"),
-    current: z.object({ instructions: z.string(), validation_accuracy: z.number() }),
+    current: z.object({ instructions: z.string(), validation_accuracy: z.number(), hybrid_threshold: z.number().nullable() }),
     mined: z.number().int(),
     failures: z.number().int(),
     candidates: z.array(z.object({ instructions: z.string(), validation_accuracy: z.number() })),
     /** The candidate that beat the current instructions on validation (its index), or null. */
     chosen: z.number().int().nullable(),
+    /** hybrid: the threshold chosen on validation for the chosen instructions, with the validation figures of each threshold tried. */
+    threshold: z
+      .object({ chosen: z.number(), tried: z.array(z.object({ threshold: z.number(), accuracy: z.number(), model_share: z.number() })) })
+      .nullable(),
+    /** What the final check compares: the current settings and the proposed ones (null when nothing changed). */
+    proposed: SettingsSchema.nullable(),
     final: z.object({ current: ArmSchema, chosen: ArmSchema }).nullable(),
     reason: z.string(),
     calls: z.number().int(),
@@ -69,6 +78,9 @@ const PROPOSER = `You improve the instructions (the system prompt) of an app's a
 Propose different instructions that would make it give the expected answers: general rules, not the answers themselves. Keep each proposal under 800 characters. Reply in the JSON schema given.`;
 
 const ProposalSchema = z.object({ candidates: z.array(z.string().min(1).max(2000)).min(1).max(5) });
+
+/** Thresholds a hybrid version's network may answer from (its calibrated confidence), tried on validation. */
+export const THRESHOLDS = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.01];
 
 const same = (a: string, b: string) => a.trim().replace(/\s+/g, " ").toLowerCase() === b.trim().replace(/\s+/g, " ").toLowerCase();
 
@@ -91,11 +103,39 @@ export interface PromptData {
   search: readonly Example[];
   finalCheck: readonly Example[];
   patterns: readonly Pattern[];
+  /** hybrid: the version's network on an input (its class's answer and calibrated confidence), and its default threshold. */
+  network?: { answer(input: string): { answer: string; confidence: number }; defaultThreshold: number };
 }
 
-export async function optimizePrompt(model: LanguageModel, s: AnswererSettings, price: Price | null, data: PromptData, seed: number): Promise<PromptReport> {
+interface ModelAnswer {
+  right: boolean;
+  ms: number;
+  tokens: number;
+}
+
+/** What a hybrid version with threshold `t` answers per input: the network from `t` on, else the model. */
+function combine(model: readonly ModelAnswer[], net: readonly { right: boolean; confidence: number }[] | null, t: number | null): Arm {
+  const per = model.map((m, i) => (net && t !== null && net[i].confidence >= t ? { right: net[i].right, ms: 0, tokens: 0, byModel: 0 } : { ...m, byModel: 1 }));
+  const mean = (f: (a: (typeof per)[number]) => number) => per.reduce((s, a) => s + f(a), 0) / Math.max(1, per.length);
+  return { accuracy: mean((a) => Number(a.right)), correct: per.map((a) => (a.right ? "1" : "0")).join(""), latency_ms: mean((a) => a.ms), tokens: mean((a) => a.tokens), model_share: mean((a) => a.byModel) };
+}
+
+/**
+ * The threshold for the chosen instructions, on validation: for maximize_accuracy the most accurate (then the fewest
+ * model calls); for the other goals the fewest model calls within max_accuracy_loss of the current threshold's accuracy.
+ */
+function chooseThreshold(model: readonly ModelAnswer[], net: readonly { right: boolean; confidence: number }[], current: number, goals: readonly Goal[], k: Constraints) {
+  const tried = [...new Set([...THRESHOLDS, current])].sort((a, b) => a - b).map((t) => ({ threshold: t, ...combine(model, net, t) }));
+  const base = tried.find((x) => x.threshold === current)!;
+  const pick = goals.includes("maximize_accuracy")
+    ? tried.reduce((b, x) => (x.accuracy > b.accuracy || (x.accuracy === b.accuracy && x.model_share < b.model_share) ? x : b), base)
+    : tried.filter((x) => x.accuracy >= base.accuracy - k.max_accuracy_loss).reduce((b, x) => (x.model_share < b.model_share || (x.model_share === b.model_share && x.accuracy > b.accuracy) ? x : b), base);
+  return { chosen: pick.threshold, tried: tried.map((x) => ({ threshold: x.threshold, accuracy: x.accuracy, model_share: x.model_share })) };
+}
+
+export async function optimizePrompt(model: LanguageModel, s: AnswererSettings, price: Price | null, data: PromptData, seed: number, goals: readonly Goal[], k: Constraints): Promise<PromptReport> {
   const usage = { calls: 0, failed_calls: 0, cost_usd: 0 };
-  const answer = async (instructions: string, e: Example) => {
+  const answer = async (instructions: string, e: Example): Promise<ModelAnswer & { text: string | null }> => {
     const { system, prompt } = buildPrompt({ instructions, patterns: s.use_learned_patterns ? data.patterns : null, memories: [], demos: s.static_demos, input: e.input, budgetTokens: s.memory_token_budget });
     try {
       const g = await generateWithRetry(model, s.model, { system, prompt, temperature: s.temperature, maxTokens: s.max_tokens }, s, price);
@@ -109,7 +149,11 @@ export async function optimizePrompt(model: LanguageModel, s: AnswererSettings, 
       return { text: null, right: false, ms: 0, tokens: 0 };
     }
   };
+  const answerAll = (instructions: string, xs: readonly Example[]) => pool(xs, CONCURRENCY, (e) => answer(instructions, e));
   const rate = (answers: readonly { right: boolean }[]) => answers.filter((a) => a.right).length / Math.max(1, answers.length);
+  const hybrid = s.mode === "hybrid" && data.network ? data.network : null;
+  const netOn = (xs: readonly Example[]) => (hybrid ? xs.map((e) => ({ ...hybrid.answer(e.input), expected: e.expected_output })).map((p) => ({ right: same(p.answer, p.expected), confidence: p.confidence })) : null);
+  const currentThreshold = hybrid ? (s.hybrid_threshold ?? hybrid.defaultThreshold) : null;
   const order = new Rng(seed, 0x9e0).shuffle(Int32Array.from(data.search.keys()));
   const mined = Array.from(order.subarray(0, MINED), (i) => data.search[i]);
   const validation = Array.from(order.subarray(MINED, MINED + VALIDATION), (i) => data.search[i]);
@@ -117,54 +161,63 @@ export async function optimizePrompt(model: LanguageModel, s: AnswererSettings, 
   const report = (r: Omit<Extract<PromptReport, { status: "measured" }>, "status" | "calls" | "failed_calls" | "cost_usd">): PromptReport => ({ status: "measured", ...r, ...usage });
 
   // 1. What the current instructions get wrong.
-  const minedAnswers = await pool(mined, CONCURRENCY, (e) => answer(current, e));
+  const minedAnswers = await answerAll(current, mined);
   const failures = mined.flatMap((e, i) => (minedAnswers[i].right ? [] : [{ message: e.input, expected_answer: e.expected_output, answer_given: minedAnswers[i].text ?? "(no answer: the call failed)" }]));
-  const base = { mined: mined.length, failures: failures.length, final: null };
-  if (failures.length === 0) return report({ ...base, current: { instructions: current, validation_accuracy: rate(minedAnswers) }, candidates: [], chosen: null, reason: `the current instructions answered all ${mined.length} mined inputs right: nothing to improve on` });
 
-  // 2. Proposals.
-  let proposed: string[];
-  try {
-    const { output } = await generateText({
-      model,
-      system: PROPOSER,
-      output: Output.object({ schema: ProposalSchema }),
-      temperature: 0.7,
-      maxRetries: 2,
-      abortSignal: AbortSignal.timeout(s.timeout_ms * 2),
-      prompt: JSON.stringify({ current_instructions: current, failures: failures.slice(0, SHOWN_FAILURES) }),
-    });
+  // 2. Proposals (when there is something to improve on).
+  let proposed: string[] = [];
+  let why = "";
+  if (failures.length === 0) why = `the current instructions answered all ${mined.length} mined inputs right`;
+  else {
+    try {
+      const { output } = await generateText({
+        model,
+        system: PROPOSER,
+        output: Output.object({ schema: ProposalSchema }),
+        temperature: 0.7,
+        maxRetries: 2,
+        abortSignal: AbortSignal.timeout(s.timeout_ms * 2),
+        prompt: JSON.stringify({ current_instructions: current, failures: failures.slice(0, SHOWN_FAILURES) }),
+      });
+      proposed = [...new Set(output.candidates.map((c) => c.trim()))].filter((c) => c && c !== current.trim()).slice(0, CANDIDATES);
+    } catch (err) {
+      usage.failed_calls++;
+      why = `the model proposed no instructions: ${err instanceof Error ? err.message.slice(0, 200) : String(err)}`;
+    }
     usage.calls++;
-    proposed = [...new Set(output.candidates.map((c) => c.trim()))].filter((c) => c && c !== current.trim()).slice(0, CANDIDATES);
-  } catch (err) {
-    usage.calls++;
-    usage.failed_calls++;
-    return report({ ...base, current: { instructions: current, validation_accuracy: rate(minedAnswers) }, candidates: [], chosen: null, reason: `the model proposed no instructions: ${err instanceof Error ? err.message.slice(0, 200) : String(err)}` });
   }
 
-  // 3. Each on the validation sample, the current instructions too.
-  const scores: number[] = [];
-  for (const instructions of [current, ...proposed]) scores.push(rate(await pool(validation, CONCURRENCY, (e) => answer(instructions, e))));
+  // 3. Each on the validation sample, the current instructions too; for a hybrid version, the threshold for the best.
+  const validated = [await answerAll(current, validation)];
+  for (const instructions of proposed) validated.push(await answerAll(instructions, validation));
+  const scores = validated.map(rate);
   const candidates = proposed.map((instructions, i) => ({ instructions, validation_accuracy: scores[i + 1] }));
   const best = candidates.reduce<number | null>((b, c, i) => (c.validation_accuracy > (b === null ? scores[0] : candidates[b].validation_accuracy) ? i : b), null);
-  const currentView = { instructions: current, validation_accuracy: scores[0] };
-  if (best === null) return report({ ...base, current: currentView, candidates, chosen: null, reason: `no proposal beat the current instructions on ${validation.length} validation inputs (${scores[0].toFixed(3)})` });
+  if (proposed.length > 0 && best === null) why = `no proposal beat the current instructions on ${validation.length} validation inputs (${scores[0].toFixed(3)})`;
+  const chosenInstructions = best === null ? current : candidates[best].instructions;
+  const validationNet = netOn(validation);
+  const threshold = validationNet && currentThreshold !== null ? chooseThreshold(validated[best === null ? 0 : best + 1], validationNet, currentThreshold, goals, k) : null;
+  const currentView = { instructions: current, validation_accuracy: scores[0], hybrid_threshold: currentThreshold };
+  const base = { mined: mined.length, failures: failures.length, current: currentView, candidates, chosen: best, threshold };
+  if (best === null && (threshold === null || threshold.chosen === currentThreshold)) {
+    return report({ ...base, proposed: null, final: null, reason: `${why || "nothing to change"}${threshold ? `; the current threshold ${currentThreshold} stays` : ""}` });
+  }
 
   // 4. The final check, per input, for the gate.
   const finalCheck = data.finalCheck.slice(0, FINAL);
-  const arm = async (instructions: string): Promise<Arm> => {
-    const answers = await pool(finalCheck, CONCURRENCY, (e) => answer(instructions, e));
-    const mean = (f: (a: (typeof answers)[number]) => number) => answers.reduce((t, a) => t + f(a), 0) / Math.max(1, answers.length);
-    return { accuracy: rate(answers), correct: answers.map((a) => (a.right ? "1" : "0")).join(""), latency_ms: mean((a) => a.ms), tokens: mean((a) => a.tokens) };
-  };
-  const final = { current: await arm(current), chosen: await arm(candidates[best].instructions) };
+  const finalNet = netOn(finalCheck);
+  const currentAnswers = await answerAll(current, finalCheck);
+  const chosenAnswers = chosenInstructions === current ? currentAnswers : await answerAll(chosenInstructions, finalCheck);
+  const final = { current: combine(currentAnswers, finalNet, currentThreshold), chosen: combine(chosenAnswers, finalNet, threshold?.chosen ?? null) };
+  const changed = [
+    ...(best !== null ? [`candidate ${best + 1} of ${candidates.length} beat the current instructions on validation (${candidates[best].validation_accuracy.toFixed(3)} against ${scores[0].toFixed(3)})`] : [why]),
+    ...(threshold && threshold.chosen !== currentThreshold ? [`the hybrid threshold ${threshold.chosen} instead of ${currentThreshold}`] : []),
+  ];
   return report({
     ...base,
-    current: currentView,
-    candidates,
-    chosen: best,
+    proposed: { instructions: chosenInstructions, hybrid_threshold: threshold?.chosen ?? null },
     final,
-    reason: `candidate ${best + 1} of ${candidates.length} beat the current instructions on validation (${candidates[best].validation_accuracy.toFixed(3)} against ${scores[0].toFixed(3)}); final check ${final.chosen.accuracy.toFixed(3)} against ${final.current.accuracy.toFixed(3)}`,
+    reason: `${changed.join("; ")}; final check ${final.chosen.accuracy.toFixed(3)} against ${final.current.accuracy.toFixed(3)}`,
   });
 }
 
@@ -187,13 +240,17 @@ export function promptVerdict(
   const parsed = PromptReportSchema.safeParse((trial.measures as { prompt?: unknown } | null)?.prompt);
   if (!parsed.success) return none({ status: "not_applicable", reason: "the prompt trial's report is unreadable" }, answerer);
   const r = parsed.data;
-  if (r.status !== "measured" || r.chosen === null || !r.final) return none({ ...r, passed: false }, answerer);
-  const view = (name: string, a: Arm): Candidate => ({ name, accuracy: a.accuracy, latencyMs: a.latency_ms, bytes: 1, cost: Math.max(1, a.tokens), correct: [...a.correct].map((c) => c === "1") });
-  const base = view("current instructions", r.final.current);
-  const proposed = view("proposed instructions", r.final.chosen);
+  if (r.status !== "measured" || !r.proposed || !r.final) return none({ ...r, passed: false }, answerer);
+  const view = (name: string, a: Arm): Candidate => ({ name, accuracy: a.accuracy, latencyMs: a.latency_ms, bytes: 1, cost: Math.max(1e-9, a.tokens), correct: [...a.correct].map((c) => c === "1") });
+  const base = view("current settings", r.final.current);
+  const proposed = view("proposed settings", r.final.chosen);
   if (Math.abs(proposed.latencyMs - base.latencyMs) <= base.latencyMs * SAME_SPEED) proposed.latencyMs = base.latencyMs;
+  // Latency 0 (the network answered every input): log ratios need a floor.
+  base.latencyMs = Math.max(base.latencyMs, 1e-3);
+  proposed.latencyMs = Math.max(proposed.latencyMs, 1e-3);
   const verdict = choose([proposed], base, goals, constraints);
   const report = { ...r, passed: verdict.chosen !== null, decision: verdict.reason };
   if (!verdict.chosen || !answerer) return { report, answerer, proposed: null, reason: verdict.reason };
-  return { report, answerer, proposed: { ...answerer, instructions: r.candidates[r.chosen].instructions }, reason: verdict.reason };
+  const settings = { ...answerer, instructions: r.proposed.instructions, ...(r.proposed.hybrid_threshold !== null && { hybrid_threshold: r.proposed.hybrid_threshold }) };
+  return { report, answerer, proposed: settings, reason: verdict.reason };
 }

@@ -45,7 +45,7 @@ import { analyze } from "./analysis.ts";
 import { rungBudgets, survivors } from "./halving.ts";
 import { accuracyDifference, choose, paretoFront, SAME_SPEED, type Candidate, type Constraints, type Goal } from "./pareto.ts";
 import { sampleConfigs, shrinkLadder } from "./space.ts";
-import { optimizePrompt, promptVerdict, type PromptReport } from "./prompt.ts";
+import { optimizePrompt, promptVerdict, type PromptData, type PromptReport } from "./prompt.ts";
 import { randomId } from "../functions/common.ts";
 import { memoryServices, type MemoryServices } from "../memory/store.ts";
 import { versionPatterns } from "../llm/answer.ts";
@@ -277,7 +277,21 @@ async function promptTrial(deps: OptimizeDeps, opt: Optimization, stored: Stored
   else if (!provider) prompt = { status: "not_applicable", reason: "the app has no language model now: set one with setLLMCredentials (or OPENAI_API_KEY)" };
   else {
     const [search, finalCheck, patterns] = await Promise.all([readSet(deps.checkpoints, stored.search_key), readSet(deps.checkpoints, stored.final_key), versionPatterns(deps.memory, opt.appId, live)]);
-    prompt = await optimizePrompt(chatModel(provider, answerer.model), answerer, priceOf(answerer.model, answerer.price, deps.llm.LLM_PRICES), { search, finalCheck, patterns }, stored.seed);
+    // hybrid: the network's own answers and calibrated confidence, for its threshold.
+    let network: PromptData["network"];
+    if (answerer.mode === "hybrid") {
+      const { model } = await loadModel(deps.checkpoints, live);
+      const ens = new Ensemble(model.arch, model.params);
+      network = {
+        answer: (input) => {
+          const p = predict(model, input, ens);
+          return { answer: model.classes[p.class], confidence: p.confidence };
+        },
+        defaultThreshold: live.params.confidence_threshold,
+      };
+    }
+    const price = priceOf(answerer.model, answerer.price, deps.llm.LLM_PRICES);
+    prompt = await optimizePrompt(chatModel(provider, answerer.model), answerer, price, { search, finalCheck, patterns, network }, stored.seed, stored.goals, stored.constraints);
   }
   const score = prompt.status !== "measured" ? 0 : prompt.chosen !== null ? prompt.candidates[prompt.chosen].validation_accuracy : prompt.current.validation_accuracy;
   return { score, measures: { prompt } };

@@ -26,10 +26,10 @@ interface PromptReport {
   calls: number;
 }
 
-async function optimized(agent: string, model: string) {
+async function optimized(agent: string, model: string, mode: "llm" | "hybrid" = "llm") {
   const trained = await client.functions.trainAgent({ agent_id: agent, training_data: FAQ_TRAIN, config: { ...SMALL, epochs: 3, seed: 4 } });
   expect((await waitForRun(trained.run_id)).status).toBe("succeeded");
-  const configured = await client.functions.configureAnswerer({ agent_id: agent, answerer: { mode: "llm", model, price: { input_per_mtok: 1, output_per_mtok: 2 } }, deploy: "immediate" });
+  const configured = await client.functions.configureAnswerer({ agent_id: agent, answerer: { mode, model, price: { input_per_mtok: 1, output_per_mtok: 2 } }, deploy: "immediate" });
   const started = await client.functions.analyzeAndOptimize({ agent_id: agent, optimization_goals: ["maximize_accuracy"], budget: { trials: 3 } });
   for (let i = 0; i < 600; i++) {
     const o = await client.functions.getOptimization({ optimization_id: started.optimization_id });
@@ -85,6 +85,28 @@ describe("prompt optimization", () => {
     expect(after.source).toBe("llm");
   }, 240_000);
 
+  it("tunes a hybrid version's threshold on validation for the chosen instructions, and gates both on the final check", async () => {
+    const { optimization, llmVersion } = await optimized("hybrid-bot", "fake-picky", "hybrid");
+    type Threshold = { threshold: number; accuracy: number; model_share: number };
+    const p = (optimization.report as { techniques: { prompt_optimization: PromptReport & { threshold: { chosen: number; tried: Threshold[] }; proposed: { instructions: string; hybrid_threshold: number } } } }).techniques.prompt_optimization;
+    expect(p.status).toBe("measured");
+    const current = (await client.functions.getVersion({ agent_id: "hybrid-bot", version: llmVersion })).params as { confidence_threshold: number };
+    expect(p.threshold.tried.map((t) => t.threshold)).toContain(current.confidence_threshold);
+    // The network is right more often than fake-picky on the FAQ: for accuracy the chosen threshold lets it answer more, the model less.
+    const at = (t: number) => p.threshold.tried.find((x) => x.threshold === t)!;
+    expect(at(p.threshold.chosen).accuracy).toBeGreaterThanOrEqual(at(current.confidence_threshold).accuracy);
+    expect(at(p.threshold.chosen).model_share).toBeLessThanOrEqual(at(current.confidence_threshold).model_share);
+    expect(at(1.01).model_share).toBe(1);
+    expect(p.proposed.hybrid_threshold).toBe(p.threshold.chosen);
+    if (p.passed) {
+      const networkWon = (optimization.report as { decision: { chosen: string | null } }).decision.chosen !== null;
+      if (networkWon) expect((await waitForRun(optimization.run_id!, 120_000)).status).toBe("succeeded");
+      const made = (await client.functions.listVersions({ agent_id: "hybrid-bot" })).versions.find((v) => v.version > llmVersion)!;
+      const answerer = ((await client.functions.getVersion({ agent_id: "hybrid-bot", version: made.version })).params as { answerer: { mode: string; hybrid_threshold: number; instructions: string } }).answerer;
+      expect(answerer).toMatchObject({ mode: "hybrid", hybrid_threshold: p.threshold.chosen, instructions: p.proposed.instructions });
+    }
+  }, 240_000);
+
   it("keeps the current instructions when no proposal beats them, and says so", async () => {
     const { optimization } = await optimized("stubborn-bot", "fake-stubborn");
     const p = (optimization.report as { techniques: { prompt_optimization: PromptReport } }).techniques.prompt_optimization;
@@ -114,14 +136,16 @@ describe("prompt optimization", () => {
 
 describe("the prompt's gate", () => {
   const answerer = AnswererSchema.parse({ mode: "llm", model: "m", instructions: "Answer." });
-  const arm = (correct: string, tokens = 300) => ({ accuracy: [...correct].filter((c) => c === "1").length / correct.length, correct, latency_ms: 300, tokens });
+  const arm = (correct: string, tokens = 300) => ({ accuracy: [...correct].filter((c) => c === "1").length / correct.length, correct, latency_ms: 300, tokens, model_share: 1 });
   const measured = (current: string, chosen: string, tokens = 300): Extract<Report, { status: "measured" }> => ({
     status: "measured",
-    current: { instructions: "Answer.", validation_accuracy: 0.2 },
+    current: { instructions: "Answer.", validation_accuracy: 0.2, hybrid_threshold: null },
     mined: 40,
     failures: 30,
     candidates: [{ instructions: "Answer verbatim.", validation_accuracy: 0.6 }],
     chosen: 0,
+    threshold: null,
+    proposed: { instructions: "Answer verbatim.", hybrid_threshold: null },
     final: { current: arm(current), chosen: arm(chosen, tokens) },
     reason: "r",
     calls: 200,
@@ -150,6 +174,6 @@ describe("the prompt's gate", () => {
     expect(promptVerdict(undefined, ["maximize_accuracy"], k, null).report).toMatchObject({ status: "not_applicable", reason: expect.stringMatching(/network alone/) });
     expect(promptVerdict(undefined, ["maximize_accuracy"], k, "too few examples").report.reason).toMatch(/no search, so no prompt trial: too few examples/);
     expect(promptVerdict(trial(null, null), ["maximize_accuracy"], k, null).report.status).toBe("not_finished");
-    expect(promptVerdict(trial({ ...measured("01", "11"), chosen: null, final: null }), ["maximize_accuracy"], k, null).report).toMatchObject({ status: "measured", passed: false });
+    expect(promptVerdict(trial({ ...measured("01", "11"), chosen: null, proposed: null, final: null }), ["maximize_accuracy"], k, null).report).toMatchObject({ status: "measured", passed: false });
   });
 });
