@@ -4,6 +4,7 @@ import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { ensureLocalSecrets, ROOT, startWorker } from "./worker.mjs";
 import { createClient } from "../src/client/index.ts";
+import { startStandInModel } from "./stand-in-model.mjs";
 
 const faq = JSON.parse(readFileSync(join(ROOT, "examples", "support-faq.json"), "utf8"));
 const train = faq.intents.flatMap((i) => i.train.map((input) => ({ input, expected_output: i.answer })));
@@ -26,6 +27,7 @@ try {
 }
 console.log(`Worker on ${worker.url}`);
 let exitCode = 0;
+let model;
 try {
   const client = createClient({ baseUrl: worker.url, apiKey: key });
 
@@ -92,11 +94,30 @@ try {
   });
   console.log("\nTaught a procedural rule through asServiceRole.entities.AgentMemory.create (POST /entities/AgentMemory), no retraining:");
   await ask("Do you sell pet food?");
+
+  // A language model beside the network (hybrid): offline, a stand-in model the demo starts; a real one by configuration alone.
+  model = await startStandInModel();
+  await client.functions.setLLMCredentials({ api_key: "sk-demo-stand-in", base_url: model.url });
+  const hybrid = await client.functions.configureAnswerer({
+    agent_id: "support-faq",
+    answerer: { mode: "hybrid", model: "gpt-4o-mini", instructions: "You are the support assistant of a web shop. Reply with one of the listed answers when one fits." },
+  });
+  await client.functions.promoteVersion({ agent_id: "support-faq", version: hybrid.version, reason: "demo: hybrid answerer" });
+  console.log(
+    `\nSwitched on a language model: version ${hybrid.version} answers with the network when it is sure and with the model otherwise (configureAnswerer mode "hybrid", then promoteVersion).` +
+      `\nOffline, the model is a stand-in the demo started at ${model.url} (setLLMCredentials { base_url } points at OpenAI, Ollama or any OpenAI-compatible server instead):`,
+  );
+  for (const q of ["hey, I can't remember my password", "I'd like to swap the address my parcel goes to", "what's the weather on Mars?"]) {
+    const r = await client.functions.executeAgent({ agent_id: "support-faq", input: q });
+    const how = r.llm ? `language model ${r.llm.model}: ${r.llm.tokens_in} + ${r.llm.tokens_out} tokens, $${r.llm.cost_usd.toFixed(6)}` : `${r.source}, confidence ${r.confidence.toFixed(2)}: no model call`;
+    console.log(`  Q: ${q}\n  A: ${r.output}\n     (${how}, version ${r.version}, ${r.latency_ms} ms)`);
+  }
 } catch (e) {
   console.error(`\ndemo failed: ${e.message}\n${worker.log().slice(-2000)}`);
   exitCode = 1;
 } finally {
   worker.stop();
+  model?.stop();
   console.log("\nWorker stopped.");
 }
 process.exit(exitCode);

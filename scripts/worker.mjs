@@ -16,6 +16,8 @@ const LOCAL_SECRETS = {
   MASTER_KEY: () => randomBytes(32).toString("base64"),
   // The admin API's secret (apps, keys, the audit log).
   ADMIN_SECRET: () => `as_${randomBytes(18).toString("hex")}`,
+  // The key that encrypts apps' language-model credentials (setLLMCredentials).
+  CREDENTIALS_KEY: () => randomBytes(32).toString("base64"),
 };
 
 /** The local secrets from .dev.vars, adding the missing ones; `created` when the API key is new. */

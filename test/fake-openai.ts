@@ -105,7 +105,7 @@ const words = (t: string) => new Set(t.toLowerCase().match(/[a-z0-9]+/g) ?? []);
 function pickyAnswer(system: string, user: string): string {
   const instructions = system.split("\n\n")[0];
   const listed = (system.split("Answers this agent gives")[1] ?? "").split("\n").filter((l) => l.startsWith("- ")).map((l) => l.slice(2));
-  const message = words(user.split("User: ").at(-1) ?? user);
+  const message = words((user.split("User: ").at(-1) ?? user).split("\nAnswer:")[0]);
   let best = { answer: "I do not know.", score: -1 };
   for (const line of listed) {
     const answer = line.replace(/ \(e\.g\. .*\)$/, "");
