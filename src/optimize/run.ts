@@ -495,7 +495,7 @@ async function decide(deps: OptimizeDeps, opt: Optimization, stored: Stored, row
   let runId: string | null = null;
   let applied: string | null = null;
   let reason = verdict.reason;
-  const side = await sideTechniques(deps, opt, stored, verdict.chosen !== null, now);
+  let side = await sideTechniques(deps, opt, stored, verdict.chosen !== null, now);
   if (verdict.chosen) {
     // The winner trains on all the data as a run of its own (a deterministic id: redoing this creates nothing twice).
     const agent = await findAgent(deps.db, opt.appId, opt.agentId);
@@ -525,6 +525,8 @@ async function decide(deps: OptimizeDeps, opt: Optimization, stored: Stored, row
     } catch (e) {
       runId = null;
       reason = `${verdict.reason}; but it cannot run as a Worker run: ${e instanceof Error ? e.message : String(e)}`;
+      // No new network after all: the techniques without training may apply (judged again as such; nothing was written yet).
+      side = await sideTechniques(deps, opt, stored, false, now);
     }
   }
   if (side.context) {
