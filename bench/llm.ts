@@ -21,10 +21,11 @@ import type { AddressInfo } from "node:net";
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ensureLocalSecrets, startWorker } from "../scripts/worker.mjs";
-import { readExamples } from "./data.ts";
+import { readExamples, sampleShots } from "./data.ts";
 import { seededRandom } from "./random.ts";
 import { fnv1a } from "../src/model/hash.ts";
 import { ArchonError, benchClient, jsonl, succeeded } from "./client.ts";
+import type { FunctionInput } from "../src/client/index.ts";
 
 const { values: args } = parseArgs({
   options: { queries: { type: "string", default: "600" }, concurrency: { type: "string", default: "2" }, seed: { type: "string", default: "1" }, errors: { type: "string", default: "0.2" } },
@@ -169,6 +170,20 @@ try {
   const fallbackShare = hybridErr.filter((x) => x.llmError).length / hybridErr.length;
   console.log(
     `  ${failures} of ${calls} model calls failed; executions answered 5xx: ${errors5xx} (500: ${over500}); the hybrid version answered ${(fallbackShare * 100).toFixed(1)}% with its network because the model failed; slowest execution ${Math.max(...all.map((x) => x.ms)).toFixed(0)} ms (retry budget 8 s)`,
+  );
+  // Bootstrapped demos (few_shot with use_prompt_engineering) on 10 examples per intent, against as many random demos.
+  errorRate = 0;
+  const shots = sampleShots(train, 10, seed);
+  const fewShot = (config: FunctionInput<"trainAgent">["config"]) => client.functions.trainAgent({ agent_id: "bench-fewshot", training_data: shots, training_type: "few_shot", config: { seed, ...config } });
+  await succeeded(client, (await fewShot({})).run_id);
+  await client.functions.configureAnswerer({ agent_id: "bench-fewshot", answerer: answerer("llm"), deploy: "immediate" });
+  const boot = await succeeded(client, (await fewShot({ use_prompt_engineering: true })).run_id);
+  const made = await client.functions.getVersion({ agent_id: "bench-fewshot", version: boot.version!.version });
+  const pe = (made.metrics as { prompt_engineering?: { demos: number; validation_accuracy: number | null; random_demos_accuracy: number | null; validation_examples: number; calls: number; cost_usd: number } }).prompt_engineering;
+  if (!pe) throw new Error("the few_shot run with use_prompt_engineering bootstrapped nothing");
+  console.log(
+    `bootstrapped few-shot, ${shots.length} examples (10 per intent): ${pe.demos} demos kept; llm on ${pe.validation_examples} validation examples ${pe.validation_accuracy?.toFixed(4)} with them, ${pe.random_demos_accuracy?.toFixed(4)} with as many random demos ` +
+      `(${pe.calls} calls, $${pe.cost_usd.toFixed(4)}). The fake model answers regardless of the demos it is shown, so the two can differ only by its draws: what demos do needs a real model.`,
   );
   console.log(
     `hybrid_acc=${hybrid.acc.toFixed(4)} llm_acc=${llm.acc.toFixed(4)} cost_ratio=${costRatio.toFixed(3)} latency_ratio=${latencyRatio.toFixed(1)} errors_5xx=${errors5xx} errors_500=${over500} hybrid_fallback_share=${fallbackShare.toFixed(3)} network_acc=${local.acc.toFixed(4)}`,

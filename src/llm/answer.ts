@@ -63,6 +63,17 @@ export interface LlmAnswer extends Generated {
   model: string;
 }
 
+/** What a prompt shows of the retrieved memories: the static (bootstrapped) demos, then the demos most similar to the input; the other memories' texts (not learned answers: the patterns list them). */
+export function promptContext(s: Pick<AnswererSettings, "static_demos" | "demos">, retrieved: readonly SearchHit[]): { demos: { input: string; output: string }[]; memories: string[] } {
+  const similar = retrieved
+    .filter((h) => h.memory.content.type === "demo" && typeof h.memory.content.input === "string" && typeof h.memory.content.expected_output === "string")
+    .map((h) => ({ input: String(h.memory.content.input), output: String(h.memory.content.expected_output) }))
+    .filter((d) => !s.static_demos.some((x) => x.input === d.input))
+    .slice(0, s.demos);
+  const memories = retrieved.filter((h) => h.memory.content.type !== "demo" && h.memory.content.type !== "learned_pattern").map((h) => memoryText(h.memory.content));
+  return { demos: [...s.static_demos, ...similar], memories };
+}
+
 /** `onDelta`: the answer streams to it as the model writes it. */
 export async function languageModelAnswer(
   deps: LlmDeps,
@@ -76,14 +87,7 @@ export async function languageModelAnswer(
   const provider = await providerFor(deps.db, deps.env, appId);
   if (!provider) throw noLanguageModel();
   const model = chatModel(provider, s.model);
-  const similar = retrieved
-    .filter((h) => h.memory.content.type === "demo" && typeof h.memory.content.input === "string" && typeof h.memory.content.expected_output === "string")
-    .map((h) => ({ input: String(h.memory.content.input), output: String(h.memory.content.expected_output) }))
-    .filter((d) => !s.static_demos.some((x) => x.input === d.input))
-    .slice(0, s.demos);
-  // The static (bootstrapped) demos first, then those most similar to the input.
-  const demos = [...s.static_demos, ...similar];
-  const memories = retrieved.filter((h) => h.memory.content.type !== "demo" && h.memory.content.type !== "learned_pattern").map((h) => memoryText(h.memory.content));
+  const { demos, memories } = promptContext(s, retrieved);
   const { system, prompt } = buildPrompt({
     instructions: s.instructions,
     patterns: s.use_learned_patterns ? await versionPatterns(deps.memory, appId, version) : null,

@@ -11,11 +11,15 @@
  *   4. it and the current instructions answer the final check (FINAL inputs,
  *      never seen by the search), per input, for the optimizer's gate (run.ts:
  *      the same `choose` as every technique, on accuracy, latency and tokens).
+ * A hybrid version's threshold is chosen on the validation sample too (the
+ * network's calibrated confidence and answer against the model's), and for
+ * optimize_cost or minimize_latency a smaller memory token budget (the fewest
+ * tokens within max_accuracy_loss); the final check judges all together.
  * Answers are judged by exact match (case and spacing aside), as bootstrapped
- * demos are. Prompts are built as executeAgent builds them, with the
- * version's learned answers and static demos, without retrieved memories (an
- * input's memories are the same whatever the instructions). Every call is
- * bounded by the constants below and priced; a failed call is a wrong answer.
+ * demos are. Prompts are built as executeAgent builds them: the version's
+ * learned answers, the memories and demos retrieved for the input, and its
+ * static demos. Every call is bounded by the constants below and priced; a
+ * failed call is a wrong answer.
  */
 import { generateText, Output, type LanguageModel } from "ai";
 import { z } from "zod";
@@ -47,7 +51,7 @@ const ArmSchema = z.object({
 });
 export type Arm = z.output<typeof ArmSchema>;
 
-const SettingsSchema = z.object({ instructions: z.string(), hybrid_threshold: z.number().nullable() });
+const SettingsSchema = z.object({ instructions: z.string(), hybrid_threshold: z.number().nullable(), memory_token_budget: z.number().int().nullable().default(null) });
 
 export const PromptReportSchema = z.discriminatedUnion("status", [
   z.object({ status: z.literal("not_applicable"), reason: z.string() }),
@@ -63,6 +67,11 @@ export const PromptReportSchema = z.discriminatedUnion("status", [
     threshold: z
       .object({ chosen: z.number(), tried: z.array(z.object({ threshold: z.number(), accuracy: z.number(), model_share: z.number() })) })
       .nullable(),
+    /** optimize_cost or minimize_latency: the memory token budget chosen on validation (the fewest tokens within max_accuracy_loss), with each budget tried. */
+    memory_budget: z
+      .object({ chosen: z.number().int(), tried: z.array(z.object({ budget: z.number().int(), accuracy: z.number(), tokens: z.number() })) })
+      .nullable()
+      .default(null),
     /** What the final check compares: the current settings and the proposed ones (null when nothing changed). */
     proposed: SettingsSchema.nullable(),
     final: z.object({ current: ArmSchema, chosen: ArmSchema }).nullable(),
@@ -103,6 +112,8 @@ export interface PromptData {
   search: readonly Example[];
   finalCheck: readonly Example[];
   patterns: readonly Pattern[];
+  /** The memories executeAgent would show the model for an input (retrieved as it retrieves them); none when absent. */
+  context?: (input: string) => Promise<{ demos: { input: string; output: string }[]; memories: string[] }>;
   /** hybrid: the version's network on an input (its class's answer and calibrated confidence), and its default threshold. */
   network?: { answer(input: string): { answer: string; confidence: number }; defaultThreshold: number };
 }
@@ -135,8 +146,15 @@ function chooseThreshold(model: readonly ModelAnswer[], net: readonly { right: b
 
 export async function optimizePrompt(model: LanguageModel, s: AnswererSettings, price: Price | null, data: PromptData, seed: number, goals: readonly Goal[], k: Constraints): Promise<PromptReport> {
   const usage = { calls: 0, failed_calls: 0, cost_usd: 0 };
-  const answer = async (instructions: string, e: Example): Promise<ModelAnswer & { text: string | null }> => {
-    const { system, prompt } = buildPrompt({ instructions, patterns: s.use_learned_patterns ? data.patterns : null, memories: [], demos: s.static_demos, input: e.input, budgetTokens: s.memory_token_budget });
+  const contexts = new Map<string, Promise<{ demos: { input: string; output: string }[]; memories: string[] }>>();
+  const contextOf = (input: string) => {
+    let c = contexts.get(input);
+    if (!c) contexts.set(input, (c = data.context ? data.context(input) : Promise.resolve({ demos: s.static_demos, memories: [] })));
+    return c;
+  };
+  const answer = async (instructions: string, e: Example, budget = s.memory_token_budget): Promise<ModelAnswer & { text: string | null }> => {
+    const { demos, memories } = await contextOf(e.input);
+    const { system, prompt } = buildPrompt({ instructions, patterns: s.use_learned_patterns ? data.patterns : null, memories, demos, input: e.input, budgetTokens: budget });
     try {
       const g = await generateWithRetry(model, s.model, { system, prompt, temperature: s.temperature, maxTokens: s.max_tokens }, s, price);
       usage.calls += g.attempts;
@@ -149,7 +167,7 @@ export async function optimizePrompt(model: LanguageModel, s: AnswererSettings, 
       return { text: null, right: false, ms: 0, tokens: 0 };
     }
   };
-  const answerAll = (instructions: string, xs: readonly Example[]) => pool(xs, CONCURRENCY, (e) => answer(instructions, e));
+  const answerAll = (instructions: string, xs: readonly Example[], budget?: number) => pool(xs, CONCURRENCY, (e) => answer(instructions, e, budget));
   const rate = (answers: readonly { right: boolean }[]) => answers.filter((a) => a.right).length / Math.max(1, answers.length);
   const hybrid = s.mode === "hybrid" && data.network ? data.network : null;
   const netOn = (xs: readonly Example[]) => (hybrid ? xs.map((e) => ({ ...hybrid.answer(e.input), expected: e.expected_output })).map((p) => ({ right: same(p.answer, p.expected), confidence: p.confidence })) : null);
@@ -197,25 +215,38 @@ export async function optimizePrompt(model: LanguageModel, s: AnswererSettings, 
   const chosenInstructions = best === null ? current : candidates[best].instructions;
   const validationNet = netOn(validation);
   const threshold = validationNet && currentThreshold !== null ? chooseThreshold(validated[best === null ? 0 : best + 1], validationNet, currentThreshold, goals, k) : null;
+  const chosenThreshold = threshold?.chosen ?? currentThreshold;
+  // For cost or latency: fewer memory tokens in the prompt, on validation, within max_accuracy_loss of the current budget.
+  let memoryBudget: { chosen: number; tried: { budget: number; accuracy: number; tokens: number }[] } | null = null;
+  if (goals.includes("optimize_cost") || goals.includes("minimize_latency")) {
+    const b = s.memory_token_budget;
+    const tried = [{ budget: b, ...combine(validated[best === null ? 0 : best + 1], validationNet, chosenThreshold) }];
+    for (const budget of [...new Set([Math.floor(b / 2), Math.floor(b / 4), 0])].filter((x) => x < b)) tried.push({ budget, ...combine(await answerAll(chosenInstructions, validation, budget), validationNet, chosenThreshold) });
+    const pick = tried.filter((x) => x.accuracy >= tried[0].accuracy - k.max_accuracy_loss).reduce((m, x) => (x.tokens < m.tokens ? x : m), tried[0]);
+    memoryBudget = { chosen: pick.budget, tried: tried.map((x) => ({ budget: x.budget, accuracy: x.accuracy, tokens: x.tokens })) };
+  }
   const currentView = { instructions: current, validation_accuracy: scores[0], hybrid_threshold: currentThreshold };
-  const base = { mined: mined.length, failures: failures.length, current: currentView, candidates, chosen: best, threshold };
-  if (best === null && (threshold === null || threshold.chosen === currentThreshold)) {
-    return report({ ...base, proposed: null, final: null, reason: `${why || "nothing to change"}${threshold ? `; the current threshold ${currentThreshold} stays` : ""}` });
+  const base = { mined: mined.length, failures: failures.length, current: currentView, candidates, chosen: best, threshold, memory_budget: memoryBudget };
+  const budgetChanged = memoryBudget !== null && memoryBudget.chosen !== s.memory_token_budget;
+  if (best === null && chosenThreshold === currentThreshold && !budgetChanged) {
+    return report({ ...base, proposed: null, final: null, reason: `${why || "nothing to change"}${threshold ? `; the current threshold ${currentThreshold} stays` : ""}${memoryBudget ? `; the memory token budget ${s.memory_token_budget} stays` : ""}` });
   }
 
   // 4. The final check, per input, for the gate.
   const finalCheck = data.finalCheck.slice(0, FINAL);
   const finalNet = netOn(finalCheck);
   const currentAnswers = await answerAll(current, finalCheck);
-  const chosenAnswers = chosenInstructions === current ? currentAnswers : await answerAll(chosenInstructions, finalCheck);
-  const final = { current: combine(currentAnswers, finalNet, currentThreshold), chosen: combine(chosenAnswers, finalNet, threshold?.chosen ?? null) };
+  const chosenBudget = memoryBudget?.chosen ?? s.memory_token_budget;
+  const chosenAnswers = chosenInstructions === current && !budgetChanged ? currentAnswers : await answerAll(chosenInstructions, finalCheck, chosenBudget);
+  const final = { current: combine(currentAnswers, finalNet, currentThreshold), chosen: combine(chosenAnswers, finalNet, chosenThreshold) };
   const changed = [
-    ...(best !== null ? [`candidate ${best + 1} of ${candidates.length} beat the current instructions on validation (${candidates[best].validation_accuracy.toFixed(3)} against ${scores[0].toFixed(3)})`] : [why]),
-    ...(threshold && threshold.chosen !== currentThreshold ? [`the hybrid threshold ${threshold.chosen} instead of ${currentThreshold}`] : []),
+    ...(best !== null ? [`candidate ${best + 1} of ${candidates.length} beat the current instructions on validation (${candidates[best].validation_accuracy.toFixed(3)} against ${scores[0].toFixed(3)})`] : why ? [why] : []),
+    ...(chosenThreshold !== currentThreshold ? [`the hybrid threshold ${chosenThreshold} instead of ${currentThreshold}`] : []),
+    ...(budgetChanged ? [`a memory token budget of ${chosenBudget} instead of ${s.memory_token_budget}`] : []),
   ];
   return report({
     ...base,
-    proposed: { instructions: chosenInstructions, hybrid_threshold: threshold?.chosen ?? null },
+    proposed: { instructions: chosenInstructions, hybrid_threshold: chosenThreshold, memory_token_budget: budgetChanged ? chosenBudget : null },
     final,
     reason: `${changed.join("; ")}; final check ${final.chosen.accuracy.toFixed(3)} against ${final.current.accuracy.toFixed(3)}`,
   });
@@ -251,6 +282,11 @@ export function promptVerdict(
   const verdict = choose([proposed], base, goals, constraints);
   const report = { ...r, passed: verdict.chosen !== null, decision: verdict.reason };
   if (!verdict.chosen || !answerer) return { report, answerer, proposed: null, reason: verdict.reason };
-  const settings = { ...answerer, instructions: r.proposed.instructions, ...(r.proposed.hybrid_threshold !== null && { hybrid_threshold: r.proposed.hybrid_threshold }) };
+  const settings = {
+    ...answerer,
+    instructions: r.proposed.instructions,
+    ...(r.proposed.hybrid_threshold !== null && { hybrid_threshold: r.proposed.hybrid_threshold }),
+    ...(r.proposed.memory_token_budget !== null && { memory_token_budget: r.proposed.memory_token_budget }),
+  };
   return { report, answerer, proposed: settings, reason: verdict.reason };
 }

@@ -25,7 +25,7 @@ import { liveChange } from "../deploy/history.ts";
 import { tunedVersionInserts } from "../adapt/tuned-version.ts";
 import { cachingDecision } from "./caching.ts";
 import { ContextPruningSchema } from "./context.ts";
-import { findAgent, loadModel, resolveVersion } from "../agent/versions.ts";
+import { findAgent, loadModel, memoriesVersionOf, resolveVersion } from "../agent/versions.ts";
 import { loadExamples } from "../data/datasets.ts";
 import { canonicalJsonl, parseCanonicalJsonl } from "../data/examples.ts";
 import { conflict, notFound } from "../errors.ts";
@@ -47,8 +47,9 @@ import { accuracyDifference, choose, paretoFront, SAME_SPEED, type Candidate, ty
 import { sampleConfigs, shrinkLadder } from "./space.ts";
 import { optimizePrompt, promptVerdict, type PromptData, type PromptReport } from "./prompt.ts";
 import { randomId } from "../functions/common.ts";
-import { memoryServices, type MemoryServices } from "../memory/store.ts";
-import { versionPatterns } from "../llm/answer.ts";
+import { memoryServices, searchMemories, type MemoryServices } from "../memory/store.ts";
+import { promptContext, versionPatterns } from "../llm/answer.ts";
+import { MAX_MEMORIES_RETRIEVED } from "../agent/decide.ts";
 import { chatModel, providerFor, type LlmEnv } from "../llm/provider.ts";
 import { priceOf } from "../llm/prices.ts";
 
@@ -290,8 +291,10 @@ async function promptTrial(deps: OptimizeDeps, opt: Optimization, stored: Stored
         defaultThreshold: live.params.confidence_threshold,
       };
     }
+    // The memories executeAgent would show the model for an input, retrieved as it retrieves them.
+    const context = async (input: string) => promptContext(answerer, await searchMemories(deps.memory, opt.appId, { agentId: opt.agentId, query: input, topK: MAX_MEMORIES_RETRIEVED, versionId: memoriesVersionOf(live) }));
     const price = priceOf(answerer.model, answerer.price, deps.llm.LLM_PRICES);
-    prompt = await optimizePrompt(chatModel(provider, answerer.model), answerer, price, { search, finalCheck, patterns, network }, stored.seed, stored.goals, stored.constraints);
+    prompt = await optimizePrompt(chatModel(provider, answerer.model), answerer, price, { search, finalCheck, patterns, network, context }, stored.seed, stored.goals, stored.constraints);
   }
   const score = prompt.status !== "measured" ? 0 : prompt.chosen !== null ? prompt.candidates[prompt.chosen].validation_accuracy : prompt.current.validation_accuracy;
   return { score, measures: { prompt } };

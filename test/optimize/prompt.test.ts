@@ -26,11 +26,11 @@ interface PromptReport {
   calls: number;
 }
 
-async function optimized(agent: string, model: string, mode: "llm" | "hybrid" = "llm") {
+async function optimized(agent: string, model: string, mode: "llm" | "hybrid" = "llm", goals: ("maximize_accuracy" | "optimize_cost")[] = ["maximize_accuracy"]) {
   const trained = await client.functions.trainAgent({ agent_id: agent, training_data: FAQ_TRAIN, config: { ...SMALL, epochs: 3, seed: 4 } });
   expect((await waitForRun(trained.run_id)).status).toBe("succeeded");
   const configured = await client.functions.configureAnswerer({ agent_id: agent, answerer: { mode, model, price: { input_per_mtok: 1, output_per_mtok: 2 } }, deploy: "immediate" });
-  const started = await client.functions.analyzeAndOptimize({ agent_id: agent, optimization_goals: ["maximize_accuracy"], budget: { trials: 3 } });
+  const started = await client.functions.analyzeAndOptimize({ agent_id: agent, optimization_goals: goals, budget: { trials: 3 } });
   for (let i = 0; i < 600; i++) {
     const o = await client.functions.getOptimization({ optimization_id: started.optimization_id });
     if (o.status === "succeeded" || o.status === "failed") return { optimization: o, llmVersion: configured.version };
@@ -107,6 +107,21 @@ describe("prompt optimization", () => {
     }
   }, 240_000);
 
+  it("for cost, tries smaller memory token budgets on validation and keeps the fewest tokens within the accuracy allowed", async () => {
+    const { optimization } = await optimized("budget-bot", "fake-picky", "llm", ["optimize_cost"]);
+    type Budget = { budget: number; accuracy: number; tokens: number };
+    const p = (optimization.report as { techniques: { prompt_optimization: PromptReport & { memory_budget: { chosen: number; tried: Budget[] } } } }).techniques.prompt_optimization;
+    expect(p.status).toBe("measured");
+    const tried = p.memory_budget.tried;
+    expect(tried.map((t) => t.budget)).toEqual([1500, 750, 375, 0]);
+    // Fewer memory tokens, fewer prompt tokens; with none the prompt lists no answers and fake-picky cannot pick one.
+    expect(tried.map((t) => t.tokens)).toEqual([...tried.map((t) => t.tokens)].sort((a, b) => b - a));
+    expect(tried.at(-1)!.accuracy).toBe(0);
+    const chosen = tried.find((t) => t.budget === p.memory_budget.chosen)!;
+    expect(chosen.accuracy).toBeGreaterThanOrEqual(tried[0].accuracy - 0.005);
+    expect(tried.filter((t) => t.accuracy >= tried[0].accuracy - 0.005).every((t) => t.tokens >= chosen.tokens)).toBe(true);
+  }, 240_000);
+
   it("keeps the current instructions when no proposal beats them, and says so", async () => {
     const { optimization } = await optimized("stubborn-bot", "fake-stubborn");
     const p = (optimization.report as { techniques: { prompt_optimization: PromptReport } }).techniques.prompt_optimization;
@@ -145,7 +160,8 @@ describe("the prompt's gate", () => {
     candidates: [{ instructions: "Answer verbatim.", validation_accuracy: 0.6 }],
     chosen: 0,
     threshold: null,
-    proposed: { instructions: "Answer verbatim.", hybrid_threshold: null },
+    memory_budget: null,
+    proposed: { instructions: "Answer verbatim.", hybrid_threshold: null, memory_token_budget: null },
     final: { current: arm(current), chosen: arm(chosen, tokens) },
     reason: "r",
     calls: 200,
