@@ -136,16 +136,17 @@ export async function labeledRows(db: Db, appId: string, agentId: string): Promi
 
 /**
  * The version's executions with feedback and a trace (the newest `limit`),
- * rewarded by `fn`. Answers a language model wrote are left out: a replay of
+ * rewarded by `fn`. Answers a language model wrote are left out — a replay of
  * the local decision (memories, network, demos) cannot say what the model
- * would have answered instead.
+ * would have answered instead — unless `withLanguageModel` (a hybrid
+ * version's, whose replay estimates the model's answers by their mean reward).
  */
-export async function tracedRows(db: Db, appId: string, agentId: string, versionId: string, fn: RewardFunction, limit: number): Promise<TracedRow[]> {
+export async function tracedRows(db: Db, appId: string, agentId: string, versionId: string, fn: RewardFunction, limit: number, withLanguageModel = false): Promise<TracedRow[]> {
   const rows = await db
     .select({ ...EXECUTION_WITH_FEEDBACK, trace: executions.trace })
     .from(executions)
     .innerJoin(feedback, and(eq(feedback.appId, executions.appId), eq(feedback.executionId, executions.id)))
-    .where(and(eq(executions.appId, appId), eq(executions.agentId, agentId), eq(executions.versionId, versionId), isNotNull(executions.trace), ne(executions.source, "llm")))
+    .where(and(eq(executions.appId, appId), eq(executions.agentId, agentId), eq(executions.versionId, versionId), isNotNull(executions.trace), withLanguageModel ? undefined : ne(executions.source, "llm")))
     .orderBy(desc(executions.createdAt), desc(executions.id))
     .limit(limit);
   rows.reverse();

@@ -32,6 +32,8 @@ export const TUNING_GRID = {
   confidence_threshold: [0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9],
   memories_per_execution: [1, 2, 3, 5, 8, 10],
   demo_min_similarity: [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01],
+  /** A hybrid version's threshold (tried with the other settings as they are). */
+  hybrid_threshold: [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.01],
 } as const;
 
 const FALLBACK = "fallback";
@@ -106,7 +108,12 @@ function place(r: TracedRow, classIndex: ReadonlyMap<string, number>, settings: 
   let loggedKey: string;
   let loggedKind: AnswerKind;
   let mu: number;
-  if (r.source === "model") {
+  if (r.source === "llm") {
+    // A hybrid version's language model: it answered because the network was not confident (a deterministic rule).
+    loggedKey = "llm";
+    loggedKind = "llm";
+    mu = 1;
+  } else if (r.source === "model") {
     if (r.action === null || r.propensity === null || r.propensity <= 0) return null;
     loggedKey = `c${r.action}`;
     loggedKind = "class";
@@ -205,6 +212,15 @@ export function outcome(r: ReplayRow, s: ExecutionSettings, model: RewardModel):
     const same = d.kind === r.loggedKind && key === r.loggedKey;
     return { propensity: r.mu, reward: r.reward, target: same ? 1 : 0, expected: rewardOf(r, key, d.kind, model), loggedExpected };
   }
+  if (s.hybrid_threshold !== undefined) {
+    // A hybrid version: its network shows a class from max(threshold, hybrid threshold) on; every other answer the
+    // policy would give (a demo, the fallback) the language model writes, whose r̂ is the mean reward of its kind.
+    const llm = model.of("llm", "llm", r.probs, r.top);
+    if (r.max < Math.max(s.confidence_threshold, s.hybrid_threshold)) return { propensity: r.mu, reward: r.reward, target: r.loggedKind === "llm" ? 1 : 0, expected: llm, loggedExpected };
+    const rest = Math.max(0, 1 - r.classMass[1]);
+    const target = r.loggedKind === "class" ? (r.dist[1][Number(r.loggedKey.slice(1))] ?? 0) : r.loggedKind === "llm" ? rest : 0;
+    return { propensity: r.mu, reward: r.reward, target, expected: r.classValue[1] + rest * llm, loggedExpected };
+  }
   const k = r.max >= s.confidence_threshold ? 1 : 0;
   const mass = Math.max(0, 1 - r.classMass[k]);
   const noClass = noClassKey(d, r.keys);
@@ -228,7 +244,8 @@ export function gridSettings(current: ExecutionSettings): ExecutionSettings[] {
   const out: ExecutionSettings[] = [current];
   for (const t of TUNING_GRID.confidence_threshold)
     for (const m of TUNING_GRID.memories_per_execution)
-      for (const d of TUNING_GRID.demo_min_similarity) out.push({ confidence_threshold: t, memories_per_execution: m, demo_min_similarity: d });
+      for (const d of TUNING_GRID.demo_min_similarity) out.push({ ...current, confidence_threshold: t, memories_per_execution: m, demo_min_similarity: d });
+  if (current.hybrid_threshold !== undefined) for (const h of TUNING_GRID.hybrid_threshold) if (h !== current.hybrid_threshold) out.push({ ...current, hybrid_threshold: h });
   return out;
 }
 

@@ -16,7 +16,8 @@ const EDGES = [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
 const BINS = EDGES.length + 1;
 const PSEUDO = 5;
 
-export const ANSWER_KINDS = ["class", "rule", "correction", "demo", "fallback"] as const;
+/** What gave an answer: a class of the network, a rule, a correction, a demo, the fallback, or a hybrid version's language model. */
+export const ANSWER_KINDS = ["class", "rule", "correction", "demo", "fallback", "llm"] as const;
 export type AnswerKind = (typeof ANSWER_KINDS)[number];
 
 /** Rewards summed per kind of answer that is not a class. */
@@ -30,7 +31,7 @@ export interface ClassObservation {
 }
 
 export function kindStats(rows: readonly { kind: AnswerKind; reward: number }[]): KindStats {
-  const out: KindStats = { rule: { sum: 0, n: 0 }, correction: { sum: 0, n: 0 }, demo: { sum: 0, n: 0 }, fallback: { sum: 0, n: 0 } };
+  const out: KindStats = { rule: { sum: 0, n: 0 }, correction: { sum: 0, n: 0 }, demo: { sum: 0, n: 0 }, fallback: { sum: 0, n: 0 }, llm: { sum: 0, n: 0 } };
   for (const r of rows) {
     if (r.kind === "class") continue;
     out[r.kind].sum += r.reward;
@@ -72,6 +73,7 @@ export class RewardModel {
       correction: mean(kinds.correction.sum, kinds.correction.n, 0),
       demo: mean(kinds.demo.sum, kinds.demo.n, 0),
       fallback: mean(kinds.fallback.sum, kinds.fallback.n, 0),
+      llm: mean(kinds.llm.sum, kinds.llm.n, 0),
     };
   }
 

@@ -39,7 +39,8 @@ export const AdaptationDataSchema = z.discriminatedUnion("strategy", [
     /** Classes shown, with propensities: what the run learns from (and the gate's reward model is calibrated on). */
     learn: z.array(LoggedRowSchema),
     /** What the same executions say of answers that are not classes (the reward model's). */
-    kinds: z.object({ rule: Stat, correction: Stat, demo: Stat, fallback: Stat }),
+    // llm: absent in data stored before hybrid versions replayed their language-model answers.
+    kinds: z.object({ rule: Stat, correction: Stat, demo: Stat, fallback: Stat, llm: Stat.default({ sum: 0, n: 0 }) }),
     /** Held-out executions with feedback and their traces: what the gate replays. */
     judge: z.array(TracedRowSchema),
   }),

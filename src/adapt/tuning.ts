@@ -15,7 +15,7 @@ import { and, eq } from "drizzle-orm";
 import { adaptations, agents } from "../db/schema.ts";
 import { conflict } from "../errors.ts";
 import { findAgent, loadModel, resolveVersion } from "../agent/versions.ts";
-import { executionSettings, type ExecutionSettings } from "../agent/decide.ts";
+import { tunableSettings, withSettings, type ExecutionSettings } from "../agent/decide.ts";
 import { predict } from "../model/model.ts";
 import { modelText } from "../model/context.ts";
 import { NO_EXPLORATION } from "../model/policy.ts";
@@ -26,7 +26,7 @@ import { bestSettings, fitRewardModel, loggedAnswers, withPolicy } from "./repla
 import { MIN_LOGGED_HOLDOUT, MIN_LOGGED_TO_LEARN, type StartDeps, type StartRequest, type Started } from "./start.ts";
 
 const same = (a: ExecutionSettings, b: ExecutionSettings) =>
-  a.confidence_threshold === b.confidence_threshold && a.memories_per_execution === b.memories_per_execution && a.demo_min_similarity === b.demo_min_similarity;
+  a.confidence_threshold === b.confidence_threshold && a.memories_per_execution === b.memories_per_execution && a.demo_min_similarity === b.demo_min_similarity && a.hybrid_threshold === b.hybrid_threshold;
 
 export async function tunePerformance(deps: StartDeps, req: Omit<StartRequest, "strategy" | "settings">): Promise<Started> {
   const { db, env } = deps;
@@ -35,7 +35,9 @@ export async function tunePerformance(deps: StartDeps, req: Omit<StartRequest, "
   const baseRun = await findRun(db, live.runId, req.appId);
   if (!baseRun) throw conflict("no_version", `the training run of version ${live.version} is gone; train the agent again`);
   const { measured } = await loggedRows(db, req.appId, agent.id, live.id, req.rewardFunction);
-  const split = splitRows(await tracedRows(db, req.appId, agent.id, live.id, req.rewardFunction, MAX_TRACED_ROWS));
+  // A hybrid version's language-model answers replay too: its threshold is one of the settings tuned.
+  const hybrid = live.params.answerer?.mode === "hybrid";
+  const split = splitRows(await tracedRows(db, req.appId, agent.id, live.id, req.rewardFunction, MAX_TRACED_ROWS, hybrid));
   if (split.learn.length < MIN_LOGGED_TO_LEARN || split.holdout.length < MIN_LOGGED_HOLDOUT) {
     const short = Math.max(MIN_LOGGED_TO_LEARN - split.learn.length, (MIN_LOGGED_HOLDOUT - split.holdout.length) * 4, 0);
     throw conflict(
@@ -48,7 +50,7 @@ export async function tunePerformance(deps: StartDeps, req: Omit<StartRequest, "
   }
   const { model, ensemble } = await loadModel(env.CHECKPOINTS, live);
   const probsOf = (part: readonly TracedRow[]) => part.map((r) => predict(model, modelText(r.input, r.context, live.params.context_features === true), ensemble).probs);
-  const current = executionSettings(live.params);
+  const current = tunableSettings(live.params);
   const exploration = agent.exploration ?? NO_EXPLORATION;
   const learnAnswers = loggedAnswers(split.learn, probsOf(split.learn), model.classes, current);
   const rewardModel = fitRewardModel(learnAnswers);
@@ -73,7 +75,8 @@ export async function tunePerformance(deps: StartDeps, req: Omit<StartRequest, "
     finishedAt: now,
   };
   const data = { learn: learn.length, holdout: holdout.length };
-  const settingsText = (s: ExecutionSettings) => `confidence_threshold ${s.confidence_threshold}, memories_per_execution ${s.memories_per_execution}, demo_min_similarity ${s.demo_min_similarity}`;
+  const settingsText = (s: ExecutionSettings) =>
+    `confidence_threshold ${s.confidence_threshold}, memories_per_execution ${s.memories_per_execution}, demo_min_similarity ${s.demo_min_similarity}${s.hybrid_threshold === undefined ? "" : `, hybrid_threshold ${s.hybrid_threshold}`}`;
   if (same(chosen.settings, current)) {
     const verdict = { ...gate, passed: false, promoted: false, reason: `the current settings (${settingsText(current)}) are already the best of the grid on the rows learned from: nothing to change` };
     await db.insert(adaptations).values({ ...record, gate: verdict, status: "unchanged" });
@@ -83,7 +86,7 @@ export async function tunePerformance(deps: StartDeps, req: Omit<StartRequest, "
   const versionId = versionIdOf(runId);
   const reason = `${gate.reason} (chosen on the rows learned from: ${settingsText(chosen.settings)}, estimated ${chosen.value.toFixed(4)} against ${chosen.current.toFixed(4)} for the current settings)`;
   const candidateGate = { ...gate, reason };
-  const params = { ...live.params, ...chosen.settings };
+  const params = withSettings(live.params, chosen.settings);
   const tuned = tunedVersionInserts(db, {
     appId: req.appId,
     agentId: agent.id,

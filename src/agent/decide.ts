@@ -26,6 +26,8 @@ export interface ExecutionSettings {
   confidence_threshold: number;
   memories_per_execution: number;
   demo_min_similarity: number;
+  /** A hybrid version's: the calibrated confidence from which its network answers rather than its language model (src/llm/answer.ts). */
+  hybrid_threshold?: number;
 }
 
 export function executionSettings(params: VersionParams): ExecutionSettings {
@@ -34,6 +36,17 @@ export function executionSettings(params: VersionParams): ExecutionSettings {
     memories_per_execution: params.memories_per_execution ?? MEMORIES_PER_EXECUTION,
     demo_min_similarity: params.demo_min_similarity ?? DEMO_MIN_SIMILARITY,
   };
+}
+
+/** The settings performance_tuning searches: the execution settings, and a hybrid version's threshold. */
+export function tunableSettings(params: VersionParams): ExecutionSettings {
+  return { ...executionSettings(params), ...(params.answerer?.mode === "hybrid" && { hybrid_threshold: params.answerer.hybrid_threshold ?? params.confidence_threshold }) };
+}
+
+/** A version's params with these execution settings (a hybrid threshold is its answerer's). */
+export function withSettings(params: VersionParams, s: ExecutionSettings): VersionParams {
+  const { hybrid_threshold, ...local } = s;
+  return { ...params, ...local, ...(hybrid_threshold !== undefined && params.answerer && { answerer: { ...params.answerer, hybrid_threshold } }) };
 }
 
 /** A retrieved memory as far as answering goes. */
