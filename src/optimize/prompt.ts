@@ -36,6 +36,12 @@ export const MINED = 40;
 export const CANDIDATES = 3;
 export const VALIDATION = 40;
 export const FINAL = 60;
+/** The most model calls the trial makes for these goals (every answer's first attempt and the proposal; retries count in the report). */
+export function plannedCalls(goals: readonly Goal[]): number {
+  const budgets = goals.includes("optimize_cost") || goals.includes("minimize_latency") ? 3 : 0;
+  return MINED + 1 + (1 + CANDIDATES) * VALIDATION + budgets * VALIDATION + 2 * FINAL;
+}
+
 /** Failures shown to the proposer at most. */
 const SHOWN_FAILURES = 10;
 /** Model calls in flight at once. */

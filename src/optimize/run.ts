@@ -45,7 +45,11 @@ import { analyze } from "./analysis.ts";
 import { rungBudgets, survivors } from "./halving.ts";
 import { accuracyDifference, choose, paretoFront, SAME_SPEED, type Candidate, type Constraints, type Goal } from "./pareto.ts";
 import { sampleConfigs, shrinkLadder } from "./space.ts";
-import { optimizePrompt, promptVerdict, type PromptData, type PromptReport } from "./prompt.ts";
+import { optimizePrompt, plannedCalls, promptVerdict, type PromptData, type PromptReport } from "./prompt.ts";
+import type { BudgetSchema } from "./schedule.ts";
+
+/** budget.llm_calls when a stored request has none. */
+const DEFAULT_LLM_CALLS = 500;
 import { randomId } from "../functions/common.ts";
 import { memoryServices, searchMemories, type MemoryServices } from "../memory/store.ts";
 import { promptContext, versionPatterns } from "../llm/answer.ts";
@@ -86,7 +90,8 @@ export function optimizeDeps(ctx: { env: Env; db: Db; now: () => number }): Opti
 export interface OptimizeRequest {
   goals: Goal[];
   constraints: Constraints;
-  budget: { trials: number; minutes: number };
+  /** llm_calls: absent in requests stored before it existed (then the default). */
+  budget: Omit<z.output<typeof BudgetSchema>, "llm_calls"> & { llm_calls?: number };
   auto_apply: boolean;
 }
 
@@ -183,8 +188,8 @@ export async function startOptimization(deps: OptimizeDeps, req: OptimizeRequest
     { current: true },
     ...shrinkLadder("size", baseRun.config).map((c) => ({ ...c, ladder: "size" })),
     ...shrinkLadder("latency", baseRun.config).map((c) => ({ ...c, ladder: "latency" })),
-    // A version that answers with a language model: its instructions are optimized beside (prompt.ts).
-    ...(live.params.answerer && live.params.answerer.mode !== "local" ? [{ prompt: true, answerer: live.params.answerer }] : []),
+    // A version that answers with a language model: its instructions are optimized beside (prompt.ts), within the call budget.
+    ...(live.params.answerer && live.params.answerer.mode !== "local" ? [{ prompt: true, answerer: live.params.answerer, llm_calls: req.budget.llm_calls ?? DEFAULT_LLM_CALLS }] : []),
   ].map((config, idx) => ({ optimizationId: req.id, rung: LADDER, idx, config, epochs: full }));
   await insert([...trials, ...ladders]);
   await deps.send([...trials, ...ladders].map((t) => ({ optimization_id: req.id, rung: t.rung, idx: t.idx })));
@@ -273,8 +278,11 @@ async function promptTrial(deps: OptimizeDeps, opt: Optimization, stored: Stored
   const answerer = AnswererSchema.parse(config.answerer);
   const live = await deps.db.query.agentVersions.findFirst({ where: eq(agentVersions.id, opt.baseVersionId) });
   const provider = await providerFor(deps.db, deps.llm, opt.appId);
+  const allowed = typeof config.llm_calls === "number" ? config.llm_calls : DEFAULT_LLM_CALLS;
+  const needed = plannedCalls(stored.goals);
   let prompt: PromptReport;
-  if (!live) prompt = { status: "not_applicable", reason: "the version optimized is gone" };
+  if (allowed < needed) prompt = { status: "not_applicable", reason: `budget.llm_calls ${allowed} is below the ${needed} language-model calls prompt optimization may need for these goals: it did not run` };
+  else if (!live) prompt = { status: "not_applicable", reason: "the version optimized is gone" };
   else if (!provider) prompt = { status: "not_applicable", reason: "the app has no language model now: set one with setLLMCredentials (or OPENAI_API_KEY)" };
   else {
     const [search, finalCheck, patterns] = await Promise.all([readSet(deps.checkpoints, stored.search_key), readSet(deps.checkpoints, stored.final_key), versionPatterns(deps.memory, opt.appId, live)]);

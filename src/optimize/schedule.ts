@@ -27,7 +27,17 @@ export const ConstraintsSchema = z
   .strict();
 
 export const BudgetSchema = z
-  .object({ trials: z.number().int().min(3).max(81).default(9).describe("Configurations in the first rung of successive halving"), minutes: z.number().min(1).max(24 * 60).default(30) })
+  .object({
+    trials: z.number().int().min(3).max(81).default(9).describe("Configurations in the first rung of successive halving"),
+    minutes: z.number().min(1).max(24 * 60).default(30),
+    llm_calls: z
+      .number()
+      .int()
+      .min(0)
+      .max(5000)
+      .default(500)
+      .describe("Most language-model calls a language-model agent's prompt optimization may make (it needs up to 441, each priced in the report); below what it needs, or 0, it does not run"),
+  })
   .strict();
 
 export const ScheduleSchema = z.union([

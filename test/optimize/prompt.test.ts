@@ -7,7 +7,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { FAKE_LLM_URL } from "../fake-openai.ts";
-import { FAQ_HELDOUT, FAQ_TRAIN, SMALL, testClient, waitForRun } from "../helpers.ts";
+import { FAQ_HELDOUT, FAQ_TRAIN, refusal, SMALL, testClient, waitForRun } from "../helpers.ts";
 import { CANDIDATES, MINED, promptVerdict, VALIDATION, type PromptReport as Report } from "../../src/optimize/prompt.ts";
 import { AnswererSchema } from "../../src/llm/answerer.ts";
 
@@ -120,6 +120,20 @@ describe("prompt optimization", () => {
     const chosen = tried.find((t) => t.budget === p.memory_budget.chosen)!;
     expect(chosen.accuracy).toBeGreaterThanOrEqual(tried[0].accuracy - 0.005);
     expect(tried.filter((t) => t.accuracy >= tried[0].accuracy - 0.005).every((t) => t.tokens >= chosen.tokens)).toBe(true);
+  }, 240_000);
+
+  it("does not run beyond budget.llm_calls, and says so", async () => {
+    const started = await client.functions.analyzeAndOptimize({ agent_id: "budget-bot", optimization_goals: ["maximize_accuracy"], budget: { trials: 3, llm_calls: 100 } });
+    let o = started;
+    while (o.status !== "succeeded" && o.status !== "failed") {
+      await new Promise((r) => setTimeout(r, 250));
+      o = await client.functions.getOptimization({ optimization_id: started.optimization_id });
+    }
+    const p = (o.report as { techniques: { prompt_optimization: PromptReport } }).techniques.prompt_optimization;
+    expect(p).toMatchObject({ status: "not_applicable" });
+    expect(p.reason).toMatch(/budget.llm_calls 100 is below the 321 language-model calls/);
+    const bad = await refusal(client.functions.analyzeAndOptimize({ agent_id: "budget-bot", optimization_goals: ["maximize_accuracy"], budget: { llm_calls: -1 } }));
+    expect([bad.status, bad.issues[0]?.path]).toEqual([400, "budget.llm_calls"]);
   }, 240_000);
 
   it("keeps the current instructions when no proposal beats them, and says so", async () => {
