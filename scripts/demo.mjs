@@ -13,8 +13,8 @@ const intentOf = new Map(faq.intents.map((i) => [i.answer, i.intent]));
 const pct = (x) => (x === null || x === undefined ? "   -  " : `${(100 * x).toFixed(1).padStart(5)}%`);
 
 const { key } = ensureLocalSecrets();
-const persistTo = join(ROOT, ".demo", "state");
-rmSync(join(ROOT, ".demo"), { recursive: true, force: true });
+// A state of its own (removed when it ends): two demos — or the tests' — never share or delete each other's.
+const persistTo = join(ROOT, ".demo", `state-${process.pid}`);
 // A free port unless DEMO_PORT names one (which must then be free).
 const port = process.env.DEMO_PORT ? Number(process.env.DEMO_PORT) : undefined;
 console.log("Starting the Worker locally (wrangler dev, local D1/R2/Queues)…");
@@ -118,6 +118,11 @@ try {
 } finally {
   worker.stop();
   model?.stop();
+  try {
+    rmSync(persistTo, { recursive: true, force: true });
+  } catch {
+    // (a file workerd still held: left for the next clean-up)
+  }
   console.log("\nWorker stopped.");
 }
 process.exit(exitCode);
