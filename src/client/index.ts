@@ -107,7 +107,8 @@ export interface ArchonClient {
     /**
      * Stores a dataset (JSONL of {input, expected_output} lines, or CSV with input,expected_output columns) and
      * answers its id, quality report and version; train on it with trainAgent({ dataset_id }). Retried safely: the
-     * dataset is stored under the hash of its content.
+     * dataset is stored under the hash of its content, and an append (`append: "true"` with a name: the part joins the
+     * latest version) removes duplicates, so a part sent twice adds nothing the second time.
      */
     upload(body: string, options: DatasetUploadOptions & { format: "jsonl" | "csv" }): Promise<DatasetUpload>;
   };
@@ -191,9 +192,10 @@ export function createClient(options: ClientOptions): ArchonClient {
   return {
     functions,
     datasets: {
-      upload: (text, { format, name }) => {
-        const q = new URLSearchParams({ format, ...(name !== undefined && { name }) });
-        return call("POST", `/datasets?${q}`, undefined, { retry: true, raw: { text, type: format === "csv" ? "text/csv" : "application/x-ndjson" } });
+      upload: (text, options) => {
+        const q = new URLSearchParams();
+        for (const [k, v] of Object.entries(options)) if (v !== undefined) q.set(k, String(v));
+        return call("POST", `/datasets?${q}`, undefined, { retry: true, raw: { text, type: options.format === "csv" ? "text/csv" : "application/x-ndjson" } });
       },
     },
     runs: {

@@ -71,6 +71,11 @@ export function parseCsv(text: string): { examples: Example[]; issues: Issue[] }
 export const UploadQuerySchema = z.object({
   format: z.enum(["jsonl", "csv"]).optional().describe("Format of the body; taken from Content-Type when absent"),
   name: DatasetNameSchema.optional().describe("Store it as the next version of this named dataset (version 1 when new; unchanged when the latest version holds the same content)"),
+  append: z
+    .enum(["true", "false"], { error: () => "append must be true or false" })
+    .optional()
+    .transform((v) => v === "true")
+    .describe("With name: the next version is the latest version's examples followed by these (duplicates removed): how a dataset larger than one request's 10 MB is uploaded, part by part"),
 });
 
 export function formatOf(contentType: string | undefined, explicit: UploadFormat | undefined): UploadFormat | null {

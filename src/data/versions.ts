@@ -7,7 +7,7 @@
 import { and, desc, eq } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { datasetVersions } from "../db/schema.ts";
-import { invalidInput, notFound } from "../errors.ts";
+import { conflict, invalidInput, notFound } from "../errors.ts";
 import { violatesUnique } from "../db/limits.ts";
 import { findDataset, loadExamples, type DatasetRow } from "./datasets.ts";
 import { normalizedText } from "./quality/near-duplicates.ts";
@@ -24,10 +24,19 @@ export async function latestVersion(db: Db, appId: string, name: string): Promis
  * that already holds the same content (`created` false). Two writers at once:
  * the version number's key lets one win; the other retries once.
  */
-export async function addVersion(db: Db, appId: string, name: string, datasetId: string, lineage: Record<string, unknown>, now: number): Promise<{ version: DatasetVersion; created: boolean }> {
+/**
+ * Adds `datasetId` as the next version of `name`. `parent`: the version the
+ * content was built from (an append) — when another version became the
+ * latest meanwhile, 409 (its rows would be lost), rather than a version on a
+ * stale base.
+ */
+export async function addVersion(db: Db, appId: string, name: string, datasetId: string, lineage: Record<string, unknown>, now: number, parent?: string | null): Promise<{ version: DatasetVersion; created: boolean }> {
   for (let attempt = 0; ; attempt++) {
     const latest = await latestVersion(db, appId, name);
     if (latest?.datasetId === datasetId) return { version: latest, created: false };
+    if (parent !== undefined && (latest?.datasetId ?? null) !== parent) {
+      throw conflict("dataset_changed", `dataset '${name}' got a new version while this part was appended to an older one: send the part again (it appends to the latest)`);
+    }
     const row: DatasetVersion = { appId, name, version: (latest?.version ?? 0) + 1, datasetId, parentDatasetId: latest?.datasetId ?? null, lineage, createdAt: now };
     try {
       await db.insert(datasetVersions).values(row);

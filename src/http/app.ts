@@ -73,7 +73,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
     bodyLimit({
       maxSize: MAX_BODY_BYTES,
       onError: () => {
-        throw new ApiError(413, "payload_too_large", `the body is larger than ${MAX_BODY_BYTES / 1024 / 1024} MB; upload large datasets in parts or use a smaller file`);
+        throw new ApiError(413, "payload_too_large", `the body is larger than ${MAX_BODY_BYTES / 1024 / 1024} MB; upload a larger dataset in parts: POST /datasets?name=<name>&append=true adds each part to the latest version`);
       },
     }),
   );

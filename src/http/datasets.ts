@@ -3,7 +3,8 @@ import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
 import { database } from "../db/client.ts";
 import { buildDataset, datasetQuality, findDataset, loadExamples, saveDataset } from "../data/datasets.ts";
 import { checkStoredBytes } from "../security/quotas.ts";
-import { addVersion, diffVersions, listVersions, resolveDatasetRef, versionView } from "../data/versions.ts";
+import { addVersion, diffVersions, latestVersion, listVersions, resolveDatasetRef, versionView } from "../data/versions.ts";
+import { DATA_LIMITS } from "../data/examples.ts";
 import { DatasetNameSchema } from "../data/names.ts";
 import { decodeUpload, formatOf, parseCsv, parseJsonl, UploadQuerySchema } from "../data/upload.ts";
 import type { AppEnv } from "./auth.ts";
@@ -84,12 +85,27 @@ export function registerDatasets(app: OpenAPIHono<AppEnv>): void {
       if (parsed.issues.length > 0) throw invalidInput(parsed.issues);
       const appId = c.get("appId");
       const db = database(c.env.DB);
-      const pending = await buildDataset(appId, parsed.examples, format, "body", { scrubber: await readPolicy(db, appId), slicer: requestSlicer() });
+      const { name, append } = c.req.valid("query");
+      if (append && !name) throw invalidInput([{ path: "append", message: "append goes with name: the dataset whose latest version this part extends" }]);
+      // An append: the latest version's examples, then this part's.
+      const base = append && name ? await latestVersion(db, appId, name) : undefined;
+      const before = base ? await loadExamples(c.env.DATASETS, appId, base.datasetId) : [];
+      if (before.length + parsed.examples.length > DATA_LIMITS.maxExamples) {
+        throw invalidInput([{ path: "body", message: `with the ${before.length} examples of '${name}' version ${base?.version}, the dataset would hold ${before.length + parsed.examples.length}; the limit is ${DATA_LIMITS.maxExamples}` }]);
+      }
+      const pending = await buildDataset(appId, [...before, ...parsed.examples], format, "body", { scrubber: await readPolicy(db, appId), slicer: requestSlicer() });
       await checkStoredBytes(db, appId, pending.row, c.get("principal").quotas);
       const existing = await saveDataset(db, c.env.DATASETS, pending);
-      const name = c.req.valid("query").name;
-      const lineage = { source: "upload", format, rows: parsed.examples.length, preprocessing: pending.preprocessing, pii: pending.pii, duplicates_removed: pending.report.duplicates_removed };
-      const named = name ? await addVersion(db, appId, name, pending.row.id, lineage, Date.now()) : null;
+      const lineage = {
+        source: "upload",
+        format,
+        rows: parsed.examples.length,
+        ...(append && { appended_to: base ? { version: base.version, dataset_id: base.datasetId, examples: before.length } : null }),
+        preprocessing: pending.preprocessing,
+        pii: pending.pii,
+        duplicates_removed: pending.report.duplicates_removed,
+      };
+      const named = name ? await addVersion(db, appId, name, pending.row.id, lineage, Date.now(), append ? (base?.datasetId ?? null) : undefined) : null;
       const row = existing ?? { ...pending.row, createdAt: pending.row.createdAt ?? Date.now() };
       const created = named ? named.created : !existing;
       const body = { ...view(row), ...(named && { version: versionView(named.version) }), created, data_report: { ...pending.report }, quality_report: { ...pending.quality }, pii: pending.pii, preprocessing: pending.preprocessing };

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { assignSplits, hashSplit } from "../../src/data/splits.ts";
 import { cleanText } from "../../src/data/clean.ts";
 import type { Example } from "../../src/data/examples.ts";
-import { call, FAQ_TRAIN, request, SMALL, waitForRun } from "../helpers.ts";
+import { call, FAQ_TRAIN, refusal, request, SMALL, testClient, waitForRun } from "../helpers.ts";
 import { getBytes } from "../../src/storage/objects.ts";
 
 const jsonl = (rows: readonly Example[]) => rows.map((e) => JSON.stringify(e)).join("\n");
@@ -57,6 +57,32 @@ describe("dataset versions", () => {
     expect(tested.body.cases).toBe(assignSplits(FAQ_TRAIN).filter((s) => s === "test").length);
     expect((await call("trainAgent", { agent_id: "ver-bot", dataset_id: v1.body.dataset_id, dataset_version: 1 })).status).toBe(400);
     expect((await call("trainAgent", { agent_id: "ver-bot", dataset_id: "no-such-set" })).status).toBe(404);
+  });
+
+  it("appends parts to a named dataset (how a dataset larger than one request is uploaded), idempotently, never onto a stale version", async () => {
+    const { datasets } = testClient();
+    const part = (k: number) => jsonl(FAQ_TRAIN.slice(k * 80, (k + 1) * 80));
+    const first = await datasets.upload(part(0), { format: "jsonl", name: "parts", append: "true" });
+    expect([first.examples, first.version?.version, first.version?.parent_dataset_id]).toEqual([80, 1, null]);
+    const second = await datasets.upload(part(1), { format: "jsonl", name: "parts", append: "true" });
+    expect([second.examples, second.version?.version, second.version?.parent_dataset_id]).toEqual([160, 2, first.dataset_id]);
+    expect(second.version?.lineage).toMatchObject({ rows: 80, appended_to: { version: 1, dataset_id: first.dataset_id, examples: 80 } });
+    // A part sent again (a retry) adds nothing.
+    const again = await datasets.upload(part(1), { format: "jsonl", name: "parts", append: "true" });
+    expect([again.created, again.examples, again.version?.version]).toEqual([false, 160, 2]);
+    const third = await datasets.upload(part(2), { format: "jsonl", name: "parts", append: "true" });
+    expect(third.examples).toBe(240);
+    // The whole, in one upload, is the same content: the same id.
+    expect((await datasets.upload(jsonl(FAQ_TRAIN), { format: "jsonl" })).dataset_id).toBe(third.dataset_id);
+    // Without a name there is nothing to append to.
+    const bad = await refusal(datasets.upload(part(0), { format: "jsonl", append: "true" }));
+    expect([bad.status, bad.issues[0]?.path]).toEqual([400, "append"]);
+    // A part built on a version that is no longer the latest is refused (its rows would be lost), and nothing is added.
+    const { addVersion } = await import("../../src/data/versions.ts");
+    const { database } = await import("../../src/db/client.ts");
+    const stale = await addVersion(database(env.DB), "default", "parts", "ds_" + "0".repeat(32), {}, Date.now(), first.dataset_id).catch((e: unknown) => e);
+    expect((stale as { code?: string }).code).toBe("dataset_changed");
+    expect((await request<{ versions: unknown[] }>("GET", "/datasets/parts/versions")).body.versions).toHaveLength(3);
   });
 
   it("splits by a stable hash of the normalized input, and near-duplicates of test examples go to test", () => {
