@@ -31,13 +31,21 @@ async function optimized(agent: string, model: string, mode: "llm" | "hybrid" = 
   expect((await waitForRun(trained.run_id)).status).toBe("succeeded");
   const configured = await client.functions.configureAnswerer({ agent_id: agent, answerer: { mode, model, price: { input_per_mtok: 1, output_per_mtok: 2 } }, deploy: "immediate" });
   const started = await client.functions.analyzeAndOptimize({ agent_id: agent, optimization_goals: goals, budget: { trials: 3 } });
+  return { optimization: await ended(started.optimization_id), llmVersion: configured.version };
+}
+
+/** The optimization once it has ended. */
+async function ended(id: string) {
   for (let i = 0; i < 600; i++) {
-    const o = await client.functions.getOptimization({ optimization_id: started.optimization_id });
-    if (o.status === "succeeded" || o.status === "failed") return { optimization: o, llmVersion: configured.version };
+    const o = await client.functions.getOptimization({ optimization_id: id });
+    if (o.status === "succeeded" || o.status === "failed") return o;
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error("the optimization did not end");
+  throw new Error(`optimization ${id} did not end`);
 }
+
+/** Its report's prompt optimization part. */
+const promptPart = (o: { report: unknown }) => (o.report as { techniques: { prompt_optimization: PromptReport } }).techniques.prompt_optimization;
 
 beforeAll(async () => {
   await client.functions.setLLMCredentials({ api_key: "sk-test-prompt", base_url: FAKE_LLM_URL });
@@ -124,12 +132,7 @@ describe("prompt optimization", () => {
 
   it("does not run beyond budget.llm_calls, and says so", async () => {
     const started = await client.functions.analyzeAndOptimize({ agent_id: "budget-bot", optimization_goals: ["maximize_accuracy"], budget: { trials: 3, llm_calls: 100 } });
-    let o = started;
-    while (o.status !== "succeeded" && o.status !== "failed") {
-      await new Promise((r) => setTimeout(r, 250));
-      o = await client.functions.getOptimization({ optimization_id: started.optimization_id });
-    }
-    const p = (o.report as { techniques: { prompt_optimization: PromptReport } }).techniques.prompt_optimization;
+    const p = promptPart(await ended(started.optimization_id));
     expect(p).toMatchObject({ status: "not_applicable" });
     expect(p.reason).toMatch(/budget.llm_calls 100 is below the 321 language-model calls/);
     const bad = await refusal(client.functions.analyzeAndOptimize({ agent_id: "budget-bot", optimization_goals: ["maximize_accuracy"], budget: { llm_calls: -1 } }));
@@ -138,7 +141,7 @@ describe("prompt optimization", () => {
 
   it("keeps the current instructions when no proposal beats them, and says so", async () => {
     const { optimization } = await optimized("stubborn-bot", "fake-stubborn");
-    const p = (optimization.report as { techniques: { prompt_optimization: PromptReport } }).techniques.prompt_optimization;
+    const p = promptPart(optimization);
     expect(p.status).toBe("measured");
     expect(p.chosen).toBeNull();
     expect(p.final).toBeNull();
@@ -152,12 +155,7 @@ describe("prompt optimization", () => {
     const trained = await client.functions.trainAgent({ agent_id: "local-bot", training_data: FAQ_TRAIN, config: { ...SMALL, epochs: 2, seed: 5 } });
     expect((await waitForRun(trained.run_id)).status).toBe("succeeded");
     const started = await client.functions.analyzeAndOptimize({ agent_id: "local-bot", optimization_goals: ["minimize_size"], budget: { trials: 3 } });
-    let o = started;
-    while (o.status !== "succeeded" && o.status !== "failed") {
-      await new Promise((r) => setTimeout(r, 250));
-      o = await client.functions.getOptimization({ optimization_id: started.optimization_id });
-    }
-    const p = (o.report as { techniques: { prompt_optimization: PromptReport } }).techniques.prompt_optimization;
+    const p = promptPart(await ended(started.optimization_id));
     expect(p).toMatchObject({ status: "not_applicable" });
     expect(p.reason).toMatch(/network alone/);
   }, 240_000);
