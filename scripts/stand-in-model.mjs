@@ -3,21 +3,9 @@
 // them: "Answers this agent gives"), else says what it can help with. Usage is counted at 4 characters a token.
 // A real model replaces it by configuration alone: setLLMCredentials { api_key, base_url }.
 import { createServer } from "node:http";
+import { listedAnswer } from "./listed-answer.mjs";
 
-const COMMON = new Set(["what", "when", "where", "which", "with", "your", "have", "this", "that", "from", "there", "about", "would", "could", "does", "like", "want", "need", "know", "please", "help"]);
-const words = (t) => new Set((t.toLowerCase().match(/[a-z0-9]+/g) ?? []).filter((w) => w.length > 3 && !COMMON.has(w)));
-
-function reply(system, user) {
-  const listed = (system.split("Answers this agent gives")[1] ?? "").split("\n").filter((l) => l.startsWith("- ")).map((l) => l.slice(2));
-  // The message: the prompt's last "User: …" before its closing "Answer:".
-  const message = words((user.split("User: ").at(-1) ?? user).split("\nAnswer:")[0]);
-  let best = { answer: null, score: 0 };
-  for (const line of listed) {
-    const score = [...words(line)].filter((w) => message.has(w)).length;
-    if (score > best.score) best = { answer: line.replace(/ \(e\.g\. .*\)$/, ""), score };
-  }
-  return best.answer ?? "Sorry, I can only help with your account, orders, deliveries and payments.";
-}
+const reply = (system, user) => listedAnswer(system, user) ?? "Sorry, I can only help with your account, orders, deliveries and payments.";
 
 export async function startStandInModel() {
   let calls = 0;

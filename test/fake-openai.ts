@@ -16,6 +16,8 @@
  *   fake-stubborn          answers as fake-picky, but proposes only instructions without "verbatim"
  * Usage: prompt tokens = characters / 4 (rounded up), likewise the answer's.
  */
+import { listedAnswer } from "../scripts/listed-answer.mjs";
+
 export const FAKE_LLM_HOST = "llm.fake.test";
 export const FAKE_LLM_URL = `http://${FAKE_LLM_HOST}/v1`;
 
@@ -99,18 +101,8 @@ export async function fakeOpenAI(request: Request): Promise<Response> {
   }
 }
 
-const words = (t: string) => new Set(t.toLowerCase().match(/[a-z0-9]+/g) ?? []);
-
-/** fake-picky's answer: the listed answer sharing most words with the message, verbatim only when the instructions ask for it. */
+/** fake-picky's answer: the listed answer sharing most words with the message (as the demo's stand-in picks), verbatim only when the instructions ask for it. */
 function pickyAnswer(system: string, user: string): string {
-  const instructions = system.split("\n\n")[0];
-  const listed = (system.split("Answers this agent gives")[1] ?? "").split("\n").filter((l) => l.startsWith("- ")).map((l) => l.slice(2));
-  const message = words((user.split("User: ").at(-1) ?? user).split("\nAnswer:")[0]);
-  let best = { answer: "I do not know.", score: -1 };
-  for (const line of listed) {
-    const answer = line.replace(/ \(e\.g\. .*\)$/, "");
-    const score = [...words(line)].filter((w) => message.has(w)).length;
-    if (score > best.score) best = { answer, score };
-  }
-  return /verbatim/i.test(instructions) ? best.answer : `Sure! ${best.answer} Anything else?`;
+  const answer = listedAnswer(system, user) ?? "I do not know.";
+  return /verbatim/i.test(system.split("\n\n")[0]) ? answer : `Sure! ${answer} Anything else?`;
 }

@@ -215,7 +215,7 @@ export function outcome(r: ReplayRow, s: ExecutionSettings, model: RewardModel):
   if (s.hybrid_threshold !== undefined) {
     // A hybrid version: its network shows a class from max(threshold, hybrid threshold) on; every other answer the
     // policy would give (a demo, the fallback) the language model writes, whose r̂ is the mean reward of its kind.
-    const llm = model.of("llm", "llm", r.probs, r.top);
+    const llm = rewardOf(r, "llm", "llm", model);
     if (r.max < Math.max(s.confidence_threshold, s.hybrid_threshold)) return { propensity: r.mu, reward: r.reward, target: r.loggedKind === "llm" ? 1 : 0, expected: llm, loggedExpected };
     const rest = Math.max(0, 1 - r.classMass[1]);
     const target = r.loggedKind === "class" ? (r.dist[1][Number(r.loggedKey.slice(1))] ?? 0) : r.loggedKind === "llm" ? rest : 0;

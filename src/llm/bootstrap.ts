@@ -12,9 +12,8 @@ import type { Example } from "../model/hyper.ts";
 import { Rng } from "../model/rng.ts";
 import type { AnswererSettings } from "./answerer.ts";
 import { buildPrompt, type Pattern } from "./prompt.ts";
-import { generateWithRetry } from "./generate.ts";
 import type { Price } from "./prices.ts";
-import { DomainError } from "../errors.ts";
+import { meteredModel, sameAnswer } from "./metered.ts";
 
 /** Demos kept at most, training inputs tried at most, validation inputs measured at most. */
 export const MAX_BOOTSTRAPPED = 8;
@@ -35,8 +34,6 @@ export interface BootstrapReport {
   validation_examples: number;
 }
 
-const same = (a: string, b: string) => a.trim().replace(/\s+/g, " ").toLowerCase() === b.trim().replace(/\s+/g, " ").toLowerCase();
-
 export async function bootstrapDemos(
   model: LanguageModel,
   s: AnswererSettings,
@@ -45,20 +42,11 @@ export async function bootstrapDemos(
   seed: number,
 ): Promise<{ settings: AnswererSettings; report: BootstrapReport }> {
   const instructions = s.instructions.includes(BOOTSTRAP_INSTRUCTION) ? s.instructions : `${s.instructions.trim()}\n${BOOTSTRAP_INSTRUCTION}`;
-  const report: BootstrapReport = { demos: 0, tried: 0, calls: 0, failed_calls: 0, cost_usd: 0, validation_accuracy: null, random_demos_accuracy: null, validation_examples: 0 };
+  const report: Omit<BootstrapReport, "calls" | "failed_calls" | "cost_usd"> = { demos: 0, tried: 0, validation_accuracy: null, random_demos_accuracy: null, validation_examples: 0 };
+  const metered = meteredModel(model, s, price);
   const ask = async (input: string, demos: readonly { input: string; output: string }[]): Promise<string | null> => {
     const { system, prompt } = buildPrompt({ instructions, patterns: s.use_learned_patterns ? data.patterns : null, memories: [], demos, input, budgetTokens: s.memory_token_budget });
-    try {
-      const g = await generateWithRetry(model, s.model, { system, prompt, temperature: s.temperature, maxTokens: s.max_tokens }, s, price);
-      report.calls += g.attempts;
-      report.cost_usd += g.cost_usd;
-      return g.text;
-    } catch (e) {
-      if (!(e instanceof DomainError)) throw e;
-      report.calls++;
-      report.failed_calls++;
-      return null;
-    }
+    return (await metered.generate(system, prompt))?.text ?? null;
   };
   const rng = new Rng(seed, 0xb007);
   const order = rng.shuffle(Int32Array.from(data.train.keys()));
@@ -68,7 +56,7 @@ export async function bootstrapDemos(
     const e = data.train[i];
     report.tried++;
     const answer = await ask(e.input, []);
-    if (answer !== null && same(answer, e.expected_output)) demos.push({ input: e.input, output: e.expected_output });
+    if (answer !== null && sameAnswer(answer, e.expected_output)) demos.push({ input: e.input, output: e.expected_output });
   }
   report.demos = demos.length;
   const valid = data.valid.slice(0, MAX_VALIDATION);
@@ -78,13 +66,13 @@ export async function bootstrapDemos(
     let rightRandom = 0;
     for (const e of valid) {
       const a = await ask(e.input, demos);
-      if (a !== null && same(a, e.expected_output)) right++;
+      if (a !== null && sameAnswer(a, e.expected_output)) right++;
       const b = await ask(e.input, randomDemos);
-      if (b !== null && same(b, e.expected_output)) rightRandom++;
+      if (b !== null && sameAnswer(b, e.expected_output)) rightRandom++;
     }
     report.validation_examples = valid.length;
     report.validation_accuracy = right / valid.length;
     report.random_demos_accuracy = rightRandom / valid.length;
   }
-  return { settings: { ...s, instructions, static_demos: demos }, report };
+  return { settings: { ...s, instructions, static_demos: demos }, report: { ...report, ...metered.usage } };
 }

@@ -23,12 +23,11 @@
  */
 import { generateText, Output, type LanguageModel } from "ai";
 import { z } from "zod";
-import { DomainError } from "../errors.ts";
 import type { Example } from "../model/hyper.ts";
 import { Rng } from "../model/rng.ts";
 import { AnswererSchema, type AnswererSettings } from "../llm/answerer.ts";
+import { meteredModel, sameAnswer } from "../llm/metered.ts";
 import { choose, SAME_SPEED, type Candidate, type Constraints, type Goal } from "./pareto.ts";
-import { generateWithRetry } from "../llm/generate.ts";
 import type { Price } from "../llm/prices.ts";
 import { buildPrompt, type Pattern } from "../llm/prompt.ts";
 
@@ -57,7 +56,7 @@ const ArmSchema = z.object({
 });
 export type Arm = z.output<typeof ArmSchema>;
 
-const SettingsSchema = z.object({ instructions: z.string(), hybrid_threshold: z.number().nullable(), memory_token_budget: z.number().int().nullable().default(null) });
+const SettingsSchema = z.object({ instructions: z.string(), hybrid_threshold: z.number().nullable(), memory_token_budget: z.number().int().nullable() });
 
 export const PromptReportSchema = z.discriminatedUnion("status", [
   z.object({ status: z.literal("not_applicable"), reason: z.string() }),
@@ -76,8 +75,7 @@ export const PromptReportSchema = z.discriminatedUnion("status", [
     /** optimize_cost or minimize_latency: the memory token budget chosen on validation (the fewest tokens within max_accuracy_loss), with each budget tried. */
     memory_budget: z
       .object({ chosen: z.number().int(), tried: z.array(z.object({ budget: z.number().int(), accuracy: z.number(), tokens: z.number() })) })
-      .nullable()
-      .default(null),
+      .nullable(),
     /** What the final check compares: the current settings and the proposed ones (null when nothing changed). */
     proposed: SettingsSchema.nullable(),
     final: z.object({ current: ArmSchema, chosen: ArmSchema }).nullable(),
@@ -96,8 +94,6 @@ const ProposalSchema = z.object({ candidates: z.array(z.string().min(1).max(2000
 
 /** Thresholds a hybrid version's network may answer from (its calibrated confidence), tried on validation. */
 export const THRESHOLDS = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.01];
-
-const same = (a: string, b: string) => a.trim().replace(/\s+/g, " ").toLowerCase() === b.trim().replace(/\s+/g, " ").toLowerCase();
 
 /** `f` over `xs`, at most `n` at a time, results in order. */
 async function pool<T, R>(xs: readonly T[], n: number, f: (x: T) => Promise<R>): Promise<R[]> {
@@ -151,7 +147,8 @@ function chooseThreshold(model: readonly ModelAnswer[], net: readonly { right: b
 }
 
 export async function optimizePrompt(model: LanguageModel, s: AnswererSettings, price: Price | null, data: PromptData, seed: number, goals: readonly Goal[], k: Constraints): Promise<PromptReport> {
-  const usage = { calls: 0, failed_calls: 0, cost_usd: 0 };
+  const metered = meteredModel(model, s, price);
+  const usage = metered.usage;
   const contexts = new Map<string, Promise<{ demos: { input: string; output: string }[]; memories: string[] }>>();
   const contextOf = (input: string) => {
     let c = contexts.get(input);
@@ -161,22 +158,13 @@ export async function optimizePrompt(model: LanguageModel, s: AnswererSettings, 
   const answer = async (instructions: string, e: Example, budget = s.memory_token_budget): Promise<ModelAnswer & { text: string | null }> => {
     const { demos, memories } = await contextOf(e.input);
     const { system, prompt } = buildPrompt({ instructions, patterns: s.use_learned_patterns ? data.patterns : null, memories, demos, input: e.input, budgetTokens: budget });
-    try {
-      const g = await generateWithRetry(model, s.model, { system, prompt, temperature: s.temperature, maxTokens: s.max_tokens }, s, price);
-      usage.calls += g.attempts;
-      usage.cost_usd += g.cost_usd;
-      return { text: g.text, right: same(g.text, e.expected_output), ms: g.latency_ms, tokens: g.tokens_in + g.tokens_out };
-    } catch (err) {
-      if (!(err instanceof DomainError)) throw err;
-      usage.calls++;
-      usage.failed_calls++;
-      return { text: null, right: false, ms: 0, tokens: 0 };
-    }
+    const g = await metered.generate(system, prompt);
+    return g ? { text: g.text, right: sameAnswer(g.text, e.expected_output), ms: g.latency_ms, tokens: g.tokens_in + g.tokens_out } : { text: null, right: false, ms: 0, tokens: 0 };
   };
   const answerAll = (instructions: string, xs: readonly Example[], budget?: number) => pool(xs, CONCURRENCY, (e) => answer(instructions, e, budget));
   const rate = (answers: readonly { right: boolean }[]) => answers.filter((a) => a.right).length / Math.max(1, answers.length);
   const hybrid = s.mode === "hybrid" && data.network ? data.network : null;
-  const netOn = (xs: readonly Example[]) => (hybrid ? xs.map((e) => ({ ...hybrid.answer(e.input), expected: e.expected_output })).map((p) => ({ right: same(p.answer, p.expected), confidence: p.confidence })) : null);
+  const netOn = (xs: readonly Example[]) => (hybrid ? xs.map((e) => ({ ...hybrid.answer(e.input), expected: e.expected_output })).map((p) => ({ right: sameAnswer(p.answer, p.expected), confidence: p.confidence })) : null);
   const currentThreshold = hybrid ? (s.hybrid_threshold ?? hybrid.defaultThreshold) : null;
   const order = new Rng(seed, 0x9e0).shuffle(Int32Array.from(data.search.keys()));
   const mined = Array.from(order.subarray(0, MINED), (i) => data.search[i]);
@@ -219,14 +207,15 @@ export async function optimizePrompt(model: LanguageModel, s: AnswererSettings, 
   const best = candidates.reduce<number | null>((b, c, i) => (c.validation_accuracy > (b === null ? scores[0] : candidates[b].validation_accuracy) ? i : b), null);
   if (proposed.length > 0 && best === null) why = `no proposal beat the current instructions on ${validation.length} validation inputs (${scores[0].toFixed(3)})`;
   const chosenInstructions = best === null ? current : candidates[best].instructions;
+  const chosenValidated = validated[best === null ? 0 : best + 1];
   const validationNet = netOn(validation);
-  const threshold = validationNet && currentThreshold !== null ? chooseThreshold(validated[best === null ? 0 : best + 1], validationNet, currentThreshold, goals, k) : null;
+  const threshold = validationNet && currentThreshold !== null ? chooseThreshold(chosenValidated, validationNet, currentThreshold, goals, k) : null;
   const chosenThreshold = threshold?.chosen ?? currentThreshold;
   // For cost or latency: fewer memory tokens in the prompt, on validation, within max_accuracy_loss of the current budget.
   let memoryBudget: { chosen: number; tried: { budget: number; accuracy: number; tokens: number }[] } | null = null;
   if (goals.includes("optimize_cost") || goals.includes("minimize_latency")) {
     const b = s.memory_token_budget;
-    const tried = [{ budget: b, ...combine(validated[best === null ? 0 : best + 1], validationNet, chosenThreshold) }];
+    const tried = [{ budget: b, ...combine(chosenValidated, validationNet, chosenThreshold) }];
     for (const budget of [...new Set([Math.floor(b / 2), Math.floor(b / 4), 0])].filter((x) => x < b)) tried.push({ budget, ...combine(await answerAll(chosenInstructions, validation, budget), validationNet, chosenThreshold) });
     const pick = tried.filter((x) => x.accuracy >= tried[0].accuracy - k.max_accuracy_loss).reduce((m, x) => (x.tokens < m.tokens ? x : m), tried[0]);
     memoryBudget = { chosen: pick.budget, tried: tried.map((x) => ({ budget: x.budget, accuracy: x.accuracy, tokens: x.tokens })) };

@@ -169,8 +169,8 @@ export async function startOptimization(deps: OptimizeDeps, req: OptimizeRequest
         .update(optimizations)
         .set({
           status: "succeeded",
-          runId: side.context?.runId ?? null,
-          report: { applied: side.context?.applied ?? null, reason: `no configuration searched: ${missing}`, missing, techniques: side.report },
+          runId: side.tuned?.runId ?? null,
+          report: { applied: side.tuned?.applied ?? null, reason: `no configuration searched: ${missing}`, missing, techniques: side.report },
           finishedAt: now,
         })
         .where(eq(optimizations.id, req.id)),
@@ -276,10 +276,10 @@ async function trainingTrial(deps: OptimizeDeps, stored: Stored, trial: typeof o
 /** The prompt trial (prompt.ts): the instructions that won on validation (their validation accuracy), and its report. */
 async function promptTrial(deps: OptimizeDeps, opt: Optimization, stored: Stored, config: Record<string, unknown>) {
   const answerer = AnswererSchema.parse(config.answerer);
-  const live = await deps.db.query.agentVersions.findFirst({ where: eq(agentVersions.id, opt.baseVersionId) });
-  const provider = await providerFor(deps.db, deps.llm, opt.appId);
   const allowed = typeof config.llm_calls === "number" ? config.llm_calls : DEFAULT_LLM_CALLS;
   const needed = plannedCalls(stored.goals);
+  const live = allowed < needed ? undefined : await deps.db.query.agentVersions.findFirst({ where: eq(agentVersions.id, opt.baseVersionId) });
+  const provider = live ? await providerFor(deps.db, deps.llm, opt.appId) : null;
   let prompt: PromptReport;
   if (allowed < needed) prompt = { status: "not_applicable", reason: `budget.llm_calls ${allowed} is below the ${needed} language-model calls prompt optimization may need for these goals: it did not run` };
   else if (!live) prompt = { status: "not_applicable", reason: "the version optimized is gone" };
@@ -383,9 +383,11 @@ const StoredTechniquesSchema = z.object({
   context_pruning: ContextPruningSchema,
 });
 
+const TECHNIQUE_NAMES = { context_pruning: "context pruning", prompt_optimization: "prompt optimization" } as const;
+
 /** What a technique without training changes in the live version, and why (it passed its held-out check). */
 interface TunedChange {
-  technique: "context_pruning" | "prompt_optimization";
+  technique: keyof typeof TECHNIQUE_NAMES;
   params: Partial<VersionParams>;
   settings: string;
   reason: string;
@@ -402,9 +404,11 @@ async function tunedVersion(deps: OptimizeDeps, opt: Optimization, stored: Store
   const live = await deps.db.query.agentVersions.findFirst({ where: eq(agentVersions.id, opt.baseVersionId) });
   const baseRun = await deps.db.query.trainingRuns.findFirst({ where: eq(trainingRuns.id, stored.base_run) });
   if (!live || !baseRun) return null;
+  // A deterministic id: a redone decision creates nothing twice (the prefix is context pruning's, which made such versions first).
   const runId = `run_ctx_${opt.id.slice(4)}`;
+  const named = changes.map((c) => TECHNIQUE_NAMES[c.technique]);
   const kind = changes.some((c) => c.technique === "prompt_optimization") ? "prompt_optimization" : "context_pruning";
-  const reason = changes.map((c) => `${c.technique.replace("_", " ")}: ${c.reason}`).join("; ");
+  const reason = changes.map((c, i) => `${named[i]}: ${c.reason}`).join("; ");
   const tuned = tunedVersionInserts(deps.db, {
     appId: opt.appId,
     agentId: opt.agentId,
@@ -425,14 +429,14 @@ async function tunedVersion(deps: OptimizeDeps, opt: Optimization, stored: Store
           toVersionId: tuned.versionId,
           action: "optimization",
           actor: opt.trigger,
-          reason: `optimization ${opt.id} (${changes.map((c) => c.technique.replace("_", " ")).join(", ")}): ${reason}`,
+          reason: `optimization ${opt.id} (${named.join(", ")}): ${reason}`,
           recordId: `dep_${tuned.versionId}`,
           now,
           whileLive: live.id,
         })
       : []),
   ];
-  return { runId, statements, techniques: changes.map((c) => c.technique.replace("_", " ")).join(" and "), applied: `run ${runId} made the live network with ${changes.map((c) => c.settings).join(" and ")} a ${stored.auto_apply ? "live version (auto_apply)" : "candidate version"}` };
+  return { runId, statements, techniques: named.join(" and "), applied: `run ${runId} made the live network with ${changes.map((c) => c.settings).join(" and ")} a ${stored.auto_apply ? "live version (auto_apply)" : "candidate version"}` };
 }
 
 /**
@@ -443,7 +447,7 @@ async function tunedVersion(deps: OptimizeDeps, opt: Optimization, stored: Store
  */
 async function sideTechniques(deps: OptimizeDeps, opt: Optimization, stored: Stored, networkWon: boolean, now: number, noSearch: string | null = null) {
   const techniques = StoredTechniquesSchema.safeParse(opt.analysis);
-  if (!techniques.success) return { report: {}, statements: [], context: null, answerer: null };
+  if (!techniques.success) return { report: {}, statements: [], tuned: null, answerer: null };
   const caching = cachingDecision(techniques.data.caching, stored.goals, stored.auto_apply);
   const pruning = techniques.data.context_pruning;
   const ladders = await deps.db.select().from(optimizationTrials).where(and(eq(optimizationTrials.optimizationId, opt.id), eq(optimizationTrials.rung, LADDER)));
@@ -459,7 +463,7 @@ async function sideTechniques(deps: OptimizeDeps, opt: Optimization, stored: Sto
       : []),
     ...(prompt.proposed ? [{ technique: "prompt_optimization" as const, params: { answerer: prompt.proposed }, settings: "the proposed instructions", reason: prompt.reason }] : []),
   ];
-  const context = networkWon ? null : await tunedVersion(deps, opt, stored, changes, now);
+  const tuned = networkWon ? null : await tunedVersion(deps, opt, stored, changes, now);
   const notApplied = "not applied: a new network won, and its settings are its own to tune";
   const switchOn =
     caching.apply && caching.recommended
@@ -467,12 +471,13 @@ async function sideTechniques(deps: OptimizeDeps, opt: Optimization, stored: Sto
       : [];
   return {
     report: {
-      context_pruning: pruning.status === "measured" ? { ...pruning, applied: context?.applied ?? (pruning.passed && networkWon ? notApplied : null) } : pruning,
+      context_pruning: pruning.status === "measured" ? { ...pruning, applied: tuned?.applied ?? (pruning.passed && networkWon ? notApplied : null) } : pruning,
       caching: { ...caching, estimates: techniques.data.caching.estimates },
-      prompt_optimization: prompt.proposed ? { ...prompt.report, applied: context?.applied ?? (networkWon ? "applied with the new network: its run's version answers with the proposed instructions" : null) } : prompt.report,
+      prompt_optimization: prompt.proposed ? { ...prompt.report, applied: tuned?.applied ?? (networkWon ? "applied with the new network: its run's version answers with the proposed instructions" : null) } : prompt.report,
     },
-    statements: [...(context?.statements ?? []), ...switchOn],
-    context,
+    statements: [...(tuned?.statements ?? []), ...switchOn],
+    /** The version the techniques without training made (when no network won). */
+    tuned,
     /** The answerer a winning network's version keeps: the live one's, with the proposed instructions when they passed. */
     answerer: prompt.proposed ?? prompt.answerer,
   };
@@ -540,10 +545,10 @@ async function decide(deps: OptimizeDeps, opt: Optimization, stored: Stored, row
       side = await sideTechniques(deps, opt, stored, false, now);
     }
   }
-  if (side.context) {
-    runId = side.context.runId;
-    applied = side.context.applied;
-    reason = `${reason}; ${side.context.techniques} passed held-out checks instead`;
+  if (side.tuned) {
+    runId = side.tuned.runId;
+    applied = side.tuned.applied;
+    reason = `${reason}; ${side.tuned.techniques} passed held-out checks instead`;
   }
   const report = {
     goals: stored.goals,
@@ -566,7 +571,7 @@ async function decide(deps: OptimizeDeps, opt: Optimization, stored: Stored, row
     ...side.statements,
   ]);
   // A network winner trains as a queued run (a tuned version needs no training).
-  if (ended.meta.changes > 0 && runId && !side.context) await deps.send([{ run_id: runId, seq: 1 }]);
+  if (ended.meta.changes > 0 && runId && !side.tuned) await deps.send([{ run_id: runId, seq: 1 }]);
 }
 
 /**

@@ -9,10 +9,10 @@ import { describe, expect, it } from "vitest";
 import { ArchonError, createClient, type RunView } from "../../src/client/index.ts";
 import { OPENAPI_SHA256 } from "../../src/client/api.ts";
 import { sha256Hex } from "../../src/storage/hash.ts";
-import { countRows, FAQ_TRAIN, request, SMALL } from "../helpers.ts";
+import { countRows, FAQ_TRAIN, request, SMALL, testClient } from "../helpers.ts";
 
 const workerFetch = (r: Request) => exports.default.fetch(r);
-const client = createClient({ baseUrl: "http://archon.test", apiKey: env.API_KEY, fetch: workerFetch, retryBaseMs: 1 });
+const client = testClient();
 
 describe("the typed client", () => {
   it("is generated from the server's OpenAPI document (npm run client:generate when this fails)", async () => {

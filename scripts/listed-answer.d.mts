@@ -1,0 +1,1 @@
+export function listedAnswer(system: string, user: string): string | null;
