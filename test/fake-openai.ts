@@ -10,7 +10,7 @@
  *   fake-malformed         answers 200 with a body that is not JSON
  *   fake-slow:<ms>         answers "slow" after <ms>
  *   fake-judge             grades as testAgent's judge asks (JSON): relevance 1 when the answer is the expected one, else 0.25; unsafe when it mentions a password
- *   fake-picky             picks the listed answer whose phrases share most words with the message; replies with it verbatim only when
+ *   fake-picky             picks the listed answer as the demo's stand-in does (scripts/listed-answer.mjs; "I do not know." when none); verbatim only when
  *                          its instructions (the system prompt's first paragraph) say "verbatim", else wrapped in chatter ("Sure! …");
  *                          asked to improve instructions (analyzeAndOptimize's proposer), proposes the current ones plus "verbatim", and one unhelpful
  *   fake-stubborn          answers as fake-picky, but proposes only instructions without "verbatim"

@@ -10,10 +10,10 @@
  *   V̂ = Σ_y π(y|x) r̂(x, y)  +  π(y₀|x) / μ(y₀|x) · (r − r̂(x, y₀))
  *
  * over answers y — each identified by what gave it (a class of the policy, a
- * rule, a correction, a demo, the fallback) and its text, whose logging
- * probabilities are known — y₀ the logged answer and μ its probability when
- * it was logged (its propensity, the trace's no-class probability, or 1 for a
- * rule or a correction). r̂ is reward-model.ts's, built on the logging
+ * rule, a correction, a demo, the fallback, a hybrid version's language model)
+ * and its text, whose logging probabilities are known — y₀ the logged answer
+ * and μ its probability when it was logged (its propensity, the trace's
+ * no-class probability, or 1 for a rule, a correction or the model). r̂ is reward-model.ts's, built on the logging
  * version's network; judging a candidate network, it is corrected by what
  * held-out rewards say of the candidate's classes (cross-fitted).
  */

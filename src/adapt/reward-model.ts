@@ -4,8 +4,8 @@
  * gave it — separately for its top class and the others (at the same
  * probability the top class is right far more often) — calibrated on the
  * logged executions an adaptation learns from; and, for answers that are not
- * classes (rules, corrections, demos, the fallback), the mean reward of their
- * kind. Every mean is shrunk: toward its group's, and where nothing is known,
+ * classes (rules, corrections, demos, the fallback, a hybrid version's
+ * language model), the mean reward of their kind. Every mean is shrunk: toward its group's, and where nothing is known,
  * toward 0 — what the logs cannot tell is assumed bad, so estimates err low.
  * It never depends on the candidate being judged: a candidate cannot vouch
  * for itself.
