@@ -21,14 +21,15 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { archOf, prepare, type Prepared } from "../src/model/prepare.ts";
-import { planRun, type Plan } from "../src/model/plan.ts";
+import type { Plan } from "../src/model/plan.ts";
+import { layoutWork, partWork, type Layout, type Part } from "../src/model/partition.ts";
+import { runFootprint } from "../src/training/plan-run.ts";
 import { beginRoundWork, closeRoundWork, finalizeModel, initState, trainingFit, trainShardWork, trainStep } from "../src/model/trainer.ts";
 import { compactShard, RoundMerger } from "../src/model/aggregate.ts";
 import { finish } from "../src/model/work.ts";
 import { decodeModel, encodeModel } from "../src/model/model.ts";
-import { dataShape, stepFootprint } from "../src/model/footprint.ts";
 import { decodeShard, decodeState, encodeShard, encodeState } from "../src/training/state.ts";
-import { learnedMemories, learnedMemoryCount } from "../src/memory/learned.ts";
+import { learnedMemories } from "../src/memory/learned.ts";
 import { LocalHashEmbedder } from "../src/memory/embedder.ts";
 import { memoryText } from "../src/memory/scoring.ts";
 import { memoryRows } from "../src/memory/store.ts";
@@ -76,8 +77,15 @@ async function step(prepared: Prepared, hyper: Hyper, plan: Plan, seq: number): 
   return { stop: report.stop };
 }
 
-/** One shard of a distributed round (a training step of its own): the round's state in, its share trained, its compact result out. */
-async function shardStep(prepared: Prepared, hyper: Hyper, plan: Plan, seq: number, shard: number): Promise<void> {
+/** A part of a distributed run's data, prepared inside the step that needs it (as a fresh isolate does). */
+function part(layout: Layout, which: Part): { examples: Example[]; prepared: Prepared } {
+  return finish(partWork(layout, which, hyper, (r) => train[r]));
+}
+
+/** One shard of a distributed round (a training step of its own): its part prepared, the round's state in, its share trained, its compact result out. */
+async function shardStep(layout: Layout, plan: Plan, seq: number, shard: number): Promise<void> {
+  const { prepared } = part(layout, { kind: "shard", shard });
+  await mark("prepare");
   const state = seq === 1 ? initState(prepared, hyper) : decodeState(load(`state-${seq - 1}`), seq - 1);
   await mark("training");
   const { touched, ...report } = finish(trainShardWork(state, prepared, hyper, plan, seq, shard));
@@ -86,8 +94,10 @@ async function shardStep(prepared: Prepared, hyper: Hyper, plan: Plan, seq: numb
   await mark("training");
 }
 
-/** A round's aggregator: the round's state in, each shard's result merged in shard order, the round closed, the state out. */
-async function aggregateStep(prepared: Prepared, hyper: Hyper, plan: Plan, seq: number): Promise<{ stop: boolean }> {
+/** A round's aggregator: the validation part prepared, the round's state in, each shard's result merged in shard order, the round closed, the state out. */
+async function aggregateStep(layout: Layout, plan: Plan, seq: number): Promise<{ stop: boolean }> {
+  const { prepared } = part(layout, { kind: "valid" });
+  await mark("prepare");
   const base = seq === 1 ? initState(prepared, hyper) : decodeState(load(`state-${seq - 1}`), seq - 1);
   const untrained = finish(beginRoundWork(base, prepared, hyper, plan, seq));
   const merger = new RoundMerger(base, archOf(hyper, prepared).rows, plan.shards!);
@@ -127,21 +137,27 @@ async function finalStep(examples: Example[], prepared: Prepared, hyper: Hyper, 
   if (statements.length === 0 || version.length === 0 || !Number.isFinite(fit.accuracy)) throw new Error("nothing was made");
 }
 
-const examples = train;
-const prepared = prepare(examples, hyper);
-await mark("prepare");
-const plan = planRun(prepared.train.length, prepared.valid.length, hyper);
+const { plan, footprint: estimate } = runFootprint([train], hyper);
 let seq = 1;
-for (; seq <= plan.train_steps; seq++) {
-  if ((plan.shards ?? 1) > 1) {
-    for (let shard = 0; shard < plan.shards!; shard++) await shardStep(prepared, hyper, plan, seq, shard);
-    if ((await aggregateStep(prepared, hyper, plan, seq)).stop) break;
-  } else if ((await step(prepared, hyper, plan, seq)).stop) break;
+if (plan.partitions) {
+  // A distributed run: the coordinator's layout, then every step with its own part only.
+  const layout = finish(layoutWork([train], hyper));
+  await mark("prepare");
+  for (; seq <= plan.train_steps; seq++) {
+    for (let shard = 0; shard < plan.shards!; shard++) await shardStep(layout, plan, seq, shard);
+    if ((await aggregateStep(layout, plan, seq)).stop) break;
+  }
+  const final = part(layout, { kind: "final" });
+  await mark("prepare");
+  await finalStep(final.examples, final.prepared, hyper, plan, Math.min(seq, plan.train_steps));
+} else {
+  const prepared = prepare(train, hyper);
+  await mark("prepare");
+  for (; seq <= plan.train_steps; seq++) if ((await step(prepared, hyper, plan, seq)).stop) break;
+  await finalStep(train, prepared, hyper, plan, Math.min(seq, plan.train_steps));
 }
-await finalStep(examples, prepared, hyper, plan, Math.min(seq, plan.train_steps));
 rmSync(disk, { recursive: true, force: true });
 
-const estimate = stepFootprint(hyper, dataShape(examples, hyper), learnedMemoryCount(examples.length, prepared.classes.length));
 const mb = (b: number) => (b / 2 ** 20).toFixed(1);
 const peak = Math.max(peaks.prepare, peaks.training, peaks.final, peaks.aggregate);
 console.log(

@@ -138,7 +138,7 @@ export async function startAdaptation(deps: StartDeps, req: StartRequest): Promi
       learn: corrections.learn,
       holdout: [...judged, ...Array.from(checks, (i) => ({ input: anchorAll[i].input, expected_output: anchorAll[i].expected_output }))],
     };
-    hyper = { ...baseRun.config, seed, epochs: s.epochs, learning_rate: s.learning_rate, refit: false, early_stopping: null, selection_tolerance: 0, ensemble: baseRun.plan.members };
+    hyper = { ...baseRun.config, distributed: undefined, seed, epochs: s.epochs, learning_rate: s.learning_rate, refit: false, early_stopping: null, selection_tolerance: 0, ensemble: baseRun.plan.members };
   } else {
     const learn = splitRows(rows).learn;
     const traced = splitRows(await tracedRows(db, req.appId, agent.id, live.id, req.rewardFunction, MAX_TRACED_ROWS));
@@ -165,6 +165,8 @@ export async function startAdaptation(deps: StartDeps, req: StartRequest): Promi
     };
     hyper = {
       ...baseRun.config,
+      // An adaptation's data are small and prepared whole: a single chain.
+      distributed: undefined,
       seed,
       epochs: s.epochs,
       ...(req.settings.learning_rate !== undefined && { learning_rate: req.settings.learning_rate }),

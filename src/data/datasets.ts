@@ -121,13 +121,18 @@ export async function saveDataset(db: Db, bucket: R2Bucket, ds: PendingDataset):
 }
 
 export async function loadExamples(bucket: R2Bucket, appId: string, datasetId: string): Promise<Example[]> {
+  return parseCanonicalJsonl(new TextDecoder().decode(await datasetBytes(bucket, appId, datasetId)));
+}
+
+/** A dataset's canonical JSONL, checked against its id (read line by line: examples.ts `canonicalLines`). */
+export async function datasetBytes(bucket: R2Bucket, appId: string, datasetId: string): Promise<Uint8Array> {
   const bytes = await getBytes(bucket, keys.dataset(appId, datasetId));
   if (!bytes) throw new MissingDatasetError(datasetId);
   // Content-addressed: the id is the SHA-256 of the bytes, so an altered object is refused.
   if (datasetIdOf(await sha256Hex(bytes)) !== datasetId) {
     throw new DomainError("conflict", "dataset_tampered", `dataset ${datasetId}'s stored content does not match its SHA-256 (its id): it was altered in storage; upload it again`);
   }
-  return parseCanonicalJsonl(new TextDecoder().decode(bytes));
+  return bytes;
 }
 
 function parseJsonOrNull(text: string): unknown {

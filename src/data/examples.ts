@@ -103,6 +103,25 @@ export function canonicalJsonl(examples: readonly Example[]): string {
     .concat("\n");
 }
 
+/**
+ * The examples of canonical JSONL bytes one line at a time, parsed only where
+ * `wanted(row)` holds (every line by default): a dataset read without
+ * holding all its examples.
+ */
+export function* canonicalLines(bytes: Uint8Array, wanted: (row: number) => boolean = () => true): Generator<{ row: number; example: Example }> {
+  const decoder = new TextDecoder();
+  let row = 0;
+  for (let from = 0; from < bytes.length; ) {
+    let end = bytes.indexOf(10, from);
+    if (end < 0) end = bytes.length;
+    if (end > from) {
+      if (wanted(row)) yield { row, example: JSON.parse(decoder.decode(bytes.subarray(from, end))) as Example };
+      row++;
+    }
+    from = end + 1;
+  }
+}
+
 export function parseCanonicalJsonl(text: string): Example[] {
   return text
     .split("\n")

@@ -160,6 +160,8 @@ export const trainingRuns = sqliteTable(
     status: text("status", { enum: RUN_STATUSES }).notNull(),
     trainingType: text("training_type").notNull(),
     datasetId: text("dataset_id").notNull(),
+    /** A federated run (trainAgent's dataset_ids): the datasets, one per shard, in shard order; dataset_id is the first. Null otherwise. */
+    datasetIds: text("dataset_ids", { mode: "json" }).$type<string[]>(),
     /** The resolved training configuration (every lever, defaults filled). */
     config: text("config", { mode: "json" }).$type<Hyper>().notNull(),
     /** Steps per epoch, total steps, split sizes. */

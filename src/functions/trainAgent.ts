@@ -147,7 +147,7 @@ export const trainAgent = defineFunction({
       examples,
       dataField,
     );
-    const plan = checkedPlan(examples, hyper, dataField);
+    const plan = checkedPlan([examples], hyper, dataField);
     const runId = randomId("run");
     const now = ctx.now();
     if (pending) {

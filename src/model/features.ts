@@ -143,18 +143,42 @@ export function* countRowsWork(texts: readonly string[], cfg: NgramHashing): Wor
  * `rows`, the most frequent `maxRows` of them (ties: smaller id), sorted.
  */
 export function buildVocabulary(counts: SparseRows, rows: ArrayLike<number>, buckets: number, maxRows: number, minDf: number): Int32Array {
+  return vocabularyFromDf(documentFrequencies(counts, rows, buckets), maxRows, minDf);
+}
+
+/** Texts among `rows` each bucket occurs in. */
+export function documentFrequencies(counts: SparseRows, rows: ArrayLike<number>, buckets: number): Int32Array {
   const df = new Int32Array(buckets);
   for (let k = 0; k < rows.length; k++) {
     const r = rows[k];
     for (let j = counts.offsets[r]; j < counts.offsets[r + 1]; j++) df[counts.idx[j]]++;
   }
+  return df;
+}
+
+/** Counts one more text's distinct buckets in `df` (what `documentFrequencies` counts, one text at a time); the text's feature occurrences. */
+export function addDocument(df: Int32Array, text: string, cfg: NgramHashing): number {
+  const ids = Int32Array.from(featureIds(text, cfg)).sort();
+  for (let i = 0; i < ids.length; i++) if (i === 0 || ids[i] !== ids[i - 1]) df[ids[i]]++;
+  return ids.length;
+}
+
+/** The vocabulary of bucket document frequencies `df` (see buildVocabulary). */
+export function vocabularyFromDf(df: Int32Array, maxRows: number, minDf: number): Int32Array {
   const kept: number[] = [];
-  for (let b = 0; b < buckets; b++) if (df[b] >= Math.max(1, minDf)) kept.push(b);
+  for (let b = 0; b < df.length; b++) if (df[b] >= Math.max(1, minDf)) kept.push(b);
   if (kept.length > maxRows) {
     kept.sort((a, b) => df[b] - df[a] || a - b);
     kept.length = maxRows;
   }
   return Int32Array.from(kept).sort();
+}
+
+/** Smoothed inverse document frequency per vocabulary row, from bucket document frequencies over `n` texts (as `inverseDocumentFrequency`). */
+export function idfFromDf(df: Int32Array, vocab: Int32Array, n: number): Float32Array {
+  const idf = new Float32Array(vocab.length);
+  for (let r = 0; r < vocab.length; r++) idf[r] = Math.log((1 + n) / (1 + df[vocab[r]])) + 1;
+  return idf;
 }
 
 /** Row of `bucket` in the sorted vocabulary, or -1; the search starts at row `from` (buckets come ascending). */

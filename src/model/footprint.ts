@@ -47,7 +47,7 @@ import { MAX_EMBEDDING_FLOATS, type Example, type Hyper } from "./hyper.ts";
 import { networkBytes, tensorShapes, type Arch } from "./network.ts";
 import { adamShapes } from "./optimizer.ts";
 import { labelExamples, membersFor, splitSizes } from "./prepare.ts";
-import { shardsFor } from "./plan.ts";
+import { partRows, type Layout, type Part } from "./partition.ts";
 
 /** JS object, array slot and string headers of one parsed example. */
 const EXAMPLE_OVERHEAD_BYTES = 160;
@@ -78,10 +78,15 @@ export function dataShape(examples: readonly Example[], hyper: Hyper): DataShape
   const { n_train, n_valid } = splitSizes(labels, classes.length, hyper);
   const texts = examples.map((e) => e.input);
   if (hyper.label_examples) texts.push(...classes);
+  const chars = examples.reduce((s, e) => s + e.input.length + e.expected_output.length, 0);
+  return { ...textShape(texts, new Uint8Array(hyper.features.buckets), hyper), rows: texts.length, n_train, n_valid, classes: classes.length, chars };
+}
+
+/** Occurrences, the longest row and the distinct features of `texts` not yet `seen` (marked seen: parts can share one array). */
+function textShape(texts: Iterable<string>, seen: Uint8Array, hyper: Hyper): Pick<DataShape, "occurrences" | "longest" | "distinct"> {
   let occurrences = 0;
   let longest = 0;
   let distinct = 0;
-  const seen = new Uint8Array(hyper.features.buckets);
   for (const t of texts) {
     const n = featureCount(t, hyper.features);
     occurrences += n;
@@ -92,8 +97,45 @@ export function dataShape(examples: readonly Example[], hyper: Hyper): DataShape
       distinct++;
     }
   }
-  const chars = examples.reduce((s, e) => s + e.input.length + e.expected_output.length, 0);
-  return { rows: texts.length, n_train, n_valid, classes: classes.length, chars, occurrences, distinct, longest };
+  return { occurrences, longest, distinct };
+}
+
+/**
+ * The shapes of a distributed run's parts (model/partition.ts): the largest
+ * shard's, the validation part's and the final part's; their `distinct` is
+ * the whole run's (the vocabulary is shared), and each knows its size only.
+ * `inputs(row)`: the run's input row (examples, then class texts).
+ */
+export function partShapes(layout: Pick<Layout, "roles" | "classes" | "shards">, hyper: Hyper, row: (r: number) => { input: string; chars: number }): PartShapes {
+  const seen = new Uint8Array(hyper.features.buckets);
+  const shape = (part: Part): DataShape => {
+    const { rows, train, valid } = partRows(layout, part, hyper.seed);
+    const got = Array.from(rows, row);
+    return {
+      ...textShape(got.map((g) => g.input), seen, hyper),
+      rows: rows.length,
+      n_train: train.length,
+      n_valid: valid.length,
+      classes: layout.classes.length,
+      chars: got.reduce((s, g) => s + g.chars, 0),
+    };
+  };
+  const shards = Array.from({ length: layout.shards }, (_, shard) => shape({ kind: "shard", shard }));
+  const valid = shape({ kind: "valid" });
+  const final = shape({ kind: "final" });
+  const distinct = [...shards, valid].reduce((s, p) => s + p.distinct, 0);
+  const largest = shards.reduce((a, b) => (b.occurrences + b.chars > a.occurrences + a.chars ? b : a));
+  const whole = (p: DataShape): DataShape => ({ ...p, distinct });
+  return { shard: whole(largest), valid: whole(valid), final: whole(final), n_train: shards.reduce((s, p) => s + p.n_train, 0), n_valid: valid.n_valid };
+}
+
+export interface PartShapes {
+  shard: DataShape;
+  valid: DataShape;
+  final: DataShape;
+  /** The whole run's training and held-out rows. */
+  n_train: number;
+  n_valid: number;
 }
 
 export interface Footprint {
@@ -109,9 +151,14 @@ export interface Footprint {
   vocabulary_rows: number;
 }
 
-/** `learnedMemories`: how many memories the final step writes (patterns and demos). */
-export function stepFootprint(hyper: Hyper, shape: DataShape, learnedMemories: number): Footprint {
-  const members = membersFor(hyper, shape.n_train);
+/**
+ * `learnedMemories`: how many memories the final step writes (patterns and
+ * demos). `partOf`: the shape is a part of a distributed run with this many
+ * training rows in all (members follow the whole run; no refit; an
+ * aggregator phase).
+ */
+export function stepFootprint(hyper: Hyper, shape: DataShape, learnedMemories: number, partOf?: { n_train: number }): Footprint {
+  const members = membersFor(hyper, partOf?.n_train ?? shape.n_train);
   const maxRows = Math.max(1, Math.min(hyper.features.max_rows, Math.floor(MAX_EMBEDDING_FLOATS / (members * hyper.dim))));
   const vocabRows = Math.max(1, Math.min(maxRows, shape.distinct));
   const arch: Arch = { rows: vocabRows, dim: hyper.dim, hidden: hyper.hidden, classes: shape.classes, members };
@@ -140,7 +187,7 @@ export function stepFootprint(hyper: Hyper, shape: DataShape, learnedMemories: n
   const scratch = 4 * nnz + 16 * nnz + 4 * nnz + 4 * hyper.features.buckets + 16 * shape.distinct;
   const networks = members * trainingNet;
   const memories = learnedMemories * (MEMORY_ROW_BYTES + (4 * shape.chars) / Math.max(1, shape.rows));
-  const refit = hyper.refit === "auto" ? shape.n_train <= 2000 && shape.n_valid > 0 : hyper.refit && shape.n_valid > 0;
+  const refit = !partOf && (hyper.refit === "auto" ? shape.n_train <= 2000 && shape.n_valid > 0 : hyper.refit && shape.n_valid > 0);
 
   const phases = {
     prepare: examples + prepared + scratch,
@@ -149,7 +196,7 @@ export function stepFootprint(hyper: Hyper, shape: DataShape, learnedMemories: n
     // The round's base state (merged into in place) and then the largest of: one shard's result (at most a state) while
     // it is read (sealed bytes and their plaintext: two) with the dense tensors' sums (under a state), the networks
     // that validate the merged weights, or the checkpoint written.
-    aggregate: shardsFor(hyper, shape.n_train) > 1 ? examples + prepared + stateBytes + Math.max(2 * stateBytes + denseSums, members * inferenceNet) : 0,
+    aggregate: partOf ? examples + prepared + stateBytes + Math.max(2 * stateBytes + denseSums, members * inferenceNet) : 0,
   };
   const embedding = members * 4 * (embeddingFloats + maxTouchedRows * hyper.dim);
   return {
@@ -160,4 +207,29 @@ export function stepFootprint(hyper: Hyper, shape: DataShape, learnedMemories: n
     members,
     vocabulary_rows: vocabRows,
   };
+}
+
+/**
+ * A distributed run's peak: each phase with the part its step holds (a
+ * shard's training rows, the validation rows for the aggregator, the final
+ * part), each part's preparation with the bytes of the dataset it is read
+ * from (sealed and plain: `datasetBytes`, the largest source's), and the
+ * coordinator's layout (both passes over that dataset, the bucket document
+ * frequencies, the labels and roles).
+ */
+export function partitionedFootprint(hyper: Hyper, parts: PartShapes, datasetBytes: number, learnedMemories: number): Footprint {
+  const whole = { n_train: parts.n_train };
+  const shard = stepFootprint(hyper, parts.shard, learnedMemories, whole);
+  const valid = stepFootprint(hyper, parts.valid, learnedMemories, whole);
+  const final = stepFootprint(hyper, parts.final, learnedMemories, whole);
+  const rows = parts.n_train + parts.n_valid;
+  const reading = 2 * datasetBytes;
+  const layout = reading + 4 * hyper.features.buckets + 9 * rows + 16 * parts.shard.distinct;
+  const phases = {
+    prepare: Math.max(layout, reading + Math.max(shard.phases.prepare, valid.phases.prepare, final.phases.prepare)),
+    training: shard.phases.training,
+    final: final.phases.final,
+    aggregate: valid.phases.aggregate,
+  };
+  return { ...shard, peak_bytes: Math.max(...Object.values(phases)), phases };
 }

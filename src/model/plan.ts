@@ -31,11 +31,14 @@ export interface Plan extends Phase {
   members: number;
   /**
    * Shards of a distributed run (config.distributed): each step is a round
-   * whose batches N shard messages train in parallel (batch b by shard
-   * b mod N) before an aggregator merges them. 1 (or absent, in runs from
-   * before distribution): a single chain of steps.
+   * in which N shard messages each train `batches_per_step` batches of their
+   * own partition's epoch (partition.ts) in parallel before an aggregator
+   * merges them; `batches_per_epoch` is then the largest partition's. 1 (or
+   * absent): a single chain of steps.
    */
   shards?: number;
+  /** Training rows of each shard's partition (a distributed run). */
+  partitions?: number[];
   refit: Phase | null;
   /** Training steps at most (both phases); the step after the last one (or after an early stop) finalizes. */
   train_steps: number;
@@ -45,9 +48,9 @@ export interface Plan extends Phase {
   memory?: { peak_mb: number; budget_mb: number };
 }
 
-/** Whether the run retrains on every row after the validation phase. */
-function refitFor(hyper: Hyper, nTrain: number, nValid: number): boolean {
-  if (nValid === 0) return false;
+/** Whether the run retrains on every row after the validation phase (never a distributed run: its shards hold training rows only). */
+function refitFor(hyper: Hyper, nTrain: number, nValid: number, shards: number): boolean {
+  if (nValid === 0 || shards > 1) return false;
   return hyper.refit === "auto" ? nTrain <= 2000 : hyper.refit;
 }
 
@@ -71,19 +74,20 @@ export function shardsFor(hyper: Hyper, nTrain: number): number {
 /**
  * Cuts a phase into queue steps of about `examples_per_step` examples per
  * member: a slice of an epoch when an epoch is larger, else whole epochs.
- * With shards, a step is a round: each shard trains `sync_every` batches
- * (at most a step's worth), so a round spans shards × that many batches of
- * one epoch.
+ * With partitions (shards), a step is a round: each shard trains
+ * `sync_every` batches of its own partition (at most a step's worth); an
+ * epoch ends when the largest partition's does.
  */
-function phasePlan(rows: number, hyper: Hyper, members: number, shards: number): Phase {
-  const batchesPerEpoch = Math.max(1, Math.ceil(rows / hyper.batch_size));
+function phasePlan(rows: number, hyper: Hyper, members: number, partitions: readonly number[] | null): Phase {
   // Each member trains on every example: a step's work is examples × members.
   const stepBatches = Math.max(1, Math.ceil(hyper.examples_per_step / members / hyper.batch_size));
-  if (shards > 1) {
-    const round = Math.min(batchesPerEpoch, shards * Math.min(stepBatches, hyper.distributed?.sync_every ?? stepBatches));
+  if (partitions) {
+    const batchesPerEpoch = Math.max(1, ...partitions.map((n) => Math.ceil(n / hyper.batch_size)));
+    const round = Math.min(batchesPerEpoch, stepBatches, hyper.distributed?.sync_every ?? stepBatches);
     const stepsPerEpoch = Math.ceil(batchesPerEpoch / round);
     return { n_train: rows, epochs: hyper.epochs, batches_per_epoch: batchesPerEpoch, batches_per_step: round, steps_per_epoch: stepsPerEpoch, epochs_per_step: 1, steps: stepsPerEpoch * hyper.epochs };
   }
+  const batchesPerEpoch = Math.max(1, Math.ceil(rows / hyper.batch_size));
   const batchesPerStep = Math.min(batchesPerEpoch, stepBatches);
   const stepsPerEpoch = Math.ceil(batchesPerEpoch / batchesPerStep);
   const epochsPerStep = Math.max(1, Math.min(hyper.epochs, Math.floor(stepBatches / batchesPerEpoch)));
@@ -99,13 +103,24 @@ function phasePlan(rows: number, hyper: Hyper, members: number, shards: number):
   };
 }
 
-export function planRun(nTrain: number, nValid: number, hyper: Hyper): Plan {
+/** Training rows of each of `shards` partitions of one dataset's `nTrain` training rows: dealt round robin (partition.ts rolesOf). */
+export function balancedPartitions(nTrain: number, shards: number): number[] {
+  return Array.from({ length: shards }, (_, k) => Math.floor(nTrain / shards) + (k < nTrain % shards ? 1 : 0));
+}
+
+/**
+ * The plan of a run with `nTrain` training and `nValid` held-out rows. A
+ * distributed run's partitions: one dataset's are balanced (the default);
+ * federated ones (one per dataset) come from the layout's roles.
+ */
+export function planRun(nTrain: number, nValid: number, hyper: Hyper, partitions?: readonly number[]): Plan {
   const members = membersFor(hyper, nTrain);
-  const shards = shardsFor(hyper, nTrain);
-  const validation = phasePlan(nTrain, hyper, members, shards);
-  const refit = refitFor(hyper, nTrain, nValid) ? phasePlan(nTrain + nValid, hyper, members, shards) : null;
+  const shards = partitions?.length ?? shardsFor(hyper, nTrain);
+  const parts = shards > 1 ? [...(partitions ?? balancedPartitions(nTrain, shards))] : null;
+  const validation = phasePlan(nTrain, hyper, members, parts);
+  const refit = refitFor(hyper, nTrain, nValid, shards) ? phasePlan(nTrain + nValid, hyper, members, null) : null;
   const trainSteps = validation.steps + (refit?.steps ?? 0);
-  return { ...validation, n_valid: nValid, members, ...(shards > 1 && { shards }), refit, train_steps: trainSteps, total_steps: trainSteps + 1 };
+  return { ...validation, n_valid: nValid, members, ...(parts && { shards, partitions: parts }), refit, train_steps: trainSteps, total_steps: trainSteps + 1 };
 }
 
 /** Which epochs step `seq` trains, which slice of an epoch (part), and whether it ends its last epoch. */

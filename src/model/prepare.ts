@@ -172,13 +172,19 @@ export function* featurizeRows(inputs: string[], labels: Int32Array, classes: st
   const counts = toVocabularyRows(hashed, vocab);
   yield hashed.idx.length * 16;
   const idf = inverseDocumentFrequency(counts, train, vocab.length);
-  const all = Int32Array.from([...train, ...split.valid]).sort();
-  const prepared: Prepared = { classes, labels, train, valid: split.valid, all, members, vocab, idf, x: weightRows(counts, idf) };
+  const prepared = preparedOf(counts, labels, { classes, members, vocab, idf }, { train, valid: split.valid });
   if (hyper.prototype_weight > 0) {
-    prepared.prototypes = classPrototypes(inputs, labels, all, classes.length);
+    prepared.prototypes = classPrototypes(inputs, labels, prepared.all, classes.length);
     yield inputs.length * 2000;
   }
   return prepared;
+}
+
+/** Prepared data of rows counted over a vocabulary (`counts`: raw term counts per vocabulary row), weighted with its IDF. */
+export function preparedOf(counts: SparseRows, labels: Int32Array, shared: Pick<Prepared, "classes" | "members" | "vocab" | "idf">, split: { train: Int32Array; valid: Int32Array }): Prepared {
+  const all = Int32Array.from([...split.train, ...split.valid]).sort();
+  const { classes, members, vocab, idf } = shared;
+  return { classes, labels, train: split.train, valid: split.valid, all, members, vocab, idf, x: weightRows(counts, idf) };
 }
 
 /** Sizes of the training and validation splits that `prepare` makes of these labels (the plan is cut from them). */

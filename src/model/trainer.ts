@@ -182,7 +182,9 @@ export function* trainStepWork(state: TrainState, prepared: Prepared, hyper: Hyp
   for (; epoch <= last; epoch++) {
     // Every member trains on the same rows with its own shuffles and dropout.
     for (const [k, net] of ens.nets.entries()) {
-      const done = yield* trainBatches(net, prepared, rows, hyper, memberSeed(hyper.seed, k), phase, adam, frozen, epoch, firstBatch, lastBatch, SINGLE_CHAIN);
+      const seed = memberSeed(hyper.seed, k);
+      const pass: Pass = { order: permutation(phase.n_train, seed, 0x10000 + epoch), first: firstBatch, last: lastBatch, t0: (epoch - 1) * phase.batches_per_epoch, total: phase.epochs * phase.batches_per_epoch };
+      const done = yield* trainBatches(net, prepared, rows, hyper, seed, pass, adam, frozen);
       lossSum += done.lossSum / ens.nets.length;
       p.epoch_loss += done.lossSum / ens.nets.length;
       if (k === 0) {
@@ -223,7 +225,8 @@ function phaseOf(p: Progress, plan: Plan, seq: number): { refitting: boolean; ph
 function beginStep(state: TrainState, prepared: Prepared, hyper: Hyper, plan: Plan, seq: number): { refitting: boolean; phase: Phase; rows: Int32Array; local: number } {
   const { refitting, phase, local } = phaseOf(state.progress, plan, seq);
   const rows = refitting ? prepared.all : prepared.train;
-  if (phase.n_train !== rows.length) throw new Error(`the plan is for ${phase.n_train} training rows, the data have ${rows.length}`);
+  // A distributed run's steps hold a part of the data each (the shard checks its own).
+  if (!plan.partitions && phase.n_train !== rows.length) throw new Error(`the plan is for ${phase.n_train} training rows, the data have ${rows.length}`);
   if (plan.members !== prepared.members) throw new Error(`the plan is for ${plan.members} ensemble members, the data for ${prepared.members}`);
   if (refitting && local === 1) {
     const fresh = initState(prepared, hyper);
@@ -300,36 +303,52 @@ export interface ShardTraining extends ShardReport {
 }
 
 /**
- * Distributed training (local SGD): shard `shard` of `shards` trains its
- * share of round `seq` — the round's batches b with b mod shards = shard, in
- * the single chain's shuffle and with its per-batch seeds and learning rates —
- * from the round's starting state, mutating it (weights and its own copy of
- * the optimizer state). A round is a slice of one epoch (plan.ts); the
- * aggregator merges the shards' states (aggregate.ts) and closes the round
- * (`closeRoundWork`). Deterministic in (state, prepared, hyper, seq, shard).
+ * Distributed training (local SGD): shard `shard` trains its share of round
+ * `seq` — batches [part·K, (part+1)·K) of its own partition's epoch
+ * (`prepared` holds that partition only: partition.ts), shuffled with its own
+ * seed — from the round's starting state, mutating it (weights and its own
+ * copy of the optimizer state). The learning rate follows the shard's own
+ * batch count through the run (every shard is at the same point of the
+ * schedule in a round). The aggregator merges the shards' states
+ * (aggregate.ts) and closes the round (`closeRoundWork`). Deterministic in
+ * (state, prepared, hyper, seq, shard).
  */
 export function* trainShardWork(state: TrainState, prepared: Prepared, hyper: Hyper, plan: Plan, seq: number, shard: number): Work<ShardTraining> {
   const shards = plan.shards ?? 1;
-  if (shard < 0 || shard >= shards) throw new Error(`shard ${shard} is not one of the plan's ${shards}`);
-  const { phase, rows, local } = beginStep(state, prepared, hyper, plan, seq);
-  if (phase.epochs_per_step !== 1) throw new Error("a distributed round is a slice of one epoch");
+  if (shard < 0 || shard >= shards || !plan.partitions) throw new Error(`shard ${shard} is not one of the plan's ${shards}`);
+  const rows = prepared.train;
+  if (rows.length !== plan.partitions[shard]) throw new Error(`the plan gives shard ${shard} ${plan.partitions[shard]} training rows, its data have ${rows.length}`);
+  const { phase, local } = beginStep(state, prepared, hyper, plan, seq);
   const ens = trainingEnsemble(state, prepared, hyper);
   const frozen = new Set(hyper.freeze_layers);
   const { first: epoch, part } = stepPosition(phase, local);
-  const firstBatch = part * phase.batches_per_step;
-  const lastBatch = Math.min(phase.batches_per_epoch, firstBatch + phase.batches_per_step);
+  const K = phase.batches_per_step;
+  const perEpoch = phase.steps_per_epoch * K;
   let lossSum = 0;
   let examples = 0;
   const touched: Int32Array[] = [];
   for (const [k, net] of ens.nets.entries()) {
     const marks = new Uint8Array(ens.arch.rows);
-    const done = yield* trainBatches(net, prepared, rows, hyper, memberSeed(hyper.seed, k), phase, adamConfig(hyper), frozen, epoch, firstBatch, lastBatch, { shard, shards }, marks);
+    const seed = shardSeed(memberSeed(hyper.seed, k), shard);
+    const pass: Pass = {
+      order: permutation(rows.length, seed, 0x10000 + epoch),
+      first: part * K,
+      last: Math.min(Math.ceil(rows.length / hyper.batch_size), (part + 1) * K),
+      t0: (epoch - 1) * perEpoch,
+      total: phase.epochs * perEpoch,
+    };
+    const done = yield* trainBatches(net, prepared, rows, hyper, seed, pass, adamConfig(hyper), frozen, marks);
     lossSum += done.lossSum / ens.nets.length;
     if (k === 0) examples += done.examples;
     touched.push(rowsMarked(marks));
   }
   state.adam = ens.optimizer!;
   return { loss_sum: lossSum, examples, touched };
+}
+
+/** A shard's own seed of shuffles and dropout. */
+function shardSeed(seed: number, shard: number): number {
+  return (seed ^ Math.imul(shard + 1, 0x9e3779b1)) >>> 0;
 }
 
 /**
@@ -372,36 +391,40 @@ function rowsMarked(marks: Uint8Array): Int32Array {
   return out;
 }
 
-/** Every batch of a step's range trains in a single chain. */
-const SINGLE_CHAIN = { shard: 0, shards: 1 } as const;
+/**
+ * Batches [first, last) of one pass over `rows`: batch j is rows
+ * order[j·bs …] (at most to the rows' end) and is step t0 + j of `total`
+ * in the learning-rate schedule (and of dropout's seeds).
+ */
+interface Pass {
+  order: Int32Array;
+  first: number;
+  last: number;
+  t0: number;
+  total: number;
+}
 
-/** Batches [firstBatch, lastBatch) of `epoch` (those of the stride's shard): forward, backward and an optimizer step per batch (reporting each batch's work). */
+/** The pass's batches: forward, backward and an optimizer step per batch (reporting each batch's work). */
 function* trainBatches(
   net: Network,
   prepared: Prepared,
   rows: Int32Array,
   hyper: Hyper,
   seed: number,
-  plan: Phase,
+  pass: Pass,
   adam: AdamConfig,
   frozen: ReadonlySet<LayerName>,
-  epoch: number,
-  firstBatch: number,
-  lastBatch: number,
-  stride: { shard: number; shards: number },
   touched?: Uint8Array,
 ): Work<{ lossSum: number; examples: number }> {
-  const order = permutation(plan.n_train, seed, 0x10000 + epoch);
+  const { order } = pass;
   const bs = hyper.batch_size;
-  const totalBatches = plan.epochs * plan.batches_per_epoch;
   let lossSum = 0;
   let examples = 0;
-  for (let b = firstBatch; b < lastBatch; b++) {
-    if (b % stride.shards !== stride.shard) continue;
-    const t = (epoch - 1) * plan.batches_per_epoch + b;
+  for (let b = pass.first; b < pass.last; b++) {
+    const t = pass.t0 + b;
     const rng = hyper.dropout > 0 ? new Rng(seed, 0x200000 + t) : null;
     const from = b * bs;
-    const to = Math.min(plan.n_train, from + bs);
+    const to = Math.min(order.length, from + bs);
     net.zeroGrad();
     const scale = 1 / (to - from);
     const logged = prepared.logged;
@@ -427,7 +450,7 @@ function* trainBatches(
       } else lossSum += net.backward(prepared.x, r, prepared.labels[r], hyper, rng !== null, scale, frozen);
     }
     examples += to - from;
-    adamStep(net, adam, learningRate(hyper, t, totalBatches), frozen);
+    adamStep(net, adam, learningRate(hyper, t, pass.total), frozen);
     if (touched) for (let s = 0; s < net.touchedCount; s++) touched[net.touched[s]] = 1;
     // Forward and backward: about three forward passes of work per example.
     let features = 0;

@@ -520,7 +520,7 @@ async function decide(deps: OptimizeDeps, opt: Optimization, stored: Stored, row
     // A language-model agent's new network keeps its answerer (with the proposed instructions, when they passed).
     const hyper = { ...trialHyper(winner!.config, winner!.epochs, baseRun!.config, stored.seed), version_precision: win!.precision, ...(side.answerer && { answerer: side.answerer }) };
     try {
-      const plan = checkedPlan(examples, hyper, "dataset_id");
+      const plan = checkedPlan([examples], hyper, "dataset_id");
       runId = `run_${opt.id.slice(4)}`;
       await createRun(deps.db, null, {
         id: runId,

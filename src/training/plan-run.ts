@@ -2,7 +2,8 @@
 import type { Example, Hyper } from "../model/hyper.ts";
 import { labelExamples, splitSizes } from "../model/prepare.ts";
 import { planRun, type Plan } from "../model/plan.ts";
-import { dataShape, stepFootprint, type Footprint } from "../model/footprint.ts";
+import { dataShape, partitionedFootprint, partShapes, stepFootprint, type Footprint } from "../model/footprint.ts";
+import { FINAL_TRAIN_SAMPLE, LabelCollector, partitionSizes, rolesOf, type Layout } from "../model/partition.ts";
 import { learnedMemoryCount, MAX_DEMOS } from "../memory/learned.ts";
 import { MIB, STEP_BUDGET_BYTES } from "../isolate/budget.ts";
 import { invalidInput } from "../errors.ts";
@@ -11,11 +12,13 @@ export const MAX_STEPS_PER_RUN = 10_000;
 
 const mb = (bytes: number) => `${Math.ceil(bytes / MIB)} MB`;
 
-/** The plan of training `examples` with `hyper`; a 400 naming `dataField` or the config lever when it cannot run. */
-export function checkedPlan(examples: readonly Example[], hyper: Hyper, dataField: string): Plan {
-  const { classes, labels } = labelExamples(examples);
-  const sizes = splitSizes(labels, classes.length, hyper);
-  const plan = planRun(sizes.n_train, sizes.n_valid, hyper);
+/**
+ * The plan of training on `sources` (one dataset's examples, or one per shard
+ * of a federated run) with `hyper`; a 400 naming `dataField` or the config
+ * lever when it cannot run.
+ */
+export function checkedPlan(sources: readonly (readonly Example[])[], hyper: Hyper, dataField: string): Plan {
+  const { plan, footprint } = runFootprint(sources, hyper);
   if (plan.total_steps > MAX_STEPS_PER_RUN) {
     throw invalidInput([
       {
@@ -24,12 +27,54 @@ export function checkedPlan(examples: readonly Example[], hyper: Hyper, dataFiel
       },
     ]);
   }
-  // A transfer may also carry its base's demos: up to the demo budget in all.
-  const memories = hyper.transfer ? classes.length + MAX_DEMOS : learnedMemoryCount(examples.length, classes.length);
-  const footprint = stepFootprint(hyper, dataShape(examples, hyper), memories);
   if (footprint.peak_bytes > STEP_BUDGET_BYTES) throw invalidInput([tooLarge(footprint, hyper, dataField)]);
   plan.memory = { peak_mb: Math.ceil(footprint.peak_bytes / MIB), budget_mb: STEP_BUDGET_BYTES / MIB };
   return plan;
+}
+
+/** The plan and the estimated memory of its steps (footprint.ts), unchecked (bench/step-memory.ts prints it). */
+export function runFootprint(sources: readonly (readonly Example[])[], hyper: Hyper): { plan: Plan; footprint: Footprint } {
+  const examples = sources.length === 1 ? sources[0] : sources.flat();
+  const { classes, labels } = labelExamples(examples);
+  // A transfer may also carry its base's demos: up to the demo budget in all.
+  const memories = (n: number) => (hyper.transfer ? classes.length + MAX_DEMOS : learnedMemoryCount(n, classes.length));
+  const layout = distributedLayout(sources, hyper);
+  if (!layout) {
+    const sizes = splitSizes(labels, classes.length, hyper);
+    return { plan: planRun(sizes.n_train, sizes.n_valid, hyper), footprint: stepFootprint(hyper, dataShape(examples, hyper), memories(examples.length)) };
+  }
+  const sizes = partitionSizes(layout.roles, layout.shards);
+  const plan = planRun(sizes.partitions.reduce((a, b) => a + b, 0), sizes.n_valid, hyper, sizes.partitions);
+  const finalExamples = Math.min(FINAL_TRAIN_SAMPLE, plan.n_train) + plan.n_valid;
+  return { plan, footprint: partitionedFootprint(hyper, partShapesOf(layout, examples, hyper), Math.max(...sources.map(jsonlBytesBound)), memories(finalExamples)) };
+}
+
+/** A distributed run's roles (and shards), as its coordinator will lay the data out; null for a single chain. */
+function distributedLayout(sources: readonly (readonly Example[])[], hyper: Hyper): Pick<Layout, "roles" | "shards" | "classes"> | null {
+  if (!hyper.distributed && sources.length === 1) return null;
+  const collector = new LabelCollector();
+  for (const source of sources) collector.addSource(source);
+  const labeled = collector.finish();
+  const { roles, shards } = rolesOf(labeled, hyper);
+  if (shards < 2) return null;
+  // What a shard cannot do with only its own rows.
+  const refused = [
+    hyper.refit === true && { path: "config.refit", message: "a distributed run does not refit (its shards hold training rows only): leave refit \"auto\" or false" },
+    hyper.prototype_weight > 0 && { path: "config.prototype_weight", message: "the prototype head needs every row in one step: not with config.distributed" },
+    hyper.transfer && { path: "config.distributed", message: "transfer training runs as a single chain: remove config.distributed" },
+  ].filter((x) => x !== false && x !== undefined);
+  if (refused.length > 0) throw invalidInput(refused);
+  return { roles, shards, classes: labeled.classes };
+}
+
+function partShapesOf(layout: Pick<Layout, "roles" | "shards" | "classes">, examples: readonly Example[], hyper: Hyper) {
+  const n = examples.length;
+  return partShapes(layout, hyper, (r) => (r < n ? { input: examples[r].input, chars: examples[r].input.length + examples[r].expected_output.length } : { input: layout.classes[r - n], chars: 0 }));
+}
+
+/** At most the bytes of a dataset's canonical JSONL: 3 bytes a character (UTF-8) and the JSON around each example. */
+function jsonlBytesBound(examples: readonly Example[]): number {
+  return examples.reduce((s, e) => s + 3 * (e.input.length + e.expected_output.length) + 64, 0);
 }
 
 /** The 400 for a run whose steps would not fit a Worker: which part is largest, and the levers that shrink it. */

@@ -11,7 +11,10 @@
 import { and, eq } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { adaptations } from "../db/schema.ts";
-import { loadExamples } from "../data/datasets.ts";
+import { datasetBytes, loadExamples } from "../data/datasets.ts";
+import { canonicalLines } from "../data/examples.ts";
+import { partRows, partWork, type Part } from "../model/partition.ts";
+import { runDatasets, runLayout } from "./layout.ts";
 import type { Example, Hyper } from "../model/hyper.ts";
 import { prepareKey, prepareWork, type Prepared } from "../model/prepare.ts";
 import { CheckpointError } from "../model/checkpoint.ts";
@@ -58,13 +61,41 @@ export function runDataBytes(d: RunData): number {
   return arrays.reduce((s, a) => s + a.byteLength, 0) + texts + base;
 }
 
-export async function runData(src: RunSources, run: Run): Promise<RunData> {
-  const k = JSON.stringify([run.appId, run.id, run.datasetId, prepareKey(run.config)]);
+/**
+ * The data a step of `run` trains, validates or finalizes on: the whole run's
+ * data — or, in a distributed run, only `part` of it (model/partition.ts;
+ * a single chain's steps ignore `part`).
+ */
+export async function runData(src: RunSources, run: Run, part?: Part): Promise<RunData> {
+  const partitioned = run.plan.partitions !== undefined;
+  if (partitioned && !part) throw new Error(`run ${run.id} is distributed: its steps read a part of its data`);
+  const k = JSON.stringify([run.appId, run.id, run.datasetId, prepareKey(run.config), partitioned ? part : null]);
   const hit = cache.get(k);
   if (hit) return hit;
-  const data = await load(src, run);
+  const data = partitioned ? await loadPart(src, run, part!) : await load(src, run);
   cache.set(k, data, runDataBytes(data));
   return data;
+}
+
+/** A part of a distributed run's data: its rows read from each dataset that holds some (one at a time, line by line) and featurized with the layout's vocabulary. */
+async function loadPart(src: RunSources, run: Run, part: Part): Promise<RunData> {
+  const layout = await runLayout(src, run);
+  const { rows } = partRows(layout, part, run.config.seed);
+  const wanted = new Uint8Array(layout.roles.length);
+  for (const r of rows) wanted[r] = 1;
+  const examples = new Map<number, Example>();
+  let offset = 0;
+  for (const [s, id] of runDatasets(run).entries()) {
+    const n = layout.source_rows[s];
+    const from = offset;
+    if (wanted.subarray(from, from + n).includes(1)) {
+      const bytes = await datasetBytes(src.datasets, run.appId, id);
+      for (const { row, example } of canonicalLines(bytes, (r) => wanted[from + r] === 1)) examples.set(from + row, example);
+    }
+    offset += n;
+  }
+  const { examples: kept, prepared } = await src.slicer.run(partWork(layout, part, run.config, (r) => examples.get(r)!));
+  return { examples: kept, prepared, adaptation: null };
 }
 
 async function load(src: RunSources, run: Run): Promise<RunData> {

@@ -58,6 +58,7 @@ import { priceOf } from "../llm/prices.ts";
 import { patternOf } from "../llm/prompt.ts";
 import type { AnswererSettings } from "../llm/answerer.ts";
 import { runData } from "./prepared.ts";
+import { runLayout } from "./layout.ts";
 import type { ShardMessage, StepMessage, TrainingMessage } from "./messages.ts";
 import { commitFinal, commitStep, failRun, findRun, markRunning, markSwept, noteStepStart, recordedShards, recordShard, runEpochMetrics, TERMINAL, versionIdOf, type Run } from "./runs.ts";
 import { decodeShard, decodeState, encodeShard, encodeState } from "./state.ts";
@@ -138,12 +139,14 @@ async function roundStep(deps: StepDeps, run: Run, msg: StepMessage): Promise<St
   const shards = run.plan.shards!;
   const recorded = new Set(await recordedShards(deps.db, run.id, msg.seq));
   if (recorded.size < shards) {
+    // The coordinator of the first round lays the data out for every later step (once: it is then read from R2).
+    if (msg.seq === 1) await runLayout(deps, run, true);
     const missing = Array.from({ length: shards }, (_, k) => k).filter((k) => !recorded.has(k));
     await Promise.all(missing.map((shard) => deps.enqueue({ run_id: run.id, seq: msg.seq, shard })));
     return "fanned-out";
   }
   const started = deps.now();
-  const { prepared } = await runData(deps, run);
+  const { prepared } = await runData(deps, run, { kind: "valid" });
   const base = await stateBefore(deps, run, prepared, msg.seq);
   const previousBest = base.progress.best_epoch;
   const untrained = await deps.slicer.run(beginRoundWork(base, prepared, run.config, run.plan, msg.seq));
@@ -186,7 +189,7 @@ export async function processShard(deps: StepDeps, msg: ShardMessage, attempt = 
   await noteStepStart(deps.db, run.id, attempt, deps.now());
   try {
     const started = deps.now();
-    const { prepared } = await runData(deps, run);
+    const { prepared } = await runData(deps, run, { kind: "shard", shard: msg.shard });
     const state = await stateBefore(deps, run, prepared, msg.seq);
     const { touched, ...report } = await deps.slicer.run(trainShardWork(state, prepared, run.config, run.plan, msg.seq, msg.shard));
     const result = encodeShard(compactShard(state, touched, archOf(run.config, prepared).rows), report, msg.seq, msg.shard);
@@ -300,7 +303,7 @@ async function finalStep(deps: StepDeps, run: Run, msg: StepMessage): Promise<St
   const hyper = run.config;
   if (!run.bestEpoch) throw new PermanentStepError("training ended without a best epoch");
   const bestParams = await bestWeights(deps, run, run.bestEpoch);
-  const { examples, prepared, adaptation } = await runData(deps, run);
+  const { examples, prepared, adaptation } = await runData(deps, run, { kind: "final" });
   // After a refit the last state holds the refit's weights.
   const refitted = run.plan.refit ? (await readState(deps, run, msg.seq - 1)).params : null;
   const { model, recall } = await deps.slicer.run(finalizeModelWork(bestParams, refitted, prepared, hyper));

@@ -23,8 +23,8 @@ import { crashOnce, db, drain, startRun, stepDepsFor, type Delivery } from "./ha
 import { resumeTrainingRun } from "../../src/functions/runControls.ts";
 import { UNLIMITED } from "../../src/security/quotas.ts";
 
-// Three shards; 216 training rows = 14 batches an epoch; rounds of 3 shards × 2 batches: 3 rounds an epoch
-// (the last one short). Then the refit (auto: small data) on 264 rows, 17 batches: 3 rounds an epoch as well.
+// Three shards of 216 training rows: 72 each, 5 batches of 16 an epoch; rounds of 2 batches a shard: 3 rounds an
+// epoch (the last one short). No refit (a distributed run's shards hold training rows only).
 const CONFIG = { ...SMALL, epochs: 3, batch_size: 16, ensemble: 2, validation_split: 0.2, seed: 77, early_stopping: false, distributed: { workers: 3, sync_every: 2 } };
 
 interface Faults {
@@ -68,10 +68,9 @@ describe("distributed training", () => {
   it("trains in rounds of shards whose result does not depend on their order, duplicates or crashes, and matches the in-process driver", async () => {
     const reference = await runWith("dist-reference", {});
     const run = (await findRun(db, reference.runId))!;
-    expect(run.plan).toMatchObject({ shards: 3, steps_per_epoch: 3, epochs_per_step: 1, batches_per_step: 6 });
-    expect(run.plan.refit).not.toBeNull();
+    expect(run.plan).toMatchObject({ shards: 3, partitions: [72, 72, 72], n_valid: 48, steps_per_epoch: 3, epochs_per_step: 1, batches_per_epoch: 5, batches_per_step: 2, refit: null });
     const rounds = reference.steps.length;
-    expect(rounds).toBe(3 * 3 + run.bestEpoch! * 3); // validation phase, then the refit for the chosen epoch's number of epochs
+    expect(rounds).toBe(3 * 3);
     expect(reference.epochs).toHaveLength(4); // epoch 0 + 3
     // Every round: its shards ran once each, and its aggregation was enqueued exactly once (by the shard that completed it).
     const shardRows = (await env.DB.prepare("SELECT seq, count(*) AS n, sum(examples) AS examples FROM run_shards WHERE run_id = ? GROUP BY seq").bind(reference.runId).all<{ seq: number; n: number; examples: number }>()).results;
@@ -84,6 +83,8 @@ describe("distributed training", () => {
     for (let seq = 2; seq <= rounds; seq++) expect(aggregations.filter((m) => m.seq === seq), `round ${seq}`).toHaveLength(2);
     // The round's examples add up to the step's (each shard trained its share once).
     expect(shardRows.map((r) => r.examples)).toEqual((reference.steps as { examples: number }[]).map((s) => s.examples));
+    // Each round's shards trained every batch of their partitions' epoch once: 72 rows each, three epochs.
+    expect(shardRows.reduce((sum, r) => sum + r.examples, 0)).toBe(3 * 216);
     // Shard results are deleted once their round is committed, and everything once the run ends.
     expect((await env.CHECKPOINTS.list({ prefix: `apps/default/runs/${reference.runId}/` })).objects).toHaveLength(0);
 
@@ -100,7 +101,7 @@ describe("distributed training", () => {
             { point: "before-checkpoint", seq: 3 },
             { point: "after-checkpoint", seq: 5 },
             { point: "after-commit", seq: 6 },
-            { point: "shard-after-claim", seq: 10, shard: 2 },
+            { point: "shard-after-claim", seq: 8, shard: 2 },
           ],
         },
       ],
@@ -115,7 +116,7 @@ describe("distributed training", () => {
 
     // The benchmark's in-process driver: the same model, byte for byte.
     const resolved = (await env.DB.prepare("SELECT config FROM training_runs WHERE id = ?").bind(reference.runId).first<{ config: string }>())!;
-    const inProcess = fitSharded(FAQ_TRAIN, JSON.parse(resolved.config) as Hyper);
+    const inProcess = fitSharded([FAQ_TRAIN], JSON.parse(resolved.config) as Hyper);
     expect(await sha256Hex(encodeModel(inProcess.model))).toEqual(reference.weights);
   });
 
