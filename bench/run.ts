@@ -4,6 +4,7 @@
  * npm run bench -- --training-type few_shot [--shots 1,3,5,10] [--validate]   (bench/few-shot.ts)
  * npm run bench -- --training-type transfer [--validate]                      (bench/transfer.ts)
  * npm run bench -- --workers 1,2,4,8 [--sync-every K] [--validate] [--via-worker] (bench/distributed.ts)
+ * npm run bench -- --scale 10 --workers 8 [--skip-memory] [--skip-worker]      (bench/scale.ts)
  *
  * Trains the agent network with the code and defaults trainAgent uses, on CSV
  * (text,category) or JSONL (input,expected_output) files — BANKING77 from
@@ -28,6 +29,7 @@ import { benchHyper, readExamples, sampleShots } from "./data.ts";
 import { fewShotBench } from "./few-shot.ts";
 import { transferBench } from "./transfer.ts";
 import { distributedBench } from "./distributed.ts";
+import { scaleBench } from "./scale.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -45,6 +47,9 @@ const { values: args } = parseArgs({
     workers: { type: "string" },
     repeat: { type: "string" },
     "sync-every": { type: "string" },
+    scale: { type: "string" },
+    "skip-memory": { type: "boolean", default: false },
+    "skip-worker": { type: "boolean", default: false },
   },
 });
 
@@ -108,6 +113,19 @@ if (args["training-type"] === "transfer") {
 }
 const fullTrain = readExamples(args.train!, true);
 const test = readExamples(args.test!, false);
+if (args.scale) {
+  await scaleBench({
+    train: fullTrain,
+    test,
+    scale: Number(args.scale),
+    workers: Number(args.workers ?? "8"),
+    seed: seeds[0],
+    config: args.config!,
+    memory: !args["skip-memory"],
+    worker: !args["skip-worker"],
+  });
+  process.exit(0);
+}
 if (args.workers) {
   await distributedBench({
     train: fullTrain,

@@ -11,13 +11,16 @@ import { requestSlicer } from "../isolate/slices.ts";
 import { ExampleSchema, DATA_LIMITS, type DataReport, type Example } from "../data/examples.ts";
 
 /** A run is at most this many queue steps (each a message, a checkpoint and a D1 commit). */
-import { TrainingConfigSchema, resolveHyper } from "../model/hyper.ts";
+import { DEFAULT_SYNC_EVERY, MAX_WORKERS, TrainingConfigSchema, resolveHyper } from "../model/hyper.ts";
+import type { QualityGate } from "../model/quality-gate.ts";
+import type { Slicer } from "../isolate/slices.ts";
+import { invalidInput } from "../errors.ts";
 import { applyParadigm, TRAINING_TYPES } from "../training/paradigms.ts";
 import { createRun, noteStepError } from "../training/runs.ts";
 import { refuseWhileErasing } from "../erasure/job.ts";
 import { checkConcurrentRuns, checkStoredBytes } from "../security/quotas.ts";
 import { checkedPlan } from "../training/plan-run.ts";
-import { defineFunction } from "./registry.ts";
+import { defineFunction, type FunctionContext } from "./registry.ts";
 import { AgentIdSchema, randomId, randomSeed } from "./common.ts";
 
 export const TrainAgentInput = z
@@ -31,6 +34,14 @@ export const TrainAgentInput = z
       .describe("Labeled examples; or give dataset_id of a dataset uploaded with POST /datasets"),
     dataset_id: DatasetRefSchema.optional().describe("A dataset's id (ds_…), or the name of a versioned dataset (its latest version, or dataset_version)"),
     dataset_version: z.number().int().min(1).optional().describe("With a dataset name: the version to train on"),
+    dataset_ids: z
+      .array(DatasetRefSchema)
+      .min(2, "dataset_ids must name at least two datasets (one dataset: dataset_id)")
+      .max(MAX_WORKERS, `dataset_ids may name at most ${MAX_WORKERS} datasets`)
+      .optional()
+      .describe(
+        "Federated training: datasets of this app (ids or names: their latest versions), one shard each — each dataset's training rows are read only by its own shard step and never copied; the shards' weights are averaged each round (FedAvg, weighted by examples). Sets config.distributed.workers to their count",
+      ),
     split: SplitSchema.default("all").describe("Train on one split of the data (train, validation, test: a stable hash of the normalized input; near-duplicates of test examples are test) or all of it"),
     training_type: z
       .enum(TRAINING_TYPES, { error: () => `training_type must be one of ${TRAINING_TYPES.join(", ")}` })
@@ -44,8 +55,21 @@ export const TrainAgentInput = z
   })
   .strict()
   .superRefine((v, ctx) => {
-    if ((v.training_data === undefined) === (v.dataset_id === undefined)) {
-      ctx.addIssue({ code: "custom", path: ["training_data"], message: "give exactly one of training_data or dataset_id" });
+    if ([v.training_data, v.dataset_id, v.dataset_ids].filter((x) => x !== undefined).length !== 1) {
+      ctx.addIssue({ code: "custom", path: ["training_data"], message: "give exactly one of training_data, dataset_id or dataset_ids" });
+    }
+    if (v.dataset_ids) {
+      const seen = new Set<string>();
+      v.dataset_ids.forEach((id, i) => {
+        if (seen.has(id)) ctx.addIssue({ code: "custom", path: ["dataset_ids", i], message: `${id} is named twice: each dataset is one shard` });
+        seen.add(id);
+      });
+      if (v.split !== "all") ctx.addIssue({ code: "custom", path: ["split"], message: "federated training (dataset_ids) trains on all of each dataset" });
+      if (v.training_type !== "supervised") ctx.addIssue({ code: "custom", path: ["training_type"], message: "federated training (dataset_ids) is supervised" });
+      const workers = v.config.distributed?.workers;
+      if (workers !== undefined && workers !== "auto" && workers !== v.dataset_ids.length) {
+        ctx.addIssue({ code: "custom", path: ["config", "distributed", "workers"], message: `federated training has one shard per dataset: ${v.dataset_ids.length}, not ${workers}` });
+      }
     }
     if (v.dataset_version !== undefined && (v.dataset_id === undefined || v.dataset_id.startsWith("ds_"))) {
       ctx.addIssue({ code: "custom", path: ["dataset_version"], message: "dataset_version goes with a dataset name in dataset_id" });
@@ -66,6 +90,7 @@ export const TrainAgentOutput = z.object({
   status: z.literal("queued"),
   agent_id: z.string(),
   dataset_id: z.string(),
+  dataset_ids: z.array(z.string()).nullable().describe("A federated run's datasets (ids), one per shard in shard order; null otherwise"),
   training_type: z.string(),
   deploy: z.enum(DEPLOY_MODES),
   plan: z.object({
@@ -116,8 +141,15 @@ export const trainAgent = defineFunction({
     let pending = null;
     let datasetId: string;
     let quality: QualityReport;
+    /** A federated run's datasets, one per shard. */
+    let federated: { ids: string[]; sources: Example[][]; quality: QualityReport } | null = null;
     const slicer = requestSlicer();
-    if (input.training_data) {
+    if (input.dataset_ids) {
+      federated = await federatedSources(ctx, input.dataset_ids, input.config.quality_gate, slicer);
+      examples = federated.sources.flat();
+      datasetId = federated.ids[0];
+      quality = federated.quality;
+    } else if (input.training_data) {
       const data = input.split === "all" ? input.training_data : selectSplit(input.training_data, input.split);
       pending = await buildDataset(ctx.appId, data, "inline", "training_data", { scrubber: await readPolicy(ctx.db, ctx.appId), slicer });
       examples = pending.examples;
@@ -136,18 +168,19 @@ export const trainAgent = defineFunction({
         quality = pending.quality;
       } else quality = await datasetQuality(ctx.env.DATASETS, slicer, row, async () => examples);
     }
-    // Nothing is stored or trained when the data fails the gate.
-    checkQualityGate(quality, input.config.quality_gate, input.training_data ? "training_data" : "dataset_id");
+    // Nothing is stored or trained when the data fails the gate (a federated run's datasets were checked one by one).
+    if (!federated) checkQualityGate(quality, input.config.quality_gate, input.training_data ? "training_data" : "dataset_id");
     // Nothing is stored either when the paradigm's options do not hold (few_shot's limit, transfer's base).
     const dataField = input.training_data ? "training_data" : "dataset_id";
+    const resolved = resolveHyper(input.config, randomSeed);
     const { hyper, report: paradigm } = await applyParadigm(
       { db: ctx.db, checkpoints: ctx.env.CHECKPOINTS, appId: ctx.appId, agentId: input.agent_id, env: ctx.env },
       input.training_type,
-      resolveHyper(input.config, randomSeed),
+      federated ? { ...resolved, distributed: { sync_every: DEFAULT_SYNC_EVERY, ...resolved.distributed, workers: federated.ids.length } } : resolved,
       examples,
       dataField,
     );
-    const plan = checkedPlan([examples], hyper, dataField);
+    const plan = checkedPlan(federated?.sources ?? [examples], hyper, federated ? "dataset_ids" : dataField);
     const runId = randomId("run");
     const now = ctx.now();
     if (pending) {
@@ -166,6 +199,7 @@ export const trainAgent = defineFunction({
         trainingType: input.training_type,
         deploy: input.deploy,
         datasetId,
+        datasetIds: federated?.ids ?? null,
         config: hyper,
         plan,
         createdAt: now,
@@ -183,6 +217,7 @@ export const trainAgent = defineFunction({
       status: "queued" as const,
       agent_id: input.agent_id,
       dataset_id: datasetId,
+      dataset_ids: federated?.ids ?? null,
       training_type: input.training_type,
       deploy: input.deploy,
       plan: {
@@ -207,3 +242,28 @@ export const trainAgent = defineFunction({
   },
 });
 
+
+/**
+ * A federated run's datasets: each resolved in this app (an id or a name's
+ * latest version), read, and checked against the quality gate on its own
+ * (naming it); the run's quality is the lowest score, with counts summed.
+ */
+async function federatedSources(ctx: FunctionContext, refs: readonly string[], gate: QualityGate, slicer: Slicer): Promise<{ ids: string[]; sources: Example[][]; quality: QualityReport }> {
+  const ids: string[] = [];
+  const sources: Example[][] = [];
+  const reports: QualityReport[] = [];
+  for (const [i, ref] of refs.entries()) {
+    const { row } = await resolveDatasetRef(ctx.db, ctx.appId, ref, undefined, `dataset_ids.${i}`);
+    if (ids.includes(row.id)) throw invalidInput([{ path: `dataset_ids.${i}`, message: `${ref} is the same dataset as another of dataset_ids (${row.id})` }]);
+    const examples = await loadExamples(ctx.env.DATASETS, ctx.appId, row.id);
+    const quality = await datasetQuality(ctx.env.DATASETS, slicer, row, async () => examples);
+    checkQualityGate(quality, gate, `dataset_ids.${i}`);
+    ids.push(row.id);
+    sources.push(examples);
+    reports.push(quality);
+  }
+  const lowest = reports.reduce((a, b) => (b.score < a.score ? b : a));
+  const counts: Record<string, number> = {};
+  for (const r of reports) for (const [code, n] of Object.entries(r.counts)) counts[code] = (counts[code] ?? 0) + n;
+  return { ids, sources, quality: { ...lowest, counts } };
+}

@@ -53,6 +53,8 @@ import { partRows, type Layout, type Part } from "./partition.ts";
 const EXAMPLE_OVERHEAD_BYTES = 160;
 /** One learned memory on its way to D1 beside its text: its row, its 384-float vector and their JSON (the vector as hex). Measured: 6.2 KB with BANKING77's short texts; 7 KiB leaves a margin. */
 const MEMORY_ROW_BYTES = 7_168;
+/** A row's typed array of occurrences while a part is counted (object and backing store headers), and its label. */
+const PART_ROW_BYTES = 256;
 /** A checkpoint's JSON header (tensor table, metadata). */
 const HEADER_BYTES = 65_536;
 
@@ -190,7 +192,9 @@ export function stepFootprint(hyper: Hyper, shape: DataShape, learnedMemories: n
   const refit = !partOf && (hyper.refit === "auto" ? shape.n_train <= 2000 && shape.n_valid > 0 : hyper.refit && shape.n_valid > 0);
 
   const phases = {
-    prepare: examples + prepared + scratch,
+    // A part is featurized with the layout's vocabulary (partition.ts partPreparedWork): the rows' occurrence lists and
+    // raw counts (4·occ + 8·nnz, a typed array per row), then the counts and their mapping to vocabulary rows (16·nnz).
+    prepare: partOf ? examples + 16 * nnz + PART_ROW_BYTES * shape.rows : examples + prepared + scratch,
     training: examples + prepared + networks + Math.max(stateBytes, modelBytes),
     final: examples + prepared + (refit ? 2 : 1) * stateBytes + Math.max(members * inferenceNet, versionBytes + memories),
     // The round's base state (merged into in place) and then the largest of: one shard's result (at most a state) while
@@ -212,8 +216,9 @@ export function stepFootprint(hyper: Hyper, shape: DataShape, learnedMemories: n
 /**
  * A distributed run's peak: each phase with the part its step holds (a
  * shard's training rows, the validation rows for the aggregator, the final
- * part), each part's preparation with the bytes of the dataset it is read
- * from (sealed and plain: `datasetBytes`, the largest source's), and the
+ * part), each part's reading (the bytes of the dataset it is read from,
+ * sealed and plain: `datasetBytes`, the largest source's, beside the part's
+ * examples) and featurizing, and the
  * coordinator's layout (both passes over that dataset, the bucket document
  * frequencies, the labels and roles).
  */
@@ -223,10 +228,12 @@ export function partitionedFootprint(hyper: Hyper, parts: PartShapes, datasetByt
   const valid = stepFootprint(hyper, parts.valid, learnedMemories, whole);
   const final = stepFootprint(hyper, parts.final, learnedMemories, whole);
   const rows = parts.n_train + parts.n_valid;
+  // A dataset read line by line: its sealed bytes and their plaintext, while the part's examples are collected (then dropped).
   const reading = 2 * datasetBytes;
+  const partExamples = Math.max(...[parts.shard, parts.valid, parts.final].map((p) => 2 * p.chars + EXAMPLE_OVERHEAD_BYTES * p.rows));
   const layout = reading + 4 * hyper.features.buckets + 9 * rows + 16 * parts.shard.distinct;
   const phases = {
-    prepare: Math.max(layout, reading + Math.max(shard.phases.prepare, valid.phases.prepare, final.phases.prepare)),
+    prepare: Math.max(layout, reading + partExamples, shard.phases.prepare, valid.phases.prepare, final.phases.prepare),
     training: shard.phases.training,
     final: final.phases.final,
     aggregate: valid.phases.aggregate,

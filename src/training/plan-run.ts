@@ -46,7 +46,7 @@ export function runFootprint(sources: readonly (readonly Example[])[], hyper: Hy
   const sizes = partitionSizes(layout.roles, layout.shards);
   const plan = planRun(sizes.partitions.reduce((a, b) => a + b, 0), sizes.n_valid, hyper, sizes.partitions);
   const finalExamples = Math.min(FINAL_TRAIN_SAMPLE, plan.n_train) + plan.n_valid;
-  return { plan, footprint: partitionedFootprint(hyper, partShapesOf(layout, examples, hyper), Math.max(...sources.map(jsonlBytesBound)), memories(finalExamples)) };
+  return { plan, footprint: partitionedFootprint(hyper, partShapesOf(layout, examples, hyper), Math.max(...sources.map(jsonlBytes)), memories(finalExamples)) };
 }
 
 /** A distributed run's roles (and shards), as its coordinator will lay the data out; null for a single chain. */
@@ -72,9 +72,18 @@ function partShapesOf(layout: Pick<Layout, "roles" | "shards" | "classes">, exam
   return partShapes(layout, hyper, (r) => (r < n ? { input: examples[r].input, chars: examples[r].input.length + examples[r].expected_output.length } : { input: layout.classes[r - n], chars: 0 }));
 }
 
-/** At most the bytes of a dataset's canonical JSONL: 3 bytes a character (UTF-8) and the JSON around each example. */
-function jsonlBytesBound(examples: readonly Example[]): number {
-  return examples.reduce((s, e) => s + 3 * (e.input.length + e.expected_output.length) + 64, 0);
+/** The bytes of a dataset's canonical JSONL (examples.ts canonicalJsonl: one JSON object a line), counted without building it. */
+function jsonlBytes(examples: readonly Example[]): number {
+  return examples.reduce((s, e) => s + utf8Length(JSON.stringify(e)) + 1, 0);
+}
+
+function utf8Length(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    n += c < 0x80 ? 1 : c < 0x800 ? 2 : c >= 0xd800 && c < 0xdc00 ? (i++, 4) : 3;
+  }
+  return n;
 }
 
 /** The 400 for a run whose steps would not fit a Worker: which part is largest, and the levers that shrink it. */

@@ -21,6 +21,7 @@ export const RunViewSchema = z.object({
   status: z.enum(RUN_STATUSES),
   training_type: z.string(),
   dataset_id: z.string(),
+  dataset_ids: z.array(z.string()).nullable().describe("A federated run's datasets, one per shard; null otherwise"),
   progress: z.object({
     phase: z.enum(["validation", "refit"]).describe("validation: training split, validated each epoch; refit: retraining on every row"),
     epoch: z.number().int().describe("Epochs done in this phase"),
@@ -46,10 +47,12 @@ export const RunViewSchema = z.object({
     elapsed_ms: z.number(),
     steps_committed: z.number().int(),
     mean_step_ms: z.number().nullable(),
+    max_step_ms: z.number().nullable().describe("The longest committed step (a distributed run: the longest aggregator), against the Worker's CPU limit per invocation"),
     rounds: z
       .object({
         shards: z.number().int(),
         shard_ms: z.number().describe("Time of every shard's work, summed (what the shards cost in all)"),
+        max_shard_ms: z.number().describe("The longest shard"),
         critical_path_ms: z.number().describe("Per committed round, its slowest shard plus its aggregator, summed: the run's wall time when each round's shards run at once"),
       })
       .nullable()
@@ -64,7 +67,7 @@ export const RunViewSchema = z.object({
 export type RunView = z.infer<typeof RunViewSchema>;
 
 /** A distributed run's shard time in all, and its committed rounds' slowest shards summed. */
-async function roundTimes(db: Db, runId: string): Promise<{ shardMs: number; slowestMs: number }> {
+async function roundTimes(db: Db, runId: string): Promise<{ shardMs: number; slowestMs: number; maxMs: number }> {
   const perRound = db
     .select({ total: sql<number>`sum(${runShards.ms})`.as("total"), slowest: sql<number>`max(${runShards.ms})`.as("slowest") })
     .from(runShards)
@@ -72,15 +75,17 @@ async function roundTimes(db: Db, runId: string): Promise<{ shardMs: number; slo
     .where(eq(runShards.runId, runId))
     .groupBy(runShards.seq)
     .as("per_round");
-  const [row] = await db.select({ shardMs: sql<number | null>`sum(${perRound.total})`, slowestMs: sql<number | null>`sum(${perRound.slowest})` }).from(perRound);
-  return { shardMs: row?.shardMs ?? 0, slowestMs: row?.slowestMs ?? 0 };
+  const [row] = await db
+    .select({ shardMs: sql<number | null>`sum(${perRound.total})`, slowestMs: sql<number | null>`sum(${perRound.slowest})`, maxMs: sql<number | null>`max(${perRound.slowest})` })
+    .from(perRound);
+  return { shardMs: row?.shardMs ?? 0, slowestMs: row?.slowestMs ?? 0, maxMs: row?.maxMs ?? 0 };
 }
 
 export async function runView(db: Db, run: Run, now: number): Promise<RunView> {
   const shards = run.plan.shards ?? 1;
   const [epochs, [steps], version, adaptation, rounds] = await Promise.all([
     runEpochMetrics(db, run.id),
-    db.select({ n: sql<number>`count(*)`, ms: sql<number | null>`avg(${runSteps.ms})`, total: sql<number | null>`sum(${runSteps.ms})` }).from(runSteps).where(eq(runSteps.runId, run.id)),
+    db.select({ n: sql<number>`count(*)`, ms: sql<number | null>`avg(${runSteps.ms})`, max: sql<number | null>`max(${runSteps.ms})`, total: sql<number | null>`sum(${runSteps.ms})` }).from(runSteps).where(eq(runSteps.runId, run.id)),
     run.versionId ? db.query.agentVersions.findFirst({ where: and(eq(agentVersions.id, run.versionId), eq(agentVersions.appId, run.appId)) }) : undefined,
     adaptationOfRun(db, run.appId, run.id).then((a) => (a ? adaptationView(db, a) : null)),
     shards > 1 ? roundTimes(db, run.id) : null,
@@ -94,6 +99,7 @@ export async function runView(db: Db, run: Run, now: number): Promise<RunView> {
     status: run.status,
     training_type: run.trainingType,
     dataset_id: run.datasetId,
+    dataset_ids: run.datasetIds,
     progress: {
       phase: run.refitting ? ("refit" as const) : ("validation" as const),
       epoch: run.epoch,
@@ -119,7 +125,8 @@ export async function runView(db: Db, run: Run, now: number): Promise<RunView> {
       elapsed_ms: (run.finishedAt ?? now) - (run.startedAt ?? run.createdAt),
       steps_committed: steps?.n ?? 0,
       mean_step_ms: steps?.ms ?? null,
-      rounds: rounds ? { shards, shard_ms: rounds.shardMs, critical_path_ms: rounds.slowestMs + (steps?.total ?? 0) } : null,
+      max_step_ms: steps?.max ?? null,
+      rounds: rounds ? { shards, shard_ms: rounds.shardMs, max_shard_ms: rounds.maxMs, critical_path_ms: rounds.slowestMs + (steps?.total ?? 0) } : null,
     },
     config: { ...run.config },
     plan: { ...run.plan },
