@@ -44,9 +44,11 @@ describe("the step memory estimate bounds the measured peak", () => {
   });
 
   const ci = ["true", "1"].includes(process.env.CI ?? "");
-  it.skipIf(!existsSync(BANKING77) && !ci)("BANKING77, 10 per intent and the full training set (skipped when ../shared/data/banking77 is absent, except under CI=true)", () => {
+  it.skipIf(!existsSync(BANKING77) && !ci)("BANKING77, 10 per intent, the full training set, and distributed over 4 shards (skipped when ../shared/data/banking77 is absent, except under CI=true)", () => {
     if (!existsSync(BANKING77)) throw new Error(`CI=true but ${BANKING77} is absent: check out ../shared beside the repository`);
     expectBound(measure(BANKING77, "10", {}));
     expectBound(measure(BANKING77, "", {}));
+    // Distributed: every step holds its part only (a shard's rows, the validation rows, the final part).
+    expectBound(measure(BANKING77, "", { distributed: { workers: 4 }, epochs: 2 }));
   });
 });
