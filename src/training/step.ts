@@ -22,10 +22,14 @@
  * Everything is deterministic in the run's seed, so a redone step writes the
  * same bytes.
  *
- * A distributed run (plan.shards = N > 1) makes each training step a round:
- * the step's message fans out N shard messages (`processShard`: each trains
- * its share of the round's batches from checkpoint seq-1 and writes its
- * result to R2, then records it in D1); the shard whose record completes the
+ * A distributed run (plan.shards = N > 1) makes each training step a round,
+ * and no step holds its whole dataset: the first round's message lays the
+ * data out (layout.ts: classes, each row's role, the shared vocabulary) and
+ * every step reads only its part (prepared.ts). The step's message fans out
+ * N shard messages (`processShard`: each trains batches of its own partition
+ * from checkpoint seq-1 and writes its result to R2, then records it in D1);
+ * the aggregator and the final step read the held-out rows (and the final
+ * step a sample of training rows). The shard whose record completes the
  * round claims its aggregation (exactly once: a conditional update) and
  * enqueues the step's message again, which now finds every shard recorded and
  * aggregates (aggregate.ts, in shard order), then commits the round as the
