@@ -78,7 +78,7 @@ describe("the dashboard in a browser", () => {
       expect(await page.locator("#epochs tbody tr").count()).toBe(13);
       // The run's plan and timing.
       expect(await page.textContent("#plan")).toMatch(/^Plan: \d+ training rows, \d+ validation rows, 12 epochs in \d+ queue steps, an ensemble of 3/);
-      expect(await page.textContent("#timing")).toMatch(/^Timing: elapsed [\d.]+ s, \d+ steps committed, [\d.]+ s a step; started .+, finished /);
+      expect(await page.textContent("#timing")).toMatch(/^Timing: elapsed [\d.]+ s, \d+ steps committed, [\d.]+ s a step, the longest [\d.]+ s; started .+, finished /);
       // The key stays in the tab's session storage, never in local storage.
       expect(await page.evaluate(() => [sessionStorage.getItem("archon-key") !== null, localStorage.length])).toEqual([true, 0]);
 
@@ -106,6 +106,8 @@ describe("the dashboard in a browser", () => {
       await page.waitForFunction('document.getElementById("evalStatus").textContent.includes("cases")');
       // The executions of the last day: the test's executeAgent calls, counted in their hour.
       const counted = async () => (await page.locator("#series tbody td:nth-child(2)").allTextContents()).reduce((n, t) => n + Number(t), 0);
+      // Each section loads on its own: the series may arrive after the evaluation.
+      await page.waitForFunction('[...document.querySelectorAll("#series tbody td:nth-child(2)")].some((td) => Number(td.textContent) > 0)');
       expect(await counted()).toBeGreaterThanOrEqual(1);
       expect(Number(await page.getAttribute("#seriesChart", "data-points"))).toBeGreaterThanOrEqual(1);
       expect(await page.locator("#perClass tbody tr").count()).toBe(faq.intents.length);

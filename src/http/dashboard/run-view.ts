@@ -2,7 +2,7 @@
 export const RUN_VIEW = String.raw`const secs = (ms) => ms === null || ms === undefined ? '–' : ms < 10000 ? (ms / 1000).toFixed(2) + ' s' : ms < 600000 ? (ms / 1000).toFixed(0) + ' s' : (ms / 60000).toFixed(1) + ' min';
 function planText(p) {
   const parts = [p.n_train + ' training rows, ' + p.n_valid + ' validation rows', p.epochs + ' epochs in ' + p.total_steps + ' queue steps'];
-  if (p.shards > 1) parts.push(p.shards + ' shards a round');
+  if (p.shards > 1) parts.push(p.shards + ' shards a round' + (p.partitions ? ' (' + Math.min(...p.partitions) + '–' + Math.max(...p.partitions) + ' training rows each)' : ''));
   if (p.members > 1) parts.push('an ensemble of ' + p.members);
   if (p.refit) parts.push('then a refit on every row');
   if (p.memory) parts.push('a step needs ~' + p.memory.peak_mb + ' of its ' + p.memory.budget_mb + ' MB');
@@ -11,7 +11,8 @@ function planText(p) {
 function timingText(t) {
   const parts = ['elapsed ' + secs(t.elapsed_ms), t.steps_committed + ' steps committed'];
   if (t.mean_step_ms !== null) parts.push(secs(t.mean_step_ms) + ' a step');
-  if (t.rounds) parts.push('critical path ' + secs(t.rounds.critical_path_ms) + ' (shards ' + secs(t.rounds.shard_ms) + ' in all)');
+  if (t.max_step_ms !== null && t.max_step_ms !== undefined) parts.push('the longest ' + secs(t.max_step_ms));
+  if (t.rounds) parts.push('critical path ' + secs(t.rounds.critical_path_ms) + ' (shards ' + secs(t.rounds.shard_ms) + ' in all, the longest ' + secs(t.rounds.max_shard_ms) + ')');
   return 'Timing: ' + parts.join(', ') + '; started ' + when(t.started_at) + (t.finished_at ? ', finished ' + when(t.finished_at) : '');
 }
 function draw(run) {
@@ -32,7 +33,7 @@ function draw(run) {
   $('fill').style.width = (100 * run.progress.fraction).toFixed(1) + '%';
   $('status').textContent = run.status + ' — ' + run.progress.phase + ' epoch ' + run.progress.epoch + '/' + run.progress.epochs + ', step ' + run.progress.step + '/' + run.progress.total_steps +
     (run.metrics.best_valid_accuracy === null ? '' : ', best validation accuracy ' + pct(run.metrics.best_valid_accuracy)) + (run.error ? ' — ' + run.error : '');
-  $('plan').textContent = planText(run.plan);
+  $('plan').textContent = planText(run.plan) + (run.dataset_ids ? '; federated: one shard for each of ' + run.dataset_ids.join(', ') : '');
   $('timing').textContent = timingText(run.timing);
 }
 let watching = 0;
