@@ -9,7 +9,9 @@
  * it (x ← Σᵢ wᵢ xᵢ / Σᵢ wᵢ over those shards, i.e. x₀ moved by the mean of
  * their changes). Dense tensors (weights and both Adam moments) change in
  * every shard: that is FedAvg's mean — and the dense weights then move √N
- * times that far from x₀ (`serverStep`). An embedding row changes only in the
+ * times along a velocity that adds the mean change to half the previous
+ * rounds' (`serverStep`, `SERVER_MOMENTUM`: FedAvgM; the velocity is kept in
+ * the state's checkpoint). An embedding row changes only in the
  * shards whose batches contained its features, and its mean is taken over
  * those shards only, so a rare feature learns at the single chain's pace
  * instead of 1/N of it (plain FedAvg would average in the shards that never
@@ -148,12 +150,24 @@ export class RoundMerger {
   /** The merged state (the base's tensors, updated in place); the base itself when no shard trained. */
   result(): TrainState {
     if (this.total === 0) return this.base;
-    for (const slot of this.slots.values()) {
+    const server: Tensors = {};
+    for (const [key, slot] of this.slots) {
       const { base, sum, width } = slot;
       if (width === 0) {
         const k = 1 / this.total;
-        const eta = slot.weight ? this.step : 1;
-        for (let j = 0; j < base.length; j++) base[j] += eta * (sum[j] * k - base[j]);
+        if (!slot.weight) {
+          for (let j = 0; j < base.length; j++) base[j] = sum[j] * k;
+          continue;
+        }
+        // The server's step: u ← β·u + (mean − x₀), x ← x₀ + η·u.
+        const name = key.slice(2);
+        const u = this.base.server?.[name] ?? new Float32Array(base.length);
+        if (u.length !== base.length) throw new Error(`the server velocity of ${name} has ${u.length} floats, the tensor ${base.length}`);
+        for (let j = 0; j < base.length; j++) {
+          u[j] = SERVER_MOMENTUM * u[j] + (sum[j] * k - base[j]);
+          base[j] += this.step * u[j];
+        }
+        server[name] = u;
         continue;
       }
       const weights = this.rowWeights.get(slot.member)!;
@@ -164,9 +178,22 @@ export class RoundMerger {
       }
     }
     this.base.adam.t = this.t;
+    this.base.server = server;
     return this.base;
   }
 }
+
+/**
+ * The server's momentum on the dense weights (FedAvgM, Hsu et al. 2019): each
+ * round's mean change joins half of the previous rounds' velocity, so the
+ * weights keep moving in the direction the rounds agree on — the progress a
+ * round of local SGD loses against the single chain's sequential steps.
+ * Chosen on BANKING77's validation split, seeds 1–3 (mean accuracy; partitioned
+ * shards, η = √N): N = 4 with β 0 / 0.3 / 0.5 / 0.7 / 0.9: 0.9143, 0.9157,
+ * 0.9166, 0.9130, 0.9071; β 0.5 against 0 at N = 2: 0.9167 / 0.9150, at
+ * N = 8: 0.9094 / 0.8974; η 1 with β 0.5 at N = 4: 0.9153.
+ */
+export const SERVER_MOMENTUM = 0.5;
 
 /**
  * How far the dense weights move along the shards' mean change: √N (FedOpt's

@@ -81,7 +81,12 @@ interface ShardResult {
 
 const asIs: ShardCodec<ShardResult> = { save: (state, report) => ({ state, report }), load: (saved) => saved };
 
-const copy = (s: TrainState): TrainState => ({ params: cloneTensors(s.params), adam: { t: s.adam.t, m: cloneTensors(s.adam.m), v: cloneTensors(s.adam.v) }, progress: { ...s.progress } });
+const copy = (s: TrainState): TrainState => ({
+  params: cloneTensors(s.params),
+  adam: { t: s.adam.t, m: cloneTensors(s.adam.m), v: cloneTensors(s.adam.v) },
+  progress: { ...s.progress },
+  ...(s.server && { server: cloneTensors(s.server) }),
+});
 const copies: StateCodec<TrainState> = { save: copy, load: copy };
 
 /**

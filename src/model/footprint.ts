@@ -172,12 +172,18 @@ export function stepFootprint(hyper: Hyper, shape: DataShape, learnedMemories: n
   const shapes = tensorShapes(arch);
   let paramFloats = 0;
   let embeddingFloats = 0;
+  let embeddingWeights = 0;
   for (const [name, [r, c]] of Object.entries(shapes)) {
     paramFloats += r * c;
-    if (name.startsWith("embedding.")) embeddingFloats += r * c + moments[name].m + moments[name].v;
+    if (name.startsWith("embedding.")) {
+      embeddingFloats += r * c + moments[name].m + moments[name].v;
+      embeddingWeights += r * c;
+    }
   }
   const momentFloats = Object.values(moments).reduce((s, m) => s + m.m + m.v, 0);
-  const stateBytes = members * 4 * (paramFloats + momentFloats) + HEADER_BYTES;
+  // A distributed run's state also holds the server's velocity of the dense weights (aggregate.ts).
+  const serverFloats = partOf ? paramFloats - embeddingWeights : 0;
+  const stateBytes = members * 4 * (paramFloats + momentFloats + serverFloats) + HEADER_BYTES;
   const modelBytes = members * 4 * paramFloats + 8 * vocabRows + HEADER_BYTES;
   const versionBytes = members * (2 * vocabRows * hyper.dim + 4 * (paramFloats - vocabRows * hyper.dim)) + 8 * vocabRows + HEADER_BYTES;
 

@@ -38,6 +38,8 @@ export interface TrainState {
   params: Tensors;
   adam: AdamState;
   progress: Progress;
+  /** A distributed run's server momentum: the velocity of each dense weight tensor across rounds (aggregate.ts); absent before the first merge. */
+  server?: Tensors;
 }
 
 export interface EpochMetrics {

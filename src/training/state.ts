@@ -37,6 +37,7 @@ function splitMoments(tensors: Tensors, prefix?: string): { params: Tensors; m: 
 
 export function encodeState(state: TrainState, seq: number): Uint8Array {
   const tensors = withMoments(state.params, state.adam);
+  for (const [k, t] of Object.entries(state.server ?? {})) tensors[`server.${k}`] = t;
   const meta: StateMeta = { kind: "train-state", seq, t: state.adam.t, progress: state.progress };
   return encodeCheckpoint(meta, tensors);
 }
@@ -45,10 +46,10 @@ export function decodeState(bytes: Uint8Array, expectedSeq: number): TrainState 
   const { meta, tensors } = decodeCheckpoint<StateMeta>(bytes);
   if (meta.kind !== "train-state") throw new CheckpointError(`expected a training state, found ${meta.kind}`);
   if (meta.seq !== expectedSeq) throw new CheckpointError(`checkpoint holds step ${meta.seq}, expected ${expectedSeq}`);
-  const { params, m, v } = splitMoments(tensors);
+  const { params, m, v, other: server } = splitMoments(tensors, "server");
   // JSON has no Infinity: an untouched best_loss comes back as null.
   const progress = { ...meta.progress, best_loss: meta.progress.best_loss ?? Infinity, top_loss: meta.progress.top_loss ?? Infinity };
-  return { params, adam: { t: meta.t, m, v }, progress };
+  return { params, adam: { t: meta.t, m, v }, progress, ...(Object.keys(server).length > 0 && { server }) };
 }
 
 interface ShardMeta extends ShardReport {
