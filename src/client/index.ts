@@ -249,13 +249,20 @@ export function createClient(options: ClientOptions): ArchonClient {
         throw error;
       }
       let retryMs = baseMs;
-      for await (const event of readEvents(res.body!)) {
-        if (event.retry !== undefined) retryMs = event.retry;
-        if (event.id !== undefined) lastId = event.id;
-        if (event.event !== "progress" && event.event !== "done") continue;
-        quiet = 0;
-        yield JSON.parse(event.data) as RunView;
-        if (event.event === "done") return;
+      try {
+        for await (const event of readEvents(res.body!)) {
+          if (event.retry !== undefined) retryMs = event.retry;
+          if (event.id !== undefined) lastId = event.id;
+          if (event.event !== "progress" && event.event !== "done") continue;
+          quiet = 0;
+          yield JSON.parse(event.data) as RunView;
+          if (event.event === "done") return;
+        }
+      } catch (e) {
+        // The connection broke mid-stream (a dropped socket, a restarted server): reconnect from the last event, within the budget.
+        if (o.signal?.aborted || !(e instanceof TypeError) || ++quiet > (o.maxReconnects ?? 5)) throw e instanceof TypeError ? new ArchonError(0, "network_error", e.message) : e;
+        await sleep(backoff(quiet - 1, baseMs), o.signal);
+        continue;
       }
       // The server closes a stream after a while (news or not: a run may wait in the queue or train a long step):
       // reconnect from the last state received, as often as the server's retry hint says.

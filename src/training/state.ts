@@ -49,7 +49,9 @@ export function decodeState(bytes: Uint8Array, expectedSeq: number): TrainState 
   const { params, m, v, other: server } = splitMoments(tensors, "server");
   // JSON has no Infinity: an untouched best_loss comes back as null.
   const progress = { ...meta.progress, best_loss: meta.progress.best_loss ?? Infinity, top_loss: meta.progress.top_loss ?? Infinity };
-  return { params, adam: { t: meta.t, m, v }, progress, ...(Object.keys(server).length > 0 && { server }) };
+  // The velocity is copied: as a view it would keep the whole checkpoint's bytes alive after the networks copied the rest in.
+  const velocity = Object.fromEntries(Object.entries(server).map(([k, t]) => [k, t.slice()]));
+  return { params, adam: { t: meta.t, m, v }, progress, ...(Object.keys(velocity).length > 0 && { server: velocity }) };
 }
 
 interface ShardMeta extends ShardReport {

@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { ArchonError, createClient, type RunView } from "../../src/client/index.ts";
 import { OPENAPI_SHA256 } from "../../src/client/api.ts";
 import { sha256Hex } from "../../src/storage/hash.ts";
-import { countRows, FAQ_TRAIN, request, SMALL, testClient } from "../helpers.ts";
+import { countRows, FAQ_TRAIN, refusal, request, SMALL, testClient } from "../helpers.ts";
 
 const workerFetch = (r: Request) => exports.default.fetch(r);
 const client = testClient();
@@ -69,6 +69,52 @@ describe("the typed client", () => {
     for await (const run of fake.runs.watch("run_x")) states.push(`${run.status}:${run.metrics.epochs.length}`);
     expect(states).toEqual(["running:1", "running:3", "succeeded:5"]);
     expect(lastIds).toEqual([null, ...Array(8).fill("1.running"), "3.running"]);
+  });
+
+  it("watch reconnects after a connection that breaks mid-stream, from the last event id; it gives up after its reconnect budget", async () => {
+    const view = (status: string, epochs: number) => JSON.stringify({ status, metrics: { epochs: Array.from({ length: epochs }, (_, e) => ({ epoch: e })) } });
+    // A stream that delivers an event and then loses its connection (as a server restart or a dropped socket does).
+    const broken = (text: string) => {
+      let pulls = 0;
+      return new ReadableStream<Uint8Array>({
+        pull: (c) => (pulls++ === 0 ? c.enqueue(new TextEncoder().encode(text)) : c.error(new TypeError("terminated"))),
+      });
+    };
+    const whole = (text: string) => new ReadableStream<Uint8Array>({ start: (c) => (c.enqueue(new TextEncoder().encode(text)), c.close()) });
+    const lastIds: (string | null)[] = [];
+    const flaky = createClient({
+      baseUrl: "http://archon.test",
+      apiKey: "k",
+      retryBaseMs: 1,
+      fetch: async (r) => {
+        lastIds.push(r.headers.get("last-event-id"));
+        const body =
+          lastIds.length === 1
+            ? broken(`retry: 5\n\nevent: progress\nid: 1.running\ndata: ${view("running", 1)}\n\n`)
+            : lastIds.length === 2
+              ? broken(": keep-alive\n\n")
+              : whole(`event: done\nid: 4.succeeded\ndata: ${view("succeeded", 4)}\n\n`);
+        return new Response(body, { headers: { "content-type": "text/event-stream" } });
+      },
+    });
+    const states: string[] = [];
+    for await (const run of flaky.runs.watch("run_x")) states.push(`${run.status}:${run.metrics.epochs.length}`);
+    expect(states).toEqual(["running:1", "succeeded:4"]);
+    expect(lastIds).toEqual([null, "1.running", "1.running"]);
+
+    // A connection that always breaks: the watch ends with a network error once its budget is spent.
+    let calls = 0;
+    const dead = createClient({
+      baseUrl: "http://archon.test",
+      apiKey: "k",
+      retryBaseMs: 1,
+      fetch: async () => (calls++, new Response(broken(": keep-alive\n\n"), { headers: { "content-type": "text/event-stream" } })),
+    });
+    const error = await refusal((async () => {
+      for await (const _ of dead.runs.watch("run_x", { maxReconnects: 2 })) void _;
+    })());
+    expect(error).toMatchObject({ status: 0, code: "network_error" });
+    expect(calls).toBe(3);
   });
 
   it("retries a call whose answer was lost, and the retry runs nothing twice (one run, the first answer)", async () => {

@@ -8,6 +8,7 @@
 import { describe, expect, it } from "vitest";
 import { RoundMerger, serverStep, SERVER_MOMENTUM, type ShardState } from "../../src/model/aggregate.ts";
 import type { TrainState } from "../../src/model/trainer.ts";
+import { decodeState, encodeState } from "../../src/training/state.ts";
 
 const progress = { epoch_loss: 0, epoch_examples: 0, best_epoch: 0, best_accuracy: -1, best_loss: Infinity, top_accuracy: -1, top_loss: Infinity, since_best: 0, refit_from: 0, stopped: false };
 
@@ -58,5 +59,18 @@ describe("the round's merge", () => {
     const merged = merger.result();
     expect([...merged.params["m0/late.weight"]]).toEqual([0, 10]);
     expect(merged.server).toBeUndefined();
+  });
+
+  it("keeps the velocity through the state checkpoint, without pinning the checkpoint's bytes", () => {
+    const merger = new RoundMerger(base(), 3, 2);
+    merger.add(shard([4, 10], [0], 5, 7), { loss_sum: 1, examples: 100 });
+    const merged = merger.result();
+    const bytes = encodeState(merged, 3);
+    const back = decodeState(bytes, 3);
+    expect([...back.server!["m0/late.weight"]]).toEqual([...merged.server!["m0/late.weight"]]);
+    // The weights are views of the bytes until a network copies them in; the velocity, which no network holds, is its own copy.
+    expect(back.server!["m0/late.weight"].buffer).not.toBe(back.params["m0/late.weight"].buffer);
+    expect(back.server!["m0/late.weight"].buffer.byteLength).toBe(back.server!["m0/late.weight"].byteLength);
+    expect(decodeState(encodeState(base(), 1), 1).server).toBeUndefined();
   });
 });
