@@ -141,6 +141,7 @@ async function failedOrStale(deps: StepDeps, run: Run, msg: TrainingMessage, wha
  */
 async function roundStep(deps: StepDeps, run: Run, msg: StepMessage): Promise<StepOutcome> {
   const shards = run.plan.shards!;
+  checkPartitioned(run);
   const recorded = new Set(await recordedShards(deps.db, run.id, msg.seq));
   if (recorded.size < shards) {
     // The coordinator of the first round lays the data out for every later step (once: it is then read from R2).
@@ -170,6 +171,11 @@ async function roundStep(deps: StepDeps, run: Run, msg: StepMessage): Promise<St
   return commitTraining(deps, run, msg, state, report, previousBest, started, shardKeys);
 }
 
+/** A distributed run planned before partitions (its shards took every N-th batch of the whole data) cannot go on: it says so. */
+function checkPartitioned(run: Run): void {
+  if (!run.plan.partitions) throw new PermanentStepError("this distributed run was planned by an earlier version of the service (before partitioned shards) and cannot continue: start it again with trainAgent");
+}
+
 /**
  * One shard of a round: trains its share from checkpoint seq-1, writes its
  * result, records it — and, when that completes the round, enqueues the
@@ -193,6 +199,7 @@ export async function processShard(deps: StepDeps, msg: ShardMessage, attempt = 
   await noteStepStart(deps.db, run.id, attempt, deps.now());
   try {
     const started = deps.now();
+    checkPartitioned(run);
     const { prepared } = await runData(deps, run, { kind: "shard", shard: msg.shard });
     const state = await stateBefore(deps, run, prepared, msg.seq);
     const { touched, ...report } = await deps.slicer.run(trainShardWork(state, prepared, run.config, run.plan, msg.seq, msg.shard));

@@ -178,6 +178,17 @@ describe("distributed training", () => {
     expect(run.plan).toMatchObject({ shards: 3 });
   });
 
+  it("a distributed run planned before partitioned shards fails at its next step, saying why", async () => {
+    const queue: Delivery[] = [];
+    const runId = await startRun("dist-old", queue, FAQ_TRAIN, CONFIG);
+    await env.DB.prepare("UPDATE training_runs SET plan = json_remove(plan, '$.partitions') WHERE id = ?").bind(runId).run();
+    const outcomes = await drain(queue, stepDepsFor(queue));
+    expect(outcomes).toEqual(["failed"]);
+    const run = (await findRun(db, runId))!;
+    expect(run.status).toBe("failed");
+    expect(run.error).toContain("planned by an earlier version");
+  });
+
   it("a shard that exhausted its retries fails the run, naming the shard and the last error", async () => {
     const queue: Delivery[] = [];
     const runId = await startRun("dist-dead", queue, FAQ_TRAIN, CONFIG);
