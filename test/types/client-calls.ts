@@ -15,6 +15,10 @@ export async function seedCalls(): Promise<void> {
     config: { epochs: 5, learning_rate: 0.002, distributed: { workers: 4 } },
   });
   const runId: string = started.run_id;
+  // Federated: one shard per dataset of the app.
+  const federated = await client.functions.trainAgent({ agent_id: "agent_abc123", dataset_ids: ["north", "south"] });
+  const shards: string[] | null = federated.dataset_ids;
+  void shards;
   for await (const run of client.runs.watch(runId)) {
     const epochs: RunView["metrics"]["epochs"] = run.metrics.epochs;
     void epochs;
@@ -50,6 +54,8 @@ export async function wrongPayloads(): Promise<void> {
   await client.functions.trainAgent({ agent_id: "a", training_data: [], config: { epoch: 5 } });
   // @ts-expect-error workers is a number or "auto"
   await client.functions.trainAgent({ agent_id: "a", training_data: [], config: { distributed: { workers: "many" } } });
+  // @ts-expect-error dataset_ids is a list of datasets
+  await client.functions.trainAgent({ agent_id: "a", dataset_ids: "north" });
   // @ts-expect-error no such function
   await client.functions.trainAgnet({ agent_id: "a" });
   // @ts-expect-error adaptation_strategy must be one of the four strategies
