@@ -1,7 +1,7 @@
 /** trainAgent: validate, store the dataset, create the run, enqueue its first step; answer 202 at once. */
 import { DEPLOY_MODES } from "../db/schema.ts";
 import { z } from "zod";
-import { buildDataset, checkQualityGate, datasetQuality, loadExamples, storeDatasetObject } from "../data/datasets.ts";
+import { buildDataset, checkQualityGate, datasetQuality, loadExamples, storeDatasetObject, type DatasetRow } from "../data/datasets.ts";
 import { resolveDatasetRef } from "../data/versions.ts";
 import { DatasetRefSchema } from "../data/names.ts";
 import { selectSplit, SplitSchema } from "../data/splits.ts";
@@ -40,7 +40,7 @@ export const TrainAgentInput = z
       .max(MAX_WORKERS, `dataset_ids may name at most ${MAX_WORKERS} datasets`)
       .optional()
       .describe(
-        "Federated training: datasets of this app (ids or names: their latest versions), one shard each — each dataset's training rows are read only by its own shard step and never copied; the shards' weights are averaged each round (FedAvg, weighted by examples). Sets config.distributed.workers to their count",
+        "Federated training: datasets of this app (ids or names: their latest versions), one shard each — each dataset's training rows are read only by its own shard step and never copied; the shards' weights are averaged each round (FedAvg, weighted by examples). Sets config.distributed.workers to their count; together at most as many examples as one dataset may hold",
       ),
     split: SplitSchema.default("all").describe("Train on one split of the data (train, validation, test: a stable hash of the normalized input; near-duplicates of test examples are test) or all of it"),
     training_type: z
@@ -249,12 +249,21 @@ export const trainAgent = defineFunction({
  * (naming it); the run's quality is the lowest score, with counts summed.
  */
 async function federatedSources(ctx: FunctionContext, refs: readonly string[], gate: QualityGate, slicer: Slicer): Promise<{ ids: string[]; sources: Example[][]; quality: QualityReport }> {
+  const rows: DatasetRow[] = [];
+  for (const [i, ref] of refs.entries()) {
+    const { row } = await resolveDatasetRef(ctx.db, ctx.appId, ref, undefined, `dataset_ids.${i}`);
+    if (rows.some((r) => r.id === row.id)) throw invalidInput([{ path: `dataset_ids.${i}`, message: `${ref} is the same dataset as another of dataset_ids (${row.id})` }]);
+    rows.push(row);
+  }
+  // The run is planned here, with every dataset's examples in hand: the same limit as one dataset's.
+  const total = rows.reduce((n, r) => n + r.examples, 0);
+  if (total > DATA_LIMITS.maxExamples) {
+    throw invalidInput([{ path: "dataset_ids", message: `the datasets hold ${total} examples in all; a federated run may train on at most ${DATA_LIMITS.maxExamples}` }]);
+  }
   const ids: string[] = [];
   const sources: Example[][] = [];
   const reports: QualityReport[] = [];
-  for (const [i, ref] of refs.entries()) {
-    const { row } = await resolveDatasetRef(ctx.db, ctx.appId, ref, undefined, `dataset_ids.${i}`);
-    if (ids.includes(row.id)) throw invalidInput([{ path: `dataset_ids.${i}`, message: `${ref} is the same dataset as another of dataset_ids (${row.id})` }]);
+  for (const [i, row] of rows.entries()) {
     const examples = await loadExamples(ctx.env.DATASETS, ctx.appId, row.id);
     const quality = await datasetQuality(ctx.env.DATASETS, slicer, row, async () => examples);
     checkQualityGate(quality, gate, `dataset_ids.${i}`);

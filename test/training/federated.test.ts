@@ -130,6 +130,12 @@ describe("federated training (dataset_ids)", () => {
       expect(bad.status, JSON.stringify(body)).toBe(400);
       expect(JSON.stringify(bad.body), JSON.stringify(body)).toContain(path);
     }
+    // The run is planned with every dataset in hand: together they may hold no more than one dataset may.
+    const big = [await upload(sources[0].slice(2), "fed-big-1"), await upload(sources[1].slice(2), "fed-big-2")];
+    await env.DB.prepare("UPDATE datasets SET examples = 60000 WHERE id IN (?, ?)").bind(big[0], big[1]).run();
+    const tooMany = await call("trainAgent", { agent_id: "fed-bad", dataset_ids: big, config: CONFIG });
+    expect(tooMany.status).toBe(400);
+    expect(JSON.stringify(tooMany.body)).toContain("120000 examples in all");
     // Nothing was started.
     expect(await env.DB.prepare("SELECT count(*) AS n FROM training_runs WHERE agent_id = 'fed-bad'").first<{ n: number }>()).toEqual({ n: 0 });
   });
