@@ -94,6 +94,8 @@ async function loadPart(src: RunSources, run: Run, part: Part): Promise<RunData>
     }
     offset += n;
   }
+  const wantedExamples = rows.filter((r) => r < offset).length;
+  if (examples.size !== wantedExamples) throw new CheckpointError(`the run's datasets gave ${examples.size} of the ${wantedExamples} rows its layout assigns to this step`);
   const { examples: kept, prepared } = await src.slicer.run(partWork(layout, part, run.config, (r) => examples.get(r)!));
   return { examples: kept, prepared, adaptation: null };
 }
