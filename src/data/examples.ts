@@ -97,10 +97,12 @@ export function analyzeExamples(
 
 /** Canonical JSONL of examples: the bytes a dataset's content hash is taken over. */
 export function canonicalJsonl(examples: readonly Example[]): string {
-  return examples
-    .map((e) => JSON.stringify({ input: e.input, expected_output: e.expected_output, ...(e.synthetic && { synthetic: true }), ...(e.feedback !== undefined && { feedback: e.feedback }) }))
-    .join("\n")
-    .concat("\n");
+  return examples.map(canonicalLine).join("\n").concat("\n");
+}
+
+/** One example's line of the canonical JSONL (without its newline). */
+export function canonicalLine(e: Example): string {
+  return JSON.stringify({ input: e.input, expected_output: e.expected_output, ...(e.synthetic && { synthetic: true }), ...(e.feedback !== undefined && { feedback: e.feedback }) });
 }
 
 /**

@@ -43,10 +43,10 @@
  * test/node/footprint.test.ts checks that it bounds the measurement.
  */
 import { featureCount, featureIds } from "./features.ts";
-import { MAX_EMBEDDING_FLOATS, type Example, type Hyper } from "./hyper.ts";
+import type { Example, Hyper } from "./hyper.ts";
 import { networkBytes, tensorShapes, type Arch } from "./network.ts";
 import { adamShapes } from "./optimizer.ts";
-import { labelExamples, membersFor, splitSizes } from "./prepare.ts";
+import { labelExamples, membersFor, splitSizes, vocabularyCap } from "./prepare.ts";
 import { partRows, type Layout, type Part } from "./partition.ts";
 
 /** JS object, array slot and string headers of one parsed example. */
@@ -106,7 +106,8 @@ function textShape(texts: Iterable<string>, seen: Uint8Array, hyper: Hyper): Pic
  * The shapes of a distributed run's parts (model/partition.ts): the largest
  * shard's, the validation part's and the final part's; their `distinct` is
  * the whole run's (the vocabulary is shared), and each knows its size only.
- * `inputs(row)`: the run's input row (examples, then class texts).
+ * `row(r)`: the run's input row r's text and characters (examples, then
+ * class texts).
  */
 export function partShapes(layout: Pick<Layout, "roles" | "classes" | "shards">, hyper: Hyper, row: (r: number) => { input: string; chars: number }): PartShapes {
   const seen = new Uint8Array(hyper.features.buckets);
@@ -161,8 +162,7 @@ export interface Footprint {
  */
 export function stepFootprint(hyper: Hyper, shape: DataShape, learnedMemories: number, partOf?: { n_train: number }): Footprint {
   const members = membersFor(hyper, partOf?.n_train ?? shape.n_train);
-  const maxRows = Math.max(1, Math.min(hyper.features.max_rows, Math.floor(MAX_EMBEDDING_FLOATS / (members * hyper.dim))));
-  const vocabRows = Math.max(1, Math.min(maxRows, shape.distinct));
+  const vocabRows = Math.max(1, Math.min(vocabularyCap(hyper, members), shape.distinct));
   const arch: Arch = { rows: vocabRows, dim: hyper.dim, hidden: hyper.hidden, classes: shape.classes, members };
   const moments = adamShapes(arch, hyper.embedding_optimizer);
   const maxTouchedRows = Math.max(1, Math.min(vocabRows, hyper.batch_size * shape.longest));

@@ -4,7 +4,7 @@
  *
  * The run's inputs are every source's examples in order (one dataset, or
  * `dataset_ids`: one per shard, federated), then — with `label_examples` —
- * each class's text. A coordinator step reads the sources once (twice: the
+ * each class's text. A coordinator step reads the sources in two passes (the
  * labels first, then the training rows' features) and writes the **layout**:
  * the classes, each row's role (held out for validation, or the shard that
  * trains it), and the shared vocabulary and IDF learned from the training
@@ -21,10 +21,9 @@
  * rows its own shard's (they never meet another source's). Class texts are
  * dealt after the training rows.
  */
-import { addDocument, countRowsWork, HASH_WORK, idfFromDf, toVocabularyRows, vocabularyFromDf, type FeatureConfig } from "./features.ts";
-import { extendWithBase } from "./base-init.ts";
-import { MAX_EMBEDDING_FLOATS, type Example, type Hyper } from "./hyper.ts";
-import { membersFor, preparedOf, stratifiedSplit, type Prepared } from "./prepare.ts";
+import { addDocument, countRowsWork, HASH_WORK, toVocabularyRows, type FeatureConfig } from "./features.ts";
+import type { Example, Hyper } from "./hyper.ts";
+import { membersFor, preparedOf, stratifiedSplit, vocabularyOf, type Prepared } from "./prepare.ts";
 import { permutation, Rng } from "./rng.ts";
 import { shardsFor } from "./plan.ts";
 import type { Work } from "./work.ts";
@@ -53,14 +52,9 @@ export class LabelCollector {
   private readonly generated: number[] = [];
   readonly source_rows: number[] = [];
 
-  /** Starts the next source. */
-  source(): void {
-    this.source_rows.push(0);
-  }
-
-  /** One whole source. */
+  /** One whole source (sources are added in order). */
   addSource(examples: Iterable<Pick<Example, "expected_output" | "synthetic">>): void {
-    this.source();
+    this.source_rows.push(0);
     for (const e of examples) this.add(e.expected_output, e.synthetic === true);
   }
 
@@ -155,11 +149,7 @@ export class VocabularyCounter {
   }
   /** The layout's vocabulary and IDF: what `prepare` learns from the same training rows. */
   finish(hyper: Hyper, members: number): { vocab: Int32Array; idf: Float32Array } {
-    const f = hyper.features;
-    const maxRows = Math.max(1, Math.min(f.max_rows, Math.floor(MAX_EMBEDDING_FLOATS / (members * hyper.dim))));
-    const learned = vocabularyFromDf(this.df, maxRows, f.min_df);
-    const vocab = hyper.base_model === "glove-en" ? extendWithBase(learned, maxRows, f.buckets) : learned;
-    return { vocab, idf: idfFromDf(this.df, vocab, this.n) };
+    return vocabularyOf(this.df, this.n, hyper, members);
   }
 }
 
@@ -172,9 +162,9 @@ export const FINAL_TRAIN_SAMPLE = 4000;
 /** The input rows of a part (ascending) and which of them train and which validate (indices into `rows`). */
 export function partRows(layout: Pick<Layout, "roles">, part: Part, seed: number): { rows: Int32Array; train: Int32Array; valid: Int32Array } {
   const { roles } = layout;
-  const pick = (keep: (role: number, i: number) => boolean) => {
+  const pick = (keep: (role: number) => boolean) => {
     const out: number[] = [];
-    roles.forEach((role, i) => keep(role, i) && out.push(i));
+    roles.forEach((role, i) => keep(role) && out.push(i));
     return Int32Array.from(out);
   };
   if (part.kind === "shard") {

@@ -2,7 +2,7 @@
  * Data preparation, free of Worker APIs: classes, the seeded stratified
  * split, the ensemble's size, the learned vocabulary and TF-IDF features.
  */
-import { buildVocabulary, countRowsWork, inverseDocumentFrequency, toVocabularyRows, weightRows, type SparseRows } from "./features.ts";
+import { countRowsWork, documentFrequencies, idfFromDf, toVocabularyRows, vocabularyFromDf, weightRows, type SparseRows } from "./features.ts";
 import { finish, type Work } from "./work.ts";
 import { extendWithBase } from "./base-init.ts";
 import { classPrototypes } from "./prototypes.ts";
@@ -161,23 +161,38 @@ export function* featurizeRows(inputs: string[], labels: Int32Array, classes: st
     labels = Int32Array.from([...labels, ...classes.keys()]);
     train = Int32Array.from([...split.train, ...classes.map((_, c) => n + c)]);
   }
-  const f = hyper.features;
   const members = membersFor(hyper, train.length);
-  // The members share the embedding budget.
-  const maxRows = Math.max(1, Math.min(f.max_rows, Math.floor(MAX_EMBEDDING_FLOATS / (members * hyper.dim))));
-  const hashed = yield* countRowsWork(inputs, f);
-  const learned = buildVocabulary(hashed, train, f.buckets, maxRows, f.min_df);
-  const vocab = hyper.base_model === "glove-en" ? extendWithBase(learned, maxRows, f.buckets) : learned;
+  const hashed = yield* countRowsWork(inputs, hyper.features);
+  const { vocab, idf } = vocabularyOf(documentFrequencies(hashed, train, hyper.features.buckets), train.length, hyper, members);
   yield hashed.idx.length * 16;
   const counts = toVocabularyRows(hashed, vocab);
   yield hashed.idx.length * 16;
-  const idf = inverseDocumentFrequency(counts, train, vocab.length);
   const prepared = preparedOf(counts, labels, { classes, members, vocab, idf }, { train, valid: split.valid });
   if (hyper.prototype_weight > 0) {
     prepared.prototypes = classPrototypes(inputs, labels, prepared.all, classes.length);
     yield inputs.length * 2000;
   }
   return prepared;
+}
+
+/** Embedding rows the vocabulary may have: config.features.max_rows, within the embedding budget the members share. */
+export function vocabularyCap(hyper: Hyper, members: number): number {
+  return Math.max(1, Math.min(hyper.features.max_rows, Math.floor(MAX_EMBEDDING_FLOATS / (members * hyper.dim))));
+}
+
+/**
+ * The vocabulary and IDF learned from `nTexts` training texts whose bucket
+ * document frequencies are `df` (the single chain counts them from its hashed
+ * rows, a distributed run's layout one text at a time): the most frequent
+ * buckets up to the cap, then, with base_model glove-en, the base's frequent
+ * words.
+ */
+export function vocabularyOf(df: Int32Array, nTexts: number, hyper: Hyper, members: number): { vocab: Int32Array; idf: Float32Array } {
+  const f = hyper.features;
+  const cap = vocabularyCap(hyper, members);
+  const learned = vocabularyFromDf(df, cap, f.min_df);
+  const vocab = hyper.base_model === "glove-en" ? extendWithBase(learned, cap, f.buckets) : learned;
+  return { vocab, idf: idfFromDf(df, vocab, nTexts) };
 }
 
 /** Prepared data of rows counted over a vocabulary (`counts`: raw term counts per vocabulary row), weighted with its IDF. */

@@ -2,8 +2,9 @@
  * A distributed run's layout in R2 (model/partition.ts): built once by the
  * round-1 coordinator from the run's datasets, read by every later step.
  *
- * Built in two passes over the datasets, one dataset's bytes at a time, each
- * read line by line (no step holds all of a large dataset's examples). The
+ * Built in two passes over the datasets (one dataset's bytes at a time — a
+ * single dataset's are read once and kept for the second pass), each read
+ * line by line (no step holds all of a large dataset's examples). The
  * layout is a pure function of the datasets and the config, so a redelivered
  * coordinator writes the same bytes again.
  *
@@ -15,7 +16,7 @@ import { canonicalLines } from "../data/examples.ts";
 import { datasetBytes } from "../data/datasets.ts";
 import { LayoutBuilder, type Layout } from "../model/partition.ts";
 import { CheckpointError } from "../model/checkpoint.ts";
-import type { Hyper } from "../model/hyper.ts";
+import type { Example, Hyper } from "../model/hyper.ts";
 import { CacheSpace } from "../isolate/cache.ts";
 import { MIB } from "../isolate/budget.ts";
 import type { Slicer } from "../isolate/slices.ts";
@@ -59,21 +60,24 @@ async function buildLayout(src: LayoutSources, run: Run): Promise<Layout> {
   const hyper: Hyper = run.config;
   const builder = new LayoutBuilder(hyper);
   const ids = runDatasets(run);
+  // One dataset's bytes are kept for the second pass; several are read again one at a time (never all held at once).
+  let kept: Uint8Array | null = null;
   for (const id of ids) {
     const bytes = await datasetBytes(src.datasets, run.appId, id);
-    builder.label((function* () {
-      for (const { example } of canonicalLines(bytes)) yield example;
-    })());
+    builder.label(examplesOf(bytes));
+    if (ids.length === 1) kept = bytes;
   }
   for (const id of ids) {
-    const bytes = await datasetBytes(src.datasets, run.appId, id);
-    await src.slicer.run(builder.count((function* () {
-      for (const { example } of canonicalLines(bytes)) yield example;
-    })()));
+    const bytes = kept ?? (await datasetBytes(src.datasets, run.appId, id));
+    await src.slicer.run(builder.count(examplesOf(bytes)));
   }
   const layout = builder.finish();
   if (layout.shards !== (run.plan.shards ?? 1)) throw new CheckpointError(`the data give ${layout.shards} shards, the run's plan ${run.plan.shards ?? 1}`);
   return layout;
+}
+
+function* examplesOf(bytes: Uint8Array): Generator<Example> {
+  for (const { example } of canonicalLines(bytes)) yield example;
 }
 
 export function encodeLayout(l: Layout): Uint8Array {

@@ -1,5 +1,6 @@
 /** A run's plan, checked before anything is written: its steps within the limit, and a step's memory within a Worker's. */
 import type { Example, Hyper } from "../model/hyper.ts";
+import { canonicalLine } from "../data/examples.ts";
 import { labelExamples, splitSizes } from "../model/prepare.ts";
 import { planRun, type Plan } from "../model/plan.ts";
 import { dataShape, partitionedFootprint, partShapes, stepFootprint, type Footprint } from "../model/footprint.ts";
@@ -72,18 +73,10 @@ function partShapesOf(layout: Pick<Layout, "roles" | "shards" | "classes">, exam
   return partShapes(layout, hyper, (r) => (r < n ? { input: examples[r].input, chars: examples[r].input.length + examples[r].expected_output.length } : { input: layout.classes[r - n], chars: 0 }));
 }
 
-/** The bytes of a dataset's canonical JSONL (examples.ts canonicalJsonl: one JSON object a line), counted without building it. */
+/** The bytes of a dataset's canonical JSONL, counted line by line (the whole text is never built). */
 function jsonlBytes(examples: readonly Example[]): number {
-  return examples.reduce((s, e) => s + utf8Length(JSON.stringify(e)) + 1, 0);
-}
-
-function utf8Length(text: string): number {
-  let n = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    n += c < 0x80 ? 1 : c < 0x800 ? 2 : c >= 0xd800 && c < 0xdc00 ? (i++, 4) : 3;
-  }
-  return n;
+  const utf8 = new TextEncoder();
+  return examples.reduce((s, e) => s + utf8.encode(canonicalLine(e)).length + 1, 0);
 }
 
 /** The 400 for a run whose steps would not fit a Worker: which part is largest, and the levers that shrink it. */
